@@ -1,0 +1,1 @@
+"""Platform adapters, wiring and the command line of coopbot."""

@@ -1,0 +1,104 @@
+"""The `coopbot` command: console, run, db upgrade, export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot import export
+from bot.config import Settings, SettingsError, load
+from bot.services import Services
+
+logger = logging.getLogger("coopbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coopbot", description="Co-op governance in the group chats you already use.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    console = sub.add_parser("console", help="chat with the bot in this terminal (embedded database, no accounts)")
+    console.add_argument("--as", dest="speaker", default="you", help="who speaks in lines without 'name:' (default: you)")
+    console.add_argument("--room", default="general", help="the room the console is in (default: general)")
+    sub.add_parser("run", help="run every configured platform and the scheduler until SIGINT/SIGTERM")
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the migrations not yet applied")
+    exp = sub.add_parser("export", help="the register, proposals, votes and ledger, to standard output")
+    exp.add_argument("--coop", default=None, help="only this co-op (by name)")
+    exp.add_argument("--format", choices=sorted(export.FORMATS), default="json")
+    return parser
+
+
+def _logging(settings: Settings, command: str) -> None:
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if command == "console":
+        # The terminal is the chat: the log, tracebacks included, goes to a file beside the data.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=settings.log_level, filename=settings.data_dir / "console.log", format=fmt)
+    else:
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr, format=fmt)
+    # The console's stdout is the chat; keep library chatter out of the way unless asked for.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+
+
+async def _console(settings: Settings, args) -> int:
+    from bot.console.adapter import run_console
+
+    services = await Services.start(settings)
+    try:
+        await run_console(services, speaker=args.speaker, room=args.room)
+    finally:
+        await services.close()
+    return 0
+
+
+async def _upgrade(settings: Settings, args) -> int:
+    services = await Services.start(settings)
+    await services.close()
+    print("database is up to date")
+    return 0
+
+
+async def _export(settings: Settings, args) -> int:
+    services = await Services.start(settings)
+    try:
+        data = await export.collect(services.stores, args.coop)
+    finally:
+        await services.close()
+    if args.coop is not None and not data["coops"]:
+        print(f"coopbot: no co-op called '{args.coop}'", file=sys.stderr)
+        return 1
+    sys.stdout.write(export.FORMATS[args.format](data))
+    return 0
+
+
+async def _run(settings: Settings, args) -> int:
+    from bot.runner import run
+
+    return await run(settings)
+
+
+COMMANDS = {"console": _console, "run": _run, "db": _upgrade, "export": _export}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load()
+        if args.command == "run":
+            from bot.runner import check_platforms
+
+            check_platforms(settings)
+    except SettingsError as exc:
+        print(f"coopbot: {exc}", file=sys.stderr)
+        return 2
+    _logging(settings, args.command)
+    try:
+        return asyncio.run(COMMANDS[args.command](settings, args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

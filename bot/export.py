@@ -1,0 +1,152 @@
+"""`coopbot export`: the register, proposals, votes and results as JSON, CSV or Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from handlers.charter import Charter
+from handlers.tally import Outcome
+from handlers.texts import REASONS, percent, threshold_words
+from storage.models import Coop
+from storage.stores import Stores
+from fractions import Fraction
+
+
+async def collect(stores: Stores, coop_name: str | None = None) -> dict:
+    """Everything a member may see, per co-op. Secret ballots give tallies only."""
+    coops = await stores.coops.list()
+    if coop_name is not None:
+        coops = [c for c in coops if c.name.casefold() == coop_name.casefold()]
+    return {"coops": [await _coop(stores, coop) for coop in coops]}
+
+
+async def _coop(stores: Stores, coop: Coop) -> dict:
+    register = await stores.members.register(coop.id)
+    names = {m.id: m.display_name for m in register}
+    accounts = await stores.members.accounts(coop.id)
+    proposals = []
+    for p in await stores.proposals.list(coop.id):
+        entry = {
+            "number": p.number,
+            "title": p.title,
+            "body": p.body,
+            "author": names.get(p.author_id),
+            "kind": p.kind,
+            "ballot": p.ballot,
+            "options": p.options,
+            "status": p.status,
+            "opened_at": p.opened_at.isoformat(),
+            "closes_at": p.closes_at.isoformat(),
+            "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+            "ended_by": names.get(p.ended_by) if p.ended_by else None,
+            "end_reason": p.end_reason,
+            "electorate": p.electorate_size,
+            "rule": p.rule,
+        }
+        counts = await stores.proposals.counts(p.id, len(p.options))
+        entry["tally"] = dict(zip(p.options, counts)) if (p.ballot == "open" or p.status != "open") else None
+        entry["turnout"] = sum(counts)
+        if p.result is not None:
+            outcome = Outcome.from_json(p.result)
+            entry["result"] = {
+                "passed": outcome.passed,
+                "reason": outcome.reason or None,
+                "counts": dict(zip(p.options, outcome.counts)),
+                "voters": outcome.voters,
+                "electorate": outcome.electorate,
+                "turnout": percent(Fraction(outcome.voters, outcome.electorate)) if outcome.electorate else "0%",
+                "quorum": percent(outcome.rule.quorum),
+                "threshold": threshold_words(outcome.rule),
+                "support": percent(outcome.support) if outcome.support is not None else None,
+                "chosen": p.options[outcome.winner] if outcome.passed and outcome.winner is not None else None,
+            }
+        else:
+            entry["result"] = None
+        if p.ballot == "open":
+            entry["votes"] = [
+                {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat()}
+                for b in await stores.votes.ballots(p.id)
+            ]
+        proposals.append(entry)
+    return {
+        "name": coop.name,
+        "founded_at": coop.founded_at.isoformat(),
+        "charter": Charter.from_json(coop.charter).to_json(),
+        "rooms": [{"platform": r.platform, "chat_id": r.chat_id} for r in await stores.coops.rooms(coop.id)],
+        "members": [
+            {
+                "name": m.display_name,
+                "role": m.role,
+                "status": m.status,
+                "accounts": [f"{a.platform}:{a.user_id}" for a in accounts if a.member_id == m.id],
+            }
+            for m in register
+        ],
+        "proposals": proposals,
+        # Surplus rounds, vows and the ledger arrive with vows before dividends.
+        "rounds": [],
+        "vows": [],
+        "ledger": [],
+    }
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(data: dict) -> str:
+    """One table, one row per fact: co-op, section, and the section's fields."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["coop", "section", "number", "title", "member", "role", "status", "option", "count", "detail"])
+    for coop in data["coops"]:
+        c = coop["name"]
+        for m in coop["members"]:
+            writer.writerow([c, "member", "", "", m["name"], m["role"], m["status"], "", "", " ".join(m["accounts"])])
+        for p in coop["proposals"]:
+            detail = ""
+            if p["result"]:
+                r = p["result"]
+                detail = (
+                    f"{'passed' if r['passed'] else 'failed: ' + REASONS[r['reason']]}; turnout {r['voters']}/{r['electorate']}"
+                    f" ({r['turnout']}); quorum {r['quorum']}; threshold {r['threshold']}"
+                )
+            writer.writerow([c, "proposal", p["number"], p["title"], p["author"], p["kind"], p["status"], p["ballot"],
+                             p["turnout"], detail])
+            for option, n in (p["tally"] or {}).items():
+                writer.writerow([c, "tally", p["number"], p["title"], "", "", p["status"], option, n, ""])
+            for v in p.get("votes", []):
+                writer.writerow([c, "vote", p["number"], p["title"], v["member"], "", "", v["option"], "", v["at"]])
+    return out.getvalue()
+
+
+def _cell(text) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(data: dict) -> str:
+    lines: list[str] = []
+    for coop in data["coops"]:
+        lines += [f"# {_cell(coop['name'])}", "", "## Register", "", "| member | role | status |", "|---|---|---|"]
+        lines += [f"| {_cell(m['name'])} | {m['role']} | {m['status']} |" for m in coop["members"]]
+        lines += ["", "## Proposals", ""]
+        for p in coop["proposals"]:
+            lines.append(f"### #{p['number']} {_cell(p['title'])}")
+            lines.append(f"{p['kind']}, {p['ballot']} ballot, {p['status']}; by {_cell(p['author'])}; closes {p['closes_at']}")
+            if p["result"]:
+                r = p["result"]
+                verdict = "passed" if r["passed"] else f"failed ({REASONS[r['reason']]})"
+                lines.append(
+                    f"**{verdict}** — turnout {r['voters']} of {r['electorate']} ({r['turnout']}), quorum {r['quorum']},"
+                    f" threshold {r['threshold']}"
+                )
+            if p["tally"]:
+                lines += ["", "| option | votes |", "|---|---|"]
+                lines += [f"| {_cell(o)} | {n} |" for o, n in p["tally"].items()]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"json": to_json, "csv": to_csv, "md": to_markdown}

@@ -1,0 +1,35 @@
+"""The container: everything coopbot runs on, built once in main() and closed at exit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from handlers.ports import Clock, SystemClock
+from handlers.router import Governance
+from storage.db import Database
+from storage.stores import Stores
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    stores: Stores
+    clock: Clock
+    governance: Governance
+
+    @classmethod
+    async def start(cls, settings: Settings, *, clock: Clock | None = None, bot_names: tuple[str, ...] = ()) -> Services:
+        """Open the database and bring its schema up to date before anything else runs."""
+        db = Database(settings.database_url)
+        await db.upgrade()
+        stores = Stores.over(db)
+        clock = clock or SystemClock()
+        return cls(settings, db, stores, clock, Governance(stores, clock, bot_names))
+
+    async def close(self) -> None:
+        await self.db.dispose()

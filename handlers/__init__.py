@@ -1,0 +1,1 @@
+"""The platform-neutral governance core: co-ops, the register, proposals and votes."""

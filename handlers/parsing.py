@@ -1,0 +1,120 @@
+"""Reading phone-friendly commands: a first line, then `key: value` lines, then free text."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers import texts
+from handlers.errors import BadArguments
+
+MAX_MESSAGE = 8000
+
+# Bidi overrides and isolates can make a title display as something else; strip them.
+# Right-to-left letters themselves (Hebrew, Arabic, ...) are kept as they are.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"))
+_COMMAND = re.compile(r"^[/!]([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_.:\-]{1,64}))?(?:\s+(.*))?$", re.S)
+_SETTING = re.compile(r"^\s*([A-Za-z][A-Za-z_ ]{0,30}?)\s*:\s*(.*?)\s*$")
+_DURATION = re.compile(r"^(?:(\d{1,6})\s*([smhdw]))+$")
+_DURATION_PART = re.compile(r"(\d{1,6})\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def clean(text: str) -> str:
+    """Normalise what a member typed: NFC, no bidi overrides, no control characters but newlines."""
+    text = unicodedata.normalize("NFC", text).translate(_BIDI_CONTROLS)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def one_line(text: str) -> str:
+    """A title, name or reason: cleaned, on one line, inner whitespace collapsed."""
+    return " ".join(clean(text).split())
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    args: str  # the rest of the first line
+    lines: tuple[str, ...]  # the lines after the first
+    addressed_to: str | None  # BotName in /verb@BotName
+
+
+def parse_command(text: str) -> Command | None:
+    """The command in a message, or None if the message is ordinary chat."""
+    text = clean(text).strip()
+    if not text:
+        return None
+    first, _, rest = text.partition("\n")
+    match = _COMMAND.match(first.strip())
+    if match is None:
+        return None
+    verb, addressed_to, args = match.groups()
+    lines = tuple(rest.split("\n")) if rest else ()
+    return Command(verb.lower(), (args or "").strip(), lines, addressed_to)
+
+
+@dataclass(frozen=True)
+class Extras:
+    settings: dict[str, str]
+    body: str
+
+
+def split_extras(lines: tuple[str, ...], keys: frozenset[str], *, body: bool, usage: str) -> Extras:
+    """Known `key: value` lines become settings. With a body, other lines are free text, except a
+    key that looks like a misspelt setting (`clsoes: 48h`), which is refused rather than
+    silently ignored."""
+    settings: dict[str, str] = {}
+    free: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        match = _SETTING.match(line) if line else None
+        key = match.group(1).strip().lower().replace(" ", "_") if match else None
+        if key in keys:
+            if key in settings:
+                raise BadArguments(texts.REPEATED_SETTING.format(key=key), usage)
+            settings[key] = match.group(2)
+        elif not body:
+            if line:
+                raise BadArguments(texts.NO_EXTRA_LINES, usage)
+        elif match and (guess := difflib.get_close_matches(key, keys, n=1, cutoff=0.7)):
+            raise BadArguments(texts.UNKNOWN_SETTING.format(key=key, guess=guess[0]), usage)
+        else:
+            free.append(raw.rstrip())
+    return Extras(settings, "\n".join(free).strip())
+
+
+def parse_duration(text: str) -> timedelta | None:
+    compact = text.strip().lower().replace(" ", "")
+    if not _DURATION.match(compact):
+        return None
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in _DURATION_PART.findall(compact)))
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_closing(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """`48h`, `2d12h` or a wall-clock time in the co-op's timezone, as an aware UTC datetime."""
+    duration = parse_duration(text)
+    if duration is not None:
+        return now + duration
+    for fmt in _TIME_FORMATS:
+        try:
+            local = datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+        return local.replace(tzinfo=tz).astimezone(now.tzinfo)
+    return None
+
+
+def parse_number(text: str) -> int | None:
+    """A proposal number, `#3` or `3`."""
+    text = text.strip().removeprefix("#")
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text)
+    return None

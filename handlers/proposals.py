@@ -1,0 +1,218 @@
+"""Verbs for proposals: propose, proposals, show, close, withdraw; and closing what is due."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from handlers import texts
+from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
+from handlers.context import Context
+from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
+from handlers.members import no_extras, usage
+from handlers.parsing import Command, one_line, parse_closing, parse_number, split_extras
+from handlers.tally import DEFAULT_OPTIONS, Outcome, decide
+from handlers.types import Reply
+from storage.errors import ProposalNotOpen
+from storage.models import Proposal
+from storage.stores import Stores
+
+logger = logging.getLogger(__name__)
+
+MAX_TITLE = 200
+MAX_BODY = 4000
+MAX_REASON = 500
+MAX_OPTION = 60
+OPTIONS_RANGE = (2, 10)
+MIN_PERIOD = timedelta(seconds=30)
+MAX_PERIOD = timedelta(days=365)
+PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options"})
+
+
+def _bad(ctx: Context, problem: str) -> BadArguments:
+    return BadArguments(problem, usage(ctx, "propose"))
+
+
+def _options(ctx: Context, text: str | None) -> list[str]:
+    if text is None:
+        return list(DEFAULT_OPTIONS)
+    options = [one_line(o) for o in text.split("|")]
+    options = [o for o in options if o]
+    low, high = OPTIONS_RANGE
+    if not low <= len(options) <= high:
+        raise _bad(ctx, texts.BAD_OPTIONS_COUNT.format(low=low, high=high))
+    seen = set()
+    for option in options:
+        if len(option) > MAX_OPTION:
+            raise _bad(ctx, texts.BAD_OPTION_LENGTH.format(limit=MAX_OPTION))
+        if option.casefold() in seen:
+            raise _bad(ctx, texts.DUPLICATE_OPTION.format(option=option))
+        seen.add(option.casefold())
+    return options
+
+
+def _closing(ctx: Context, text: str | None, charter: Charter) -> datetime:
+    if text is None:
+        return ctx.now + charter.voting_period
+    closes = parse_closing(text, ctx.now, charter.tz)
+    if closes is None:
+        raise _bad(ctx, texts.BAD_CLOSES.format(text=one_line(text)[:60]))
+    if closes <= ctx.now:
+        raise _bad(ctx, texts.CLOSES_PAST.format(when=texts.when(closes, charter.tz)))
+    if closes - ctx.now < MIN_PERIOD:
+        raise _bad(ctx, texts.CLOSES_TOO_SOON.format(minimum=texts.span(MIN_PERIOD)))
+    if closes - ctx.now > MAX_PERIOD:
+        raise _bad(ctx, texts.CLOSES_TOO_LATE.format(maximum=texts.span(MAX_PERIOD)))
+    return closes
+
+
+def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str) -> str:
+    shown = counts if p.ballot == "open" else None
+    return texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
+
+
+async def propose(ctx: Context, cmd: Command) -> list[Reply]:
+    extras = split_extras(cmd.lines, PROPOSE_KEYS, body=True, usage=usage(ctx, "propose"))
+    author = ctx.require_member()
+    charter = ctx.charter
+    title = one_line(cmd.args)
+    if not title:
+        raise _bad(ctx, texts.NO_TITLE)
+    if len(title) > MAX_TITLE:
+        raise _bad(ctx, texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=MAX_TITLE))
+    if len(extras.body) > MAX_BODY:
+        raise _bad(ctx, texts.NAME_TOO_LONG.format(what="text", length=len(extras.body), limit=MAX_BODY))
+    kind = extras.settings.get("kind", "ordinary").strip().lower()
+    if kind not in KINDS:
+        raise _bad(ctx, texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
+    ballot = extras.settings.get("ballot", "open").strip().lower()
+    if ballot not in BALLOTS:
+        raise _bad(ctx, texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
+    options = _options(ctx, extras.settings.get("options"))
+    closes_at = _closing(ctx, extras.settings.get("closes"), charter)
+    await ctx.stores.proposals.open(
+        ctx.coop.id, author_id=author.id, title=title, body=extras.body, kind=kind, ballot=ballot,
+        options=options, rule=charter.rule(kind).to_json(), closes_at=closes_at, now=ctx.now,
+        card=lambda p: card(p, charter, author.display_name, [0] * len(options), 0, ctx.prefix),
+        event=ctx.event,
+    )
+    # The card goes to every bound room through the outbox; there is nothing more to say here.
+    return []
+
+
+async def find(ctx: Context, text: str, verb: str) -> Proposal:
+    number = parse_number(text)
+    if number is None:
+        what = one_line(text)[:40]
+        problem = texts.BAD_NUMBER.format(text=what) if what else texts.MISSING_ARGUMENT.format(what="the proposal number")
+        raise BadArguments(problem, usage(ctx, verb))
+    proposal = await ctx.stores.proposals.get(ctx.coop.id, number)
+    if proposal is None:
+        raise NotFound(texts.PROPOSAL_UNKNOWN.format(number=number, coop=ctx.coop.name))
+    return proposal
+
+
+def not_open(p: Proposal, status: str | None = None) -> ProposalClosed:
+    return ProposalClosed(texts.NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
+
+
+async def proposals(ctx: Context, cmd: Command) -> list[Reply]:
+    no_extras(ctx, cmd)
+    member = ctx.require_member()
+    items = await ctx.stores.proposals.open_with_votes_of(ctx.coop.id, member.id)
+    if not items:
+        return [Reply(texts.NO_OPEN_PROPOSALS.format(coop=ctx.coop.name, prefix=ctx.prefix))]
+    return [Reply(texts.proposals_list(items, ctx.charter.tz, ctx.now, ctx.coop.name))]
+
+
+async def show(ctx: Context, cmd: Command) -> list[Reply]:
+    no_extras(ctx, cmd)
+    ctx.require_member()
+    p = await find(ctx, cmd.args, "show")
+    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix))]
+
+
+async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
+    """The proposal as `show` tells it: its card while open, then its result or withdrawal."""
+    names = await stores.members.names([p.author_id] + ([p.ended_by] if p.ended_by else []))
+    if p.status == "open":
+        counts = await stores.proposals.counts(p.id, len(p.options))
+        return card(p, charter, names[p.author_id], counts, sum(counts), prefix)
+    text = card(p, charter, names[p.author_id], None, 0, prefix)
+    if p.status == "withdrawn":
+        return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
+    return text + "\n\n" + result_text(p, charter, names.get(p.ended_by))
+
+
+def result_text(p: Proposal, charter: Charter, closed_by: str | None) -> str:
+    return texts.result(p, Outcome.from_json(p.result), charter.tz, ended_early_by=closed_by, reason=p.end_reason)
+
+
+def _reason(ctx: Context, text: str, verb: str) -> str | None:
+    reason = one_line(text)
+    if len(reason) > MAX_REASON:
+        raise BadArguments(
+            texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON), usage(ctx, verb)
+        )
+    return reason or None
+
+
+def _decide(p: Proposal, counts: list[int]) -> dict:
+    return decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule)).to_json()
+
+
+async def close(ctx: Context, cmd: Command) -> list[Reply]:
+    no_extras(ctx, cmd)
+    steward = ctx.require_steward()
+    number, _, rest = cmd.args.partition(" ")
+    p = await find(ctx, number, "close")
+    reason = _reason(ctx, rest, "close")
+    if p.status != "open":
+        raise not_open(p)
+    charter = ctx.charter
+    try:
+        await ctx.stores.proposals.close(
+            p.id, now=ctx.now, by=steward.id, reason=reason, decide=_decide,
+            render=lambda q: result_text(q, charter, steward.display_name), event=ctx.event,
+        )
+    except ProposalNotOpen as exc:
+        raise not_open(p, exc.status) from None
+    return []
+
+
+async def withdraw(ctx: Context, cmd: Command) -> list[Reply]:
+    no_extras(ctx, cmd)
+    member = ctx.require_member()
+    number, _, rest = cmd.args.partition(" ")
+    p = await find(ctx, number, "withdraw")
+    reason = _reason(ctx, rest, "withdraw")
+    if p.author_id != member.id:
+        author = (await ctx.stores.members.names([p.author_id]))[p.author_id]
+        raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=p.number, author=author))
+    if p.status != "open":
+        raise not_open(p)
+    try:
+        await ctx.stores.proposals.withdraw(
+            p.id, now=ctx.now, by=member.id, reason=reason,
+            render=lambda q: texts.withdrawn(q, member.display_name, reason), event=ctx.event,
+        )
+    except ProposalNotOpen as exc:
+        raise not_open(p, exc.status) from None
+    return []
+
+
+async def close_due(stores: Stores, now: datetime) -> int:
+    """Close every proposal whose time has come; each result is queued once, with the close."""
+    closed = 0
+    for p in await stores.proposals.due(now):
+        coop = await stores.coops.get(p.coop_id)
+        charter = Charter.from_json(coop.charter)
+        try:
+            await stores.proposals.close(
+                p.id, now=now, by=None, reason=None, decide=_decide, render=lambda q: result_text(q, charter, None)
+            )
+            closed += 1
+        except ProposalNotOpen:
+            # Someone closed it between our look and our lock: nothing left to do.
+            continue
+    return closed

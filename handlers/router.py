@@ -1,0 +1,117 @@
+"""The verb table and the one place where events become replies and refusals become words."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from handlers import members, proposals, rooms, texts, votes
+from handlers.context import Context
+from handlers.errors import BadArguments, GovernanceError
+from handlers.events import CommandReceived, VoteCast
+from handlers.parsing import MAX_MESSAGE, Command, parse_command, split_extras
+from handlers.ports import Clock
+from handlers.types import PREFIX, ChatRef, Reply, UserRef
+from storage.errors import DuplicateEvent
+from storage.stores import Stores
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Context, Command], Awaitable[list[Reply]]]
+
+
+async def _help(ctx: Context, cmd: Command) -> list[Reply]:
+    split_extras(cmd.lines, frozenset(), body=False, usage=texts.usage_line("help", ctx.prefix))
+    verb = cmd.args.strip().lstrip("/!").lower()
+    if not verb:
+        return [Reply(texts.help_list(list(VERBS), ctx.prefix))]
+    if verb not in VERBS:
+        raise BadArguments(texts.UNKNOWN_VERB.format(verb=verb[:32], prefix=ctx.prefix), texts.usage_line("help", ctx.prefix))
+    return [Reply(f"{ctx.prefix}{verb} — {texts.SUMMARY[verb]}\n" + texts.usage_line(verb, ctx.prefix))]
+
+
+VERBS: dict[str, Handler] = {
+    "help": _help,
+    "setup": members.setup,
+    "join": members.join,
+    "admit": members.admit,
+    "remove": members.remove,
+    "members": members.members,
+    "whoami": members.whoami,
+    "roomcode": rooms.roomcode,
+    "bind": rooms.bind,
+    "link": rooms.link,
+    "charter": members.charter,
+    "propose": proposals.propose,
+    "vote": votes.vote,
+    "unvote": votes.unvote,
+    "proposals": proposals.proposals,
+    "show": proposals.show,
+    "close": proposals.close,
+    "withdraw": proposals.withdraw,
+}
+
+
+@dataclass
+class Governance:
+    """The core's single entry point for adapters: one call per neutral event."""
+
+    stores: Stores
+    clock: Clock
+    bot_names: tuple[str, ...] = ()  # names this bot answers to in /verb@BotName
+
+    async def _context(self, chat: ChatRef, sender: UserRef, event_id: str | None) -> Context:
+        coop = await self.stores.coops.get_by_room(chat.platform, chat.chat_id)
+        member = None
+        if coop is not None:
+            member = await self.stores.members.by_account(coop.id, sender.platform, sender.user_id)
+        elif chat.is_direct:
+            # A direct chat belongs to no co-op; if the sender is on exactly one register, use it.
+            entries = await self.stores.members.memberships(sender.platform, sender.user_id)
+            if len(entries) == 1:
+                member = entries[0]
+                coop = await self.stores.coops.get(member.coop_id)
+        return Context(
+            stores=self.stores, chat=chat, sender=sender, now=self.clock.now(),
+            prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member,
+            event=(chat.platform, event_id) if event_id else None,
+        )
+
+    async def handle_command(self, event: CommandReceived) -> list[Reply]:
+        """Replies to a message; [] for ordinary chat, commands for other bots, and duplicates."""
+        cmd = parse_command(event.text)
+        if cmd is None:
+            return []
+        if cmd.addressed_to and cmd.addressed_to.lower() not in {n.lower() for n in self.bot_names}:
+            return []
+        prefix = PREFIX.get(event.chat.platform, "/")
+        if len(event.text) > MAX_MESSAGE:
+            return [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE))]
+        handler = VERBS.get(cmd.verb)
+        if handler is None:
+            return [Reply(texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))]
+        return await self._run(event.chat, event.sender, event.event_id, lambda ctx: handler(ctx, cmd))
+
+    async def handle_vote(self, event: VoteCast) -> list[Reply]:
+        return await self._run(
+            event.chat, event.sender, event.event_id, lambda ctx: votes.button(ctx, event.proposal_id, event.option)
+        )
+
+    async def _run(self, chat, sender, event_id, call) -> list[Reply]:
+        try:
+            ctx = await self._context(chat, sender, event_id)
+            return await call(ctx)
+        except BadArguments as exc:
+            text = exc.problem if exc.usage is None else f"{exc.problem}\n{exc.usage}"
+            return [Reply(text)]
+        except GovernanceError as exc:
+            return [Reply(exc.text)]
+        except DuplicateEvent:
+            # Redelivered: the first delivery's effect is stored and was answered; count it once.
+            logger.info("duplicate event %s ignored", event_id)
+            return []
+        except Exception:
+            # The store's transaction rolled back: say so plainly, and keep the details for the log.
+            logger.exception("command failed in %s:%s", chat.platform, chat.chat_id)
+            return [Reply(texts.INTERNAL_ERROR)]

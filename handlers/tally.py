@@ -1,0 +1,95 @@
+"""Counting a proposal: quorum against the frozen register, threshold among For and Against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from handlers.charter import DecisionRule
+
+DEFAULT_OPTIONS = ("For", "Against", "Abstain")
+
+
+def is_abstain(label: str) -> bool:
+    return label.strip().casefold() in ("abstain", "abstention")
+
+
+def is_yes_no(options: Sequence[str]) -> bool:
+    """For/Against proposals use the For / (For + Against) threshold; others elect an option."""
+    labels = [o.casefold() for o in options if not is_abstain(o)]
+    return labels == ["for", "against"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    counts: tuple[int, ...]
+    electorate: int
+    rule: DecisionRule
+    passed: bool
+    reason: str  # "quorum", "threshold", "tie", "" when passed
+    winner: int | None  # the option that carried (For, or the elected option)
+    support: Fraction | None  # winner's share of the votes that count toward the threshold
+
+    @property
+    def voters(self) -> int:
+        return sum(self.counts)
+
+    def to_json(self) -> dict:
+        return {
+            "counts": list(self.counts),
+            "electorate": self.electorate,
+            "voters": self.voters,
+            "rule": self.rule.to_json(),
+            "passed": self.passed,
+            "reason": self.reason,
+            "winner": self.winner,
+            "support": None if self.support is None else str(self.support),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Outcome:
+        return cls(
+            counts=tuple(data["counts"]),
+            electorate=data["electorate"],
+            rule=DecisionRule.from_json(data["rule"]),
+            passed=data["passed"],
+            reason=data["reason"],
+            winner=data["winner"],
+            support=None if data["support"] is None else Fraction(data["support"]),
+        )
+
+
+def count(options: Sequence[str], choices: Iterable[int]) -> tuple[int, ...]:
+    counts = [0] * len(options)
+    for choice in choices:
+        counts[choice] += 1
+    return tuple(counts)
+
+
+def decide(options: Sequence[str], counts: Sequence[int], electorate: int, rule: DecisionRule) -> Outcome:
+    """Apply the rule. Abstentions count toward quorum but never toward the threshold."""
+    counts = tuple(counts)
+    voters = sum(counts)
+
+    def outcome(passed: bool, reason: str, winner: int | None = None, support: Fraction | None = None):
+        return Outcome(counts, electorate, rule, passed, reason, winner, support)
+
+    if not rule.meets_quorum(voters, electorate):
+        return outcome(False, "quorum")
+    counted = [i for i, label in enumerate(options) if not is_abstain(label)]
+    decisive = sum(counts[i] for i in counted)
+    if decisive == 0:
+        return outcome(False, "threshold", support=None)
+    if is_yes_no(options):
+        yes = counted[0]
+        support = Fraction(counts[yes], decisive)
+        return outcome(rule.meets_threshold(support), "" if rule.meets_threshold(support) else "threshold", yes, support)
+    best = max(counts[i] for i in counted)
+    leaders = [i for i in counted if counts[i] == best]
+    if len(leaders) > 1:
+        return outcome(False, "tie")
+    support = Fraction(best, decisive)
+    if rule.meets_threshold(support):
+        return outcome(True, "", leaders[0], support)
+    return outcome(False, "threshold", leaders[0], support)

@@ -1,0 +1,302 @@
+"""Every sentence coopbot says, in one place, so wording can be reviewed and translated."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from handlers.tally import is_yes_no
+
+# --- usage lines: one per verb, shown by `help <verb>` and with every reply to bad input ---
+USAGE = {
+    "help": "help [verb]",
+    "setup": "setup <co-op name>",
+    "join": "join",
+    "admit": "admit <member>\n  role: member|steward   (optional)",
+    "remove": "remove <member>",
+    "members": "members",
+    "whoami": "whoami",
+    "roomcode": "roomcode",
+    "bind": "bind <code>",
+    "link": "link   or   link <code>   (in a direct chat with the bot)",
+    "charter": "charter",
+    "propose": (
+        "propose <title>\n"
+        "  closes: 48h | 2026-12-01 18:00\n"
+        "  kind: ordinary|strategic|constitutional\n"
+        "  ballot: open|secret\n"
+        "  options: A | B | C\n"
+        "  (any other lines are the proposal's text)"
+    ),
+    "vote": "vote <#> <option>   (option by number or name)",
+    "unvote": "unvote <#>",
+    "proposals": "proposals",
+    "show": "show <#>",
+    "close": "close <#> [reason]",
+    "withdraw": "withdraw <#> [reason]",
+}
+
+SUMMARY = {
+    "help": "the list of commands, or one command's usage",
+    "setup": "create a co-op for this room (you become its first steward)",
+    "join": "ask to be admitted",
+    "admit": "steward: put someone on the register",
+    "remove": "steward: take someone off the register",
+    "members": "the register, with roles",
+    "whoami": "this room's co-op and your standing in it",
+    "roomcode": "steward: a code to bind another room to this co-op",
+    "bind": "steward: bind this room to a co-op with a code",
+    "link": "join your accounts on two platforms into one member",
+    "charter": "the co-op's rules",
+    "propose": "open a proposal",
+    "vote": "cast or change your vote",
+    "unvote": "withdraw your vote while voting is open",
+    "proposals": "open proposals, time left, whether you voted",
+    "show": "one proposal and its tally",
+    "close": "steward: end a proposal now, with a reason",
+    "withdraw": "author: withdraw your proposal, with a reason",
+}
+
+
+def usage_line(verb: str, prefix: str = "/") -> str:
+    return "Usage: " + prefix + USAGE[verb]
+
+
+def help_list(verbs: Sequence[str], prefix: str = "/") -> str:
+    lines = ["Commands (settings go on the lines after the first, as key: value):"]
+    lines += [f"{prefix}{verb} — {SUMMARY[verb]}" for verb in verbs]
+    lines.append(f"Say {prefix}help <command> for its usage.")
+    return "\n".join(lines)
+
+
+# --- refusals and problems ---
+UNKNOWN_VERB = "I don't know the command '{verb}'. Say {prefix}help for the list."
+TOO_LONG = "That message is too long ({length:,} characters; the limit is {limit:,})."
+REPEATED_SETTING = "The setting '{key}' is given twice."
+NO_EXTRA_LINES = "This command takes no extra lines."
+UNKNOWN_SETTING = "Unknown setting '{key}': did you mean '{guess}'?"
+MISSING_ARGUMENT = "Missing {what}."
+UNEXPECTED_ARGUMENT = "This command takes nothing after it."
+INTERNAL_ERROR = "Something went wrong on my side; nothing was changed. Please try again."
+
+NO_COOP = "This room has no co-op yet. Start one with {prefix}setup <co-op name>."
+NO_COOP_DIRECT = "This is a direct chat; co-op commands work in the co-op's group room."
+NOT_A_MEMBER = "Only members of {coop} can do that, and you are not on its register. Ask to be admitted with {prefix}join."
+NOT_A_MEMBER_PENDING = "Your request to join {coop} is waiting for a steward; you can do that once admitted."
+NOT_A_STEWARD = "Only a steward of {coop} can do that."
+NOT_THE_AUTHOR = "Only the author of #{number} ({author}) can withdraw it."
+
+SETUP_EXISTS = "This room already belongs to {coop}."
+SETUP_IN_DIRECT = "Set a co-op up in its group room, not in a direct chat."
+SETUP_NAME_TAKEN = "A co-op called {name} exists already. Choose another name, or bind this room to it with {prefix}bind <code>."
+NAME_TOO_LONG = "The {what} is too long ({length} characters; the limit is {limit})."
+SETUP_DONE = (
+    "{coop} is set up, and you are its first steward.\n"
+    "Members ask to join with {prefix}join; you admit them with {prefix}admit <member>.\n"
+    "See the rules with {prefix}charter."
+)
+
+JOIN_ALREADY = "You are already a member of {coop}."
+JOIN_PENDING = "Your request to join {coop} is already waiting for a steward."
+JOIN_REQUESTED = "{name} asks to join {coop}. A steward can admit them with {prefix}admit {name}."
+
+MEMBER_UNKNOWN = "No one called '{who}' has asked to join {coop}. Ask them to send {prefix}join in this room first."
+MEMBER_AMBIGUOUS = "More than one person is called '{who}': name them by their id ({ids})."
+ADMIT_ALREADY = "{name} is already a member of {coop}."
+ADMITTED = "{name} is admitted to {coop} as a {role}. The register now has {count} members."
+ROLE_CHANGED = "{name} is now a {role} of {coop}."
+BAD_ROLE = "A role is 'member' or 'steward', not '{role}'."
+REMOVE_NOT_MEMBER = "{name} is not on the register of {coop}."
+REMOVE_LAST_STEWARD = "{name} is the last steward of {coop}; admit another steward first."
+REMOVED = "{name} is removed from the register of {coop}. The register now has {count} members."
+
+ROOMCODE = (
+    "Room code: {code}\n"
+    "In the room to bind (on any platform), send {prefix}bind {code} within {minutes} minutes."
+)
+BIND_EXISTS = "This room already belongs to {coop}."
+BIND_BAD_CODE = "That code is unknown or has expired. Ask a steward for a new {prefix}roomcode."
+BOUND = "This room is now bound to {coop}. Its proposals and results will appear here too."
+LINK_NOT_DIRECT = "Send link in a direct chat with me, so the code stays yours."
+LINK_NOT_MEMBER = "You are on no co-op's register, so there is nothing to link yet."
+LINK_CODE = (
+    "Link code: {code}\n"
+    "From your other account, send me link {code} in a direct chat within {minutes} minutes."
+)
+LINK_BAD_CODE = "That link code is unknown or has expired. Send link from your other account for a new one."
+LINK_SELF = "That code was made by this same account; send it from your other one."
+LINK_CONFLICT = "This account is already on the register of {coop} as {name}; a steward must remove it first."
+LINKED = "Linked: this account now speaks and votes as {name} in {coops}."
+
+BAD_KIND = "A kind is ordinary, strategic or constitutional, not '{kind}'."
+BAD_BALLOT = "A ballot is open or secret, not '{ballot}'."
+BAD_CLOSES = "I can't read the closing time '{text}'. Write a duration (30m, 48h, 7d) or a time like 2026-12-01 18:00."
+CLOSES_PAST = "The closing time {when} has already passed."
+CLOSES_TOO_SOON = "A proposal must stay open for at least {minimum}."
+CLOSES_TOO_LATE = "A proposal can stay open for at most {maximum}."
+BAD_OPTIONS_COUNT = "A proposal needs between {low} and {high} options, separated by |."
+BAD_OPTION_LENGTH = "An option can be at most {limit} characters long."
+DUPLICATE_OPTION = "The option '{option}' is given twice."
+NO_TITLE = "A proposal needs a title on its first line."
+
+PROPOSAL_UNKNOWN = "There is no proposal #{number} in {coop}."
+BAD_NUMBER = "'{text}' is not a proposal number (write #3 or 3)."
+OPTION_UNKNOWN = "#{number} has no option '{option}'. Its options are: {options}."
+NOT_OPEN = "#{number} is {status}; its votes can no longer change."
+VOTING_ENDED = "Voting on #{number} ended at {when}; the result is being counted."
+NOT_ELECTOR = "You joined {coop} after #{number} opened, so you are not on its frozen register."
+VOTE_RECORDED = "Recorded: {option} on #{number}."
+VOTE_CHANGED = "Changed: {option} on #{number} (was {previous})."
+VOTE_SAME = "Already recorded: {option} on #{number}."
+VOTE_SECRET_PUBLIC = "Your vote on #{number} is recorded (secret ballot)."
+UNVOTED = "Your vote on #{number} is withdrawn."
+UNVOTE_NONE = "You have no vote on #{number} to withdraw."
+
+NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
+
+STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn"}
+KIND_WORDS = {"ordinary": "ordinary", "strategic": "strategic", "constitutional": "constitutional"}
+BALLOT_WORDS = {"open": "open ballot", "secret": "secret ballot"}
+ROLE_WORDS = {"member": "member", "steward": "steward"}
+
+
+# --- formatting helpers ---
+def when(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or tz.key)
+
+
+def span(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    text = " ".join(p for p in parts if p)
+    return text or f"{seconds}s"
+
+
+def percent(value: Fraction) -> str:
+    number = float(value) * 100
+    return f"{number:.0f}%" if abs(number - round(number)) < 0.05 else f"{number:.1f}%"
+
+
+def threshold_words(rule) -> str:
+    return ("more than " if rule.strict else "at least ") + _fraction(rule.threshold)
+
+
+def _fraction(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def share_of(options: Sequence[str]) -> str:
+    return "For + Against" if is_yes_no(options) else "the votes cast, abstentions aside"
+
+
+def counts_line(options: Sequence[str], counts: Sequence[int]) -> str:
+    return " · ".join(f"{label} {n}" for label, n in zip(options, counts))
+
+
+def options_line(options: Sequence[str]) -> str:
+    return " · ".join(f"{i}. {label}" for i, label in enumerate(options, 1))
+
+
+def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str) -> str:
+    """A new proposal, as announced in every bound room (and shown by `show`)."""
+    lines = [f"Proposal #{p.number}: {p.title}", f"by {author} · {KIND_WORDS[p.kind]} · {BALLOT_WORDS[p.ballot]}"]
+    if p.body:
+        lines += ["", p.body, ""]
+    lines.append("Options: " + options_line(p.options))
+    lines.append(
+        f"Quorum {percent(rule.quorum)} of {p.electorate_size} members; passes with {threshold_words(rule)} of {share_of(p.options)}."
+    )
+    if p.status == "open":
+        lines.append(f"Closes {when(p.closes_at, tz)}.")
+        if tally is not None:
+            lines.append(f"So far: {counts_line(p.options, tally)} ({voters} of {p.electorate_size} voted).")
+        else:
+            lines.append(f"So far: {voters} of {p.electorate_size} voted (secret ballot: counts at close).")
+        lines.append(f"Vote with {prefix}vote {p.number} <option>.")
+    return "\n".join(lines)
+
+
+REASONS = {
+    "quorum": "quorum not met",
+    "threshold": "threshold not met",
+    "tie": "tie between the leading options",
+}
+
+
+def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
+    """The result announcement: #N, passed/failed and why, counts, turnout, quorum, threshold."""
+    rule = outcome.rule
+    verdict = "passed" if outcome.passed else f"failed ({REASONS[outcome.reason]})"
+    lines = [f"Result of #{p.number} {p.title}: {verdict}."]
+    if outcome.passed and not is_yes_no(p.options):
+        lines.append(f"Chosen: {p.options[outcome.winner]}.")
+    lines.append("Votes: " + counts_line(p.options, outcome.counts) + ".")
+    turnout = Fraction(outcome.voters, outcome.electorate) if outcome.electorate else Fraction(0)
+    quorum_met = "met" if rule.meets_quorum(outcome.voters, outcome.electorate) else "not met"
+    lines.append(
+        f"Turnout: {outcome.voters} of {outcome.electorate} ({percent(turnout)}); quorum {percent(rule.quorum)} {quorum_met}."
+    )
+    if outcome.support is not None:
+        chosen = "" if is_yes_no(p.options) else f" for {p.options[outcome.winner]}"
+        lines.append(
+            f"Support: {percent(outcome.support)}{chosen} of {share_of(p.options)}; threshold {threshold_words(rule)}."
+        )
+    else:
+        lines.append(f"Support: no votes other than abstentions; threshold {threshold_words(rule)}.")
+    if ended_early_by:
+        lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
+    return "\n".join(lines)
+
+
+def withdrawn(p, author: str, reason: str | None) -> str:
+    return f"#{p.number} {p.title} is withdrawn by {author}" + (f": {reason}" if reason else "") + ". No result is counted."
+
+
+def proposals_list(items, tz: ZoneInfo, now: datetime, coop: str) -> str:
+    lines = [f"Open proposals in {coop}:"]
+    for p, voted in items:
+        mark = "you voted" if voted else "you have not voted"
+        lines.append(f"#{p.number} {p.title} — closes in {span(p.closes_at - now)} ({when(p.closes_at, tz)}); {mark}")
+    return "\n".join(lines)
+
+
+def members_list(coop: str, active, pending) -> str:
+    lines = [f"Register of {coop} ({len(active)} members):"]
+    lines += [f"• {m.display_name}" + (" (steward)" if m.role == "steward" else "") for m in active]
+    if pending:
+        lines.append("Waiting to be admitted: " + ", ".join(m.display_name for m in pending))
+    return "\n".join(lines)
+
+
+def whoami(coop: str | None, name: str, standing: str | None, prefix: str) -> str:
+    if coop is None:
+        return NO_COOP.format(prefix=prefix)
+    words = {
+        "steward": f"You are {name}, a steward of {coop}.",
+        "member": f"You are {name}, a member of {coop}.",
+        "pending": f"This room belongs to {coop}. Your request to join is waiting for a steward.",
+        "removed": f"This room belongs to {coop}. You were removed from its register.",
+        None: f"This room belongs to {coop}. You are not on its register; ask to join with {prefix}join.",
+    }
+    return words[standing]
+
+
+def charter(coop: str, c) -> str:
+    lines = [f"Charter of {coop}:"]
+    for kind, rule in c.rules.items():
+        lines.append(
+            f"• {kind}: quorum {percent(rule.quorum)} of the register; passes with {threshold_words(rule)} of For + Against"
+        )
+    lines.append("Abstentions count toward quorum, not toward the threshold.")
+    lines.append(f"Voting period: {span(c.voting_period)} unless a proposal says otherwise.")
+    lines.append("Deadline reminders: " + ", ".join(span(o) for o in c.reminder_offsets) + " before closing.")
+    lines.append(f"Liberation audit every {c.audit_every_months} months; sunset vote every {c.sunset_every_months} months from founding.")
+    lines.append(f"Movement share of surplus: {percent(Fraction(c.movement_share))}.")
+    lines.append(f"Timezone: {c.timezone}.")
+    return "\n".join(lines)

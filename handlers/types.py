@@ -1,0 +1,53 @@
+"""Neutral references to chats and people, and what the core sends back."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PLATFORMS = ("console", "telegram", "matrix")
+
+# What a platform id looks like, so `admit @alice:example.org` can name someone the bot has not met.
+_PLATFORM_ID = {
+    "console": re.compile(r"^[\w.\-]{1,64}$"),
+    "telegram": re.compile(r"^\d{1,20}$"),
+    "matrix": re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-:\[\]]+$"),
+}
+
+
+def looks_like_platform_id(platform: str, text: str) -> bool:
+    pattern = _PLATFORM_ID.get(platform)
+    return bool(pattern and pattern.match(text))
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Someone on a platform: the platform's stable id and the name to show."""
+
+    platform: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """A chat on a platform: a group or room, or a direct chat with the bot."""
+
+    platform: str
+    chat_id: str
+    is_direct: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer to the sender's chat. `private` replies go to the sender alone where the
+    platform allows; `public_fallback` is shown instead where it does not."""
+
+    text: str
+    private: bool = False
+    public_fallback: str | None = None
+
+
+# How commands start on each platform (Matrix clients keep `/` for themselves).
+PREFIX = {"console": "/", "telegram": "/", "matrix": "!"}

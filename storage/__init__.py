@@ -1,0 +1,1 @@
+"""Persistence for coopbot: tables, stores and migrations (no platform library is imported here)."""

@@ -1,0 +1,73 @@
+"""Helpers every store uses inside its transaction: dialect inserts, event claims, the log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import DuplicateEvent
+from storage.models import GovernanceEvent, InboundEvent, Outbox, Room
+
+
+def insert(session: AsyncSession, model):
+    """An INSERT that knows ON CONFLICT on both SQLite and PostgreSQL."""
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def claim(session: AsyncSession, event: tuple[str, str] | None, now: datetime) -> None:
+    """Record a platform event as handled, in the caller's transaction. A second delivery of
+    the same event raises DuplicateEvent, so its effect is rolled back and never doubled."""
+    if event is None:
+        return
+    platform, event_id = event
+    stmt = (
+        insert(session, InboundEvent)
+        .values(platform=platform, event_id=event_id[:255], handled_at=now)
+        .on_conflict_do_nothing()
+        .returning(InboundEvent.event_id)
+    )
+    if (await session.execute(stmt)).first() is None:
+        raise DuplicateEvent(f"{platform}:{event_id}")
+
+
+async def log(
+    session: AsyncSession,
+    coop_id: int,
+    kind: str,
+    now: datetime,
+    /,
+    *,
+    proposal_id: int | None = None,
+    member_id: int | None = None,
+    **data,
+) -> int:
+    event = GovernanceEvent(
+        coop_id=coop_id, proposal_id=proposal_id, member_id=member_id, kind=kind, data=data, at=now
+    )
+    session.add(event)
+    await session.flush()
+    return event.id
+
+
+async def announce(
+    session: AsyncSession, coop_id: int, kind: str, text: str, now: datetime, *, proposal_id: int | None = None
+) -> None:
+    """Queue an announcement for every room bound to the co-op, in the caller's transaction,
+    so it goes out if and only if the change it announces is committed."""
+    rooms = (await session.execute(select(Room.platform, Room.chat_id).where(Room.coop_id == coop_id))).all()
+    for platform, chat_id in rooms:
+        session.add(
+            Outbox(
+                coop_id=coop_id,
+                platform=platform,
+                chat_id=chat_id,
+                kind=kind,
+                proposal_id=proposal_id,
+                text=text,
+                created_at=now,
+            )
+        )

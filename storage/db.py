@@ -1,0 +1,120 @@
+"""The database: engines, SQLite pragmas, read and write transactions, migrations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class UnsupportedDatabase(ValueError):
+    """The URL names a database coopbot does not run on."""
+
+
+def async_url(url: str) -> str:
+    """Turn the user's `sqlite:///…` or `postgresql://…` URL into one with an async driver."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError and ValueError variants
+        raise UnsupportedDatabase(f"not a database URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            # One shared in-memory connection would hide every concurrency bug: refuse it.
+            raise UnsupportedDatabase("SQLite needs a file path (sqlite:///path/to/coopbot.db)")
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise UnsupportedDatabase(f"unsupported database '{backend}': use sqlite:/// or postgresql://")
+
+
+class Database:
+    """Engines and sessions. SQLite gets one writer connection; PostgreSQL one shared pool."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            path = Path(make_url(self.url).database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite allows one writer at a time. A single pooled writer connection makes
+            # in-process writers queue instead of spinning on SQLITE_BUSY, and BEGIN IMMEDIATE
+            # takes the write lock up front, so a read-then-write transaction cannot deadlock.
+            self.writer = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+            self.reader = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4)
+            _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
+            _sqlite_pragmas(self.reader, begin="BEGIN")
+        else:
+            self.writer = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
+            self.reader = self.writer
+        self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """One read-only transaction (a consistent snapshot)."""
+        async with self._read_sessions() as session, session.begin():
+            yield session
+
+    async def upgrade(self) -> None:
+        """Apply every Alembic migration not yet applied."""
+        async with self.writer.connect() as conn:
+            await conn.run_sync(_upgrade_sync)
+            await conn.commit()
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _upgrade_sync(connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's "begin" event, not the sqlite3 module, decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # FULL: an acknowledged vote survives a power cut, not only a crash of the process.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn) -> None:
+        conn.exec_driver_sql(begin)

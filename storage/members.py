@@ -1,0 +1,155 @@
+"""Store for the member register and the platform accounts that speak for each member."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from storage.common import claim, log
+from storage.db import Database
+from storage.errors import LastSteward
+from storage.models import Account, Coop, Member
+
+
+class MemberStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def by_account(self, coop_id: int, platform: str, user_id: str) -> Member | None:
+        async with self.db.read() as s:
+            stmt = select(Member).join(Account, Account.member_id == Member.id).where(
+                Account.coop_id == coop_id, Account.platform == platform, Account.user_id == user_id
+            )
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def memberships(self, platform: str, user_id: str) -> list[Member]:
+        """Every active register entry this account speaks for, across co-ops."""
+        async with self.db.read() as s:
+            return await _memberships(s, platform, user_id)
+
+    async def get(self, member_id: int) -> Member | None:
+        async with self.db.read() as s:
+            return await s.get(Member, member_id)
+
+    async def names(self, member_ids: list[int]) -> dict[int, str]:
+        async with self.db.read() as s:
+            rows = await s.execute(select(Member.id, Member.display_name).where(Member.id.in_(member_ids)))
+            return dict(rows.all())
+
+    async def register(self, coop_id: int) -> list[Member]:
+        """Everyone the co-op knows, active first, in the order they were admitted."""
+        async with self.db.read() as s:
+            stmt = select(Member).where(Member.coop_id == coop_id).order_by(Member.id)
+            return list((await s.execute(stmt)).scalars())
+
+    async def accounts(self, coop_id: int) -> list[Account]:
+        async with self.db.read() as s:
+            return list((await s.execute(select(Account).where(Account.coop_id == coop_id).order_by(Account.id))).scalars())
+
+    async def count_active(self, coop_id: int) -> int:
+        async with self.db.read() as s:
+            stmt = select(func.count()).select_from(Member).where(Member.coop_id == coop_id, Member.status == "active")
+            return (await s.execute(stmt)).scalar_one()
+
+    async def find(self, coop_id: int, platform: str, text: str) -> list[Member]:
+        """Members named by `text`: an account id on this platform, or a display name."""
+        bare = text.removeprefix("@") if platform != "matrix" else text
+        async with self.db.read() as s:
+            by_id = select(Account.member_id).where(
+                Account.coop_id == coop_id,
+                Account.platform == platform,
+                or_(Account.user_id == text, Account.user_id == bare),
+            )
+            stmt = select(Member).where(
+                Member.coop_id == coop_id,
+                or_(
+                    Member.id.in_(by_id),
+                    func.lower(Member.display_name) == text.lower(),
+                    func.lower(Member.display_name) == bare.lower(),
+                ),
+            ).order_by(Member.id)
+            return list((await s.execute(stmt)).scalars())
+
+    async def request_join(
+        self, coop_id: int, *, platform: str, user_id: str, name: str, now: datetime,
+        event: tuple[str, str] | None = None,
+    ) -> Member:
+        """A pending entry for this account (a removed member asking again becomes pending)."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            member = (
+                await s.execute(
+                    select(Member).join(Account, Account.member_id == Member.id).where(
+                        Account.coop_id == coop_id, Account.platform == platform, Account.user_id == user_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if member is None:
+                member = Member(coop_id=coop_id, display_name=name, status="pending", requested_at=now)
+                s.add(member)
+                await s.flush()
+                s.add(Account(coop_id=coop_id, member_id=member.id, platform=platform, user_id=user_id))
+            elif member.status == "removed":
+                member.status, member.requested_at = "pending", now
+            await log(s, coop_id, "join_requested", now, member_id=member.id)
+            return member
+
+    async def admit(
+        self, coop_id: int, *, member_id: int | None, new_account: tuple[str, str, str] | None,
+        role: str, by: int, now: datetime, event: tuple[str, str] | None = None,
+    ) -> Member:
+        """Admit a known member, or someone new named by (platform, user id, display name)."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            await _lock_register(s, coop_id)
+            if member_id is not None:
+                member = await s.get(Member, member_id, with_for_update=True)
+            else:
+                platform, user_id, name = new_account
+                member = Member(coop_id=coop_id, display_name=name, requested_at=now)
+                s.add(member)
+                await s.flush()
+                s.add(Account(coop_id=coop_id, member_id=member.id, platform=platform, user_id=user_id))
+            was = (member.status, member.role)
+            if member.role == "steward" and role != "steward" and member.status == "active":
+                await _keep_a_steward(s, coop_id, member.id)
+            member.status, member.role = "active", role
+            if was[0] != "active":
+                member.admitted_at, member.removed_at = now, None
+            await log(s, coop_id, "member_admitted", now, member_id=member.id, role=role, by=by, was=list(was))
+            return member
+
+    async def remove(
+        self, coop_id: int, member_id: int, *, by: int, now: datetime, event: tuple[str, str] | None = None
+    ) -> Member:
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            await _lock_register(s, coop_id)
+            member = await s.get(Member, member_id, with_for_update=True)
+            if member.role == "steward":
+                await _keep_a_steward(s, coop_id, member.id)
+            member.status, member.removed_at = "removed", now
+            await log(s, coop_id, "member_removed", now, member_id=member.id, by=by)
+            return member
+
+
+async def _lock_register(session, coop_id: int) -> None:
+    # Register changes of one co-op go one at a time, so two stewards removing each other
+    # at once cannot leave the co-op with none.
+    await session.get(Coop, coop_id, with_for_update=True)
+
+
+async def _keep_a_steward(session, coop_id: int, leaving: int) -> None:
+    stmt = select(func.count()).select_from(Member).where(
+        Member.coop_id == coop_id, Member.role == "steward", Member.status == "active", Member.id != leaving
+    )
+    if (await session.execute(stmt)).scalar_one() == 0:
+        raise LastSteward()
+
+
+async def _memberships(session, platform: str, user_id: str) -> list[Member]:
+    stmt = select(Member).join(Account, Account.member_id == Member.id).where(
+        Account.platform == platform, Account.user_id == user_id, Member.status == "active"
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,193 @@
+"""The tables: co-ops, rooms, the register, proposals, ballots, the event log and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _fk(target: str, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        sa_column=Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=False)
+    )
+
+
+class Coop(SQLModel, table=True):
+    __tablename__ = "coop"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    founded_at: datetime = _ts()
+    charter: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    next_proposal_number: int = Field(default=1)
+
+
+class Room(SQLModel, table=True):
+    """A chat (Telegram group, Matrix room, console room) bound to one co-op."""
+
+    __tablename__ = "room"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", name="uq_room_platform_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    title: str = Field(default="", max_length=255)
+    bound_at: datetime = _ts()
+
+
+class Member(SQLModel, table=True):
+    """One person on a co-op's register, whatever platforms they use."""
+
+    __tablename__ = "member"
+    __table_args__ = (Index("ix_member_coop_status", "coop_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    display_name: str = Field(max_length=120)
+    role: str = Field(default="member", max_length=16)  # member | steward
+    status: str = Field(default="pending", max_length=16)  # pending | active | removed
+    requested_at: datetime = _ts()
+    admitted_at: datetime | None = _ts(nullable=True)
+    removed_at: datetime | None = _ts(nullable=True)
+
+
+class Account(SQLModel, table=True):
+    """A platform identity of a member; linked accounts point at the same member."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        UniqueConstraint("coop_id", "platform", "user_id", name="uq_account_coop_platform_user"),
+        Index("ix_account_member", "member_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    member_id: int = _fk("member.id")
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=255)
+
+
+class Code(SQLModel, table=True):
+    """A short-lived code: `roomcode` (bind a room) or `link` (join two accounts)."""
+
+    __tablename__ = "code"
+
+    code: str = Field(primary_key=True, max_length=32)
+    purpose: str = Field(max_length=16)  # room | link
+    coop_id: int | None = _fk("coop.id", nullable=True)  # room codes: the co-op to bind to
+    platform: str = Field(max_length=16)  # who asked for it
+    user_id: str = Field(max_length=255)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class Proposal(SQLModel, table=True):
+    __tablename__ = "proposal"
+    __table_args__ = (
+        UniqueConstraint("coop_id", "number", name="uq_proposal_coop_number"),
+        Index("ix_proposal_status_closes", "status", "closes_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    number: int
+    title: str = Field(max_length=200)
+    body: str = Field(default="", max_length=4000)
+    author_id: int = _fk("member.id", ondelete="RESTRICT")
+    kind: str = Field(max_length=16)  # ordinary | strategic | constitutional
+    ballot: str = Field(max_length=8)  # open | secret
+    options: list = Field(sa_column=Column(JSON, nullable=False))
+    rule: dict = Field(sa_column=Column(JSON, nullable=False))  # quorum and threshold, frozen at opening
+    opened_at: datetime = _ts()
+    closes_at: datetime = _ts()
+    status: str = Field(default="open", max_length=16)  # open | closed | withdrawn
+    electorate_size: int
+    ended_at: datetime | None = _ts(nullable=True)
+    ended_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
+    end_reason: str | None = Field(default=None, max_length=500)
+    result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Elector(SQLModel, table=True):
+    """The register frozen when a proposal opened: who may vote on it and whom turnout counts."""
+
+    __tablename__ = "elector"
+
+    proposal_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class Ballot(SQLModel, table=True):
+    """A member's current vote on a proposal. The primary key is the one-vote guard."""
+
+    __tablename__ = "ballot"
+
+    proposal_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    option: int
+    cast_at: datetime = _ts()
+    event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class GovernanceEvent(SQLModel, table=True):
+    """Append-only log of everything that changes a decision, so any result can be recounted."""
+
+    __tablename__ = "governance_event"
+    __table_args__ = (Index("ix_event_proposal", "proposal_id", "id"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    coop_id: int = _fk("coop.id")
+    proposal_id: int | None = _fk("proposal.id", nullable=True)
+    member_id: int | None = _fk("member.id", nullable=True)
+    kind: str = Field(max_length=32)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = _ts()
+
+
+class InboundEvent(SQLModel, table=True):
+    """Platform events already handled, so a redelivered update counts once."""
+
+    __tablename__ = "inbound_event"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    event_id: str = Field(primary_key=True, max_length=255)
+    handled_at: datetime = _ts()
+
+
+class Outbox(SQLModel, table=True):
+    """Announcements queued in the same transaction as the change they announce."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "platform", "sent_at", "id"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    coop_id: int = _fk("coop.id")
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    kind: str = Field(max_length=32)  # proposal_opened | proposal_result | proposal_withdrawn | notice
+    proposal_id: int | None = _fk("proposal.id", nullable=True)
+    text: str
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)

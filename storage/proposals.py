@@ -1,0 +1,192 @@
+"""Store for proposals: opening with a frozen register, listing, closing with a tally, recounting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, insert as sa_insert, literal, select, update
+
+from storage.common import announce, claim, log
+from storage.db import Database
+from storage.errors import ProposalNotOpen
+from storage.models import Ballot, Coop, Elector, GovernanceEvent, Member, Proposal
+
+
+class ProposalStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, coop_id: int, number: int) -> Proposal | None:
+        async with self.db.read() as s:
+            stmt = select(Proposal).where(Proposal.coop_id == coop_id, Proposal.number == number)
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def get_by_id(self, proposal_id: int) -> Proposal | None:
+        async with self.db.read() as s:
+            return await s.get(Proposal, proposal_id)
+
+    async def list(self, coop_id: int, *, status: str | None = None) -> list[Proposal]:
+        async with self.db.read() as s:
+            stmt = select(Proposal).where(Proposal.coop_id == coop_id)
+            if status is not None:
+                stmt = stmt.where(Proposal.status == status)
+            return list((await s.execute(stmt.order_by(Proposal.number))).scalars())
+
+    async def open_with_votes_of(self, coop_id: int, member_id: int) -> list[tuple[Proposal, bool]]:
+        """Open proposals, each with whether this member has a current vote on it."""
+        async with self.db.read() as s:
+            voted = (
+                select(Ballot.proposal_id)
+                .where(Ballot.member_id == member_id, Ballot.proposal_id == Proposal.id)
+                .exists()
+            )
+            stmt = (
+                select(Proposal, voted)
+                .where(Proposal.coop_id == coop_id, Proposal.status == "open")
+                .order_by(Proposal.closes_at, Proposal.number)
+            )
+            return list((await s.execute(stmt)).all())
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Proposal]:
+        """Open proposals whose closing time has come."""
+        async with self.db.read() as s:
+            stmt = (
+                select(Proposal)
+                .where(Proposal.status == "open", Proposal.closes_at <= now)
+                .order_by(Proposal.closes_at)
+                .limit(limit)
+            )
+            return list((await s.execute(stmt)).scalars())
+
+    async def open(
+        self,
+        coop_id: int,
+        *,
+        author_id: int,
+        title: str,
+        body: str,
+        kind: str,
+        ballot: str,
+        options: list[str],
+        rule: dict,
+        closes_at: datetime,
+        now: datetime,
+        card: Callable[[Proposal], str],
+        event: tuple[str, str] | None = None,
+    ) -> Proposal:
+        """Open a proposal: number it, freeze the register as its electorate, log it and
+        queue its card for every bound room, all in one transaction."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            number = (
+                await s.execute(
+                    update(Coop)
+                    .where(Coop.id == coop_id)
+                    .values(next_proposal_number=Coop.next_proposal_number + 1)
+                    .returning(Coop.next_proposal_number - 1)
+                )
+            ).scalar_one()
+            proposal = Proposal(
+                coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
+                ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
+            )
+            s.add(proposal)
+            await s.flush()
+            active = select(literal(proposal.id), Member.id).where(
+                Member.coop_id == coop_id, Member.status == "active"
+            )
+            await s.execute(sa_insert(Elector).from_select(["proposal_id", "member_id"], active))
+            proposal.electorate_size = (
+                await s.execute(select(func.count()).select_from(Elector).where(Elector.proposal_id == proposal.id))
+            ).scalar_one()
+            await log(
+                s, coop_id, "proposal_opened", now, proposal_id=proposal.id, member_id=author_id,
+                number=number, title=title, kind=kind, ballot=ballot, options=options,
+                closes_at=closes_at.isoformat(), electorate=proposal.electorate_size,
+            )
+            await s.flush()
+            await announce(s, coop_id, "proposal_opened", card(proposal), now, proposal_id=proposal.id)
+            return proposal
+
+    async def counts(self, proposal_id: int, n_options: int) -> list[int]:
+        async with self.db.read() as s:
+            return await _counts(s, proposal_id, n_options)
+
+    async def close(
+        self,
+        proposal_id: int,
+        *,
+        now: datetime,
+        by: int | None,
+        reason: str | None,
+        decide: Callable[[Proposal, list[int]], dict],
+        render: Callable[[Proposal], str],
+        event: tuple[str, str] | None = None,
+    ) -> Proposal:
+        """Count and close. The row lock waits for votes in flight and turns later ones away, so
+        the stored result holds every acknowledged vote and nothing after it."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
+            if proposal.status != "open":
+                raise ProposalNotOpen(proposal.status)
+            counts = await _counts(s, proposal_id, len(proposal.options))
+            proposal.result = decide(proposal, counts)
+            proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
+            await log(
+                s, proposal.coop_id, "proposal_closed", now, proposal_id=proposal.id, member_id=by,
+                reason=reason, result=proposal.result,
+            )
+            await s.flush()
+            await announce(s, proposal.coop_id, "proposal_result", render(proposal), now, proposal_id=proposal.id)
+            return proposal
+
+    async def withdraw(
+        self,
+        proposal_id: int,
+        *,
+        now: datetime,
+        by: int,
+        reason: str | None,
+        render: Callable[[Proposal], str],
+        event: tuple[str, str] | None = None,
+    ) -> Proposal:
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
+            if proposal.status != "open":
+                raise ProposalNotOpen(proposal.status)
+            proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "withdrawn", now, by, reason
+            await log(s, proposal.coop_id, "proposal_withdrawn", now, proposal_id=proposal.id, member_id=by, reason=reason)
+            await s.flush()
+            await announce(s, proposal.coop_id, "proposal_withdrawn", render(proposal), now, proposal_id=proposal.id)
+            return proposal
+
+    async def recount(self, proposal_id: int, n_options: int) -> list[int]:
+        """Count again from the event log alone: each member's last vote event decides."""
+        async with self.db.read() as s:
+            stmt = (
+                select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data)
+                .where(
+                    GovernanceEvent.proposal_id == proposal_id,
+                    GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn")),
+                )
+                .order_by(GovernanceEvent.id)
+            )
+            last: dict[int, int | None] = {}
+            for member_id, kind, data in (await s.execute(stmt)).all():
+                last[member_id] = None if kind == "vote_withdrawn" else data["option"]
+            counts = [0] * n_options
+            for option in last.values():
+                if option is not None:
+                    counts[option] += 1
+            return counts
+
+
+async def _counts(session, proposal_id: int, n_options: int) -> list[int]:
+    stmt = select(Ballot.option, func.count()).where(Ballot.proposal_id == proposal_id).group_by(Ballot.option)
+    counts = [0] * n_options
+    for option, n in (await session.execute(stmt)).all():
+        counts[option] = n
+    return counts

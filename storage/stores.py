@@ -1,0 +1,26 @@
+"""All stores over one database, built once in main() and handed to the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.coops import CoopStore
+from storage.db import Database
+from storage.members import MemberStore
+from storage.outbox import OutboxStore
+from storage.proposals import ProposalStore
+from storage.votes import VoteStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    db: Database
+    coops: CoopStore
+    members: MemberStore
+    proposals: ProposalStore
+    votes: VoteStore
+    outbox: OutboxStore
+
+    @classmethod
+    def over(cls, db: Database) -> Stores:
+        return cls(db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db))

@@ -1,0 +1,179 @@
+"""Fixtures: databases (a SQLite file and PostgreSQL), a clock the tests move, and a chat."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+
+from handlers.events import CommandReceived, VoteCast
+from handlers.router import Governance
+from handlers.types import ChatRef, UserRef
+from storage.db import Database
+from storage.stores import Stores
+
+PG_URL = os.environ.get("COOPBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Nothing in these tests may leave the machine: fail loudly on any non-loopback connect."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+class FakeClock:
+    """A clock the test sets and moves; nothing sleeps for real."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs) -> None:
+        self.current += timedelta(**kwargs)
+
+
+def _pg_admin_dsn() -> str:
+    return PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def _pg_url(database: str) -> str:
+    base, _, _ = _pg_admin_dsn().rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _pg_execute(sql: str) -> None:
+    conn = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated template database; each test gets a fresh copy of it."""
+    name = f"coopbot_tpl_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        message = f"PostgreSQL is not reachable at {PG_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+    async def migrate() -> None:
+        db = Database(_pg_url(name))
+        await db.upgrade()
+        await db.dispose()
+
+    asyncio.run(migrate())
+    yield name
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url(pg_template):
+    name = f"coopbot_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield _pg_url(name)
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'coopbot.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """Each test that takes this runs on a SQLite file and on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+async def db(db_url):
+    database = Database(db_url)
+    await database.upgrade()
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def stores(db):
+    return Stores.over(db)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def gov(stores, clock):
+    return Governance(stores, clock, bot_names=("coopbot",))
+
+
+class Chat:
+    """A room, read like a chat: `say` a line as someone and get the bot's answer as text.
+    Announcements the line caused (outbox) are collected in `announced`."""
+
+    def __init__(self, gov: Governance, platform: str = "console", chat_id: str = "general", direct: bool = False):
+        self.gov = gov
+        self.chat = ChatRef(platform, chat_id, is_direct=direct, title=chat_id)
+        self.announced: list[str] = []
+        self.replies = []
+
+    def user(self, name: str) -> UserRef:
+        return UserRef(self.chat.platform, name, name)
+
+    async def say(self, who: str, text: str, event_id: str | None = None) -> str:
+        self.replies = await self.gov.handle_command(CommandReceived(self.chat, self.user(who), text, event_id))
+        await self.drain()
+        return "\n".join(r.text for r in self.replies)
+
+    async def tap(self, who: str, proposal_id: int, option: int, event_id: str | None = None) -> str:
+        self.replies = await self.gov.handle_vote(VoteCast(self.chat, self.user(who), proposal_id, option, event_id))
+        await self.drain()
+        return "\n".join(r.text for r in self.replies)
+
+    async def drain(self) -> list[str]:
+        outbox = self.gov.stores.outbox
+        items = await outbox.pending(self.chat.platform, chat_id=self.chat.chat_id, limit=1000)
+        await outbox.mark_sent([i.id for i in items], self.gov.clock.now())
+        texts = [i.text for i in items]
+        self.announced += texts
+        return texts
+
+    @property
+    def last(self) -> str:
+        return self.announced[-1] if self.announced else ""
+
+
+@pytest.fixture
+def chat(gov):
+    return Chat(gov)
+
+
+async def make_coop(chat: Chat, members: int = 4, founder: str = "alice") -> list[str]:
+    """A co-op with a steward (the founder) and `members` more members; returns all names."""
+    assert "set up" in await chat.say(founder, "/setup Red Bakery")
+    names = [founder] + [f"m{i}" for i in range(1, members + 1)]
+    for name in names[1:]:
+        assert "admitted" in await chat.say(founder, f"/admit {name}")
+    return names

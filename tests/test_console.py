@@ -1,0 +1,184 @@
+"""End to end through the real `coopbot console` and `coopbot export` processes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+COOPBOT = [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_for(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COOPBOT_")}
+    env["COOPBOT_DATA_DIR"] = str(tmp_path / "data")
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def console(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        COOPBOT + ["console", *args], input=script, capture_output=True, text=True, cwd=tmp_path,
+        env=env_for(tmp_path), timeout=120,
+    )
+
+
+def export(tmp_path: Path, fmt: str = "json") -> str:
+    done = subprocess.run(
+        COOPBOT + ["export", "--format", fmt], capture_output=True, text=True, cwd=tmp_path,
+        env=env_for(tmp_path), timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+SESSION = """\
+/setup Red Bakery
+/admit bob
+/admit carol
+/admit dave
+/admit erin
+bob: /propose Buy a delivery van
+  closes: 48h
+  kind: ordinary
+  We spend 300 a month on couriers.
+/vote 1 For
+bob: /vote 1 Against
+carol: /vote 1 For
+dave: /vote 1 Abstain
+bob: /vote 1 For
+mallory: /vote 1 Against
+/close 1 everyone has spoken
+"""
+
+
+def test_scripted_session_prints_the_result_and_export_agrees(tmp_path):
+    """Setup, four members, a proposal, votes, a changed vote, a non-member refused and a close:
+    the result shows counts, turnout, quorum and threshold, and the JSON export says the same."""
+    done = console(tmp_path, SESSION)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in out + done.stderr
+    assert "Red Bakery is set up" in out
+    assert "The register now has 5 members." in out
+    assert "Proposal #1: Buy a delivery van" in out and "Closes" in out
+    assert "Changed: For on #1 (was Against)." in out
+    assert "mallory> /vote 1 Against\ncoopbot: Only members of Red Bakery can do that" in out
+    assert "coopbot: Result of #1 Buy a delivery van: passed." in out
+    assert "Votes: For 3 · Against 0 · Abstain 1." in out
+    assert "Turnout: 4 of 5 (80%); quorum 50% met." in out
+    assert "Support: 100% of For + Against; threshold more than 1/2." in out
+
+    data = json.loads(export(tmp_path))
+    (coop,) = data["coops"]
+    assert [m["name"] for m in coop["members"]] == ["you", "bob", "carol", "dave", "erin"]
+    (p,) = coop["proposals"]
+    r = p["result"]
+    assert (p["number"], p["status"], p["end_reason"]) == (1, "closed", "everyone has spoken")
+    assert r["counts"] == {"For": 3, "Against": 0, "Abstain": 1}
+    assert (r["passed"], r["voters"], r["electorate"], r["turnout"]) == (True, 4, 5, "80%")
+    assert (r["quorum"], r["threshold"]) == ("50%", "more than 1/2")
+    assert sorted((v["member"], v["option"]) for v in p["votes"]) == [
+        ("bob", "For"), ("carol", "For"), ("dave", "Abstain"), ("you", "For")
+    ]
+
+
+def test_export_formats_and_secret_ballots(tmp_path):
+    """CSV and Markdown carry the same result; a secret ballot exports tallies, never who voted what."""
+    console(tmp_path, SESSION + "/propose Secret matter\n  ballot: secret\ncarol: /vote 2 Against\n/close 2\n")
+    data = json.loads(export(tmp_path))
+    secret = data["coops"][0]["proposals"][1]
+    assert secret["ballot"] == "secret" and "votes" not in secret
+    assert secret["result"]["counts"]["Against"] == 1
+    csv = export(tmp_path, "csv")
+    assert "Red Bakery,proposal,1,Buy a delivery van,bob,ordinary,closed,open,4,passed; turnout 4/5 (80%)" in csv
+    assert "Red Bakery,vote,2," not in csv
+    md = export(tmp_path, "md")
+    assert "# Red Bakery" in md and "**passed** — turnout 4 of 5 (80%), quorum 50%, threshold more than 1/2" in md
+
+
+HOSTILE = [
+    "",
+    "   ",
+    "/",
+    "!",
+    "/propose",
+    "/propose " + "x" * 10_000,
+    "/vote",
+    "/vote 1",
+    "/vote 999 For",
+    "/vote #-1 For",
+    "/vote 1 \x00\x1b[31mred",
+    "/close",
+    "/close abc",
+    "/withdraw 1",
+    "/admit",
+    "/remove nobody-at-all",
+    "/setup Another",
+    "/propose Bad\n  closes: yesterday",
+    "/propose Bad\n  closes: 1999-01-01 00:00",
+    "/propose Bad\n  options: only one",
+    "/propose Bad\n  kind: tyrannical",
+    "/propose Bad\n  ballot: invisible",
+    "/propose Bad\n  clsoes: 4h",
+    "/help frobnicate",
+    "/DROP TABLE proposal",
+    "/vote 1 '; DROP TABLE ballot; --",
+    "/show 1 extra words",
+    "/members\n  extra: line",
+    "\u202e/vote 1 For",
+    "/" + "v" * 40,
+]
+
+
+def test_no_input_line_prints_a_traceback_or_writes_half(tmp_path):
+    """Hostile lines get answers, never a traceback, and change nothing that is stored."""
+    console(tmp_path, SESSION)
+    before = export(tmp_path)
+    script = "".join(line.replace("\n", "\n") + "\n" for line in HOSTILE)
+    done = console(tmp_path, script, "--as", "bob")
+    assert done.returncode == 0
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "went wrong" not in done.stdout
+    assert done.stdout.count("Usage:") >= 10
+    assert export(tmp_path) == before
+
+
+def test_as_and_room(tmp_path):
+    """`--as` names the default speaker and `--room` the room; rooms are separate co-ops."""
+    done = console(tmp_path, "/setup Kitchen\n/whoami\n", "--as", "rosa", "--room", "kitchen")
+    assert "You are rosa, a steward of Kitchen." in done.stdout
+    done = console(tmp_path, "/whoami\n", "--room", "garden")
+    assert "This room has no co-op yet" in done.stdout
+
+
+def test_db_upgrade(tmp_path):
+    """`coopbot db upgrade` creates the database and says it is up to date."""
+    done = subprocess.run(COOPBOT + ["db", "upgrade"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env_for(tmp_path), timeout=60)
+    assert done.returncode == 0 and "up to date" in done.stdout
+    assert (tmp_path / "data" / "coopbot.db").is_file()
+
+
+def test_a_proposal_closing_on_time_is_announced_while_the_console_runs(tmp_path):
+    """The result of a proposal that reaches its closing time is printed without any input."""
+    proc = subprocess.Popen(
+        COOPBOT + ["console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=env_for(tmp_path),
+    )
+    try:
+        proc.stdin.write("/setup Quick\n/propose Lunch now\n  closes: 30s\n/vote 1 For\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 90
+        seen = ""
+        while "Result of #1" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        assert "Result of #1 Lunch now: passed." in seen
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

@@ -1,0 +1,148 @@
+"""The storage layer on a SQLite file and on PostgreSQL: schema guards, races, recounts."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from handlers.events import CommandReceived, VoteCast
+from handlers.types import ChatRef, UserRef
+from storage.models import Ballot, GovernanceEvent, SQLModel
+from tests.conftest import Chat, make_coop
+
+
+async def test_migrations_build_exactly_the_models(db):
+    """The Alembic migrations and the SQLModel tables describe the same schema."""
+
+    def diff(connection):
+        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+
+    async with db.writer.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_upgrade_twice_is_harmless(db):
+    """`coopbot db upgrade` on an up-to-date database changes nothing."""
+    await db.upgrade()
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+
+
+async def _coop_with_proposal(gov, members: int) -> tuple[Chat, int]:
+    chat = Chat(gov)
+    await make_coop(chat, members)
+    await chat.say("alice", "/propose Race")
+    proposal = (await gov.stores.proposals.list(1))[0]
+    return chat, proposal.id
+
+
+async def test_one_current_vote_is_a_database_constraint(gov):
+    """Two ballots for one member and proposal are refused by the schema itself, even when
+    two writers insert them at the same moment."""
+    chat, pid = await _coop_with_proposal(gov, 2)
+    member = (await gov.stores.members.register(1))[1]
+    db = gov.stores.db
+
+    async def raw_insert(option):
+        async with db.write() as s:
+            s.add(Ballot(proposal_id=pid, member_id=member.id, option=option, cast_at=gov.clock.now(), event_id=0))
+
+    outcomes = await asyncio.gather(raw_insert(0), raw_insert(1), return_exceptions=True)
+    assert sum(isinstance(o, IntegrityError) for o in outcomes) == 1
+    assert sum(o is None for o in outcomes) == 1
+    assert len(await gov.stores.votes.ballots(pid)) == 1
+
+
+async def test_race_of_200_votes(gov):
+    """200 concurrent votes, 50 of them a member voting a second time at the same moment:
+    every vote is answered, each member has exactly one current vote, and the stored tally
+    equals a recount from the event log."""
+    members = 150
+    chat, pid = await _coop_with_proposal(gov, members - 1)
+    names = [m.display_name for m in await gov.stores.members.register(1)]
+    assert len(names) == members
+    room = ChatRef("console", "general")
+
+    def tap(name, option, n):
+        return gov.handle_vote(VoteCast(room, UserRef("console", name, name), pid, option, f"tap-{n}"))
+
+    taps = [tap(name, i % 3, i) for i, name in enumerate(names)]
+    taps += [tap(name, (i + 1) % 3, members + i) for i, name in enumerate(names[:50])]  # same members again
+    replies = await asyncio.gather(*taps)
+    assert len(replies) == 200
+    for reply in replies:
+        assert len(reply) == 1 and reply[0].text.split(":")[0] in ("Recorded", "Changed", "Already recorded")
+    ballots = await gov.stores.votes.ballots(pid)
+    assert sorted(b.member_id for b in ballots) == sorted({b.member_id for b in ballots})
+    assert len(ballots) == members
+    counts = await gov.stores.proposals.counts(pid, 3)
+    assert sum(counts) == members
+    assert counts == await gov.stores.proposals.recount(pid, 3)
+    # The current vote of each double voter is the one its last logged event names.
+    async with gov.stores.db.read() as s:
+        rows = (await s.execute(select(GovernanceEvent).where(GovernanceEvent.proposal_id == pid)
+                                .order_by(GovernanceEvent.id))).scalars().all()
+    last = {}
+    for event in rows:
+        if event.kind in ("vote_cast", "vote_changed"):
+            last[event.member_id] = event.data["option"]
+    assert {b.member_id: b.option for b in ballots} == last
+
+
+async def test_close_racing_votes_counts_every_acknowledged_vote(gov):
+    """A steward closes while votes pour in: every vote acknowledged as recorded is in the
+    result, and every vote after the close is refused."""
+    chat, pid = await _coop_with_proposal(gov, 79)
+    names = [m.display_name for m in await gov.stores.members.register(1)]
+    room = ChatRef("console", "general")
+    votes = [gov.handle_vote(VoteCast(room, UserRef("console", n, n), pid, 0)) for n in names[:40]]
+    close = gov.handle_command(CommandReceived(room, UserRef("console", "alice", "alice"), "/close 1 race"))
+    later = [gov.handle_vote(VoteCast(room, UserRef("console", n, n), pid, 0)) for n in names[40:]]
+    replies = await asyncio.gather(*votes, close, *later)
+    acknowledged = sum(1 for r in replies if r and r[0].text.startswith("Recorded"))
+    refused = sum(1 for r in replies if r and "can no longer change" in r[0].text)
+    assert acknowledged + refused == 80
+    p = await gov.stores.proposals.get(1, 1)
+    assert p.status == "closed" and sum(p.result["counts"]) == acknowledged
+    assert len(await gov.stores.votes.ballots(pid)) == acknowledged
+
+
+async def test_recount_follows_changes_and_withdrawals(gov):
+    """The event log alone reproduces the tally after votes are changed and withdrawn."""
+    chat, pid = await _coop_with_proposal(gov, 3)
+    for who, line in [("alice", "/vote 1 For"), ("m1", "/vote 1 Against"), ("m1", "/vote 1 Abstain"),
+                      ("m2", "/vote 1 For"), ("m2", "/unvote 1"), ("m3", "/vote 1 Against")]:
+        await chat.say(who, line)
+    counts = await gov.stores.proposals.counts(pid, 3)
+    assert counts == [1, 1, 1]
+    assert await gov.stores.proposals.recount(pid, 3) == counts
+
+
+async def test_a_failed_write_leaves_nothing_behind(gov):
+    """An error in the middle of a store transaction rolls the whole of it back."""
+    chat, pid = await _coop_with_proposal(gov, 1)
+
+    def broken_render(proposal):
+        raise RuntimeError("renderer broke after the tally was written")
+
+    with pytest.raises(RuntimeError):
+        await gov.stores.proposals.close(
+            pid, now=gov.clock.now(), by=None, reason=None, decide=lambda p, c: {"counts": c}, render=broken_render
+        )
+    p = await gov.stores.proposals.get_by_id(pid)
+    assert (p.status, p.result) == ("open", None)
+    async with gov.stores.db.read() as s:
+        kinds = (await s.execute(select(GovernanceEvent.kind).where(GovernanceEvent.proposal_id == pid))).scalars().all()
+    assert "proposal_closed" not in kinds
+
+
+async def test_times_are_stored_in_utc(gov, clock):
+    """Whatever the co-op's timezone, stored times come back as aware UTC datetimes."""
+    chat, pid = await _coop_with_proposal(gov, 1)
+    p = await gov.stores.proposals.get_by_id(pid)
+    assert p.opened_at == clock.now() and p.opened_at.utcoffset() == timedelta(0)
+    assert p.closes_at - p.opened_at == timedelta(hours=72)
