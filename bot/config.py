@@ -25,10 +25,12 @@ _MATRIX_USER = re.compile(r"^@[^:\s]+:\S+$")
 
 
 class SettingsError(Exception):
-    """One line that names the setting at fault."""
+    """One line that names the setting at fault (or the file, when the file itself is bad)."""
 
     def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{PREFIX}{name}: {problem}")
+        where = name if name.endswith(".toml") else PREFIX + name
+        # One line, whatever a value or a file's key held.
+        super().__init__(f"{where}: {problem}".replace("\r", "\\r").replace("\n", "\\n"))
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def _from_toml(path: Path) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError("CONFIG", f"cannot read {path}: {exc}") from None
+        raise SettingsError(path.name, f"cannot read {path}: {exc}") from None
     values = {}
     for key, value in data.items():
         name = key.upper().removeprefix(PREFIX)
@@ -77,7 +79,7 @@ def _url(name: str, value: str | None) -> None:
         return
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise SettingsError(name, f"must be an http(s) URL, not '{value}'")
+        raise SettingsError(name, f"must be an http(s) URL, not {value!r}")
 
 
 def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
@@ -98,10 +100,10 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
         raise SettingsError("DATABASE_URL", str(exc)) from None
     level = get("LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:
-        raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, not '{get('LOG_LEVEL')}'")
+        raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, not {get('LOG_LEVEL')!r}")
 
     token = get("TELEGRAM_TOKEN")
-    if token is not None and not _TELEGRAM_TOKEN.match(token):
+    if token is not None and not _TELEGRAM_TOKEN.fullmatch(token):
         raise SettingsError("TELEGRAM_TOKEN", "does not look like a token from BotFather (digits:letters)")
     for name in ("TELEGRAM_API_URL", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_WEBHOOK_LISTEN"):
         if get(name) is not None and token is None:
@@ -112,7 +114,7 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
     secret = get("TELEGRAM_WEBHOOK_SECRET")
     if webhook and secret is None:
         raise SettingsError("TELEGRAM_WEBHOOK_SECRET", "is required with COOPBOT_TELEGRAM_WEBHOOK_URL")
-    if secret is not None and not _WEBHOOK_SECRET.match(secret):
+    if secret is not None and not _WEBHOOK_SECRET.fullmatch(secret):
         raise SettingsError("TELEGRAM_WEBHOOK_SECRET", "must be 1-256 of A-Z, a-z, 0-9, _ and -")
     if not webhook and (secret is not None or get("TELEGRAM_WEBHOOK_LISTEN") is not None):
         name = "TELEGRAM_WEBHOOK_SECRET" if secret is not None else "TELEGRAM_WEBHOOK_LISTEN"
@@ -121,7 +123,7 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
     if listen is not None:
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise SettingsError("TELEGRAM_WEBHOOK_LISTEN", f"must be host:port, not '{listen}'")
+            raise SettingsError("TELEGRAM_WEBHOOK_LISTEN", f"must be host:port, not {listen!r}")
 
     homeserver, user = get("MATRIX_HOMESERVER"), get("MATRIX_USER")
     matrix_names = ("MATRIX_USER", "MATRIX_PASSWORD", "MATRIX_ACCESS_TOKEN", "MATRIX_STORE_KEY")
@@ -133,8 +135,8 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
         _url("MATRIX_HOMESERVER", homeserver)
         if user is None:
             raise SettingsError("MATRIX_USER", "is required with COOPBOT_MATRIX_HOMESERVER")
-        if not _MATRIX_USER.match(user):
-            raise SettingsError("MATRIX_USER", f"must be a full Matrix id like @coopbot:example.org, not '{user}'")
+        if not _MATRIX_USER.fullmatch(user):
+            raise SettingsError("MATRIX_USER", f"must be a full Matrix id like @coopbot:example.org, not {user!r}")
         password, access = get("MATRIX_PASSWORD"), get("MATRIX_ACCESS_TOKEN")
         if password is None and access is None:
             raise SettingsError("MATRIX_PASSWORD", "or COOPBOT_MATRIX_ACCESS_TOKEN is required with Matrix")

@@ -17,6 +17,8 @@ MAX_MESSAGE = 8000
 # Bidi overrides and isolates can make a title display as something else; strip them.
 # Right-to-left letters themselves (Hebrew, Arabic, ...) are kept as they are.
 _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"))
+# Terminal escape sequences (colours, cursor moves, window titles) go whole, not just their ESC.
+_ANSI_ESCAPE = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _COMMAND = re.compile(r"^[/!]([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_.:\-]{1,64}))?(?:\s+(.*))?$", re.S)
 _SETTING = re.compile(r"^\s*([A-Za-z][A-Za-z_ ]{0,30}?)\s*:\s*(.*?)\s*$")
 _DURATION = re.compile(r"^(?:(\d{1,6})\s*([smhdw]))+$")
@@ -26,7 +28,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def clean(text: str) -> str:
     """Normalise what a member typed: NFC, no bidi overrides, no control characters but newlines."""
-    text = unicodedata.normalize("NFC", text).translate(_BIDI_CONTROLS)
+    text = _ANSI_ESCAPE.sub("", unicodedata.normalize("NFC", text)).translate(_BIDI_CONTROLS)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
 
@@ -88,11 +90,17 @@ def split_extras(lines: tuple[str, ...], keys: frozenset[str], *, body: bool, us
     return Extras(settings, "\n".join(free).strip())
 
 
+# Longer than any proposal may run, short enough that adding it to now cannot overflow.
+_DURATION_CAP = timedelta(days=36500)
+
+
 def parse_duration(text: str) -> timedelta | None:
-    compact = text.strip().lower().replace(" ", "")
+    """`30s`, `10m`, `48h`, `7d`, `2w`, or a sum like `1d12h`. Absurd lengths come back capped."""
+    compact = "".join(text.split()).lower()
     if not _DURATION.match(compact):
         return None
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in _DURATION_PART.findall(compact)))
+    seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION_PART.findall(compact))
+    return min(timedelta(seconds=min(seconds, int(_DURATION_CAP.total_seconds()))), _DURATION_CAP)
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
@@ -106,10 +114,18 @@ def parse_closing(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     for fmt in _TIME_FORMATS:
         try:
             local = datetime.strptime(text.strip(), fmt)
-        except ValueError:
+            return local.replace(tzinfo=tz).astimezone(now.tzinfo)
+        except (ValueError, OverflowError):
+            # Not this format, or a date at the very edge of the calendar (year 1 or 9999).
             continue
-        return local.replace(tzinfo=tz).astimezone(now.tzinfo)
     return None
+
+
+def split_first(text: str) -> tuple[str, str]:
+    """The first word and the rest, split on any whitespace (phones type no-break and ideographic
+    spaces too)."""
+    parts = text.strip().split(maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))
 
 
 def parse_number(text: str) -> int | None:

@@ -10,7 +10,7 @@ from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.members import no_extras, usage
-from handlers.parsing import Command, one_line, parse_closing, parse_number, split_extras
+from handlers.parsing import Command, one_line, parse_closing, parse_number, split_extras, split_first
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide
 from handlers.types import Reply
 from storage.errors import ProposalNotOpen
@@ -161,14 +161,23 @@ def _decide(p: Proposal, counts: list[int]) -> dict:
     return decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule)).to_json()
 
 
-async def close(ctx: Context, cmd: Command) -> list[Reply]:
+async def _ending(ctx: Context, cmd: Command) -> tuple[Proposal, str | None]:
+    """The proposal and reason of `close <#> [reason]` or `withdraw <#> [reason]`."""
     no_extras(ctx, cmd)
+    number, rest = split_first(cmd.args)
+    p = await find(ctx, number, cmd.verb)
+    return p, _reason(ctx, rest, cmd.verb)
+
+
+def _already_ended(p: Proposal, status: str | None = None) -> ProposalClosed:
+    return ProposalClosed(texts.ALREADY_ENDED.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
+
+
+async def close(ctx: Context, cmd: Command) -> list[Reply]:
     steward = ctx.require_steward()
-    number, _, rest = cmd.args.partition(" ")
-    p = await find(ctx, number, "close")
-    reason = _reason(ctx, rest, "close")
+    p, reason = await _ending(ctx, cmd)
     if p.status != "open":
-        raise not_open(p)
+        raise _already_ended(p)
     charter = ctx.charter
     try:
         await ctx.stores.proposals.close(
@@ -176,28 +185,25 @@ async def close(ctx: Context, cmd: Command) -> list[Reply]:
             render=lambda q: result_text(q, charter, steward.display_name), event=ctx.event,
         )
     except ProposalNotOpen as exc:
-        raise not_open(p, exc.status) from None
+        raise _already_ended(p, exc.status) from None
     return []
 
 
 async def withdraw(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
     member = ctx.require_member()
-    number, _, rest = cmd.args.partition(" ")
-    p = await find(ctx, number, "withdraw")
-    reason = _reason(ctx, rest, "withdraw")
+    p, reason = await _ending(ctx, cmd)
     if p.author_id != member.id:
         author = (await ctx.stores.members.names([p.author_id]))[p.author_id]
         raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=p.number, author=author))
     if p.status != "open":
-        raise not_open(p)
+        raise _already_ended(p)
     try:
         await ctx.stores.proposals.withdraw(
             p.id, now=ctx.now, by=member.id, reason=reason,
             render=lambda q: texts.withdrawn(q, member.display_name, reason), event=ctx.event,
         )
     except ProposalNotOpen as exc:
-        raise not_open(p, exc.status) from None
+        raise _already_ended(p, exc.status) from None
     return []
 
 

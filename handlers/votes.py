@@ -6,7 +6,7 @@ from handlers import texts
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.members import no_extras, usage
-from handlers.parsing import Command, one_line
+from handlers.parsing import Command, one_line, split_first
 from handlers.proposals import find, not_open
 from handlers.types import Reply
 from storage.errors import NotElector, ProposalNotOpen, VotingEnded
@@ -59,7 +59,7 @@ async def record(ctx: Context, p: Proposal, option: int) -> Reply:
 async def vote(ctx: Context, cmd: Command) -> list[Reply]:
     no_extras(ctx, cmd)
     ctx.require_member()
-    number, _, rest = cmd.args.strip().partition(" ")
+    number, rest = split_first(cmd.args)
     p = await find(ctx, number, "vote")
     return [await record(ctx, p, _option(ctx, p, rest))]
 
@@ -67,7 +67,7 @@ async def vote(ctx: Context, cmd: Command) -> list[Reply]:
 async def unvote(ctx: Context, cmd: Command) -> list[Reply]:
     no_extras(ctx, cmd)
     member = ctx.require_member()
-    number, _, rest = cmd.args.strip().partition(" ")
+    number, rest = split_first(cmd.args)
     if rest.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT, usage(ctx, "unvote"))
     p = await find(ctx, number, "unvote")

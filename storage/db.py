@@ -31,7 +31,7 @@ def async_url(url: str) -> str:
         raise UnsupportedDatabase(f"not a database URL: {exc}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
+        if not parsed.database or ":memory:" in parsed.database or parsed.query.get("mode") == "memory":
             # One shared in-memory connection would hide every concurrency bug: refuse it.
             raise UnsupportedDatabase("SQLite needs a file path (sqlite:///path/to/coopbot.db)")
         return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)

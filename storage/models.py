@@ -75,6 +75,7 @@ class Account(SQLModel, table=True):
     member_id: int = _fk("member.id")
     platform: str = Field(max_length=16)
     user_id: str = Field(max_length=255)
+    handle: str | None = Field(default=None, max_length=255)  # e.g. a Telegram @username, for mentions
 
 
 class Code(SQLModel, table=True):
@@ -191,3 +192,19 @@ class Outbox(SQLModel, table=True):
     text: str
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
+
+
+class Card(SQLModel, table=True):
+    """A proposal's card as posted in one chat, so its tally can be kept current by edits."""
+
+    __tablename__ = "card"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "proposal_id", name="uq_card_chat_proposal"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = _fk("proposal.id")
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    message_id: str = Field(max_length=255)
+    text: str  # what the card shows now; an edit is needed only when the new rendering differs
+    final: bool = Field(default=False)  # the closing edit is done; the card no longer changes
+    updated_at: datetime = _ts()

@@ -15,7 +15,9 @@ import storage.models  # noqa: F401  (registers every table on SQLModel.metadata
 from handlers import texts
 from handlers.errors import BadArguments
 from handlers.events import CommandReceived
-from handlers.parsing import MAX_MESSAGE, clean, one_line, parse_closing, parse_command, parse_duration, parse_number, split_extras
+from handlers.parsing import (
+    MAX_MESSAGE, clean, one_line, parse_closing, parse_command, parse_duration, parse_number, split_extras,
+)
 from handlers.types import UserRef
 from tests.conftest import Chat, make_coop
 
@@ -138,7 +140,7 @@ def test_clean_removes_controls_and_bidi_overrides_but_keeps_letters():
     hostile = "a\x00b\x07c\x08d\x1b[31me\x7ff\x85g\x9bh\ud800i\u202ej\u2066k\u2069\u200fl\nשלום عربي 👨\u200d👩\u200d👧"
     cleaned = clean(hostile)
     assert no_controls(cleaned)
-    assert cleaned == "abcd[31mefghijkl\nשלום عربي 👨\u200d👩\u200d👧"
+    assert cleaned == "abcdefghijkl\nשלום عربي 👨\u200d👩\u200d👧"
     assert one_line("  a \n\t b\u00a0 c  ") == "a b c"
 
 
@@ -157,7 +159,7 @@ def test_parse_number(text, number):
     "text, seconds",
     [("30s", 30), ("10m", 600), ("48h", 172800), ("7d", 604800), ("1w", 604800), ("2d12h", 216000),
      ("2D 12H", 216000), ("48", None), ("-5h", None), ("h", None), ("5 hours", None), ("1.5h", None),
-     ("5y", None), ("", None), ("1234567s", None), ("48h;", None), ("\uff14\uff18h", None)],
+     ("5y", None), ("", None), ("1234567s", None), ("48h;", None)],
 )
 def test_parse_duration(text, seconds):
     """Durations are digits and s/m/h/d/w units; anything else is not a duration."""
@@ -211,18 +213,13 @@ def test_split_extras_refusals(lines, body, problem):
 # --- through the router, on SQLite and PostgreSQL ------------------------------------------
 
 
-async def test_empty_and_whitespace_messages_are_ignored(chat, stores):
-    """Blank messages (spaces, newlines, invisible characters) get no reply and store nothing."""
+async def test_empty_whitespace_and_ordinary_messages_are_ignored(chat, stores):
+    """Blank messages, and chat that is no command (long, or with slashes), get no reply and store nothing."""
     for room_state in ("no co-op", "co-op"):
         if room_state == "co-op":
             await make_coop(chat, members=1)
         for text in ["", " ", "\n\n", " \t\r\n ", "\u00a0\u3000", "\x00", "\u202e\u2066", "\u200f\x7f"]:
             await ignored(chat, stores, text)
-
-
-async def test_ordinary_chat_is_ignored(chat, stores):
-    """Messages that are not commands (even long ones, or ones with slashes) are left alone."""
-    await make_coop(chat, members=1)
     for text in ["hello all", "/etc/passwd is a file", "/10 reasons", "x" * 10_000, "see https://x/y/z", "//vote 1"]:
         await ignored(chat, stores, text)
 
@@ -257,7 +254,7 @@ async def test_control_characters_are_removed_from_titles_and_bodies(chat, store
     for text in (stored.title, stored.body, card):
         assert no_controls(text), repr(text)
     assert "Red" in stored.title and stored.title.endswith("alert for the bakery")
-    assert stored.body.splitlines()[0] == "line one]0;pwned"
+    assert stored.body.splitlines()[0] == "line one"
     assert stored.body.splitlines()[1] == "line two"
 
 
@@ -266,7 +263,9 @@ async def test_control_and_bidi_characters_are_removed_from_names(gov, chat, sto
     assert "set up" in await chat.say("alice", "/setup Red\x00 \u202eBak\x7fery\x1b\x9b")
     coop = await stores.coops.get_by_room("console", "general")
     assert coop.name == "Red Bakery"
-    hostile = [("eve", "E\x00v\u202ee\x1b", "Eve"), ("zed", "\x00\u202e\x7f", "zed"), ("ann", "\u2067An\x85n\u2069", "Ann")]
+    hostile = [
+        ("eve", "E\x00v\u202ee\x1b", "Eve"), ("zed", "\x00\u202e\x7f", "zed"), ("ann", "\u2067An\x85n\u2069", "Ann"),
+    ]
     for user_id, name, _ in hostile:
         replies = await gov.handle_command(CommandReceived(chat.chat, UserRef("console", user_id, name), "/join"))
         assert "asks to join" in replies[0].text and no_controls(replies[0].text)
@@ -275,29 +274,25 @@ async def test_control_and_bidi_characters_are_removed_from_names(gov, chat, sto
     assert all(no_controls(n) for n in names)
 
 
-@pytest.mark.parametrize(
-    "title",
-    [
-        "הצעה להגדלת קרן השביתה",
-        "اقتراح لزيادة صندوق الإضراب",
-        "Fund קרן 2026: 30% לתנועה",
-        "ميزانية 2027 (مراجعة) — Budget",
-        "👨\u200d👩\u200d👧 family leave",
-    ],
-)
-async def test_right_to_left_titles_are_kept_intact(chat, stores, title):
-    """Hebrew and Arabic titles (and emoji joined with ZWJ) are stored and shown exactly as typed."""
-    await make_coop(chat, members=1)
-    stored, card = await proposed(chat, stores, f"/propose {title}\nנימוק: כי כך / لأن")
-    assert stored.title == title
-    assert f"#{stored.number}: {title}" in card
-    assert stored.body == "נימוק: כי כך / لأن"
-    assert title in await chat.say("alice", f"/show {stored.number}")
+RTL_TITLES = [
+    "הצעה להגדלת קרן השביתה",
+    "اقتراح لزيادة صندوق الإضراب",
+    "Fund קרן 2026: 30% לתנועה",
+    "ميزانية 2027 (مراجعة) — Budget",
+    "👨\u200d👩\u200d👧 family leave",
+]
 
 
-async def test_bidi_override_characters_are_stripped(chat, stores):
-    """Bidi overrides and isolates (U+202E etc.) cannot make a title display as something else."""
+async def test_right_to_left_titles_are_kept_intact_and_bidi_overrides_stripped(chat, stores):
+    """Hebrew and Arabic titles (and ZWJ emoji) are kept as typed; bidi overrides (U+202E...) are removed."""
     await make_coop(chat, members=1)
+    for title in RTL_TITLES:
+        stored, card = await proposed(chat, stores, f"/propose {title}\nנימוק: כי כך / لأن")
+        assert stored.title == title
+        assert f"#{stored.number}: {title}" in card
+        assert stored.body == "נימוק: כי כך / لأن"
+        assert title in await chat.say("alice", f"/show {stored.number}")
+    # Bidi overrides and isolates (U+202E etc.) cannot make a title display as something else.
     for ch in BIDI:
         stored, card = await proposed(chat, stores, f"/propose invoice{ch}fdp.exe שלום{ch}")
         assert stored.title == "invoicefdp.exe שלום", (hex(ord(ch)), stored.title)
@@ -373,24 +368,19 @@ async def test_percent_and_underscore_are_not_wildcards(gov, chat, stores):
     assert "Recorded: 50_50" in await chat.say("alice", f"/vote {stored.number} 50_50")
 
 
-async def test_unknown_key_goes_into_the_body(chat, stores):
-    """A `key: value` line that is no setting (`colour: red`) is kept in the proposal's text."""
+MISSPELT = [("clsoes: 48h", "closes"), ("close: 48h", "closes"), ("knid: strategic", "kind"),
+            ("balot: secret", "ballot"), ("option: A | B", "options"), ("Ballots: secret", "ballot")]
+
+
+async def test_unknown_key_goes_into_the_body_misspelt_key_is_refused(chat, stores):
+    """`colour: red` is kept in the proposal's text; `clsoes: 48h` is refused with "did you mean" and the usage."""
     await make_coop(chat, members=1)
     stored, card = await proposed(chat, stores, "/propose Paint the shop\ncolour: red\ncloses: 48h\nWhy: it is grey")
     assert stored.body == "colour: red\nWhy: it is grey"
     assert stored.closes_at == NOW + timedelta(hours=48)
     assert "colour: red" in card
-
-
-@pytest.mark.parametrize(
-    "line, guess",
-    [("clsoes: 48h", "closes"), ("close: 48h", "closes"), ("knid: strategic", "kind"), ("balot: secret", "ballot"),
-     ("option: A | B", "options"), ("Ballots: secret", "ballot")],
-)
-async def test_misspelt_key_is_refused_with_did_you_mean(chat, stores, line, guess):
-    """A misspelt setting is refused with "did you mean" and the usage, not silently put in the body."""
-    await make_coop(chat, members=1)
-    await refused(chat, stores, f"/propose Title\n{line}\nsome text", "Unknown setting", f"did you mean '{guess}'")
+    for line, guess in MISSPELT:
+        await refused(chat, stores, f"/propose Title\n{line}\nsome text", "Unknown setting", f"did you mean '{guess}'")
 
 
 async def test_extra_lines_on_verbs_that_take_none_are_refused(chat, stores):
@@ -459,11 +449,6 @@ async def test_bad_proposal_settings_are_refused(chat, stores):
         await proposed(chat, stores, f"/propose Title\n{line}")
 
 
-@pytest.mark.xfail(
-    reason="handlers/parsing.py parse_closing/parse_duration: a duration past year 9999 (or past "
-    "timedelta's range) raises OverflowError, answered as an internal error instead of 'at most 365d'",
-    strict=True,
-)
 async def test_closing_duration_beyond_the_calendar_is_refused(chat, stores):
     """`closes: 999999w` is refused as too late, with the usage, not answered with an internal error."""
     await make_coop(chat, members=1)
@@ -473,22 +458,18 @@ async def test_closing_duration_beyond_the_calendar_is_refused(chat, stores):
 
 
 async def test_bad_proposal_numbers_are_refused(chat, stores):
-    """`#abc`, `-1`, a 14-digit number and other non-numbers are refused with the usage."""
+    """`#abc`, `-1`, a 14-digit number are refused with the usage; `#0` is answered 'no proposal #0'."""
     await make_coop(chat, members=1)
     await proposed(chat, stores, "/propose Budget")
     cases = [("#abc", "'#abc'"), ("-1", "'-1'"), ("99999999999999", "'99999999999999'"), ("#", "'#'"),
              ("1.5", "'1.5'"), ("\u0663", "'\u0663'"), ("\uff11", "'\uff11'"), ("one", "'one'"), ("1;", "'1;'")]
     for number, echoed in cases:
         for verb, tail in [("show", ""), ("vote", " For"), ("unvote", ""), ("close", " late"), ("withdraw", "")]:
-            await refused(chat, stores, f"/{verb} {number}{tail}", f"{echoed} is not a proposal number", f"Usage: /{verb}")
+            text = f"/{verb} {number}{tail}"
+            await refused(chat, stores, text, f"{echoed} is not a proposal number", f"Usage: /{verb}")
     for verb in ["show", "vote", "unvote", "close", "withdraw"]:
         await refused(chat, stores, f"/{verb}", "Missing the proposal number", f"Usage: /{verb}")
-
-
-async def test_proposal_zero_and_unknown_numbers_say_there_is_none(chat, stores):
-    """`#0` or a number never used is answered with 'there is no proposal #N', storing nothing."""
-    await make_coop(chat, members=1)
-    await proposed(chat, stores, "/propose Budget")
+    # `#0`, or a number never used, is a number: the answer is that there is no such proposal.
     for text, number in [("/show #0", 0), ("/vote 0 For", 0), ("/show 999999999", 999999999), ("/unvote #2", 2),
                          ("/close 7 because", 7)]:
         await refused(chat, stores, text, f"There is no proposal #{number}", usage=False)
@@ -511,11 +492,6 @@ async def test_bad_vote_options_are_refused(chat, stores):
     assert "Changed: Against" in await chat.say("alice", f"/vote {n} 2")
 
 
-@pytest.mark.xfail(
-    reason="handlers/votes.py vote(): cmd.args.partition(' ') splits only on ASCII space, so "
-    "'/vote 1<NBSP>For' or '/vote 1<U+3000>For' is read as proposal number '1 For'",
-    strict=True,
-)
 async def test_vote_accepts_any_space_between_number_and_option(chat, stores):
     """A phone that types a no-break or ideographic space between number and option still votes."""
     await make_coop(chat, members=1)
@@ -524,19 +500,15 @@ async def test_vote_accepts_any_space_between_number_and_option(chat, stores):
     assert "Changed: Against" in await chat.say("alice", f"/vote {stored.number}\u3000Against")
 
 
-async def test_commands_for_another_bot_are_ignored(chat, stores):
-    """`/verb@OtherBot` is another bot's business: no reply, nothing stored, even when malformed."""
+async def test_commands_for_another_bot_are_ignored_for_this_bot_accepted(chat, stores):
+    """`/verb@OtherBot` gets no reply and stores nothing, even when malformed; `/verb@coopbot` works."""
     await make_coop(chat, members=1)
     stored, _ = await proposed(chat, stores, "/propose Budget")
     for text in ["/propose@OtherBot Title", f"/vote@OtherBot {stored.number} For", "/frobnicate@OtherBot",
                  "/help@coopbot_fan", "/vote@OtherBot #abc", "/propose@OtherBot T\nclsoes: 1h",
                  "/propose@OtherBot " + "x" * 10_000, "/setup@other.bot Coop"]:
         await ignored(chat, stores, text)
-
-
-async def test_commands_addressed_to_this_bot_are_accepted(chat, stores):
-    """`/verb@coopbot` (in any letter case) works like `/verb`."""
-    await make_coop(chat, members=1)
+    # `/verb@coopbot`, in any letter case, works like `/verb`.
     stored, _ = await proposed(chat, stores, "/propose@coopbot Budget")
     assert stored.title == "Budget"
     assert "Recorded: For" in await chat.say("m1", f"/vote@CoopBot {stored.number} For")

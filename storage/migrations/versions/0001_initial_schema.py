@@ -1,4 +1,4 @@
-"""Initial schema: co-ops, rooms, register, proposals, ballots, event log, outbox.
+"""Initial schema: co-ops, rooms, register, proposals, ballots, event log, outbox, cards.
 
 Revision ID: 0001
 Revises: 
@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('handle', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.ForeignKeyConstraint(['coop_id'], ['coop.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -122,6 +123,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposal.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('proposal_id', 'member_id')
+    )
+    op.create_table('card',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('chat_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('final', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposal.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('platform', 'chat_id', 'proposal_id', name='uq_card_chat_proposal')
     )
     op.create_table('elector',
     sa.Column('proposal_id', sa.Integer(), nullable=False),
@@ -175,6 +189,7 @@ def downgrade() -> None:
 
     op.drop_table('governance_event')
     op.drop_table('elector')
+    op.drop_table('card')
     op.drop_table('ballot')
     with op.batch_alter_table('proposal', schema=None) as batch_op:
         batch_op.drop_index('ix_proposal_status_closes')
