@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 
@@ -12,9 +13,14 @@ from schedules.clock import run_due_work
 
 logger = logging.getLogger(__name__)
 
-# Platform adapters by the setting that enables them. Telegram and Matrix join here as their
-# adapters land; until then `run` says plainly that the platform is not available.
-ADAPTERS: dict[str, object] = {}
+# Platform adapters by name. Matrix joins here when its adapter lands; until then `run` says
+# plainly that the platform is not available.
+ADAPTERS = {"telegram": "bot.telegram.adapter:TelegramAdapter"}
+
+
+def _adapter(name: str):
+    module, _, cls = ADAPTERS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def check_platforms(settings: Settings) -> None:
@@ -27,15 +33,31 @@ def check_platforms(settings: Settings) -> None:
 
 
 async def run(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; then stop taking updates, finish what is in hand, exit 0."""
     services = await Services.start(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    clock = asyncio.create_task(run_due_work(services.stores, services.clock), name="due-work")
+    adapters = []
+    if settings.telegram:
+        adapters.append(_adapter("telegram")(services, settings))
+
+    async def after_due_work() -> None:
+        for adapter in adapters:
+            adapter.kick()
+
+    tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
+    clock = asyncio.create_task(run_due_work(services.stores, services.clock, after=after_due_work), name="due-work")
     logger.info("coopbot is running")
     try:
-        await stop.wait()
+        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task in tasks and task.exception() is not None:
+                logger.error("%s stopped", task.get_name(), exc_info=task.exception())
+                stop.set()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         clock.cancel()
         await asyncio.gather(clock, return_exceptions=True)

@@ -27,3 +27,13 @@ class VoteCast:
     proposal_id: int
     option: int
     event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VoteWithdrawn:
+    """A member taking back their vote with a button."""
+
+    chat: ChatRef
+    sender: UserRef
+    proposal_id: int
+    event_id: str | None = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from handlers import members, proposals, rooms, texts, votes
 from handlers.context import Context
 from handlers.errors import BadArguments, GovernanceError
-from handlers.events import CommandReceived, VoteCast
+from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
 from handlers.parsing import MAX_MESSAGE, Command, parse_command, split_extras
 from handlers.ports import Clock
 from handlers.types import PREFIX, ChatRef, Reply, UserRef
@@ -96,6 +96,11 @@ class Governance:
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
         return await self._run(
             event.chat, event.sender, event.event_id, lambda ctx: votes.button(ctx, event.proposal_id, event.option)
+        )
+
+    async def handle_unvote(self, event: VoteWithdrawn) -> list[Reply]:
+        return await self._run(
+            event.chat, event.sender, event.event_id, lambda ctx: votes.button_unvote(ctx, event.proposal_id)
         )
 
     async def _run(self, chat, sender, event_id, call) -> list[Reply]:

@@ -155,6 +155,14 @@ VOTE_SECRET_PUBLIC = "Your vote on #{number} is recorded (secret ballot)."
 UNVOTED = "Your vote on #{number} is withdrawn."
 UNVOTE_NONE = "You have no vote on #{number} to withdraw."
 
+WITHDRAW_BUTTON = "Take my vote back"
+ADDED_TO_ROOM = (
+    "Hello! I run this co-op's decisions: proposals, one member one vote, results.\n"
+    "To start, a founding member sends {prefix}setup <co-op name>. To add this room to an existing co-op, "
+    "a steward sends {prefix}roomcode there and {prefix}bind <code> here. {prefix}help lists everything."
+)
+BUTTON_UNKNOWN = "That button belongs to no proposal of this co-op."
+BUTTON_INVALID = "That button is not valid."
 NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn"}

@@ -66,28 +66,40 @@ async def vote(ctx: Context, cmd: Command) -> list[Reply]:
 
 async def unvote(ctx: Context, cmd: Command) -> list[Reply]:
     no_extras(ctx, cmd)
-    member = ctx.require_member()
+    ctx.require_member()
     number, rest = split_first(cmd.args)
     if rest.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT, usage(ctx, "unvote"))
-    p = await find(ctx, number, "unvote")
+    return [await take_back(ctx, await find(ctx, number, "unvote"))]
+
+
+async def take_back(ctx: Context, p: Proposal) -> Reply:
+    member = ctx.require_member()
     try:
         outcome = await ctx.stores.votes.withdraw(p.id, member.id, now=ctx.now, event=ctx.event)
     except (ProposalNotOpen, VotingEnded, NotElector) as exc:
         raise _refusal(ctx, p, exc) from None
     if outcome.previous is None:
         raise NotFound(texts.UNVOTE_NONE.format(number=p.number))
-    return [Reply(texts.UNVOTED.format(number=p.number), private=p.ballot == "secret",
-                  public_fallback=texts.UNVOTED.format(number=p.number))]
+    return Reply(texts.UNVOTED.format(number=p.number))
 
 
-async def button(ctx: Context, proposal_id: int, option: int) -> list[Reply]:
-    """A vote from a button or poll. Its data is not trusted: the proposal must belong to this
-    room's co-op and the option must exist."""
+async def _tapped(ctx: Context, proposal_id: int) -> Proposal:
+    # Button data is not trusted: the proposal must belong to this room's co-op.
     coop = ctx.require_coop()
     p = await ctx.stores.proposals.get_by_id(proposal_id)
     if p is None or p.coop_id != coop.id:
-        raise NotFound(texts.PROPOSAL_UNKNOWN.format(number="?", coop=coop.name))
+        raise NotFound(texts.BUTTON_UNKNOWN)
+    return p
+
+
+async def button_unvote(ctx: Context, proposal_id: int) -> list[Reply]:
+    return [await take_back(ctx, await _tapped(ctx, proposal_id))]
+
+
+async def button(ctx: Context, proposal_id: int, option: int) -> list[Reply]:
+    """A vote from a button or poll; the option must exist on the proposal."""
+    p = await _tapped(ctx, proposal_id)
     if not 0 <= option < len(p.options):
         raise NotFound(texts.OPTION_UNKNOWN.format(number=p.number, option=option + 1, options=texts.options_line(p.options)))
     return [await record(ctx, p, option)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from storage.common import claim, log
 from storage.db import Database
 from storage.errors import AlreadyExists
-from storage.models import Account, Code, Coop, Member, Room
+from storage.models import Account, Code, Coop, Member, Outbox, Room
 
 # No 0/O or 1/I/L: codes are read off one phone and typed into another.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -81,6 +81,17 @@ class CoopStore:
             s.add(Account(coop_id=coop.id, member_id=founder.id, platform=platform, user_id=founder_user_id))
             await log(s, coop.id, "coop_founded", now, member_id=founder.id, name=name, charter=charter)
             return coop, founder
+
+    async def move_room(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A chat got a new id (a Telegram group became a supergroup): its bindings follow."""
+        async with self.db.write() as s:
+            await s.execute(
+                update(Room).where(Room.platform == platform, Room.chat_id == old_chat_id).values(chat_id=new_chat_id)
+            )
+            await s.execute(
+                update(Outbox).where(Outbox.platform == platform, Outbox.chat_id == old_chat_id, Outbox.sent_at.is_(None))
+                .values(chat_id=new_chat_id)
+            )
 
     async def create_code(
         self, purpose: str, *, coop_id: int | None, platform: str, user_id: str, now: datetime, ttl: timedelta

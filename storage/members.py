@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from storage.common import claim, log
 from storage.db import Database
@@ -59,7 +59,7 @@ class MemberStore:
             by_id = select(Account.member_id).where(
                 Account.coop_id == coop_id,
                 Account.platform == platform,
-                or_(Account.user_id == text, Account.user_id == bare),
+                or_(Account.user_id == text, Account.user_id == bare, Account.handle == bare.lower()),
             )
             stmt = select(Member).where(
                 Member.coop_id == coop_id,
@@ -70,6 +70,13 @@ class MemberStore:
                 ),
             ).order_by(Member.id)
             return list((await s.execute(stmt)).scalars())
+
+    async def set_handle(self, platform: str, user_id: str, handle: str) -> None:
+        """Remember the @name an account goes by, so members can name it in commands."""
+        async with self.db.write() as s:
+            await s.execute(
+                update(Account).where(Account.platform == platform, Account.user_id == user_id).values(handle=handle)
+            )
 
     async def request_join(
         self, coop_id: int, *, platform: str, user_id: str, name: str, now: datetime,

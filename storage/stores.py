@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.cards import CardStore
 from storage.coops import CoopStore
 from storage.db import Database
 from storage.members import MemberStore
@@ -20,7 +21,10 @@ class Stores:
     proposals: ProposalStore
     votes: VoteStore
     outbox: OutboxStore
+    cards: CardStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
-        return cls(db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db))
+        return cls(
+            db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db)
+        )

@@ -1,0 +1,405 @@
+"""The Telegram adapter: updates in (long polling or webhook), replies, cards and results out.
+
+An update is confirmed to Telegram only after its effect is committed: polling asks for the next
+batch (which confirms the last) only when the current one is handled, and a webhook request is
+answered only then. Handling is idempotent on the update id, so a redelivery counts once."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import weakref
+from collections.abc import Iterable
+from urllib.parse import urlparse
+
+from aiohttp import web
+from telegram import BotCommand, ReplyParameters, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.request import HTTPXRequest
+
+from bot.config import Settings
+from bot.pacing import Budget, Pacer
+from bot.services import Services
+from bot.telegram import convert
+from handlers import texts
+from handlers.cards import card_view
+from handlers.events import VoteCast
+from handlers.types import Reply
+from storage.models import Outbox
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/"
+LONG_POLL = 25  # seconds a getUpdates call may wait for news
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CARD_EDIT_INTERVAL = 5.0  # at most one edit of a card this often; a burst of votes becomes one edit
+GROUP_BUDGET = Budget(18, 60.0)  # Telegram allows about 20 messages a minute in a group
+PRIVATE_BUDGET = Budget(30, 60.0)
+OVERALL_BUDGET = Budget(25, 1.0)  # and about 30 a second overall
+OUTBOX_IDLE = 1.0
+MAX_RETRIES = 5
+
+
+def _budget(chat_id: str) -> Budget:
+    return GROUP_BUDGET if chat_id.startswith("-") else PRIVATE_BUDGET
+
+
+class TelegramAdapter:
+    def __init__(self, services: Services, settings: Settings, *, pacer: Pacer | None = None) -> None:
+        self.services = services
+        self.settings = settings
+        self.pacer = pacer or Pacer(_budget, OVERALL_BUDGET)
+        builder = ApplicationBuilder().token(settings.telegram_token).updater(None)
+        if settings.telegram_api_url:
+            root = settings.telegram_api_url.rstrip("/")
+            builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+        builder = builder.request(HTTPXRequest(connection_pool_size=64)).get_updates_request(
+            HTTPXRequest(connection_pool_size=2, read_timeout=LONG_POLL + 10)
+        )
+        self.app: Application = builder.build()
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self._on_command))
+        self.app.add_handler(CallbackQueryHandler(self._on_tap))
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(
+            MessageHandler(filters.UpdateType.MESSAGE & filters.StatusUpdate.NEW_CHAT_MEMBERS, self._on_added)
+        )
+        self.app.add_error_handler(self._on_error)
+        self.bot_id = 0
+        self._dirty: set[int] = set()  # proposals whose cards may show an old tally
+        self._last_edit: dict[int, float] = {}  # card id -> loop time of its last edit
+        # Set when something was committed that the outbox or the cards may have to show.
+        self._outbox_kick, self._cards_kick = asyncio.Event(), asyncio.Event()
+        self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._tasks: set[asyncio.Task] = set()
+        self._handles: dict[str, str] = {}
+
+    @property
+    def bot(self):
+        return self.app.bot
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        self.bot_id = self.bot.id
+        self.services.governance.bot_names += (self.bot.username,)
+        commands = [BotCommand(verb, texts.SUMMARY[verb][:256]) for verb in texts.SUMMARY]
+        await self._call(self.bot.set_my_commands, commands)
+        for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
+            self._dirty.add(card.proposal_id)
+        self._spawn(self._deliver_outbox(), "telegram-outbox")
+        self._spawn(self._refresh_cards(), "telegram-cards")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            if self.settings.telegram_webhook_url:
+                await self._serve_webhook(stop)
+            else:
+                await self._poll(stop)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.app.shutdown()
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def kick(self) -> None:
+        """Wake the outbox and card loops (something was committed that they may have to send)."""
+        self._outbox_kick.set()
+        self._cards_kick.set()
+
+    # --- receiving ---
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        await self._call(self.bot.delete_webhook)
+        offset: int | None = None
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.create_task(
+                    self.bot.get_updates(offset=offset, timeout=LONG_POLL, allowed_updates=ALLOWED_UPDATES)
+                )
+                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()  # nothing fetched is lost: only a later offset confirms updates
+                    break
+                try:
+                    updates = fetch.result()
+                except RetryAfter as exc:
+                    await asyncio.sleep(_seconds(exc.retry_after))
+                    continue
+                except (NetworkError, TimedOut) as exc:
+                    logger.warning("getUpdates failed (%s); retrying", exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                if updates:
+                    await self.handle(updates)
+                    offset = updates[-1].update_id + 1  # the next call confirms this batch
+            if offset is not None:
+                # Confirm the last handled batch before going away, so it is not redelivered.
+                try:
+                    await self.bot.get_updates(offset=offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)
+                except TelegramError as exc:
+                    logger.warning("could not confirm the last updates (%s); they will be deduplicated", exc)
+        finally:
+            stopping.cancel()
+
+    async def handle(self, updates: Iterable[Update]) -> None:
+        """Handle a batch: people in parallel, each person's updates in the order they came."""
+        await asyncio.gather(*(self._handle_one(update) for update in updates))
+        self.kick()
+
+    async def _handle_one(self, update: Update) -> None:
+        user = update.effective_user
+        lock = self._user_locks.setdefault(str(user.id) if user else "", asyncio.Lock())
+        async with lock:
+            await self.app.process_update(update)
+
+    async def _serve_webhook(self, stop: asyncio.Event) -> None:
+        url = self.settings.telegram_webhook_url
+        secret = self.settings.telegram_webhook_secret.encode()
+        host, _, port = (self.settings.telegram_webhook_listen or "0.0.0.0:8443").rpartition(":")
+
+        async def receive(request: web.Request) -> web.Response:
+            given = request.headers.get(SECRET_HEADER, "").encode()
+            if not hmac.compare_digest(given, secret):
+                return web.Response(status=403, text="forbidden")
+            try:
+                update = Update.de_json(await request.json(), self.bot)
+            except Exception:  # malformed JSON or not an update: refuse it, process nothing
+                return web.Response(status=400, text="bad update")
+            await self.handle([update])
+            # Answered only now, after the effect is committed: Telegram retries what fails.
+            return web.Response(status=200)
+
+        web_app = web.Application(client_max_size=1024 * 1024)
+        web_app.router.add_post(urlparse(url).path or "/", receive)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host.strip("[]"), int(port))
+        await site.start()
+        try:
+            await self._call(
+                self.bot.set_webhook, url=url, secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            logger.info("Telegram webhook listening on %s:%s for %s", host, port, url)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    # --- handlers (PTB callbacks): each converts, makes one call into the core, sends the answer ---
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        event = convert.command(update, self.bot_id)
+        if event is None:
+            return
+        await self._remember_handle(update)
+        replies = await self.services.governance.handle_command(event)
+        message = update.message
+        for reply in replies:
+            self._spawn(self._reply(message.chat_id, message.message_id, message.from_user.id, reply), "telegram-reply")
+
+    async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        event = convert.tap(update, self.bot_id)
+        if event is None:
+            await self._answer(query.id, texts.BUTTON_INVALID)
+            return
+        gov = self.services.governance
+        replies = await (gov.handle_vote(event) if isinstance(event, VoteCast) else gov.handle_unvote(event))
+        # The answer is seen by the voter alone, so a secret ballot's choice is safe in it.
+        await self._answer(query.id, replies[0].text if replies else None)
+        if replies:
+            self._dirty.add(event.proposal_id)
+
+    async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message.migrate_to_chat_id:
+            await self.services.stores.coops.move_room(
+                convert.PLATFORM, str(message.chat_id), str(message.migrate_to_chat_id)
+            )
+
+    async def _on_added(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if any(member.id == self.bot_id for member in message.new_chat_members):
+            chat = convert.chat_ref(message.chat)
+            if await self.services.stores.coops.get_by_room(chat.platform, chat.chat_id) is None:
+                self._spawn(self._send(message.chat_id, texts.ADDED_TO_ROOM.format(prefix=PREFIX)), "telegram-hello")
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logger.error("Telegram update failed: %s", update, exc_info=context.error)
+
+    async def _remember_handle(self, update: Update) -> None:
+        user = update.effective_user
+        if user and user.username and self._handles.get(str(user.id)) != user.username.lower():
+            await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), user.username.lower())
+            self._handles[str(user.id)] = user.username.lower()
+
+    # --- sending ---
+
+    async def _answer(self, query_id: str, text: str | None) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id, text=text[:200] if text else None)
+        except BadRequest as exc:
+            # A redelivered tap's query was answered the first time: nothing more to say.
+            logger.info("callback %s not answered: %s", query_id, exc)
+        except TelegramError:
+            logger.exception("answering callback %s failed", query_id)
+
+    async def _call(self, method, *args, chat: str | None = None, **kwargs):
+        """Call the Bot API within the chat's budget, waiting out 429s a bounded number of times."""
+        for _ in range(MAX_RETRIES):
+            if chat is not None:
+                await self.pacer.acquire(chat)
+            try:
+                return await method(*args, **kwargs)
+            except RetryAfter as exc:
+                if chat is not None:
+                    self.pacer.block(chat, _seconds(exc.retry_after))
+                else:
+                    await asyncio.sleep(_seconds(exc.retry_after))
+            except (NetworkError, TimedOut) as exc:
+                if isinstance(exc, BadRequest):
+                    raise
+                logger.warning("Bot API call %s failed (%s); retrying", getattr(method, "__name__", method), exc)
+                await asyncio.sleep(1.0)
+        raise TimedOut(f"gave up after {MAX_RETRIES} tries")
+
+    async def _send(self, chat_id: int | str, text: str, **kwargs):
+        return await self._call(self.bot.send_message, chat_id=chat_id, text=convert.fit(text), chat=str(chat_id), **kwargs)
+
+    async def _reply(self, chat_id: int, message_id: int, user_id: int, reply: Reply) -> None:
+        try:
+            if reply.private and chat_id != user_id:
+                try:
+                    await self._send(user_id, reply.text)
+                    text = None
+                except (Forbidden, BadRequest):
+                    # The member never opened a chat with the bot: say only what the room may see.
+                    text = reply.public_fallback
+                # A secret vote typed in the group should not stay there (needs "delete messages").
+                try:
+                    await self.bot.delete_message(chat_id, message_id)
+                except TelegramError:
+                    pass
+                if text:
+                    await self._send(chat_id, text)
+                return
+            await self._send(
+                chat_id, reply.text, reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True)
+            )
+        except TelegramError:
+            logger.exception("reply to %s failed", chat_id)
+
+    async def _deliver_outbox(self) -> None:
+        """Send what the core queued, oldest first per chat; a throttled chat waits, others go on."""
+        outbox = self.services.stores.outbox
+        while True:
+            try:
+                pending = await outbox.pending(convert.PLATFORM, limit=200)
+                waiting: set[str] = set()
+                for item in pending:
+                    if item.chat_id in waiting or self.pacer.delay(item.chat_id) > 0:
+                        waiting.add(item.chat_id)  # keep this chat's order: nothing after it either
+                        continue
+                    try:
+                        await self._deliver(item)
+                    except (Forbidden, BadRequest) as exc:
+                        # Removed from the chat, or the chat is gone: this one cannot be delivered.
+                        logger.warning("outbox %s to %s undeliverable: %s", item.id, item.chat_id, exc)
+                    await outbox.mark_sent([item.id], self.services.clock.now())
+                if pending and len(waiting) < len({i.chat_id for i in pending}):
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("delivering the Telegram outbox failed; trying again")
+            await _wait(self._outbox_kick, OUTBOX_IDLE)
+
+    async def _deliver(self, item: Outbox) -> None:
+        if item.kind == "proposal_opened" and item.proposal_id is not None:
+            view = await card_view(self.services.stores, item.proposal_id, PREFIX)
+            markup = convert.keyboard(view, texts.WITHDRAW_BUTTON)
+            sent = await self._send(item.chat_id, view.text, reply_markup=markup)
+            await self.services.stores.cards.record(
+                convert.PLATFORM, item.chat_id, item.proposal_id, str(sent.message_id), view.text,
+                self.services.clock.now(),
+            )
+            if not view.is_open:
+                self._dirty.add(item.proposal_id)
+            return
+        await self._send(item.chat_id, item.text)
+        if item.proposal_id is not None:
+            self._dirty.add(item.proposal_id)  # a result or withdrawal: the card gets its closing edit
+
+    async def _refresh_cards(self) -> None:
+        """Keep cards current: one edit per card per interval at most, within each chat's budget."""
+        while True:
+            try:
+                for proposal_id in list(self._dirty):
+                    if await self._refresh(proposal_id):
+                        self._dirty.discard(proposal_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("refreshing Telegram cards failed; trying again")
+            await _wait(self._cards_kick, 0.5 if self._dirty else OUTBOX_IDLE)
+
+    async def _refresh(self, proposal_id: int) -> bool:
+        """Edit this proposal's cards if they are behind; False if some must wait for their turn."""
+        view = await card_view(self.services.stores, proposal_id, PREFIX)
+        if view is None:
+            return True
+        done = True
+        text = convert.fit(view.text)
+        for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
+            final = not view.is_open
+            if card.final or (card.text == text and not final):
+                continue
+            now = asyncio.get_running_loop().time()
+            too_soon = now - self._last_edit.get(card.id, -CARD_EDIT_INTERVAL) < CARD_EDIT_INTERVAL
+            if (too_soon and not final) or self.pacer.delay(card.chat_id) > 0:
+                done = False
+                continue
+            self.pacer.spend(card.chat_id)
+            self._last_edit[card.id] = now
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id=card.chat_id, message_id=int(card.message_id),
+                    reply_markup=convert.keyboard(view, texts.WITHDRAW_BUTTON),
+                )
+            except RetryAfter as exc:
+                self.pacer.block(card.chat_id, _seconds(exc.retry_after))
+                done = False
+                continue
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    logger.warning("card %s in %s could not be edited: %s", card.message_id, card.chat_id, exc)
+            await self.services.stores.cards.shown(card.id, text, final=final, now=self.services.clock.now())
+        return done
+
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
+    event.clear()
+
+
+def _seconds(retry_after) -> float:
+    return retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else float(retry_after)

@@ -1,0 +1,84 @@
+"""Pure conversions between python-telegram-bot objects and the core's neutral events."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update, User
+
+from handlers.cards import CardView
+from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
+from handlers.types import ChatRef, UserRef
+
+PLATFORM = "telegram"
+MAX_TEXT = 4096  # Telegram's limit for a message's text
+MAX_CALLBACK_DATA = 64  # bytes
+
+# Button data: "v:<proposal id>:<option index>" votes, "u:<proposal id>" takes the vote back.
+_VOTE = re.compile(r"v:(\d{1,12}):(\d{1,2})")
+_UNVOTE = re.compile(r"u:(\d{1,12})")
+
+
+def vote_data(proposal_id: int, option: int) -> str:
+    return f"v:{proposal_id}:{option}"
+
+
+def unvote_data(proposal_id: int) -> str:
+    return f"u:{proposal_id}"
+
+
+def chat_ref(chat: Chat) -> ChatRef:
+    return ChatRef(PLATFORM, str(chat.id), is_direct=chat.type == Chat.PRIVATE, title=chat.title or chat.full_name or "")
+
+
+def user_ref(user: User) -> UserRef:
+    return UserRef(PLATFORM, str(user.id), user.full_name or user.username or str(user.id))
+
+
+def event_id(bot_id: int, update: Update) -> str:
+    # Update ids are counted per bot: with the bot's id they stay unique if the token changes.
+    return f"{bot_id}:{update.update_id}"
+
+
+def _text_with_ids(message: Message) -> str:
+    """A mention of someone without a username carries their id; the core names people by id."""
+    text = message.text or ""
+    for entity, shown in message.parse_entities([MessageEntity.TEXT_MENTION]).items():
+        if entity.user is not None:
+            text = text.replace(shown, str(entity.user.id), 1)
+    return text
+
+
+def command(update: Update, bot_id: int) -> CommandReceived | None:
+    message = update.message
+    if message is None or message.from_user is None or not message.text:
+        return None
+    return CommandReceived(chat_ref(message.chat), user_ref(message.from_user), _text_with_ids(message),
+                           event_id(bot_id, update))
+
+
+def tap(update: Update, bot_id: int) -> VoteCast | VoteWithdrawn | None:
+    """The vote a button tap asks for, or None when its data is not ours (forged or stale)."""
+    query = update.callback_query
+    if query is None or query.data is None or query.message is None:
+        return None
+    chat, sender, eid = chat_ref(query.message.chat), user_ref(query.from_user), event_id(bot_id, update)
+    if match := _VOTE.fullmatch(query.data):
+        return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
+    if match := _UNVOTE.fullmatch(query.data):
+        return VoteWithdrawn(chat, sender, int(match.group(1)), eid)
+    return None
+
+
+def fit(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def keyboard(view: CardView, withdraw_label: str) -> InlineKeyboardMarkup | None:
+    """One button per option (a row each, easy to hit on a phone) and one to take the vote back."""
+    if not view.is_open:
+        return None
+    rows = [[InlineKeyboardButton(label, callback_data=vote_data(view.proposal_id, i))]
+            for i, label in enumerate(view.options)]
+    rows.append([InlineKeyboardButton(withdraw_label, callback_data=unvote_data(view.proposal_id))])
+    return InlineKeyboardMarkup(rows)

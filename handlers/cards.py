@@ -1,0 +1,28 @@
+"""What a proposal's card shows now: the adapters post it once and keep it current by edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.charter import Charter
+from handlers.proposals import describe
+from storage.stores import Stores
+
+
+@dataclass(frozen=True)
+class CardView:
+    proposal_id: int
+    number: int
+    text: str
+    options: tuple[str, ...]
+    is_open: bool  # buttons are shown only while voting is open
+    ballot: str
+
+
+async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView | None:
+    p = await stores.proposals.get_by_id(proposal_id)
+    if p is None:
+        return None
+    coop = await stores.coops.get(p.coop_id)
+    text = await describe(stores, p, Charter.from_json(coop.charter), prefix)
+    return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot)

@@ -1,0 +1,330 @@
+"""The Telegram adapter through the real python-telegram-bot stack, against a local Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.services import Services
+from bot.telegram.adapter import CARD_EDIT_INTERVAL, TelegramAdapter
+from storage.db import Database
+from storage.stores import Stores
+from tests.fakes.telegram_api import FakeBotAPI
+
+GROUP = -1001
+STEWARD = 1
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Harness:
+    """A coopbot Telegram adapter running in this process against the fake Bot API."""
+
+    def __init__(self, fake: FakeBotAPI, tmp_path: Path, **settings) -> None:
+        self.fake = fake
+        self.settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'coopbot.db'}", data_dir=tmp_path,
+            telegram_token=fake.token, telegram_api_url=fake.url, **settings,
+        )
+
+    async def start(self) -> Harness:
+        self.services = await Services.start(self.settings)
+        self.adapter = TelegramAdapter(self.services, self.settings)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.adapter.run(self.stop))
+        if not self.settings.telegram_webhook_url:
+            await self.fake.wait_for(lambda f: f.calls_to("getUpdates"))
+        else:
+            await self.fake.wait_for(lambda f: f.calls_to("setWebhook"))
+        return self
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 30)
+        await self.services.close()
+
+    @property
+    def stores(self) -> Stores:
+        return self.services.stores
+
+    async def say(self, user: int, text: str, chat: int = GROUP, **kw) -> str:
+        """Send a command and wait for the bot's reply in that chat (or the user's DM)."""
+        before = len(self.fake.calls_to("sendMessage"))
+        self.fake.command(chat, user, text, first_name=f"user{user}", **kw)
+        sent = await self.fake.wait_for(
+            lambda f: [c for c in f.calls_to("sendMessage")[before:] if c.ok and c.params["chat_id"] in (chat, user)]
+        )
+        return sent[0].params["text"]
+
+    async def tap(self, user: int, message_id: int, data: str, chat: int = GROUP, **kw) -> str:
+        """Tap a button and wait for the answer only this user sees."""
+        update = self.fake.callback(chat, user, message_id, data, first_name=f"user{user}", **kw)
+        query_id = update["callback_query"]["id"]
+        answer = await self.fake.wait_for(
+            lambda f: [c for c in f.calls_to("answerCallbackQuery") if c.params["callback_query_id"] == query_id]
+        )
+        return answer[0].params.get("text", "")
+
+    def card(self, number: int = 1, chat: int = GROUP) -> tuple[int, dict]:
+        for message_id, message in self.fake.messages(chat).items():
+            if message["text"].startswith(f"Proposal #{number}:"):
+                return message_id, message
+        raise AssertionError(f"no card for #{number} in {chat}:\n{self.fake.summary()}")
+
+    async def seed_members(self, count: int) -> list[int]:
+        """Members admitted straight through the store (admitting 500 by command would take
+        Telegram's rate limit half an hour); returns their Telegram ids."""
+        coop = await self.stores.coops.get_by_room("telegram", str(GROUP))
+        steward = await self.stores.members.by_account(coop.id, "telegram", str(STEWARD))
+        ids = list(range(1000, 1000 + count))
+        for uid in ids:
+            await self.stores.members.admit(
+                coop.id, member_id=None, new_account=("telegram", str(uid), f"user{uid}"), role="member",
+                by=steward.id, now=self.services.clock.now(),
+            )
+        return ids
+
+
+@pytest.fixture
+async def fake():
+    async with FakeBotAPI() as api:
+        yield api
+        api.assert_clean()
+
+
+@pytest.fixture
+async def tg(fake, tmp_path):
+    harness = await Harness(fake, tmp_path).start()
+    yield harness
+    await harness.close()
+
+
+async def coop_with_proposal(tg: Harness, members: int = 3, extra: str = "") -> tuple[int, list[int]]:
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    ids = await tg.seed_members(members)
+    tg.fake.command(GROUP, STEWARD, "/propose Buy a van" + extra, first_name="user1")
+    await tg.fake.wait_for(lambda f: any(t.startswith("Proposal #1:") for t in f.texts(GROUP)))
+    message_id, _ = tg.card()
+    return message_id, ids
+
+
+async def test_startup_registers_command_hints(tg, fake):
+    """Command hints are registered with setMyCommands, one per verb."""
+    commands = {c["command"] for c in fake.my_commands()}
+    assert {"help", "setup", "propose", "vote", "close", "withdraw"} <= commands
+
+
+async def test_whole_proposal_from_propose_to_result(tg, fake):
+    """/propose shows a card with one button per option; taps are answered privately and the card
+    keeps count; /close announces the result and the card loses its buttons."""
+    message_id, ids = await coop_with_proposal(tg, 3, "\ncloses: 48h\nWe need deliveries.")
+    _, card = tg.card()
+    assert "Buy a van" in card["text"] and "ordinary" in card["text"] and "open ballot" in card["text"]
+    assert "Closes" in card["text"] and "UTC" in card["text"]
+    buttons = [b for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["For", "Against", "Abstain", "Take my vote back"]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    data = [b["callback_data"] for b in buttons]
+
+    assert await tg.tap(ids[0], message_id, data[0]) == "Recorded: For on #1."
+    assert await tg.tap(ids[1], message_id, data[1]) == "Recorded: Against on #1."
+    assert await tg.tap(ids[1], message_id, data[0]) == "Changed: For on #1 (was Against)."
+    assert await tg.tap(STEWARD, message_id, data[2]) == "Recorded: Abstain on #1."
+    await fake.wait_for(lambda f: "For 2 · Against 0 · Abstain 1 (3 of 4 voted)" in tg.card()[1]["text"], timeout=15)
+
+    reply_count = len(fake.calls_to("sendMessage"))
+    fake.command(GROUP, STEWARD, "/close@coopbot 1 enough said", first_name="user1")
+    result = await fake.wait_for(
+        lambda f: [c.params["text"] for c in f.calls_to("sendMessage")[reply_count:] if "Result of #1" in c.params["text"]]
+    )
+    assert result[0].startswith("Result of #1 Buy a van: passed.")
+    assert "For 2 · Against 0 · Abstain 1" in result[0] and "Turnout: 3 of 4 (75%)" in result[0]
+    assert "quorum 50% met" in result[0] and "threshold more than 1/2" in result[0]
+    await fake.wait_for(lambda f: tg.card()[1]["reply_markup"] is None, timeout=15)
+    assert "Result of #1" in tg.card()[1]["text"]
+    assert "can no longer change" in await tg.tap(ids[2], message_id, data[0], check_button=False)
+
+
+async def test_verbs_work_in_direct_chats_and_with_the_bot_name(tg, fake):
+    """/help in a direct chat, /whoami@coopbot in a group; a command for another bot is ignored."""
+    assert "Commands" in await tg.say(5, "/help", chat=5)
+    assert "no co-op yet" in await tg.say(5, "/whoami@coopbot")
+    before = len(fake.calls)
+    fake.command(GROUP, 5, "/help@otherbot")
+    await fake.wait_for(lambda f: len(f.update_ids()) == 0 and len(f.calls_to("getUpdates")) > 3)
+    await asyncio.sleep(0.3)
+    assert not [c for c in fake.calls[before:] if c.method == "sendMessage"]
+
+
+async def test_500_members_tap_within_a_second(tg, fake):
+    """A burst of 500 taps: every tap answered, the tally equals a recount, and the card is edited
+    within Telegram's limits (no more than one edit per card every few seconds)."""
+    message_id, ids = await coop_with_proposal(tg, 500)
+    for i, uid in enumerate(ids):
+        fake.callback(GROUP, uid, message_id, f"v:1:{i % 3}")
+    await fake.wait_for(lambda f: len(f.calls_to("answerCallbackQuery")) == 500, timeout=120)
+    answers = [c.params.get("text", "") for c in fake.calls_to("answerCallbackQuery")]
+    assert all(a.startswith("Recorded:") for a in answers)
+    p = await tg.stores.proposals.get(1, 1)
+    counts = await tg.stores.proposals.counts(p.id, 3)
+    assert sum(counts) == 500 and counts == await tg.stores.proposals.recount(p.id, 3)
+    await fake.wait_for(lambda f: "(500 of 501 voted)" in tg.card()[1]["text"], timeout=30)
+    edits = [c for c in fake.calls_to("editMessageText") if c.ok]
+    gaps = [b.at - a.at for a, b in zip(edits, edits[1:])]
+    assert all(gap >= CARD_EDIT_INTERVAL - 0.1 for gap in gaps), gaps
+    assert fake.throttled == 0
+
+
+async def test_the_same_update_delivered_twice_counts_once(tg, fake):
+    """Telegram may deliver an update twice: the vote is counted once."""
+    message_id, ids = await coop_with_proposal(tg, 2)
+    update = fake.callback(GROUP, ids[0], message_id, "v:1:1")
+    fake.push_update(dict(update))  # the very same update, same update_id, in the same batch
+    await fake.wait_for(lambda f: len(f.calls_to("answerCallbackQuery")) == 2)
+    assert fake.calls_to("answerCallbackQuery")[0].params["text"] == "Recorded: Against on #1."
+    p = await tg.stores.proposals.get(1, 1)
+    assert await tg.stores.proposals.counts(p.id, 3) == [0, 1, 0]
+    assert await tg.stores.proposals.recount(p.id, 3) == [0, 1, 0]
+
+
+async def test_forged_and_stale_button_data_is_refused(tg, fake):
+    """Data for another co-op, an unknown proposal or option, or garbage, records nothing."""
+    message_id, ids = await coop_with_proposal(tg, 2)
+    other = -2002
+    assert "set up" in await tg.say(9, "/setup Other Co-op", chat=other)
+    fake.command(other, 9, "/propose Their matter")
+    await fake.wait_for(lambda f: any(t.startswith("Proposal #1:") for t in f.texts(other)))
+    theirs = (await tg.stores.proposals.list(2))[0]
+    cases = {
+        f"v:{theirs.id}:0": "belongs to no proposal",
+        "v:999999:0": "belongs to no proposal",
+        "v:1:7": "has no option",
+        "v:1:-1": "not valid",
+        "DROP TABLE ballot": "not valid",
+        "v:1:0:extra": "not valid",
+        "u:999999": "belongs to no proposal",
+    }
+    for data, expected in cases.items():
+        assert expected in await tg.tap(ids[0], message_id, data, check_button=False), data
+    ours = (await tg.stores.proposals.list(1))[0]
+    assert await tg.stores.votes.ballots(ours.id) == [] and await tg.stores.votes.ballots(theirs.id) == []
+
+
+async def test_a_non_members_tap_records_nothing_and_says_how_to_join(tg, fake):
+    """A tap by someone not on the register: refused with how to be admitted."""
+    message_id, _ = await coop_with_proposal(tg, 1)
+    answer = await tg.tap(4242, message_id, "v:1:0")
+    assert "not on its register" in answer and "/join" in answer
+    p = await tg.stores.proposals.get(1, 1)
+    assert await tg.stores.votes.ballots(p.id) == []
+
+
+async def test_secret_ballot_card_shows_turnout_only(tg, fake):
+    """A secret ballot's card shows how many voted, never the counts, until it closes."""
+    message_id, ids = await coop_with_proposal(tg, 2, "\nballot: secret")
+    assert await tg.tap(ids[0], message_id, "v:1:1") == "Recorded: Against on #1."
+    await fake.wait_for(lambda f: "1 of 3 voted (secret ballot" in tg.card()[1]["text"], timeout=15)
+    assert "Against 1" not in tg.card()[1]["text"]
+
+
+async def test_429_storm_is_obeyed_without_holding_up_answers(tg, fake):
+    """Edits and messages answered with 429 wait out retry_after; taps are still answered at once."""
+    message_id, ids = await coop_with_proposal(tg, 40)
+    fake.fail_next("editMessageText", 3, retry_after=2)
+    fake.rate_limit("sendMessage", GROUP, per_minute=2)
+    for i, uid in enumerate(ids):
+        fake.callback(GROUP, uid, message_id, f"v:1:{i % 2}")
+    await fake.wait_for(lambda f: len(f.calls_to("answerCallbackQuery")) == 40, timeout=30)
+    await fake.wait_for(lambda f: "(40 of 41 voted)" in tg.card()[1]["text"], timeout=60)
+    edits = fake.calls_to("editMessageText")
+    assert sum(c.throttled for c in edits) == 3
+    # After each 429 the bot leaves that chat alone for retry_after before editing again.
+    for before, after in zip(edits, edits[1:]):
+        if before.throttled:
+            assert after.at - before.at >= 1.9
+
+
+async def test_webhook_refuses_requests_without_the_secret(fake, tmp_path):
+    """Webhook mode: no secret or a wrong one gets 403 and nothing is processed; the right one works."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    harness = await Harness(
+        fake, tmp_path, telegram_webhook_url=url, telegram_webhook_secret="s3cret-token_1",
+        telegram_webhook_listen=f"127.0.0.1:{port}",
+    ).start()
+    try:
+        assert fake.webhook["url"] == url and fake.webhook["secret_token"] == "s3cret-token_1"
+        setup = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "/setup Hook Co-op",
+                 "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                 "chat": {"id": GROUP, "type": "group", "title": "g"},
+                 "from": {"id": STEWARD, "is_bot": False, "first_name": "Ann"}}}
+        assert (await fake.post_update(url, dict(setup)))[0] == 403
+        assert (await fake.post_update(url, dict(setup), secret="wrong"))[0] == 403
+        assert (await fake.post_update(url, dict(setup), secret="s3cret-token_1x"))[0] == 403
+        assert await harness.stores.coops.list() == []
+        assert (await fake.post_update(url, dict(setup), secret="s3cret-token_1"))[0] == 200
+        assert [c.name for c in await harness.stores.coops.list()] == ["Hook Co-op"]
+    finally:
+        await harness.close()
+
+
+def _run_bot(fake: FakeBotAPI, tmp_path: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COOPBOT_")}
+    env.update(COOPBOT_TELEGRAM_TOKEN=fake.token, COOPBOT_TELEGRAM_API_URL=fake.url,
+               COOPBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "bot.log", "ab"))
+
+
+async def test_kill_9_mid_burst_loses_no_acknowledged_vote(fake, tmp_path):
+    """The real `coopbot run`, killed with SIGKILL in the middle of a burst and started again:
+    every tap that was answered is stored, none is counted twice, and every tap is answered."""
+    proc = _run_bot(fake, tmp_path)
+    try:
+        fake.command(GROUP, STEWARD, "/setup Red Bakery", first_name="Ann")
+        await fake.wait_for(lambda f: any("set up" in t for t in f.texts(GROUP)), timeout=30)
+        db = Database(f"sqlite:///{tmp_path / 'data' / 'coopbot.db'}")
+        stores = Stores.over(db)
+        coop = (await stores.coops.list())[0]
+        steward = (await stores.members.register(coop.id))[0]
+        for uid in range(1000, 1300):
+            await stores.members.admit(coop.id, member_id=None, new_account=("telegram", str(uid), f"u{uid}"),
+                                       role="member", by=steward.id, now=steward.requested_at)
+        fake.command(GROUP, STEWARD, "/propose Buy a van", first_name="Ann")
+        await fake.wait_for(lambda f: any(t.startswith("Proposal #1:") for t in f.texts(GROUP)), timeout=30)
+        message_id = next(m for m, v in fake.messages(GROUP).items() if v["text"].startswith("Proposal #1:"))
+        for uid in range(1000, 1300):
+            fake.callback(GROUP, uid, message_id, f"v:1:{uid % 2}")
+        await fake.wait_for(lambda f: len(f.calls_to("answerCallbackQuery")) >= 60, timeout=60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        answered = {c.params["callback_query_id"] for c in fake.calls_to("answerCallbackQuery") if c.ok}
+        assert 0 < len(answered) < 300, "the kill should land in the middle of the burst"
+
+        proc = _run_bot(fake, tmp_path)
+        await fake.wait_for(lambda f: not f.update_ids() and not f.pending_callbacks, timeout=90)
+        p = (await stores.proposals.list(coop.id))[0]
+        ballots = {b.member_id for b in await stores.votes.ballots(p.id)}
+        names = {m.id: m.display_name for m in await stores.members.register(coop.id)}
+        voted = {int(names[m][1:]) for m in ballots}
+        assert voted == set(range(1000, 1300))  # every tap counted, including those answered before the kill
+        counts = await stores.proposals.counts(p.id, 3)
+        assert sum(counts) == 300 and counts == await stores.proposals.recount(p.id, 3)
+        await db.dispose()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
