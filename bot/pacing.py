@@ -64,3 +64,13 @@ class Pacer:
         while (wait := self.delay(chat)) > 0:
             await asyncio.sleep(wait)
         self.spend(chat)
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until the event is set or the timeout passes, then clear it (a loop's wake-up call)."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    event.clear()

@@ -13,9 +13,8 @@ from schedules.clock import run_due_work
 
 logger = logging.getLogger(__name__)
 
-# Platform adapters by name. Matrix joins here when its adapter lands; until then `run` says
-# plainly that the platform is not available.
-ADAPTERS = {"telegram": "bot.telegram.adapter:TelegramAdapter"}
+# Platform adapters by name, imported only when configured (each pulls in its platform library).
+ADAPTERS = {"telegram": "bot.telegram.adapter:TelegramAdapter", "matrix": "bot.matrix.adapter:MatrixAdapter"}
 
 
 def _adapter(name: str):
@@ -42,13 +41,18 @@ async def run(settings: Settings) -> int:
     adapters = []
     if settings.telegram:
         adapters.append(_adapter("telegram")(services, settings))
+    if settings.matrix:
+        adapters.append(_adapter("matrix")(services, settings))
 
     async def after_due_work() -> None:
         for adapter in adapters:
             adapter.kick()
 
     tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
-    clock = asyncio.create_task(run_due_work(services.stores, services.clock, after=after_due_work), name="due-work")
+    clock = asyncio.create_task(
+        run_due_work(services.stores, services.clock, after=after_due_work, before_close=services.governance.before_close),
+        name="due-work",
+    )
     logger.info("coopbot is running")
     try:
         done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)

@@ -8,6 +8,7 @@ from datetime import datetime
 from handlers import texts
 from handlers.charter import Charter
 from handlers.errors import NoCoop, NotAllowed, NotAMember
+from handlers.ports import CloseHook
 from handlers.types import ChatRef, UserRef
 from storage.models import Coop, Member
 from storage.stores import Stores
@@ -23,6 +24,7 @@ class Context:
     coop: Coop | None = None
     member: Member | None = None  # the sender's register entry, whatever its status
     event: tuple[str, str] | None = None  # (platform, event id) for exactly-once handling
+    before_close: tuple[CloseHook, ...] = ()  # adapters' last look before a count (see ports)
 
     @property
     def charter(self) -> Charter:

@@ -1,9 +1,14 @@
-"""What the core needs from its surroundings: a clock."""
+"""What the core needs from its surroundings: a clock, and adapters' hooks."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Protocol
+
+# Called with a proposal's id just before it is counted, so an adapter can bring in votes that
+# only its platform holds (Matrix poll responses a sync may have skipped).
+CloseHook = Callable[[int], Awaitable[None]]
 
 
 class Clock(Protocol):

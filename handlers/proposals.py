@@ -10,6 +10,7 @@ from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.members import no_extras, usage
+from handlers.ports import CloseHook
 from handlers.parsing import Command, one_line, parse_closing, parse_number, split_extras, split_first
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide
 from handlers.types import Reply
@@ -178,6 +179,7 @@ async def close(ctx: Context, cmd: Command) -> list[Reply]:
     p, reason = await _ending(ctx, cmd)
     if p.status != "open":
         raise _already_ended(p)
+    await _last_look(ctx.before_close, p.id)
     charter = ctx.charter
     try:
         await ctx.stores.proposals.close(
@@ -207,10 +209,20 @@ async def withdraw(ctx: Context, cmd: Command) -> list[Reply]:
     return []
 
 
-async def close_due(stores: Stores, now: datetime) -> int:
+async def _last_look(hooks: tuple[CloseHook, ...], proposal_id: int) -> None:
+    for hook in hooks:
+        try:
+            await hook(proposal_id)
+        except Exception:
+            # A platform that cannot be reached must not stop the co-op's count.
+            logger.exception("before-close hook failed for proposal %s", proposal_id)
+
+
+async def close_due(stores: Stores, now: datetime, before_close: tuple[CloseHook, ...] = ()) -> int:
     """Close every proposal whose time has come; each result is queued once, with the close."""
     closed = 0
     for p in await stores.proposals.due(now):
+        await _last_look(before_close, p.id)
         coop = await stores.coops.get(p.coop_id)
         charter = Charter.from_json(coop.charter)
         try:

@@ -11,7 +11,7 @@ from handlers.context import Context
 from handlers.errors import BadArguments, GovernanceError
 from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
 from handlers.parsing import MAX_MESSAGE, Command, parse_command, split_extras
-from handlers.ports import Clock
+from handlers.ports import Clock, CloseHook
 from handlers.types import PREFIX, ChatRef, Reply, UserRef
 from storage.errors import DuplicateEvent
 from storage.stores import Stores
@@ -60,6 +60,7 @@ class Governance:
     stores: Stores
     clock: Clock
     bot_names: tuple[str, ...] = ()  # names this bot answers to in /verb@BotName
+    before_close: tuple[CloseHook, ...] = ()
 
     async def _context(self, chat: ChatRef, sender: UserRef, event_id: str | None) -> Context:
         coop = await self.stores.coops.get_by_room(chat.platform, chat.chat_id)
@@ -75,7 +76,7 @@ class Governance:
         return Context(
             stores=self.stores, chat=chat, sender=sender, now=self.clock.now(),
             prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member,
-            event=(chat.platform, event_id) if event_id else None,
+            event=(chat.platform, event_id) if event_id else None, before_close=self.before_close,
         )
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
@@ -109,9 +110,9 @@ class Governance:
             return await call(ctx)
         except BadArguments as exc:
             text = exc.problem if exc.usage is None else f"{exc.problem}\n{exc.usage}"
-            return [Reply(text)]
+            return [Reply(text, refusal=True)]
         except GovernanceError as exc:
-            return [Reply(exc.text)]
+            return [Reply(exc.text, refusal=True)]
         except DuplicateEvent:
             # Redelivered: the first delivery's effect is stored and was answered; count it once.
             logger.info("duplicate event %s ignored", event_id)
@@ -119,4 +120,4 @@ class Governance:
         except Exception:
             # The store's transaction rolled back: say so plainly, and keep the details for the log.
             logger.exception("command failed in %s:%s", chat.platform, chat.chat_id)
-            return [Reply(texts.INTERNAL_ERROR)]
+            return [Reply(texts.INTERNAL_ERROR, refusal=True)]

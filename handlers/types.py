@@ -47,6 +47,8 @@ class Reply:
     text: str
     private: bool = False
     public_fallback: str | None = None
+    refusal: bool = False  # the request was refused; nothing changed
+    proposal_id: int | None = None  # a proposal whose tally this changed (its cards need an edit)
 
 
 # How commands start on each platform (Matrix clients keep `/` for themselves).

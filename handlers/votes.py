@@ -43,8 +43,9 @@ def ack(p: Proposal, previous: int | None, option: int) -> Reply:
     else:
         text = texts.VOTE_CHANGED.format(option=label, number=p.number, previous=p.options[previous])
     if p.ballot == "secret":
-        return Reply(text, private=True, public_fallback=texts.VOTE_SECRET_PUBLIC.format(number=p.number))
-    return Reply(text)
+        return Reply(text, private=True, public_fallback=texts.VOTE_SECRET_PUBLIC.format(number=p.number),
+                     proposal_id=p.id)
+    return Reply(text, proposal_id=p.id)
 
 
 async def record(ctx: Context, p: Proposal, option: int) -> Reply:
@@ -81,7 +82,7 @@ async def take_back(ctx: Context, p: Proposal) -> Reply:
         raise _refusal(ctx, p, exc) from None
     if outcome.previous is None:
         raise NotFound(texts.UNVOTE_NONE.format(number=p.number))
-    return Reply(texts.UNVOTED.format(number=p.number))
+    return Reply(texts.UNVOTED.format(number=p.number), proposal_id=p.id)
 
 
 async def _tapped(ctx: Context, proposal_id: int) -> Proposal:

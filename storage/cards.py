@@ -16,15 +16,21 @@ class CardStore:
         self.db = db
 
     async def record(
-        self, platform: str, chat_id: str, proposal_id: int, message_id: str, text: str, now: datetime
+        self, platform: str, chat_id: str, proposal_id: int, message_id: str, text: str, now: datetime,
+        poll_id: str | None = None,
     ) -> None:
         async with self.db.write() as s:
             await s.execute(
                 insert(s, Card)
                 .values(platform=platform, chat_id=chat_id, proposal_id=proposal_id, message_id=message_id,
-                        text=text, final=False, updated_at=now)
+                        poll_id=poll_id, text=text, final=False, updated_at=now)
                 .on_conflict_do_nothing()
             )
+
+    async def by_poll(self, platform: str, chat_id: str, poll_id: str) -> Card | None:
+        async with self.db.read() as s:
+            stmt = select(Card).where(Card.platform == platform, Card.chat_id == chat_id, Card.poll_id == poll_id)
+            return (await s.execute(stmt)).scalars().first()
 
     async def for_proposal(self, platform: str, proposal_id: int) -> list[Card]:
         async with self.db.read() as s:

@@ -198,13 +198,29 @@ class Card(SQLModel, table=True):
     """A proposal's card as posted in one chat, so its tally can be kept current by edits."""
 
     __tablename__ = "card"
-    __table_args__ = (UniqueConstraint("platform", "chat_id", "proposal_id", name="uq_card_chat_proposal"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "proposal_id", name="uq_card_chat_proposal"),
+        Index("ix_card_poll", "platform", "chat_id", "poll_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = _fk("proposal.id")
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=255)
     message_id: str = Field(max_length=255)
+    poll_id: str | None = Field(default=None, max_length=255)  # a native poll posted beside the card
     text: str  # what the card shows now; an edit is needed only when the new rendering differs
     final: bool = Field(default=False)  # the closing edit is done; the card no longer changes
+    updated_at: datetime = _ts()
+
+
+class Cursor(SQLModel, table=True):
+    """A platform's committed position (the Matrix sync token), moved only after the events
+    before it are stored."""
+
+    __tablename__ = "cursor"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    name: str = Field(primary_key=True, max_length=64)
+    value: str
     updated_at: datetime = _ts()

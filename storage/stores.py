@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from storage.cards import CardStore
 from storage.coops import CoopStore
+from storage.cursors import CursorStore
 from storage.db import Database
 from storage.members import MemberStore
 from storage.outbox import OutboxStore
@@ -22,9 +23,11 @@ class Stores:
     votes: VoteStore
     outbox: OutboxStore
     cards: CardStore
+    cursors: CursorStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
-            db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db)
+            db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
+            CursorStore(db),
         )

@@ -177,3 +177,20 @@ async def make_coop(chat: Chat, members: int = 4, founder: str = "alice") -> lis
     for name in names[1:]:
         assert "admitted" in await chat.say(founder, f"/admit {name}")
     return names
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory):
+    """One real Synapse on 127.0.0.1 for the whole session, started when a test first asks for it.
+
+    Its directory (config, SQLite, homeserver.log) stays under pytest's basetemp for debugging.
+    If it cannot start, the requesting test fails: this is not an optional service."""
+    from tests.fakes.synapse import Homeserver
+
+    hs = Homeserver(tmp_path_factory.mktemp("synapse"))
+    try:
+        hs.start()
+    except RuntimeError as exc:
+        pytest.fail(f"Synapse could not start: {exc}", pytrace=False)
+    yield hs
+    hs.stop()

@@ -20,7 +20,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
-from bot.pacing import Budget, Pacer
+from bot.pacing import Budget, Pacer, wait_event
 from bot.services import Services
 from bot.telegram import convert
 from handlers import texts
@@ -210,6 +210,8 @@ class TelegramAdapter:
         replies = await self.services.governance.handle_command(event)
         message = update.message
         for reply in replies:
+            if reply.proposal_id is not None:
+                self._dirty.add(reply.proposal_id)
             self._spawn(self._reply(message.chat_id, message.message_id, message.from_user.id, reply), "telegram-reply")
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -222,8 +224,8 @@ class TelegramAdapter:
         replies = await (gov.handle_vote(event) if isinstance(event, VoteCast) else gov.handle_unvote(event))
         # The answer is seen by the voter alone, so a secret ballot's choice is safe in it.
         await self._answer(query.id, replies[0].text if replies else None)
-        if replies:
-            self._dirty.add(event.proposal_id)
+        if replies and replies[0].proposal_id is not None:
+            self._dirty.add(replies[0].proposal_id)
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -327,7 +329,7 @@ class TelegramAdapter:
                 raise
             except Exception:
                 logger.exception("delivering the Telegram outbox failed; trying again")
-            await _wait(self._outbox_kick, OUTBOX_IDLE)
+            await wait_event(self._outbox_kick, OUTBOX_IDLE)
 
     async def _deliver(self, item: Outbox) -> None:
         if item.kind == "proposal_opened" and item.proposal_id is not None:
@@ -356,7 +358,7 @@ class TelegramAdapter:
                 raise
             except Exception:
                 logger.exception("refreshing Telegram cards failed; trying again")
-            await _wait(self._cards_kick, 0.5 if self._dirty else OUTBOX_IDLE)
+            await wait_event(self._cards_kick, 0.5 if self._dirty else OUTBOX_IDLE)
 
     async def _refresh(self, proposal_id: int) -> bool:
         """Edit this proposal's cards if they are behind; False if some must wait for their turn."""
@@ -392,13 +394,6 @@ class TelegramAdapter:
         return done
 
 
-
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        pass
-    event.clear()
 
 
 def _seconds(retry_after) -> float:

@@ -28,6 +28,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('cursor',
+    sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('updated_at', storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('platform', 'name')
+    )
     op.create_table('inbound_event',
     sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
@@ -130,6 +137,7 @@ def upgrade() -> None:
     sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('chat_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('poll_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('final', sa.Boolean(), nullable=False),
     sa.Column('updated_at', storage.types.UTCDateTime(), nullable=False),
@@ -137,6 +145,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('platform', 'chat_id', 'proposal_id', name='uq_card_chat_proposal')
     )
+    with op.batch_alter_table('card', schema=None) as batch_op:
+        batch_op.create_index('ix_card_poll', ['platform', 'chat_id', 'poll_id'], unique=False)
+
     op.create_table('elector',
     sa.Column('proposal_id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -189,6 +200,9 @@ def downgrade() -> None:
 
     op.drop_table('governance_event')
     op.drop_table('elector')
+    with op.batch_alter_table('card', schema=None) as batch_op:
+        batch_op.drop_index('ix_card_poll')
+
     op.drop_table('card')
     op.drop_table('ballot')
     with op.batch_alter_table('proposal', schema=None) as batch_op:
@@ -206,4 +220,5 @@ def downgrade() -> None:
     op.drop_table('member')
     op.drop_table('code')
     op.drop_table('inbound_event')
+    op.drop_table('cursor')
     op.drop_table('coop')

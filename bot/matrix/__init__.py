@@ -1,0 +1,1 @@
+"""The Matrix adapter, on matrix-nio (end-to-end encryption included)."""

@@ -1,0 +1,432 @@
+"""The Matrix adapter: syncs in, replies, polls, cards and results out, in encrypted rooms too.
+
+The sync position is our own and is stored only after the events before it are handled (nio's
+own token store is off), so a restart neither replays old history nor misses what came while
+the bot was down. A timeline that overflowed one sync is backfilled from /messages. Handling is
+idempotent on event ids, and sends carry transaction ids, so a retried send posts once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import os
+import zlib
+from pathlib import Path
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    LoginResponse,
+    MegolmEvent,
+    MessageDirection,
+    RoomMessagesResponse,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncResponse,
+    UnknownEvent,
+    WhoamiResponse,
+)
+
+from nio.api import RelationshipType
+
+from bot.config import Settings
+from bot.pacing import wait_event
+from bot.matrix import convert
+from bot.services import Services
+from handlers import texts
+from handlers.cards import card_view
+from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
+from handlers.types import Reply
+from storage.models import Outbox
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "!"
+SYNC_TIMEOUT_MS = 30_000
+CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card: a burst of votes becomes one edit
+IDLE = 1.0
+BACKFILL_PAGE = 100
+# Skip presence and other noise; the timeline limit stays the server's, and overflow is backfilled.
+SYNC_FILTER = {"presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
+               "room": {"ephemeral": {"not_types": ["*"]}}}
+
+
+_in_sync: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sync", default=False)
+
+
+class SendFailed(Exception):
+    pass
+
+
+class MatrixAdapter:
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.services = services
+        self.settings = settings
+        self.store_dir = Path(settings.data_dir) / "matrix"
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.store_dir, 0o700)
+        config = AsyncClientConfig(
+            encryption_enabled=True,
+            pickle_key=settings.matrix_store_key,  # the encryption store is sealed with this
+            store_sync_tokens=False,  # our own position, committed with the effects, decides
+            max_limit_exceeded=5,  # M_LIMIT_EXCEEDED is waited out, but not forever
+            max_timeouts=5,
+            request_timeout=60,
+        )
+        self.client = AsyncClient(
+            settings.matrix_homeserver, settings.matrix_user, store_path=str(self.store_dir), config=config
+        )
+        self._dirty: set[int] = set()
+        self._last_edit: dict[int, float] = {}
+        self._greet: set[str] = set()
+        self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
+        self._outbox_kick, self._cards_kick = asyncio.Event(), asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
+        services.governance.before_close += (self.reconcile,)
+
+    @property
+    def user_id(self) -> str:
+        return self.client.user_id
+
+    # --- lifecycle ---
+
+    async def login(self) -> None:
+        """Log in keeping one device across restarts: the session is saved beside the store."""
+        session_file = self.store_dir / "session.json"
+        user = self.settings.matrix_user
+        if self.settings.matrix_access_token:
+            self.client.access_token = self.settings.matrix_access_token
+            who = await self.client.whoami()
+            if not isinstance(who, WhoamiResponse):
+                raise RuntimeError(f"Matrix access token refused: {who}")
+            self.client.restore_login(who.user_id, who.device_id, self.settings.matrix_access_token)
+        elif session_file.is_file() and json.loads(session_file.read_text()).get("user_id") == user:
+            saved = json.loads(session_file.read_text())
+            self.client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
+        else:
+            response = await self.client.login(self.settings.matrix_password, device_name="coopbot")
+            if not isinstance(response, LoginResponse):
+                raise RuntimeError(f"Matrix login failed: {response}")
+            session_file.write_text(json.dumps(
+                {"user_id": response.user_id, "device_id": response.device_id, "access_token": response.access_token}
+            ))
+            os.chmod(session_file, 0o600)
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.login()
+        self.services.governance.bot_names += (self.user_id,)
+        self._direct = {
+            name.removeprefix("direct:")
+            for name in await self.services.stores.cursors.names(convert.PLATFORM, prefix="direct:")
+        }
+        for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
+            self._dirty.add(card.proposal_id)
+        self._spawn(self._deliver_outbox(), "matrix-outbox")
+        self._spawn(self._refresh_cards(), "matrix-cards")
+        try:
+            await self._sync_loop(stop)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.client.close()
+
+    def _spawn(self, coro, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def kick(self) -> None:
+        self._outbox_kick.set()
+        self._cards_kick.set()
+
+    # --- receiving ---
+
+    async def _sync_loop(self, stop: asyncio.Event) -> None:
+        cursors, clock = self.services.stores.cursors, self.services.clock
+        since = await cursors.get(convert.PLATFORM, "since")
+        first = True
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                # The first sync of a run carries full state so nio knows rooms, members and encryption.
+                fetch = asyncio.create_task(self.client.sync(
+                    timeout=0 if first else SYNC_TIMEOUT_MS, since=since, full_state=first, sync_filter=SYNC_FILTER,
+                ))
+                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()  # nothing is lost: the stored position has not moved
+                    break
+                response = fetch.result()
+                if not isinstance(response, SyncResponse):
+                    logger.warning("Matrix sync failed: %s", response)
+                    await asyncio.sleep(2.0)
+                    continue
+                await self._keep_keys()
+                async with self._lock:
+                    token = _in_sync.set(True)
+                    try:
+                        # The very first run starts from now: a co-op's old history is not replayed.
+                        await self._handle(response, since, replay=since is not None)
+                    finally:
+                        _in_sync.reset(token)
+                since = response.next_batch
+                await cursors.set(convert.PLATFORM, "since", since, clock.now())
+                first = False
+                self.kick()
+        finally:
+            stopping.cancel()
+
+    async def _keep_keys(self) -> None:
+        """What sync_forever would do between syncs for end-to-end encryption."""
+        client = self.client
+        if client.outgoing_to_device_messages:
+            await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    async def _handle(self, response: SyncResponse, since: str | None, *, replay: bool) -> None:
+        for room_id, invite in response.rooms.invite.items():
+            mine = [e for e in invite.invite_state if isinstance(e, InviteMemberEvent) and e.state_key == self.user_id]
+            if mine:
+                if mine[-1].content.get("is_direct"):
+                    # Element marks a direct chat on the invite; remember it, so a small group is not one.
+                    await self.services.stores.cursors.set(convert.PLATFORM, f"direct:{room_id}", "1",
+                                                           self.services.clock.now())
+                    self._direct.add(room_id)
+                joined = await self.client.join(room_id)
+                if isinstance(joined, JoinError):
+                    logger.warning("could not join %s: %s", room_id, joined)
+                else:
+                    self._greet.add(room_id)
+        for room_id, info in response.rooms.join.items():
+            if room_id in self._greet:
+                self._greet.discard(room_id)
+                await self._hello(room_id)
+            if not replay:
+                continue
+            events = list(info.timeline.events)
+            if info.timeline.limited and since is not None:
+                events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
+            seen: set[str] = set()
+            for event in events:
+                if event.event_id in seen or event.sender == self.user_id:
+                    continue
+                seen.add(event.event_id)
+                try:
+                    await self._event(room_id, event)
+                except Exception:
+                    # One bad event must not stop the room; its effect was rolled back.
+                    logger.exception("Matrix event %s in %s failed", event.event_id, room_id)
+
+    async def _backfill(self, room_id: str, prev_batch: str, since: str) -> list:
+        """The events a limited timeline left out: from its start back to our position."""
+        events: list = []
+        token = prev_batch
+        while True:
+            page = await self.client.room_messages(
+                room_id, start=token, end=since, direction=MessageDirection.back, limit=BACKFILL_PAGE
+            )
+            if not isinstance(page, RoomMessagesResponse):
+                logger.warning("backfill of %s failed: %s", room_id, page)
+                break
+            events.extend(page.chunk)
+            if not page.chunk or not page.end or page.end == token:
+                break
+            token = page.end
+        logger.info("backfilled %d events in %s", len(events), room_id)
+        return list(reversed(events))
+
+    def _chat(self, room_id: str):
+        room = self.client.rooms.get(room_id)
+        title = room.display_name if room else room_id
+        return convert.chat_ref(room_id, direct=room_id in self._direct, title=title)
+
+    def _user(self, room_id: str, user_id: str):
+        room = self.client.rooms.get(room_id)
+        return convert.user_ref(user_id, room.user_name(user_id) if room else None)
+
+    async def _event(self, room_id: str, event) -> None:
+        gov = self.services.governance
+        if isinstance(event, RoomMessageText):
+            text = convert.command_text(event.body or "")
+            if not text.lstrip().startswith(("!", "/")):
+                return
+            command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id)
+            for i, reply in enumerate(await gov.handle_command(command)):
+                if reply.proposal_id is not None:
+                    self._dirty.add(reply.proposal_id)
+                await self._reply(room_id, event, reply, i)
+            self.kick()
+        elif isinstance(event, UnknownEvent) and event.type in convert.POLL_RESPONSES:
+            await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}))
+        elif isinstance(event, MegolmEvent):
+            logger.warning("could not decrypt %s in %s; asking for its key", event.event_id, room_id)
+            try:
+                await self.client.request_room_key(event)
+            except Exception:
+                logger.exception("room key request failed")
+
+    async def _poll_response(
+        self, room_id: str, event_id: str, sender: str, content: dict, *, notify: bool = True
+    ) -> None:
+        parsed = convert.poll_response(content)
+        if parsed is None:
+            return
+        poll_id, option = parsed
+        card = await self.services.stores.cards.by_poll(convert.PLATFORM, room_id, poll_id)
+        if card is None:
+            return  # someone else's poll
+        chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
+        if option is None:
+            replies = await gov.handle_unvote(VoteWithdrawn(chat, user, card.proposal_id, event_id))
+        else:
+            replies = await gov.handle_vote(VoteCast(chat, user, card.proposal_id, option, event_id))
+        if replies and replies[0].refusal and notify:
+            # The poll shows the choice as made; say in the room that it was not counted.
+            await self._send(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
+                             txn=f"refusal-{event_id}")
+        elif replies:
+            self._dirty.add(card.proposal_id)
+            self._cards_kick.set()
+
+    async def _hello(self, room_id: str) -> None:
+        if await self.services.stores.coops.get_by_room(convert.PLATFORM, room_id) is None:
+            await self._send(room_id, convert.notice(texts.ADDED_TO_ROOM.format(prefix=PREFIX)), txn=f"hello-{room_id}")
+
+    async def reconcile(self, proposal_id: int) -> None:
+        """Before a count: bring in each member's latest poll response that no sync delivered."""
+        if _in_sync.get():
+            # Called from a command handled within a sync: the lock is already ours.
+            await self._reconcile(proposal_id)
+        else:
+            async with self._lock:
+                await self._reconcile(proposal_id)
+
+    async def _reconcile(self, proposal_id: int) -> None:
+        for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
+            if card.poll_id is None:
+                continue
+            latest: dict[str, tuple[int, str, dict]] = {}
+            async for event in self.client.room_get_event_relations(
+                card.chat_id, card.poll_id, RelationshipType.reference
+            ):
+                if isinstance(event, MegolmEvent):
+                    event = self.client.decrypt_event(event)
+                source = getattr(event, "source", {})
+                if source.get("type") not in convert.POLL_RESPONSES or event.sender == self.user_id:
+                    continue
+                stamp = source.get("origin_server_ts", 0)
+                if event.sender not in latest or stamp >= latest[event.sender][0]:
+                    latest[event.sender] = (stamp, event.event_id, source.get("content", {}))
+            handled = await self.services.stores.cursors.handled(
+                convert.PLATFORM, [event_id for _, event_id, _ in latest.values()]
+            )
+            for sender, (_, event_id, content) in latest.items():
+                if event_id not in handled:
+                    logger.info("reconciling poll response %s of %s", event_id, sender)
+                    # A refusal (non-member) was said when the response came; not again now.
+                    await self._poll_response(card.chat_id, event_id, sender, content, notify=False)
+
+    # --- sending ---
+
+    async def _send(self, room_id: str, content: dict, *, txn: str, event_type: str = "m.room.message") -> str:
+        response = await self.client.room_send(
+            room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
+        )
+        if not isinstance(response, RoomSendResponse):
+            raise SendFailed(f"{event_type} to {room_id}: {response}")
+        return response.event_id
+
+    async def _reply(self, room_id: str, event, reply: Reply, index: int) -> None:
+        text = reply.text
+        if reply.private and not self._chat(room_id).is_direct:
+            # The room sees only what it may: a secret ballot is cast in a direct chat.
+            text = reply.public_fallback or text
+        try:
+            await self._send(room_id, convert.notice(text, event.event_id), txn=f"reply-{event.event_id}-{index}")
+        except SendFailed:
+            logger.exception("reply in %s failed", room_id)
+
+    async def _deliver_outbox(self) -> None:
+        outbox = self.services.stores.outbox
+        while True:
+            try:
+                for item in await outbox.pending(convert.PLATFORM, limit=100):
+                    try:
+                        await self._deliver(item)
+                    except SendFailed as exc:
+                        if "M_FORBIDDEN" not in str(exc):
+                            raise
+                        logger.warning("outbox %s undeliverable: %s", item.id, exc)
+                    await outbox.mark_sent([item.id], self.services.clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("delivering the Matrix outbox failed; trying again")
+            await wait_event(self._outbox_kick, IDLE)
+
+    async def _deliver(self, item: Outbox) -> None:
+        # Transaction ids come from the outbox row: a send retried after a crash posts once.
+        if item.kind == "proposal_opened" and item.proposal_id is not None:
+            view = await card_view(self.services.stores, item.proposal_id, PREFIX)
+            poll_id = None
+            if view.ballot == "open" and view.is_open:
+                poll_id = await self._send(
+                    item.chat_id, convert.poll_start(view, view.text), txn=f"poll-{item.id}", event_type=convert.POLL_START
+                )
+            card_id = await self._send(item.chat_id, convert.notice(view.text), txn=f"card-{item.id}")
+            await self.services.stores.cards.record(
+                convert.PLATFORM, item.chat_id, item.proposal_id, card_id, view.text, self.services.clock.now(),
+                poll_id=poll_id,
+            )
+            return
+        await self._send(item.chat_id, convert.notice(item.text), txn=f"outbox-{item.id}")
+        if item.proposal_id is not None and item.kind in ("proposal_result", "proposal_withdrawn"):
+            for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, item.proposal_id):
+                if card.chat_id == item.chat_id and card.poll_id:
+                    await self._send(item.chat_id, convert.poll_end(card.poll_id, item.text),
+                                     txn=f"pollend-{item.id}", event_type=convert.POLL_END)
+            self._dirty.add(item.proposal_id)
+
+    async def _refresh_cards(self) -> None:
+        while True:
+            try:
+                for proposal_id in list(self._dirty):
+                    if await self._refresh(proposal_id):
+                        self._dirty.discard(proposal_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("refreshing Matrix cards failed; trying again")
+            await wait_event(self._cards_kick, 0.5 if self._dirty else IDLE)
+
+    async def _refresh(self, proposal_id: int) -> bool:
+        view = await card_view(self.services.stores, proposal_id, PREFIX)
+        if view is None:
+            return True
+        done = True
+        for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
+            final = not view.is_open
+            if card.final or (card.text == view.text and not final):
+                continue
+            now = asyncio.get_running_loop().time()
+            if not final and now - self._last_edit.get(card.id, -CARD_EDIT_INTERVAL) < CARD_EDIT_INTERVAL:
+                done = False
+                continue
+            self._last_edit[card.id] = now
+            await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
+                             txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")
+            await self.services.stores.cards.shown(card.id, view.text, final=final, now=self.services.clock.now())
+        return done
