@@ -12,6 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import text
 import pytest
 
 from bot.config import Settings
@@ -131,6 +132,8 @@ async def whole_proposal(bot: Bot, people, encrypted: bool) -> None:
     assert "Buy a van" in poll["content"]["body"]  # the fallback for clients without polls
     card = await wait_for_event(bob, room_id, notice_with("Proposal #1: Buy a van"), 30)
     assert "ordinary" in body(card) and "open ballot" in body(card) and "Closes" in body(card)
+    stored = bot.synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/event/{card['event_id']}", token=bob.access_token)
+    assert stored["type"] == ("m.room.encrypted" if encrypted else "m.room.message")  # what the server holds
 
     answers = {a["org.matrix.msc1767.text"]: a["id"] for a in start["answers"]}
     await send_poll_response(bob, room_id, poll["event_id"], answers["Against"])
@@ -188,3 +191,166 @@ async def test_secret_ballot_is_cast_in_a_direct_chat(bot, people):
     assert ack["room_id"] if "room_id" in ack else True
     edited = await wait_for_event(alice, room_id, lambda s: "1 of 2 voted (secret ballot" in body(s), 30)
     assert "Against 1" not in body(edited)
+
+
+class Raw:
+    """Plain client-server API calls with an access token, for crowds of members (no nio needed)."""
+
+    def __init__(self, synapse) -> None:
+        self.base = synapse.base_url
+        self.session = aiohttp.ClientSession(trust_env=False)
+        self.txn = itertools.count()
+
+    async def call(self, method: str, path: str, token: str, body: dict | None = None) -> dict:
+        async with self.session.request(method, self.base + path, json=body or {},
+                                        headers={"Authorization": f"Bearer {token}"}) as response:
+            data = await response.json()
+            assert response.status == 200, (path, response.status, data)
+            return data
+
+    async def join(self, token: str, room_id: str) -> None:
+        await self.call("POST", f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}", token)
+
+    async def send(self, token: str, room_id: str, event_type: str, content: dict) -> str:
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/send/{event_type}/t{next(self.txn)}"
+        return (await self.call("PUT", path, token, content))["event_id"]
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def response_content(poll_id: str, answer: str) -> dict:
+    return {"m.relates_to": {"rel_type": "m.reference", "event_id": poll_id},
+            UNSTABLE_POLL_RESPONSE: {"answers": [answer]}}
+
+
+async def crowd(synapse, stores, room_id: str, count: int, prefix: str) -> list[tuple[str, str]]:
+    """`count` registered users who joined the (public) room and are on the co-op's register."""
+    users = await asyncio.gather(*(synapse.register(f"{prefix}{i}") for i in range(count)))
+    raw = Raw(synapse)
+    try:
+        sem = asyncio.Semaphore(20)
+
+        async def join_one(token):
+            async with sem:
+                await raw.join(token, room_id)
+
+        await asyncio.gather(*(join_one(token) for _, token in users))
+    finally:
+        await raw.close()
+    coop = await stores.coops.get_by_room("matrix", room_id)
+    steward = (await stores.members.register(coop.id))[0]
+    for user_id, _ in users:
+        await stores.members.admit(coop.id, member_id=None, new_account=("matrix", user_id, user_id), role="member",
+                                   by=steward.id, now=steward.requested_at)
+    return users
+
+
+async def public_co_op_room(bot: Bot, alice) -> str:
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    await alice.room_put_state(room_id, "m.room.join_rules", {"join_rule": "public"})
+    return room_id
+
+
+async def send_all(synapse, room_id: str, users, poll_id: str, answer_of) -> list[str]:
+    """Every user answers the poll, 30 at a time; returns the response event ids in user order."""
+    raw = Raw(synapse)
+    try:
+        sem = asyncio.Semaphore(30)
+
+        async def one(i, token):
+            async with sem:
+                return await raw.send(token, room_id, UNSTABLE_POLL_RESPONSE, response_content(poll_id, answer_of(i)))
+
+        return await asyncio.gather(*(one(i, token) for i, (_, token) in enumerate(users)))
+    finally:
+        await raw.close()
+
+
+async def test_300_poll_responses_within_seconds_are_all_counted(bot, people, synapse):
+    """300 members answer the poll at once: syncs overflow (Synapse's own timeline limit) and are
+    backfilled, so every response is counted and the card shows the final tally."""
+    alice = await people("alice", False)
+    room_id = await public_co_op_room(bot, alice)
+    users = await crowd(synapse, bot.stores, room_id, 300, f"burst{next(_names)}x")
+    await send_text(alice, room_id, "!propose Big decision")
+    poll = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30)
+    sent = await send_all(synapse, room_id, users, poll["event_id"], lambda i: f"o{i % 3}")
+    p = (await bot.stores.proposals.list(1))[0]
+    for _ in range(600):
+        if len(await bot.stores.votes.ballots(p.id)) == 300:
+            break
+        await asyncio.sleep(0.1)
+    counts = await bot.stores.proposals.counts(p.id, 3)
+    assert counts == [100, 100, 100] and counts == await bot.stores.proposals.recount(p.id, 3)
+    await wait_for_event(alice, room_id, lambda s: "For 100 · Against 100 · Abstain 100 (300 of 301 voted)" in body(s), 60)
+
+    # A response the bot somehow never stored (as if a sync had lost it) is brought in from the
+    # poll's relations before the count.
+    member = await bot.stores.members.by_account(1, "matrix", users[0][0])
+    async with bot.stores.db.write() as s:
+        await s.execute(text("DELETE FROM ballot WHERE member_id = :m"), {"m": member.id})
+        await s.execute(text("DELETE FROM inbound_event WHERE event_id = :e"), {"e": sent[0]})
+    assert sum(await bot.stores.proposals.counts(p.id, 3)) == 299
+    result = await say(alice, room_id, "!close 1", "Result of #1 Big decision")
+    assert "Turnout: 300 of 301" in body(result)
+
+
+def _run_bot(synapse, tmp_path: Path, user_id: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COOPBOT_")}
+    env.update(COOPBOT_MATRIX_HOMESERVER=synapse.base_url, COOPBOT_MATRIX_USER=user_id,
+               COOPBOT_MATRIX_PASSWORD="bot-password", COOPBOT_MATRIX_STORE_KEY="k3y",
+               COOPBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "bot.log", "ab"))
+
+
+async def test_killed_mid_poll_and_restarted(synapse, people, tmp_path):
+    """The real `coopbot run`, killed with SIGKILL while responses pour in, then started again:
+    no response is lost, and no command it had already handled is executed again."""
+    localpart = f"coopbotk{next(_names)}"
+    user_id, _ = await synapse.register(localpart, "bot-password")
+    proc = _run_bot(synapse, tmp_path, user_id)
+    try:
+        alice = await people("alice", False)
+        room_id = await create_room(alice, "Bakery", invite=[user_id])
+        await wait_for_event(alice, room_id, notice_with("!setup"), 60)
+        await say(alice, room_id, "!setup Red Bakery", "is set up")
+        await alice.room_put_state(room_id, "m.room.join_rules", {"join_rule": "public"})
+        db = Database(f"sqlite:///{tmp_path / 'data' / 'coopbot.db'}")
+        stores = Stores.over(db)
+        users = await crowd(synapse, stores, room_id, 120, f"kill{next(_names)}x")
+        await send_text(alice, room_id, "!propose Lunch")
+        poll = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30)
+        p = (await stores.proposals.list(1))[0]
+        sending = asyncio.create_task(send_all(synapse, room_id, users, poll["event_id"], lambda i: "o0"))
+        for _ in range(300):
+            if len(await stores.votes.ballots(p.id)) >= 10:
+                break
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stored_at_kill = len(await stores.votes.ballots(p.id))
+        await sending
+        assert stored_at_kill < 120, "the kill should land in the middle of the burst"
+
+        proc = _run_bot(synapse, tmp_path, user_id)
+        for _ in range(600):
+            if len(await stores.votes.ballots(p.id)) == 120:
+                break
+            await asyncio.sleep(0.1)
+        assert await stores.proposals.counts(p.id, 3) == [120, 0, 0]
+        assert await stores.proposals.recount(p.id, 3) == [120, 0, 0]
+        await say(alice, room_id, "!show 1", "(120 of 121 voted)", timeout=60)
+        # Commands handled before the kill were not run again: one co-op, one proposal, one answer each.
+        assert len(await stores.proposals.list(1)) == 1
+        history = await alice.room_messages(room_id, start="", limit=500)
+        bodies = [getattr(e, "body", "") for e in history.chunk]
+        assert sum("is set up" in b for b in bodies) == 1
+        announced = [e for e in history.chunk if getattr(e, "body", "").startswith("Proposal #1: Lunch")
+                     and "m.relates_to" not in e.source["content"]]  # the card, not the answer to !show
+        assert len(announced) == 1
+        await db.dispose()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
