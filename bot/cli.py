@@ -10,6 +10,7 @@ import sys
 from bot import export
 from bot.config import Settings, SettingsError, load
 from bot.services import Services
+from storage.db import AlreadyRunning
 
 logger = logging.getLogger("coopbot")
 
@@ -45,7 +46,7 @@ def _logging(settings: Settings, command: str) -> None:
 async def _console(settings: Settings, args) -> int:
     from bot.console.adapter import run_console
 
-    services = await Services.start(settings)
+    services = await Services.start(settings, exclusive=True)
     try:
         await run_console(services, speaker=args.speaker, room=args.room)
     finally:
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     _logging(settings, args.command)
     try:
         return asyncio.run(COMMANDS[args.command](settings, args))
+    except AlreadyRunning as exc:
+        print(f"coopbot: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
 

@@ -9,7 +9,7 @@ import signal
 
 from bot.config import Settings, SettingsError
 from bot.services import Services
-from schedules.clock import run_due_work
+from schedules.clock import DueClock
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def check_platforms(settings: Settings) -> None:
 
 async def run(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; then stop taking updates, finish what is in hand, exit 0."""
-    services = await Services.start(settings)
+    services = await Services.start(settings, exclusive=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -49,10 +49,9 @@ async def run(settings: Settings) -> int:
             adapter.kick()
 
     tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
-    clock = asyncio.create_task(
-        run_due_work(services.stores, services.clock, after=after_due_work, before_close=services.governance.before_close),
-        name="due-work",
-    )
+    clock = DueClock(services.stores, services.clock, after=after_due_work,
+                     before_close=lambda: services.governance.before_close)
+    clock.start()
     logger.info("coopbot is running")
     try:
         done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
@@ -63,8 +62,7 @@ async def run(settings: Settings) -> int:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        clock.cancel()
-        await asyncio.gather(clock, return_exceptions=True)
+        clock.stop()
         await services.close()
     logger.info("coopbot stopped")
     return 0

@@ -23,9 +23,14 @@ class Services:
     governance: Governance
 
     @classmethod
-    async def start(cls, settings: Settings, *, clock: Clock | None = None, bot_names: tuple[str, ...] = ()) -> Services:
-        """Open the database and bring its schema up to date before anything else runs."""
+    async def start(
+        cls, settings: Settings, *, clock: Clock | None = None, bot_names: tuple[str, ...] = (), exclusive: bool = False
+    ) -> Services:
+        """Open the database and bring its schema up to date before anything else runs.
+        `exclusive`: this process acts on schedules (run, console), so on SQLite it must be alone."""
         db = Database(settings.database_url)
+        if exclusive:
+            db.hold_single_process()
         await db.upgrade()
         stores = Stores.over(db)
         clock = clock or SystemClock()

@@ -147,10 +147,18 @@ async def whoami(ctx: Context, cmd: Command) -> list[Reply]:
     if ctx.member is not None:
         standing = ctx.member.role if ctx.member.status == "active" else ctx.member.status
     name = ctx.member.display_name if ctx.member else display_name(ctx)
-    return [Reply(texts.whoami(ctx.coop.name if ctx.coop else None, name, standing, ctx.prefix))]
+    text = texts.whoami(ctx.coop.name if ctx.coop else None, name, standing, ctx.prefix)
+    return [Reply(text + mandate_line(ctx))]
+
+
+def mandate_line(ctx: Context) -> str:
+    if ctx.coop is None or ctx.coop.mandate_lapsed_at is None:
+        return ""
+    lapsed = texts.when(ctx.coop.mandate_lapsed_at, ctx.charter.tz)
+    return "\n" + texts.MANDATE_STANDING.format(coop=ctx.coop.name, when=lapsed, title=texts.SUNSET_TITLE)
 
 
 async def charter(ctx: Context, cmd: Command) -> list[Reply]:
     no_extras(ctx, cmd)
     ctx.require_member()
-    return [Reply(texts.charter(ctx.coop.name, ctx.charter))]
+    return [Reply(texts.charter(ctx.coop.name, ctx.charter) + mandate_line(ctx))]

@@ -27,6 +27,7 @@ MAX_OPTION = 60
 OPTIONS_RANGE = (2, 10)
 MIN_PERIOD = timedelta(seconds=30)
 MAX_PERIOD = timedelta(days=365)
+LATE_GRACE = timedelta(minutes=1)
 PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options"})
 
 
@@ -91,11 +92,13 @@ async def propose(ctx: Context, cmd: Command) -> list[Reply]:
         raise _bad(ctx, texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
     options = _options(ctx, extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
+    # A constitutional proposal titled as the sunset vote is a renewal of the mandate.
+    renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
     await ctx.stores.proposals.open(
         ctx.coop.id, author_id=author.id, title=title, body=extras.body, kind=kind, ballot=ballot,
         options=options, rule=charter.rule(kind).to_json(), closes_at=closes_at, now=ctx.now,
         card=lambda p: card(p, charter, author.display_name, [0] * len(options), 0, ctx.prefix),
-        event=ctx.event,
+        event=ctx.event, purpose="sunset" if renewal else None,
     )
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []
@@ -145,8 +148,14 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     return text + "\n\n" + result_text(p, charter, names.get(p.ended_by))
 
 
-def result_text(p: Proposal, charter: Charter, closed_by: str | None) -> str:
-    return texts.result(p, Outcome.from_json(p.result), charter.tz, ended_early_by=closed_by, reason=p.end_reason)
+def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:
+    outcome = Outcome.from_json(p.result)
+    text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
+    if late_since is not None:
+        text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
+    if p.purpose == "sunset":
+        text += "\n" + (texts.MANDATE_RENEWED if outcome.passed else texts.MANDATE_LAPSED)
+    return text
 
 
 def _reason(ctx: Context, text: str, verb: str) -> str | None:
@@ -225,9 +234,12 @@ async def close_due(stores: Stores, now: datetime, before_close: tuple[CloseHook
         await _last_look(before_close, p.id)
         coop = await stores.coops.get(p.coop_id)
         charter = Charter.from_json(coop.charter)
+        # Closing well after the deadline means the bot was down then: the result says so.
+        late = p.closes_at if now - p.closes_at > LATE_GRACE else None
         try:
             await stores.proposals.close(
-                p.id, now=now, by=None, reason=None, decide=_decide, render=lambda q: result_text(q, charter, None)
+                p.id, now=now, by=None, reason=None, decide=_decide,
+                render=lambda q: result_text(q, charter, None, late),
             )
             closed += 1
         except ProposalNotOpen:

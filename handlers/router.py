@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from handlers import members, proposals, rooms, texts, votes
+from handlers import due, members, proposals, rooms, texts, votes
 from handlers.context import Context
 from handlers.errors import BadArguments, GovernanceError
 from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
@@ -49,6 +49,7 @@ VERBS: dict[str, Handler] = {
     "proposals": proposals.proposals,
     "show": proposals.show,
     "close": proposals.close,
+    "calendar": due.calendar,
     "withdraw": proposals.withdraw,
 }
 

@@ -35,6 +35,7 @@ USAGE = {
     "proposals": "proposals",
     "show": "show <#>",
     "close": "close <#> [reason]",
+    "calendar": "calendar",
     "withdraw": "withdraw <#> [reason]",
 }
 
@@ -56,6 +57,7 @@ SUMMARY = {
     "proposals": "open proposals, time left, whether you voted",
     "show": "one proposal and its tally",
     "close": "steward: end a proposal now, with a reason",
+    "calendar": "coming deadlines, audits and sunset votes",
     "withdraw": "author: withdraw your proposal, with a reason",
 }
 
@@ -309,3 +311,42 @@ def charter(coop: str, c) -> str:
     lines.append(f"Movement share of surplus: {percent(Fraction(c.movement_share))}.")
     lines.append(f"Timezone: {c.timezone}.")
     return "\n".join(lines)
+
+
+# --- schedules: reminders, the calendar, the mandate ---
+DEADLINE_REMINDER = (
+    "Reminder: #{number} {title} closes in {left} ({when}).\n"
+    "{missing} of {electorate} members have not voted yet; {quorum_line}\n"
+    "Vote with {prefix}vote {number} <option>."
+)
+QUORUM_NEEDS = "quorum needs {more} more vote{s}."
+QUORUM_REACHED = "quorum is reached."
+DEADLINE_DIRECT = "You have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."
+AUDIT_REMINDER = (
+    "Liberation audit of {coop} in {left} ({when}). Allies from affiliated struggles review wage ratios, "
+    "supply chains, governance and political spending; their verdict is published."
+)
+AUDIT_DUE = "The liberation audit of {coop} is due now ({when}). Its verdict is to be published to every member."
+SUNSET_TITLE = "Renew the co-op's mandate?"
+SUNSET_BODY = (
+    "The charter requires a re-founding vote every {months} months: renewal must be earned, not assumed. "
+    "If it fails, the co-op's mandate lapses until a renewal passes."
+)
+MANDATE_LAPSED = "The co-op's mandate has lapsed; it stands lapsed until a renewal vote passes."
+MANDATE_RENEWED = "The co-op's mandate is renewed."
+MANDATE_STANDING = "The mandate of {coop} lapsed on {when}; a renewal vote ({title}) must pass."
+CLOSED_LATE = "Closed late: the bot was not running at the closing time ({when})."
+
+
+def calendar_text(coop: str, tz_name: str, items: list[tuple[datetime, str]], tz: ZoneInfo, lapsed: str | None) -> str:
+    lines = [f"Calendar of {coop} (times in {tz_name}):"]
+    lines += [f"• {when(at, tz)} — {what}" for at, what in sorted(items, key=lambda item: item[0])]
+    if lapsed:
+        lines.append(lapsed)
+    return "\n".join(lines)
+
+
+CALENDAR_CLOSES = "voting on #{number} {title} closes"
+CALENDAR_REMINDER = "reminder to vote on #{number}"
+CALENDAR_AUDIT = "liberation audit (reminders {offsets} before)"
+CALENDAR_SUNSET = "sunset vote opens: {title}"

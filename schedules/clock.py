@@ -1,35 +1,55 @@
-"""The clock that wakes due work: proposals whose closing time has come are closed."""
+"""The clock: APScheduler wakes the due work; the database alone says what is due."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 
-from handlers.proposals import close_due
-from storage.stores import Stores
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from handlers.due import run_due
 from handlers.ports import Clock, CloseHook
+from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
 
-TICK = 1.0
+TICK = 1.0  # seconds between looks at what is due: the lateness of a close or reminder at most
 
 
-async def run_due_work(
-    stores: Stores,
-    clock: Clock,
-    *,
-    after: Callable[[], Awaitable[None]] | None = None,
-    before_close: tuple[CloseHook, ...] = (),
-    tick: float = TICK,
-) -> None:
-    """Forever: close what is due (the database says what is due), then call `after`
-    (an adapter delivering the outbox). A failure is logged and the loop goes on."""
-    while True:
+class DueClock:
+    """Runs `run_due` every tick. The scheduler keeps no deadlines of its own (its job store holds
+    only this one job), so a restart or a missed tick loses nothing: the next run does what the
+    database says is due, once."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        clock: Clock,
+        *,
+        before_close: Callable[[], tuple[CloseHook, ...]] = tuple,
+        after: Callable[[], Awaitable[None]] | None = None,
+        tick: float = TICK,
+    ) -> None:
+        self.stores, self.clock, self.before_close, self.after, self.tick = stores, clock, before_close, after, tick
+        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+
+    async def run_once(self) -> None:
         try:
-            await close_due(stores, clock.now(), before_close=before_close)
-            if after is not None:
-                await after()
+            await run_due(self.stores, self.clock.now(), self.before_close())
+            if self.after is not None:
+                await self.after()
         except Exception:
-            logger.exception("due work failed; trying again in %.0fs", tick)
-        await asyncio.sleep(tick)
+            # Never let the clock die: log, and the next tick tries again from the database.
+            logger.exception("due work failed; trying again in %.0fs", self.tick)
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.run_once, "interval", seconds=self.tick, id="due-work", name="due-work",
+            max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(timezone.utc),
+        )
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,10 @@ def async_url(url: str) -> str:
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     raise UnsupportedDatabase(f"unsupported database '{backend}': use sqlite:/// or postgresql://")
+
+
+class AlreadyRunning(RuntimeError):
+    """Another coopbot process holds this SQLite database."""
 
 
 class Database:
@@ -83,6 +88,22 @@ class Database:
         async with self.writer.connect() as conn:
             await conn.run_sync(_upgrade_sync)
             await conn.commit()
+
+    def hold_single_process(self) -> None:
+        """SQLite has one writer: a second bot process on the same file is refused politely
+        (PostgreSQL needs no such lock; there, claims in the database keep the work single)."""
+        if not self.is_sqlite:
+            return
+        path = Path(make_url(self.url).database).with_suffix(".lock")
+        self._lock_file = open(path, "a+")  # kept open: the lock lives as long as this process
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise AlreadyRunning(
+                f"another coopbot is already running on {make_url(self.url).database}; "
+                "SQLite allows one (use PostgreSQL to run several)"
+            ) from None
 
     async def dispose(self) -> None:
         await self.writer.dispose()

@@ -29,6 +29,7 @@ class Coop(SQLModel, table=True):
     founded_at: datetime = _ts()
     charter: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     next_proposal_number: int = Field(default=1)
+    mandate_lapsed_at: datetime | None = _ts(nullable=True)  # a sunset vote failed; until a renewal passes
 
 
 class Room(SQLModel, table=True):
@@ -112,6 +113,7 @@ class Proposal(SQLModel, table=True):
     opened_at: datetime = _ts()
     closes_at: datetime = _ts()
     status: str = Field(default="open", max_length=16)  # open | closed | withdrawn
+    purpose: str | None = Field(default=None, max_length=16)  # "sunset": renews the co-op's mandate
     electorate_size: int
     ended_at: datetime | None = _ts(nullable=True)
     ended_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
@@ -224,3 +226,4 @@ class Cursor(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str
     updated_at: datetime = _ts()
+

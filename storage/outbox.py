@@ -6,8 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from storage.common import announce, claim
 from storage.db import Database
+from storage.errors import DuplicateEvent
 from storage.models import Outbox
+
+
+SCHEDULE = "schedule"  # the claims of scheduled work live beside platform events
 
 
 class OutboxStore:
@@ -21,6 +26,40 @@ class OutboxStore:
                 stmt = stmt.where(Outbox.chat_id == chat_id)
             stmt = stmt.order_by(Outbox.id).limit(limit)
             return list((await s.execute(stmt)).scalars())
+
+    async def announce_once(
+        self,
+        key: str,
+        coop_id: int,
+        kind: str,
+        text: str,
+        now: datetime,
+        *,
+        proposal_id: int | None = None,
+        direct: list[tuple[str, str, str]] = (),
+    ) -> bool:
+        """Queue scheduled news once: in every bound room, and as direct messages (platform, chat,
+        text). The claim on `key` is written in the same transaction, so a restart or a second
+        process never sends it again. False if it was already done."""
+        try:
+            async with self.db.write() as s:
+                await claim(s, (SCHEDULE, key), now)
+                await announce(s, coop_id, kind, text, now, proposal_id=proposal_id)
+                for platform, chat_id, message in direct:
+                    s.add(Outbox(coop_id=coop_id, platform=platform, chat_id=chat_id, kind="direct",
+                                 proposal_id=proposal_id, text=message, created_at=now))
+        except DuplicateEvent:
+            return False
+        return True
+
+    async def skip(self, keys: list[str], now: datetime) -> None:
+        """Mark scheduled news as done without sending it (it is stale: a later one supersedes it)."""
+        for key in keys:
+            try:
+                async with self.db.write() as s:
+                    await claim(s, (SCHEDULE, key), now)
+            except DuplicateEvent:
+                continue  # another process got there first: the same outcome
 
     async def mark_sent(self, ids: list[int], now: datetime) -> None:
         if not ids:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert as sa_insert, literal, select, update
 
 from storage.common import announce, claim, log
 from storage.db import Database
 from storage.errors import ProposalNotOpen
-from storage.models import Ballot, Coop, Elector, GovernanceEvent, Member, Proposal
+from storage.models import Account, Ballot, Coop, Elector, GovernanceEvent, Member, Proposal
 
 
 class ProposalStore:
@@ -59,6 +59,33 @@ class ProposalStore:
             )
             return list((await s.execute(stmt)).scalars())
 
+    async def closing_within(self, now: datetime, horizon: timedelta) -> list[Proposal]:
+        """Open proposals whose closing time is still ahead but within `horizon`."""
+        async with self.db.read() as s:
+            stmt = (
+                select(Proposal)
+                .where(Proposal.status == "open", Proposal.closes_at > now, Proposal.closes_at <= now + horizon)
+                .order_by(Proposal.closes_at)
+            )
+            return list((await s.execute(stmt)).scalars())
+
+    async def non_voters(self, proposal_id: int) -> list[tuple[Member, list[Account]]]:
+        """Members on the proposal's frozen register, still active, with no current vote."""
+        async with self.db.read() as s:
+            voted = select(Ballot.member_id).where(Ballot.proposal_id == proposal_id)
+            stmt = (
+                select(Member)
+                .join(Elector, Elector.member_id == Member.id)
+                .where(Elector.proposal_id == proposal_id, Member.status == "active", Member.id.not_in(voted))
+                .order_by(Member.id)
+            )
+            members = list((await s.execute(stmt)).scalars())
+            accounts = (await s.execute(select(Account).where(Account.member_id.in_([m.id for m in members])))).scalars()
+            by_member: dict[int, list[Account]] = {}
+            for account in accounts:
+                by_member.setdefault(account.member_id, []).append(account)
+            return [(m, by_member.get(m.id, [])) for m in members]
+
     async def open(
         self,
         coop_id: int,
@@ -74,6 +101,7 @@ class ProposalStore:
         now: datetime,
         card: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
+        purpose: str | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate, log it and
         queue its card for every bound room, all in one transaction."""
@@ -90,6 +118,7 @@ class ProposalStore:
             proposal = Proposal(
                 coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
+                purpose=purpose,
             )
             s.add(proposal)
             await s.flush()
@@ -134,6 +163,10 @@ class ProposalStore:
             counts = await _counts(s, proposal_id, len(proposal.options))
             proposal.result = decide(proposal, counts)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
+            if proposal.purpose == "sunset":
+                # A sunset vote decides the mandate: it lapses when renewal fails, until one passes.
+                coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
+                coop.mandate_lapsed_at = None if proposal.result["passed"] else (coop.mandate_lapsed_at or now)
             await log(
                 s, proposal.coop_id, "proposal_closed", now, proposal_id=proposal.id, member_id=by,
                 reason=reason, result=proposal.result,

@@ -12,7 +12,7 @@ from bot.console.lines import Assembler, Message
 from bot.services import Services
 from handlers.events import CommandReceived
 from handlers.types import ChatRef, Reply, UserRef
-from schedules.clock import run_due_work
+from schedules.clock import DueClock
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,11 @@ class Console:
             for item in batch:
                 self.say("coopbot", item.text)
             await outbox.mark_sent([m.id for m in batch], self.services.clock.now())
+        # Direct messages to console people (reminders to vote) are shown as such.
+        while batch := [m for m in await outbox.pending(PLATFORM) if m.kind == "direct"]:
+            for item in batch:
+                self.say(f"coopbot (only to {item.chat_id})", item.text)
+            await outbox.mark_sent([m.id for m in batch], self.services.clock.now())
 
     async def deliver_now(self) -> None:
         async with self.lock:
@@ -78,10 +83,9 @@ class Console:
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
-        # Results of proposals closing on time are printed while the console runs.
-        ticker = asyncio.create_task(
-            run_due_work(self.services.stores, self.services.clock, after=self.deliver_now), name="console-due-work"
-        )
+        # Results of proposals closing on time, and reminders, are printed while the console runs.
+        ticker = DueClock(self.services.stores, self.services.clock, after=self.deliver_now)
+        ticker.start()
         try:
             async with self.lock:
                 await self.deliver()
@@ -101,7 +105,7 @@ class Console:
                 if message is not None:
                     await self.handle(message)
         finally:
-            ticker.cancel()
+            ticker.stop()
 
     async def _flush(self) -> None:
         message = self.assembler.flush()

@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('founded_at', storage.types.UTCDateTime(), nullable=False),
     sa.Column('charter', sa.JSON(), nullable=False),
     sa.Column('next_proposal_number', sa.Integer(), nullable=False),
+    sa.Column('mandate_lapsed_at', storage.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -107,6 +108,7 @@ def upgrade() -> None:
     sa.Column('opened_at', storage.types.UTCDateTime(), nullable=False),
     sa.Column('closes_at', storage.types.UTCDateTime(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('electorate_size', sa.Integer(), nullable=False),
     sa.Column('ended_at', storage.types.UTCDateTime(), nullable=True),
     sa.Column('ended_by', sa.Integer(), nullable=True),
