@@ -87,6 +87,10 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
     environ = os.environ if environ is None else environ
     toml_path = Path("coopbot.toml") if toml_path is None else toml_path
     values = _from_toml(toml_path) if toml_path.is_file() else {}
+    for key in environ:
+        # A misspelt setting would otherwise be ignored without a word (COOPBOT_TEST_* is for tests).
+        if key.startswith(PREFIX) and key.removeprefix(PREFIX) not in NAMES and not key.startswith(PREFIX + "TEST_"):
+            raise SettingsError(key.removeprefix(PREFIX), "unknown setting")
     for name in NAMES:
         if environ.get(PREFIX + name, "") != "":
             values[name] = environ[PREFIX + name]

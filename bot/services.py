@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -21,6 +24,7 @@ class Services:
     stores: Stores
     clock: Clock
     governance: Governance
+    worker: str = ""  # this process's name in outbox claims
 
     @classmethod
     async def start(
@@ -34,7 +38,8 @@ class Services:
         await db.upgrade()
         stores = Stores.over(db)
         clock = clock or SystemClock()
-        return cls(settings, db, stores, clock, Governance(stores, clock, bot_names))
+        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        return cls(settings, db, stores, clock, Governance(stores, clock, bot_names), worker)
 
     async def close(self) -> None:
         await self.db.dispose()

@@ -43,6 +43,3 @@ class ProposalClosed(GovernanceError):
 class Conflict(GovernanceError):
     """The request clashes with the current state (already a member, name taken, ...)."""
 
-
-class DuplicateEvent(Exception):
-    """The platform delivered this event before and its effect is already stored."""

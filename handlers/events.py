@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from handlers.types import ChatRef, UserRef
 
@@ -27,6 +28,7 @@ class VoteCast:
     proposal_id: int
     option: int
     event_id: str | None = None
+    made_at: datetime | None = None  # the platform's time of the vote, when it carries one
 
 
 @dataclass(frozen=True)

@@ -245,4 +245,8 @@ async def close_due(stores: Stores, now: datetime, before_close: tuple[CloseHook
         except ProposalNotOpen:
             # Someone closed it between our look and our lock: nothing left to do.
             continue
+        except Exception:
+            # One proposal that cannot be closed must not keep the others open past their time.
+            logger.exception("closing proposal %s failed; will retry", p.id)
+            continue
     return closed

@@ -31,6 +31,14 @@ async def _help(ctx: Context, cmd: Command) -> list[Reply]:
     return [Reply(f"{ctx.prefix}{verb} — {texts.SUMMARY[verb]}\n" + texts.usage_line(verb, ctx.prefix))]
 
 
+async def _start(ctx: Context, cmd: Command) -> list[Reply]:
+    """Telegram's Start button sends /start: greet, and say what to do next."""
+    return [Reply(texts.ADDED_TO_ROOM.format(prefix=ctx.prefix))]
+
+
+# Verbs that work but are not listed in help (platform conventions).
+HIDDEN: dict[str, Handler] = {"start": _start}
+
 VERBS: dict[str, Handler] = {
     "help": _help,
     "setup": members.setup,
@@ -90,14 +98,14 @@ class Governance:
         prefix = PREFIX.get(event.chat.platform, "/")
         if len(event.text) > MAX_MESSAGE:
             return [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE))]
-        handler = VERBS.get(cmd.verb)
+        handler = VERBS.get(cmd.verb) or HIDDEN.get(cmd.verb)
         if handler is None:
             return [Reply(texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))]
         return await self._run(event.chat, event.sender, event.event_id, lambda ctx: handler(ctx, cmd))
 
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
         return await self._run(
-            event.chat, event.sender, event.event_id, lambda ctx: votes.button(ctx, event.proposal_id, event.option)
+            event.chat, event.sender, event.event_id, lambda ctx: votes.button(ctx, event.proposal_id, event.option, event.made_at)
         )
 
     async def handle_unvote(self, event: VoteWithdrawn) -> list[Reply]:

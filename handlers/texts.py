@@ -214,11 +214,16 @@ def options_line(options: Sequence[str]) -> str:
     return " · ".join(f"{i}. {label}" for i, label in enumerate(options, 1))
 
 
+CARD_BODY = 1500
+
+
 def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str) -> str:
     """A new proposal, as announced in every bound room (and shown by `show`)."""
     lines = [f"Proposal #{p.number}: {p.title}", f"by {author} · {KIND_WORDS[p.kind]} · {BALLOT_WORDS[p.ballot]}"]
     if p.body:
-        lines += ["", p.body, ""]
+        # The card is read in a chat: a long text is cut there (the export carries all of it).
+        body = p.body if len(p.body) <= CARD_BODY else p.body[: CARD_BODY - 1].rstrip() + "…"
+        lines += ["", body, ""]
     lines.append("Options: " + options_line(p.options))
     lines.append(
         f"Quorum {percent(rule.quorum)} of {p.electorate_size} members; passes with {threshold_words(rule)} of {share_of(p.options)}."

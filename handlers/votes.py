@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers import texts
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
@@ -48,10 +50,10 @@ def ack(p: Proposal, previous: int | None, option: int) -> Reply:
     return Reply(text, proposal_id=p.id)
 
 
-async def record(ctx: Context, p: Proposal, option: int) -> Reply:
+async def record(ctx: Context, p: Proposal, option: int, made_at: datetime | None = None) -> Reply:
     member = ctx.require_member()
     try:
-        outcome = await ctx.stores.votes.cast(p.id, member.id, option, now=ctx.now, event=ctx.event)
+        outcome = await ctx.stores.votes.cast(p.id, member.id, option, now=ctx.now, event=ctx.event, made_at=made_at)
     except (ProposalNotOpen, VotingEnded, NotElector) as exc:
         raise _refusal(ctx, p, exc) from None
     return ack(outcome.proposal, outcome.previous, option)
@@ -98,9 +100,9 @@ async def button_unvote(ctx: Context, proposal_id: int) -> list[Reply]:
     return [await take_back(ctx, await _tapped(ctx, proposal_id))]
 
 
-async def button(ctx: Context, proposal_id: int, option: int) -> list[Reply]:
+async def button(ctx: Context, proposal_id: int, option: int, made_at: datetime | None = None) -> list[Reply]:
     """A vote from a button or poll; the option must exist on the proposal."""
     p = await _tapped(ctx, proposal_id)
     if not 0 <= option < len(p.options):
         raise NotFound(texts.OPTION_UNKNOWN.format(number=p.number, option=option + 1, options=texts.options_line(p.options)))
-    return [await record(ctx, p, option)]
+    return [await record(ctx, p, option, made_at)]

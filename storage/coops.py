@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from storage.common import claim, log
 from storage.db import Database
 from storage.errors import AlreadyExists
-from storage.models import Account, Code, Coop, Member, Outbox, Room
+from storage.models import Account, Card, Code, Coop, Member, Outbox, Room
 
 # No 0/O or 1/I/L: codes are read off one phone and typed into another.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -91,6 +91,9 @@ class CoopStore:
             await s.execute(
                 update(Outbox).where(Outbox.platform == platform, Outbox.chat_id == old_chat_id, Outbox.sent_at.is_(None))
                 .values(chat_id=new_chat_id)
+            )
+            await s.execute(
+                update(Card).where(Card.platform == platform, Card.chat_id == old_chat_id).values(chat_id=new_chat_id)
             )
 
     async def create_code(

@@ -194,6 +194,9 @@ class Outbox(SQLModel, table=True):
     text: str
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
+    # Several processes on one PostgreSQL database: a row is delivered by the one that claims it.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _ts(nullable=True)
 
 
 class Card(SQLModel, table=True):

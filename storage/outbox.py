@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from storage.common import announce, claim
 from storage.db import Database
@@ -26,6 +26,29 @@ class OutboxStore:
                 stmt = stmt.where(Outbox.chat_id == chat_id)
             stmt = stmt.order_by(Outbox.id).limit(limit)
             return list((await s.execute(stmt)).scalars())
+
+    async def claim(
+        self, platform: str, worker: str, now: datetime, *, limit: int = 100, lease: timedelta = timedelta(seconds=60)
+    ) -> list[Outbox]:
+        """Pending rows for this platform that no other process is delivering, oldest first,
+        claimed for `lease` (a process that dies lets its claims lapse, and another takes over)."""
+        async with self.db.write() as s:
+            free = or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now, Outbox.claimed_by == worker)
+            ids = (
+                select(Outbox.id)
+                .where(Outbox.platform == platform, Outbox.sent_at.is_(None), free)
+                .order_by(Outbox.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            stmt = (
+                update(Outbox)
+                .where(Outbox.id.in_(ids))
+                .values(claimed_by=worker, claimed_until=now + lease)
+                .returning(Outbox)
+            )
+            rows = list((await s.execute(stmt)).scalars())
+            return sorted(rows, key=lambda row: row.id)
 
     async def announce_once(
         self,

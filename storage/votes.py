@@ -29,18 +29,24 @@ class VoteStore:
             stmt = select(Ballot.option).where(Ballot.proposal_id == proposal_id, Ballot.member_id == member_id)
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def ballot(self, proposal_id: int, member_id: int) -> Ballot | None:
+        async with self.db.read() as s:
+            return await s.get(Ballot, (proposal_id, member_id))
+
     async def ballots(self, proposal_id: int) -> list[Ballot]:
         async with self.db.read() as s:
             stmt = select(Ballot).where(Ballot.proposal_id == proposal_id).order_by(Ballot.member_id)
             return list((await s.execute(stmt)).scalars())
 
     async def cast(
-        self, proposal_id: int, member_id: int, option: int, *, now: datetime, event: tuple[str, str] | None = None
+        self, proposal_id: int, member_id: int, option: int, *, now: datetime,
+        event: tuple[str, str] | None = None, made_at: datetime | None = None,
     ) -> VoteOutcome:
-        """Cast or change a vote; the last choice counts."""
+        """Cast or change a vote; the last choice counts. `made_at`: when the platform says the
+        member voted, if earlier than now (a vote made before the deadline counts until the count)."""
         async with self.db.write() as s:
             await claim(s, event, now)
-            proposal = await _open_proposal(s, proposal_id, member_id, now)
+            proposal = await _open_proposal(s, proposal_id, member_id, min(now, made_at or now))
             if not 0 <= option < len(proposal.options):
                 raise ValueError("option out of range")
             key = (Ballot.proposal_id == proposal_id, Ballot.member_id == member_id)

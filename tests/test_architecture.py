@@ -30,6 +30,16 @@ def test_core_imports_no_platform_library():
     assert offenders == {}
 
 
+def test_storage_does_not_import_the_core():
+    """storage/ knows nothing of handlers/ or schedules/: it raises its own errors."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "storage").rglob("*.py")
+        if _imports(path) & {"handlers", "schedules", "bot"}
+    ]
+    assert offenders == []
+
+
 def test_core_does_not_import_the_adapters():
     """Data flows one way: bot/ calls the core, never the reverse."""
     offenders = [

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import urllib.parse
+from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
@@ -18,8 +19,10 @@ import pytest
 from bot.config import Settings
 from bot.matrix.adapter import MatrixAdapter
 from bot.services import Services
+from handlers.due import run_due
 from storage.db import Database
 from storage.stores import Stores
+from tests.conftest import FakeClock
 from tests.fakes.synapse import (
     UNSTABLE_POLL_RESPONSE,
     UserExists,
@@ -51,7 +54,8 @@ def notice_with(text: str):
 class Bot:
     """coopbot's Matrix adapter in this process, logged in as its own user on the test Synapse."""
 
-    def __init__(self, synapse, tmp_path: Path, localpart: str) -> None:
+    def __init__(self, synapse, tmp_path: Path, localpart: str, clock=None) -> None:
+        self.clock = clock
         self.synapse = synapse
         self.localpart = localpart
         self.user_id = synapse.user_id(localpart)
@@ -66,7 +70,7 @@ class Bot:
             await self.synapse.register(self.localpart, "bot-password")
         except UserExists:
             pass
-        self.services = await Services.start(self.settings)
+        self.services = await Services.start(self.settings, clock=self.clock)
         self.adapter = MatrixAdapter(self.services, self.settings)
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(self.adapter.run(self.stop))
@@ -354,3 +358,32 @@ async def test_killed_mid_poll_and_restarted(synapse, people, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+async def test_a_poll_response_lost_before_the_deadline_is_counted_at_the_close(synapse, people, tmp_path):
+    """A response sent before the closing time but never stored (as if a sync had dropped it) is
+    fetched from the poll's relations when the proposal closes on time, and counted."""
+    clock = FakeClock(datetime.now(timezone.utc))
+    bot = await Bot(synapse, tmp_path, f"coopbotr{next(_names)}", clock=clock).start()
+    try:
+        alice = await people("alice", False)
+        room_id = await public_co_op_room(bot, alice)
+        users = await crowd(synapse, bot.stores, room_id, 3, f"late{next(_names)}x")
+        await send_text(alice, room_id, "!propose Quick\ncloses: 1h")
+        poll = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30)
+        sent = await send_all(synapse, room_id, users, poll["event_id"], lambda i: "o0")
+        p = (await bot.stores.proposals.list(1))[0]
+        for _ in range(300):
+            if len(await bot.stores.votes.ballots(p.id)) == 3:
+                break
+            await asyncio.sleep(0.1)
+        member = await bot.stores.members.by_account(1, "matrix", users[0][0])
+        async with bot.stores.db.write() as s:
+            await s.execute(text("DELETE FROM ballot WHERE member_id = :m"), {"m": member.id})
+            await s.execute(text("DELETE FROM inbound_event WHERE event_id = :e"), {"e": sent[0]})
+        clock.advance(hours=2)  # past the deadline: the count happens now
+        await run_due(bot.stores, clock.now(), bot.services.governance.before_close)
+        closed = await bot.stores.proposals.get_by_id(p.id)
+        assert closed.status == "closed" and closed.result["counts"] == [3, 0, 0]
+    finally:
+        await bot.close()

@@ -146,3 +146,19 @@ async def test_times_are_stored_in_utc(gov, clock):
     p = await gov.stores.proposals.get_by_id(pid)
     assert p.opened_at == clock.now() and p.opened_at.utcoffset() == timedelta(0)
     assert p.closes_at - p.opened_at == timedelta(hours=72)
+
+
+async def test_two_processes_claim_disjoint_outbox_rows(gov):
+    """Two bot processes delivering one outbox: each pending announcement is claimed by one of them."""
+    chat, pid = await _coop_with_proposal(gov, 1)
+    for i in range(30):
+        await chat.say("alice", f"/propose Matter {i}")
+    async with gov.stores.db.write() as s:
+        await s.execute(text("UPDATE outbox SET sent_at = NULL"))  # as if no adapter had delivered them yet
+    outbox, now = gov.stores.outbox, gov.clock.now()
+    first, second = await asyncio.gather(outbox.claim("console", "a", now, limit=20), outbox.claim("console", "b", now, limit=20))
+    a, b = {r.id for r in first}, {r.id for r in second}
+    assert a and b and not a & b and len(a | b) == 31
+    assert {r.id for r in await outbox.claim("console", "a", now, limit=50)} == a  # its own claims come back to it
+    later = now + timedelta(minutes=2)  # a process that died lets its claims lapse
+    assert {r.id for r in await outbox.claim("console", "c", later, limit=50)} == a | b

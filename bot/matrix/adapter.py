@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import zlib
+from datetime import datetime, timezone
 from pathlib import Path
 
 from nio import (
@@ -46,6 +47,7 @@ from storage.models import Outbox
 logger = logging.getLogger(__name__)
 
 PREFIX = "!"
+MAX_FAILURES = 5
 SYNC_TIMEOUT_MS = 30_000
 CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card: a burst of votes becomes one edit
 IDLE = 1.0
@@ -60,6 +62,10 @@ _in_sync: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sync", defau
 
 class SendFailed(Exception):
     pass
+
+
+def _timestamp(milliseconds: int | None) -> datetime | None:
+    return datetime.fromtimestamp(milliseconds / 1000, timezone.utc) if milliseconds else None
 
 
 class MatrixAdapter:
@@ -86,6 +92,7 @@ class MatrixAdapter:
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
         self._outbox_kick, self._cards_kick = asyncio.Event(), asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._failures: dict[int, int] = {}  # outbox row id -> failed attempts
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
         services.governance.before_close += (self.reconcile,)
 
@@ -164,17 +171,32 @@ class MatrixAdapter:
                 if not fetch.done():
                     fetch.cancel()  # nothing is lost: the stored position has not moved
                     break
-                response = fetch.result()
+                try:
+                    response = fetch.result()
+                except Exception as exc:
+                    # The homeserver is away: nothing moved, so wait and sync again from the same place.
+                    logger.warning("Matrix sync failed (%s); retrying", exc)
+                    await asyncio.sleep(5.0)
+                    continue
                 if not isinstance(response, SyncResponse):
                     logger.warning("Matrix sync failed: %s", response)
                     await asyncio.sleep(2.0)
                     continue
-                await self._keep_keys()
+                try:
+                    await self._keep_keys()
+                except Exception:
+                    logger.exception("end-to-end key upkeep failed; going on")
                 async with self._lock:
                     token = _in_sync.set(True)
                     try:
                         # The very first run starts from now: a co-op's old history is not replayed.
                         await self._handle(response, since, replay=since is not None)
+                    except Exception:
+                        # The position stays where it was: the same events come again, and what
+                        # was already stored is recognised by its event id.
+                        logger.exception("handling a Matrix sync failed; fetching it again")
+                        await asyncio.sleep(5.0)
+                        continue
                     finally:
                         _in_sync.reset(token)
                 since = response.next_batch
@@ -270,7 +292,8 @@ class MatrixAdapter:
                 await self._reply(room_id, event, reply, i)
             self.kick()
         elif isinstance(event, UnknownEvent) and event.type in convert.POLL_RESPONSES:
-            await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}))
+            await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}),
+                                      made_at=_timestamp(event.server_timestamp))
         elif isinstance(event, MegolmEvent):
             logger.warning("could not decrypt %s in %s; asking for its key", event.event_id, room_id)
             try:
@@ -279,7 +302,8 @@ class MatrixAdapter:
                 logger.exception("room key request failed")
 
     async def _poll_response(
-        self, room_id: str, event_id: str, sender: str, content: dict, *, notify: bool = True
+        self, room_id: str, event_id: str, sender: str, content: dict, *, notify: bool = True,
+        made_at: datetime | None = None,
     ) -> None:
         parsed = convert.poll_response(content)
         if parsed is None:
@@ -292,7 +316,7 @@ class MatrixAdapter:
         if option is None:
             replies = await gov.handle_unvote(VoteWithdrawn(chat, user, card.proposal_id, event_id))
         else:
-            replies = await gov.handle_vote(VoteCast(chat, user, card.proposal_id, option, event_id))
+            replies = await gov.handle_vote(VoteCast(chat, user, card.proposal_id, option, event_id, made_at))
         if replies and replies[0].refusal and notify:
             # The poll shows the choice as made; say in the room that it was not counted.
             await self._send(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
@@ -307,6 +331,8 @@ class MatrixAdapter:
 
     async def reconcile(self, proposal_id: int) -> None:
         """Before a count: bring in each member's latest poll response that no sync delivered."""
+        if not any(card.poll_id for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id)):
+            return  # no poll of ours: nothing to look at, and no reason to wait for the sync loop
         if _in_sync.get():
             # Called from a command handled within a sync: the lock is already ours.
             await self._reconcile(proposal_id)
@@ -333,11 +359,18 @@ class MatrixAdapter:
             handled = await self.services.stores.cursors.handled(
                 convert.PLATFORM, [event_id for _, event_id, _ in latest.values()]
             )
-            for sender, (_, event_id, content) in latest.items():
-                if event_id not in handled:
-                    logger.info("reconciling poll response %s of %s", event_id, sender)
-                    # A refusal (non-member) was said when the response came; not again now.
-                    await self._poll_response(card.chat_id, event_id, sender, content, notify=False)
+            proposal = await self.services.stores.proposals.get_by_id(proposal_id)
+            for sender, (stamp, event_id, content) in latest.items():
+                if event_id in handled:
+                    continue
+                made_at = _timestamp(stamp)
+                member = await self.services.stores.members.by_account(proposal.coop_id, convert.PLATFORM, sender)
+                ballot = member and await self.services.stores.votes.ballot(proposal_id, member.id)
+                if ballot and made_at and ballot.cast_at >= made_at:
+                    continue  # the member voted again since (by !vote or on another platform): that stands
+                logger.info("reconciling poll response %s of %s", event_id, sender)
+                # A refusal (non-member) was said when the response came; not again now.
+                await self._poll_response(card.chat_id, event_id, sender, content, notify=False, made_at=made_at)
 
     # --- sending ---
 
@@ -363,13 +396,20 @@ class MatrixAdapter:
         outbox = self.services.stores.outbox
         while True:
             try:
-                for item in await outbox.pending(convert.PLATFORM, limit=100):
+                waiting: set[str] = set()
+                for item in await outbox.claim(convert.PLATFORM, self.services.worker, self.services.clock.now()):
+                    if item.chat_id in waiting:
+                        continue  # keep each room's order: nothing after a row that failed
                     try:
                         await self._deliver(item)
-                    except SendFailed as exc:
-                        if "M_FORBIDDEN" not in str(exc):
-                            raise
-                        logger.warning("outbox %s undeliverable: %s", item.id, exc)
+                    except Exception as exc:
+                        failures = self._failures[item.id] = self._failures.get(item.id, 0) + 1
+                        if failures < MAX_FAILURES and "M_FORBIDDEN" not in str(exc):
+                            logger.warning("outbox %s to %s failed (%s); will retry", item.id, item.chat_id, exc)
+                            waiting.add(item.chat_id)
+                            continue
+                        # Kicked out, room gone, or failing for good: give this one up, go on.
+                        logger.error("outbox %s to %s undeliverable: %s", item.id, item.chat_id, exc)
                     await outbox.mark_sent([item.id], self.services.clock.now())
             except asyncio.CancelledError:
                 raise
@@ -381,16 +421,22 @@ class MatrixAdapter:
         # Transaction ids come from the outbox row: a send retried after a crash posts once.
         if item.kind == "proposal_opened" and item.proposal_id is not None:
             view = await card_view(self.services.stores, item.proposal_id, PREFIX)
-            poll_id = None
-            if view.ballot == "open" and view.is_open:
+            card_id = await self._send(item.chat_id, convert.notice(view.text), txn=f"card-{item.id}")
+            if view.ballot != "open" or not view.is_open:
+                await self.services.stores.cards.record(
+                    convert.PLATFORM, item.chat_id, item.proposal_id, card_id, view.text, self.services.clock.now()
+                )
+                return
+            # The poll and its record go together while syncs wait, so no response to the poll can
+            # be handled before the bot knows the poll is its own.
+            async with self._lock:
                 poll_id = await self._send(
                     item.chat_id, convert.poll_start(view, view.text), txn=f"poll-{item.id}", event_type=convert.POLL_START
                 )
-            card_id = await self._send(item.chat_id, convert.notice(view.text), txn=f"card-{item.id}")
-            await self.services.stores.cards.record(
-                convert.PLATFORM, item.chat_id, item.proposal_id, card_id, view.text, self.services.clock.now(),
-                poll_id=poll_id,
-            )
+                await self.services.stores.cards.record(
+                    convert.PLATFORM, item.chat_id, item.proposal_id, card_id, view.text, self.services.clock.now(),
+                    poll_id=poll_id,
+                )
             return
         await self._send(item.chat_id, convert.notice(item.text), txn=f"outbox-{item.id}")
         if item.proposal_id is not None and item.kind in ("proposal_result", "proposal_withdrawn"):
@@ -426,7 +472,14 @@ class MatrixAdapter:
                 done = False
                 continue
             self._last_edit[card.id] = now
-            await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
-                             txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")
+            try:
+                await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
+                                 txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")
+            except Exception as exc:
+                # One room that cannot be edited (the bot was kicked) must not hold up the others.
+                logger.warning("card %s in %s not edited: %s", card.id, card.chat_id, exc)
+                if "M_FORBIDDEN" not in str(exc):
+                    done = False
+                    continue
             await self.services.stores.cards.shown(card.id, view.text, final=final, now=self.services.clock.now())
         return done

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 from telegram import BotCommand, ReplyParameters, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 
@@ -56,7 +56,8 @@ class TelegramAdapter:
         if settings.telegram_api_url:
             root = settings.telegram_api_url.rstrip("/")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-        builder = builder.request(HTTPXRequest(connection_pool_size=64)).get_updates_request(
+        # A burst answers hundreds of taps at once: wait for a free connection rather than fail.
+        builder = builder.request(HTTPXRequest(connection_pool_size=64, pool_timeout=30.0)).get_updates_request(
             HTTPXRequest(connection_pool_size=2, read_timeout=LONG_POLL + 10)
         )
         self.app: Application = builder.build()
@@ -104,6 +105,10 @@ class TelegramAdapter:
             await self.close()
 
     async def close(self) -> None:
+        # Replies to updates already handled go out before the loops stop.
+        replies = [t for t in self._tasks if t.get_name() in ("telegram-reply", "telegram-hello")]
+        if replies:
+            await asyncio.wait(replies, timeout=10)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -295,8 +300,8 @@ class TelegramAdapter:
                 # A secret vote typed in the group should not stay there (needs "delete messages").
                 try:
                     await self.bot.delete_message(chat_id, message_id)
-                except TelegramError:
-                    pass
+                except TelegramError as exc:
+                    logger.info("could not delete a typed secret vote in %s (no right to?): %s", chat_id, exc)
                 if text:
                     await self._send(chat_id, text)
                 return
@@ -311,7 +316,7 @@ class TelegramAdapter:
         outbox = self.services.stores.outbox
         while True:
             try:
-                pending = await outbox.pending(convert.PLATFORM, limit=200)
+                pending = await outbox.claim(convert.PLATFORM, self.services.worker, self.services.clock.now(), limit=200)
                 waiting: set[str] = set()
                 for item in pending:
                     if item.chat_id in waiting or self.pacer.delay(item.chat_id) > 0:
@@ -319,9 +324,19 @@ class TelegramAdapter:
                         continue
                     try:
                         await self._deliver(item)
+                    except ChatMigrated as exc:
+                        # The group became a supergroup: follow it, and send there on the next pass.
+                        await self.services.stores.coops.move_room(
+                            convert.PLATFORM, item.chat_id, str(exc.new_chat_id))
+                        waiting.add(item.chat_id)
+                        continue
                     except (Forbidden, BadRequest) as exc:
                         # Removed from the chat, or the chat is gone: this one cannot be delivered.
                         logger.warning("outbox %s to %s undeliverable: %s", item.id, item.chat_id, exc)
+                    except TelegramError as exc:
+                        logger.warning("outbox %s to %s failed (%s); will retry", item.id, item.chat_id, exc)
+                        waiting.add(item.chat_id)
+                        continue
                     await outbox.mark_sent([item.id], self.services.clock.now())
                 if pending and len(waiting) < len({i.chat_id for i in pending}):
                     continue
@@ -387,9 +402,21 @@ class TelegramAdapter:
                 self.pacer.block(card.chat_id, _seconds(exc.retry_after))
                 done = False
                 continue
+            except ChatMigrated as exc:
+                await self.services.stores.coops.move_room(convert.PLATFORM, card.chat_id, str(exc.new_chat_id))
+                done = False
+                continue
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     logger.warning("card %s in %s could not be edited: %s", card.message_id, card.chat_id, exc)
+            except Forbidden as exc:
+                # The bot was removed from that chat: this card will not change again.
+                logger.warning("card %s in %s is out of reach: %s", card.message_id, card.chat_id, exc)
+                final = True
+            except TelegramError as exc:
+                logger.warning("card %s in %s not edited (%s); will retry", card.message_id, card.chat_id, exc)
+                done = False
+                continue
             await self.services.stores.cards.shown(card.id, text, final=final, now=self.services.clock.now())
         return done
 

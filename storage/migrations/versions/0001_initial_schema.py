@@ -183,6 +183,8 @@ def upgrade() -> None:
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('created_at', storage.types.UTCDateTime(), nullable=False),
     sa.Column('sent_at', storage.types.UTCDateTime(), nullable=True),
+    sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('claimed_until', storage.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['coop_id'], ['coop.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposal.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
