@@ -7,6 +7,8 @@ import io
 import json
 
 from handlers.charter import Charter
+from handlers.money import format_amount
+from handlers.surplus import ledger
 from handlers.tally import Outcome
 from handlers.texts import REASONS, percent, threshold_words
 from storage.models import Coop
@@ -85,11 +87,36 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             for m in register
         ],
         "proposals": proposals,
-        # Surplus rounds, vows and the ledger arrive with vows before dividends.
-        "rounds": [],
-        "vows": [],
-        "ledger": [],
+        **await _books(stores, coop),
     }
+
+
+async def _books(stores: Stores, coop: Coop) -> dict:
+    """Rounds with their allocations, the vows (every one, restated ones included) and the ledger."""
+    names = {m.id: m.display_name for m in await stores.members.register(coop.id)}
+    rounds, vows, ledger_rows = [], [], []
+    for entry in await ledger(stores, coop.id):
+        r = entry["round"]
+        fmt = lambda minor, c=r.currency: format_amount(minor, c)
+        funds_total = sum(a for _, a in entry["funds"])
+        shares_total = sum(a for _, a, _ in entry["shares"])
+        rounds.append({
+            "number": r.number, "currency": r.currency, "amount": fmt(r.amount), "amount_minor": r.amount,
+            "movement_share": r.movement_share, "member_split": r.member_split, "status": r.status,
+            "opened_at": r.opened_at.isoformat(), "paid_at": r.paid_at.isoformat() if r.paid_at else None,
+            "funds": [{"fund": n, "amount": fmt(a), "amount_minor": a} for n, a in entry["funds"]],
+            "shares": [{"member": n, "amount": fmt(a), "amount_minor": a, "hours": h} for n, a, h in entry["shares"]],
+            "funds_total_minor": funds_total, "shares_total_minor": shares_total,
+        })
+        vows += [{"round": r.number, "member": names.get(v.member_id), "text": v.text, "at": v.at.isoformat()}
+                 for v in await stores.rounds.vow_history(r.id)]
+        ledger_rows.append({"round": r.number, "entry": "surplus", "amount_minor": r.amount, "currency": r.currency})
+        ledger_rows += [{"round": r.number, "entry": f"fund: {n}", "amount_minor": a, "currency": r.currency}
+                        for n, a in entry["funds"]]
+        if r.status == "paid":
+            ledger_rows += [{"round": r.number, "entry": f"payout: {n}", "amount_minor": a, "currency": r.currency}
+                            for n, a, _ in entry["shares"]]
+    return {"rounds": rounds, "vows": vows, "ledger": ledger_rows}
 
 
 def to_json(data: dict) -> str:

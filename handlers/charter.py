@@ -42,6 +42,15 @@ DEFAULT_RULES = {
 }
 
 
+DEFAULT_FUNDS = (
+    ("strike and mutual aid", 1),
+    ("independent media", 1),
+    ("organizer training", 1),
+    ("legal defence", 1),
+    ("seed capital for new co-ops", 1),
+)
+
+
 @dataclass(frozen=True)
 class Charter:
     rules: dict[str, DecisionRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
@@ -51,6 +60,13 @@ class Charter:
     sunset_every_months: int = 24
     audit_reminders: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=7), timedelta(days=1))
     movement_share: Decimal = Decimal("0.30")
+    # Where the movement share goes, with each fund's weight in the split.
+    movement_funds: tuple[tuple[str, int], ...] = DEFAULT_FUNDS
+    member_split: str = "equal"  # or "hours": by hours recorded for the round
+    currency: str = "EUR"
+    vow_waiver: bool = True  # the co-op may waive one member's vow by a passed proposal
+    vow_reminders: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))  # before a payout date
+    vow_every: timedelta = timedelta(days=3)  # without a payout date
     timezone: str = "UTC"
 
     @property
@@ -72,6 +88,12 @@ class Charter:
             "sunset_every_months": self.sunset_every_months,
             "audit_reminders_s": [int(o.total_seconds()) for o in self.audit_reminders],
             "movement_share": str(self.movement_share),
+            "movement_funds": [[name, weight] for name, weight in self.movement_funds],
+            "member_split": self.member_split,
+            "currency": self.currency,
+            "vow_waiver": self.vow_waiver,
+            "vow_reminders_s": [int(o.total_seconds()) for o in self.vow_reminders],
+            "vow_every_s": int(self.vow_every.total_seconds()),
             "timezone": self.timezone,
         }
 
@@ -95,5 +117,12 @@ class Charter:
             sunset_every_months=data.get("sunset_every_months", base.sunset_every_months),
             audit_reminders=seconds("audit_reminders_s", base.audit_reminders),
             movement_share=Decimal(data.get("movement_share", base.movement_share)),
+            movement_funds=tuple((n, int(w)) for n, w in data["movement_funds"]) if "movement_funds" in data
+            else base.movement_funds,
+            member_split=data.get("member_split", base.member_split),
+            currency=data.get("currency", base.currency),
+            vow_waiver=data.get("vow_waiver", base.vow_waiver),
+            vow_reminders=seconds("vow_reminders_s", base.vow_reminders),
+            vow_every=timedelta(seconds=data.get("vow_every_s", base.vow_every.total_seconds())),
             timezone=data.get("timezone", base.timezone),
         )

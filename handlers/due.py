@@ -31,6 +31,7 @@ async def run_due(stores: Stores, now: datetime, before_close: tuple[CloseHook, 
     """Everything due at `now`, each piece once; safe to run often, late, or in two processes."""
     await close_due(stores, now, before_close)
     await remind_deadlines(stores, now)
+    await remind_vows(stores, now)
     for coop in await stores.coops.list():
         await _calendar(stores, coop, now)
 
@@ -86,6 +87,42 @@ async def _send_deadline_reminder(stores: Stores, p: Proposal, charter: Charter,
     await stores.outbox.announce_once(
         key, p.coop_id, "reminder", text.replace("{prefix}", "/"), now, proposal_id=p.id, direct=direct
     )
+
+
+async def remind_vows(stores: Stores, now: datetime) -> None:
+    """Members owed a share who have not vowed hear about it: before the payout date, or every few
+    days when none is set."""
+    for r in await stores.rounds.open_rounds():
+        coop = await stores.coops.get(r.coop_id)
+        charter = Charter.from_json(coop.charter)
+        if r.payout_at is not None:
+            reached = [o for o in charter.vow_reminders if r.payout_at - o <= now]
+            if not reached:
+                continue
+            keys = {o: f"vow:{r.id}:{int(o.total_seconds())}" for o in reached}
+            latest = min(reached)
+            await stores.outbox.skip([keys[o] for o in reached if o != latest], now)
+            key = keys[latest]
+        else:
+            n = int((now - r.opened_at) / charter.vow_every)
+            if n < 1:
+                continue
+            key = f"vow:{r.id}:every:{n}"
+        if key in await stores.cursors.handled(SCHEDULE, [key]):
+            continue
+        missing = await stores.rounds.missing_vows(r.id)
+        if not missing:
+            continue
+        names = ", ".join(m.display_name for m in missing)
+        count = len(missing)
+        text = texts.VOW_REMINDER.format(number=r.number, count=count, s="" if count == 1 else "s",
+                                         have="has" if count == 1 else "have", names=names)
+        direct_text = texts.VOW_DIRECT.format(number=r.number, coop=coop.name)
+        accounts = await stores.members.accounts(coop.id)
+        owed = {m.id for m in missing}
+        direct = [(a.platform, a.user_id, direct_text) for a in accounts
+                  if a.member_id in owed and a.platform in DIRECT_PLATFORMS]
+        await stores.outbox.announce_once(key, coop.id, "reminder", text, now, direct=direct)
 
 
 async def _calendar(stores: Stores, coop: Coop, now: datetime) -> None:

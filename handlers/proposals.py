@@ -9,7 +9,7 @@ from handlers import texts
 from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
-from handlers.members import no_extras, usage
+from handlers.members import no_extras, resolve, usage
 from handlers.ports import CloseHook
 from handlers.parsing import Command, one_line, parse_closing, parse_number, split_extras, split_first
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide
@@ -28,7 +28,7 @@ OPTIONS_RANGE = (2, 10)
 MIN_PERIOD = timedelta(seconds=30)
 MAX_PERIOD = timedelta(days=365)
 LATE_GRACE = timedelta(minutes=1)
-PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options"})
+PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options", "waive"})
 
 
 def _bad(ctx: Context, problem: str) -> BadArguments:
@@ -92,13 +92,25 @@ async def propose(ctx: Context, cmd: Command) -> list[Reply]:
         raise _bad(ctx, texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
     options = _options(ctx, extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
+    action = None
+    if "waive" in extras.settings:
+        # A waiver of one member's vow: decided For/Against like any ordinary proposal.
+        if not charter.vow_waiver:
+            raise NotAllowed(texts.WAIVE_NOT_ALLOWED)
+        if "options" in extras.settings:
+            raise _bad(ctx, texts.WAIVE_KIND)
+        who = await resolve(ctx, extras.settings["waive"], "propose")
+        if who is None or who.status != "active":
+            raise NotFound(texts.MEMBER_UNKNOWN.format(who=one_line(extras.settings["waive"])[:60], coop=ctx.coop.name,
+                                                       prefix=ctx.prefix))
+        action = {"waive": who.id}
     # A constitutional proposal titled as the sunset vote is a renewal of the mandate.
     renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
     await ctx.stores.proposals.open(
         ctx.coop.id, author_id=author.id, title=title, body=extras.body, kind=kind, ballot=ballot,
         options=options, rule=charter.rule(kind).to_json(), closes_at=closes_at, now=ctx.now,
         card=lambda p: card(p, charter, author.display_name, [0] * len(options), 0, ctx.prefix),
-        event=ctx.event, purpose="sunset" if renewal else None,
+        event=ctx.event, purpose="sunset" if renewal else None, action=action,
     )
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []

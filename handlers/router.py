@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from handlers import due, members, proposals, rooms, texts, votes
+from handlers import due, members, proposals, rooms, surplus, texts, votes
 from handlers.context import Context
 from handlers.errors import BadArguments, GovernanceError
 from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
@@ -59,6 +59,11 @@ VERBS: dict[str, Handler] = {
     "close": proposals.close,
     "calendar": due.calendar,
     "withdraw": proposals.withdraw,
+    "surplus": surplus.surplus,
+    "vow": surplus.vow,
+    "vows": surplus.vows,
+    "payout": surplus.payout,
+    "books": surplus.books,
 }
 
 

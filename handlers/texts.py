@@ -28,6 +28,7 @@ USAGE = {
         "  kind: ordinary|strategic|constitutional\n"
         "  ballot: open|secret\n"
         "  options: A | B | C\n"
+        "  waive: <member>   (passing waives that member's vow for the open surplus round)\n"
         "  (any other lines are the proposal's text)"
     ),
     "vote": "vote <#> <option>   (option by number or name)",
@@ -36,6 +37,11 @@ USAGE = {
     "show": "show <#>",
     "close": "close <#> [reason]",
     "calendar": "calendar",
+    "surplus": "surplus <amount> [currency]\n  payout: 2026-12-20   (optional: the payout date)\n  hours: alice=120 | bob=80   (when the charter splits by hours)",
+    "vow": "vow <how your share will serve collective struggle>",
+    "vows": "vows",
+    "payout": "payout",
+    "books": "books",
     "withdraw": "withdraw <#> [reason]",
 }
 
@@ -58,6 +64,11 @@ SUMMARY = {
     "show": "one proposal and its tally",
     "close": "steward: end a proposal now, with a reason",
     "calendar": "coming deadlines, audits and sunset votes",
+    "surplus": "steward: open a surplus round (the movement share goes to the funds first)",
+    "vow": "declare publicly how your share will serve collective struggle",
+    "vows": "who has vowed and who has not, for the open round",
+    "payout": "steward: pay the round out, once every member owed a share has vowed",
+    "books": "the open-book ledger: rounds, funds, shares, payouts",
     "withdraw": "author: withdraw your proposal, with a reason",
 }
 
@@ -355,3 +366,68 @@ CALENDAR_CLOSES = "voting on #{number} {title} closes"
 CALENDAR_REMINDER = "reminder to vote on #{number}"
 CALENDAR_AUDIT = "liberation audit (reminders {offsets} before)"
 CALENDAR_SUNSET = "sunset vote opens: {title}"
+
+
+# --- vows before dividends ---
+AMOUNT_PROBLEMS = {
+    "not_a_number": "'{text}' is not an amount: write digits, like 1250.50 or 1,250.50.",
+    "negative": "A surplus cannot be negative.",
+    "zero": "A surplus must be more than zero.",
+    "too_large": "That amount is larger than any surplus coopbot accepts (a typo?).",
+    "too_precise": "{currency} has {units} decimal places; '{text}' has more.",
+    "currency": "'{text}' is not a currency code (three letters, like EUR or USD).",
+}
+ROUND_OPEN = "Round {number} is still open; pay it out before opening another."
+NO_ROUND = "There is no open surplus round. A steward opens one with {prefix}surplus <amount>."
+NOT_OWED = "You are not owed a share in round {number}, so you have no vow to make for it."
+VOW_EMPTY = "A vow needs words: say how your share will serve collective struggle."
+VOW_TOO_LONG = "A vow can be at most {limit} characters ({length} given)."
+BAD_HOURS = "Hours are written name=hours, separated by |, for every member on the register ({problem})."
+BAD_PAYOUT_DATE = "I can't read the payout date '{text}'. Write a date like 2026-12-20."
+PAYOUT_REFUSED = "No payout yet: {count} member{s} owed a share {have} not vowed: {names}."
+ALREADY_PAID = "Round {number} is already paid out."
+WAIVE_NOT_ALLOWED = "This co-op's charter does not allow waiving a vow."
+WAIVE_KIND = "A waiver is decided by its own proposal; give it no custom options."
+ROUNDING_RULE = "Shares are rounded down to the smallest unit of {currency}; what rounding leaves goes to the movement funds."
+
+
+def round_opened(r, coop: str, funds, shares, names, tz: ZoneInfo, fmt) -> str:
+    lines = [f"Surplus round {r.number} of {coop}: {fmt(r.amount)}."]
+    movement = sum(a for _, a in funds)
+    lines.append(f"Movement funds first ({percent(Fraction(r.movement_share))} share, with rounding): {fmt(movement)}")
+    lines += [f"• {name}: {fmt(amount)}" for name, amount in funds]
+    lines.append(f"Members ({'equal shares' if r.member_split == 'equal' else 'by recorded hours'}): {fmt(sum(a for _, a in shares))}")
+    lines += [f"• {names[m]}: {fmt(amount)}" for m, amount in shares]
+    lines.append(ROUNDING_RULE.format(currency=r.currency))
+    if r.payout_at:
+        lines.append(f"Payout date: {when(r.payout_at, tz)}.")
+    lines.append("Before any payout, each member owed a share declares a vow: /vow <how your share will serve collective struggle>.")
+    return "\n".join(lines)
+
+
+def vowed(name: str, number: int, text: str, restated: bool) -> str:
+    if restated:
+        return f"{name} restates their vow for round {number}: {text}"
+    return f"{name} vows, for round {number}: {text}"
+
+
+def vows_list(number: int, vowed_names: list[tuple[str, str]], missing: list[str], waived: list[str]) -> str:
+    lines = [f"Vows for round {number}: {len(vowed_names)} made, {len(missing)} still to come."]
+    lines += [f"• {name}: {text}" for name, text in vowed_names]
+    if waived:
+        lines.append("Waived by the co-op: " + ", ".join(waived))
+    if missing:
+        lines.append("Not yet vowed: " + ", ".join(missing))
+    return "\n".join(lines)
+
+
+def paid_out(r, fmt) -> str:
+    return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: /books."
+
+
+VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with /vow <text>."
+VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: /vow <text>."
+
+
+def books(coop: str, rounds_text: list[str], totals: str) -> str:
+    return "\n".join([f"Open books of {coop}:"] + rounds_text + [totals])

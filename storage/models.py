@@ -114,6 +114,7 @@ class Proposal(SQLModel, table=True):
     closes_at: datetime = _ts()
     status: str = Field(default="open", max_length=16)  # open | closed | withdrawn
     purpose: str | None = Field(default=None, max_length=16)  # "sunset": renews the co-op's mandate
+    action: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # e.g. {"waive": member id}
     electorate_size: int
     ended_at: datetime | None = _ts(nullable=True)
     ended_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
@@ -230,3 +231,61 @@ class Cursor(SQLModel, table=True):
     value: str
     updated_at: datetime = _ts()
 
+
+
+class Round(SQLModel, table=True):
+    """A surplus round: the movement share to the funds first, the rest to the members."""
+
+    __tablename__ = "round"
+    __table_args__ = (UniqueConstraint("coop_id", "number", name="uq_round_coop_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    number: int
+    currency: str = Field(max_length=3)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # minor units
+    movement_share: str = Field(max_length=16)
+    member_split: str = Field(max_length=8)
+    opened_at: datetime = _ts()
+    opened_by: int = _fk("member.id", ondelete="RESTRICT")
+    payout_at: datetime | None = _ts(nullable=True)
+    status: str = Field(default="open", max_length=8)  # open | paid
+    paid_at: datetime | None = _ts(nullable=True)
+    paid_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
+
+
+class Allocation(SQLModel, table=True):
+    """One line of a round's split: a fund's part, or a member's share (with hours if by hours)."""
+
+    __tablename__ = "allocation"
+    __table_args__ = (Index("ix_allocation_round", "round_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id")
+    fund: str | None = Field(default=None, max_length=120)
+    member_id: int | None = _fk("member.id", nullable=True)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hours: str | None = Field(default=None, max_length=16)
+
+
+class Vow(SQLModel, table=True):
+    """A member's public vow for a round; restated vows are kept, the last one stands."""
+
+    __tablename__ = "vow"
+    __table_args__ = (Index("ix_vow_round_member", "round_id", "member_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id")
+    member_id: int = _fk("member.id")
+    text: str
+    at: datetime = _ts()
+
+
+class Waiver(SQLModel, table=True):
+    """A member's vow waived for a round by a passed proposal."""
+
+    __tablename__ = "waiver"
+
+    round_id: int = Field(sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"), primary_key=True))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True))
+    proposal_id: int = _fk("proposal.id")

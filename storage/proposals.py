@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert as sa_insert, literal, select, update
 
-from storage.common import announce, claim, log
+from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import ProposalNotOpen
-from storage.models import Account, Ballot, Coop, Elector, GovernanceEvent, Member, Proposal
+from storage.models import Account, Ballot, Coop, Elector, GovernanceEvent, Member, Proposal, Round, Waiver
 
 
 class ProposalStore:
@@ -102,6 +102,7 @@ class ProposalStore:
         card: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
         purpose: str | None = None,
+        action: dict | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate, log it and
         queue its card for every bound room, all in one transaction."""
@@ -118,7 +119,7 @@ class ProposalStore:
             proposal = Proposal(
                 coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
-                purpose=purpose,
+                purpose=purpose, action=action,
             )
             s.add(proposal)
             await s.flush()
@@ -163,6 +164,13 @@ class ProposalStore:
             counts = await _counts(s, proposal_id, len(proposal.options))
             proposal.result = decide(proposal, counts)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
+            waive = (proposal.action or {}).get("waive")
+            if waive and proposal.result["passed"]:
+                # A passed waiver lifts that member's vow for the co-op's open round, if any.
+                r = (await s.execute(select(Round).where(Round.coop_id == proposal.coop_id, Round.status == "open"))).scalar_one_or_none()
+                if r is not None:
+                    await s.execute(insert(s, Waiver).values(round_id=r.id, member_id=waive, proposal_id=proposal.id)
+                                    .on_conflict_do_nothing())
             if proposal.purpose == "sunset":
                 # A sunset vote decides the mandate: it lapses when renewal fails, until one passes.
                 coop = await s.get(Coop, proposal.coop_id, with_for_update=True)

@@ -11,6 +11,7 @@ from storage.db import Database
 from storage.members import MemberStore
 from storage.outbox import OutboxStore
 from storage.proposals import ProposalStore
+from storage.rounds import RoundStore
 from storage.votes import VoteStore
 
 
@@ -24,10 +25,11 @@ class Stores:
     outbox: OutboxStore
     cards: CardStore
     cursors: CursorStore
+    rounds: RoundStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
-            CursorStore(db),
+            CursorStore(db), RoundStore(db),
         )

@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('closes_at', storage.types.UTCDateTime(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('action', sa.JSON(), nullable=True),
     sa.Column('electorate_size', sa.Integer(), nullable=False),
     sa.Column('ended_at', storage.types.UTCDateTime(), nullable=True),
     sa.Column('ended_by', sa.Integer(), nullable=True),
@@ -122,6 +123,40 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('proposal', schema=None) as batch_op:
         batch_op.create_index('ix_proposal_status_closes', ['status', 'closes_at'], unique=False)
+
+    op.create_table('round',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('coop_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('movement_share', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('member_split', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('opened_at', storage.types.UTCDateTime(), nullable=False),
+    sa.Column('opened_by', sa.Integer(), nullable=False),
+    sa.Column('payout_at', storage.types.UTCDateTime(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('paid_at', storage.types.UTCDateTime(), nullable=True),
+    sa.Column('paid_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['coop_id'], ['coop.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['opened_by'], ['member.id'], ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['paid_by'], ['member.id'], ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('coop_id', 'number', name='uq_round_coop_number')
+    )
+    op.create_table('allocation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('fund', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('hours', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['round.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('allocation', schema=None) as batch_op:
+        batch_op.create_index('ix_allocation_round', ['round_id'], unique=False)
 
     op.create_table('ballot',
     sa.Column('proposal_id', sa.Integer(), nullable=False),
@@ -192,9 +227,36 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_pending', ['platform', 'sent_at', 'id'], unique=False)
 
+    op.create_table('vow',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['round.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('vow', schema=None) as batch_op:
+        batch_op.create_index('ix_vow_round_member', ['round_id', 'member_id', 'id'], unique=False)
+
+    op.create_table('waiver',
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposal.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['round.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('round_id', 'member_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('waiver')
+    with op.batch_alter_table('vow', schema=None) as batch_op:
+        batch_op.drop_index('ix_vow_round_member')
+
+    op.drop_table('vow')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_pending')
 
@@ -209,6 +271,11 @@ def downgrade() -> None:
 
     op.drop_table('card')
     op.drop_table('ballot')
+    with op.batch_alter_table('allocation', schema=None) as batch_op:
+        batch_op.drop_index('ix_allocation_round')
+
+    op.drop_table('allocation')
+    op.drop_table('round')
     with op.batch_alter_table('proposal', schema=None) as batch_op:
         batch_op.drop_index('ix_proposal_status_closes')
 
