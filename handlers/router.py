@@ -10,7 +10,7 @@ from handlers import due, members, proposals, rooms, surplus, texts, votes
 from handlers.context import Context
 from handlers.errors import BadArguments, GovernanceError
 from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
-from handlers.parsing import MAX_MESSAGE, Command, parse_command, split_extras
+from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, split_extras
 from handlers.ports import Clock, CloseHook
 from handlers.types import PREFIX, ChatRef, Reply, UserRef
 from storage.errors import DuplicateEvent
@@ -81,6 +81,10 @@ class Governance:
         member = None
         if coop is not None:
             member = await self.stores.members.by_account(coop.id, sender.platform, sender.user_id)
+            if member is not None and member.display_name == sender.user_id != sender.display_name:
+                # Admitted by id before they spoke: the register takes the name they go by.
+                name = one_line(sender.display_name)[:120] or sender.user_id
+                member = await self.stores.members.rename(member.id, name)
         elif chat.is_direct:
             # A direct chat belongs to no co-op; if the sender is on exactly one register, use it.
             entries = await self.stores.members.memberships(sender.platform, sender.user_id)

@@ -71,6 +71,12 @@ class MemberStore:
             ).order_by(Member.id)
             return list((await s.execute(stmt)).scalars())
 
+    async def rename(self, member_id: int, name: str) -> Member:
+        async with self.db.write() as s:
+            member = await s.get(Member, member_id, with_for_update=True)
+            member.display_name = name
+            return member
+
     async def set_handle(self, platform: str, user_id: str, handle: str) -> None:
         """Remember the @name an account goes by, so members can name it in commands."""
         async with self.db.write() as s:

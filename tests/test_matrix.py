@@ -387,3 +387,17 @@ async def test_a_poll_response_lost_before_the_deadline_is_counted_at_the_close(
         assert closed.status == "closed" and closed.result["counts"] == [3, 0, 0]
     finally:
         await bot.close()
+
+
+async def test_a_whole_surplus_round_in_matrix(bot, people):
+    """The same round in a Matrix room: vows posted in the room, the gate, the payout, the books."""
+    alice, bob = await people("alice", False), await people("bob", False)
+    room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
+    await say(alice, room_id, "!surplus 100 JPY", "Surplus round 1 of Red Bakery: 100 JPY.")
+    await say(bob, room_id, "!vow To the legal defence fund", "vows, for round 1: To the legal defence fund")
+    refused = await say(alice, room_id, "!payout", "has not vowed")
+    assert alice.user_id.split(":")[0].lstrip("@") in body(refused)
+    await say(alice, room_id, "!vow To organizer training", "vows, for round 1: To organizer training")
+    await say(alice, room_id, "!payout", "Round 1 is paid out: 100 JPY")
+    books = await say(bob, room_id, "!books", "Open books of Red Bakery")
+    assert "= funds 30 JPY + members 70 JPY = 100 JPY" in body(books)

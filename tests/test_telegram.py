@@ -328,3 +328,21 @@ async def test_kill_9_mid_burst_loses_no_acknowledged_vote(fake, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+async def test_a_whole_surplus_round_from_phones(tg, fake):
+    """A steward opens a round, members vow from their phones, the payout is refused until every
+    vow is in, then paid once; the group sees each vow and the books."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    assert "admitted" in await tg.say(STEWARD, "/admit 2")
+    fake.command(GROUP, STEWARD, "/surplus 900.03 EUR", first_name="user1")
+    await fake.wait_for(lambda f: any(t.startswith("Surplus round 1 of Red Bakery: 900.03 EUR.") for t in f.texts(GROUP)))
+    fake.command(GROUP, 2, "/vow Half to the tenant union, half to the strike kitchen", first_name="user2")
+    await fake.wait_for(lambda f: any(t.startswith("user2 vows, for round 1:") for t in f.texts(GROUP)))
+    assert "has not vowed: user1" in await tg.say(STEWARD, "/payout")
+    fake.command(GROUP, STEWARD, "/vow Seed capital for the print co-op", first_name="user1")
+    await fake.wait_for(lambda f: any(t.startswith("user1 vows, for round 1:") for t in f.texts(GROUP)))
+    fake.command(GROUP, STEWARD, "/payout", first_name="user1")
+    await fake.wait_for(lambda f: any(t.startswith("Round 1 is paid out: 900.03 EUR") for t in f.texts(GROUP)))
+    books = await tg.say(2, "/books")
+    assert "= funds 270.01 EUR + members 630.02 EUR = 900.03 EUR" in books
