@@ -324,7 +324,10 @@ def charter(coop: str, c) -> str:
     lines.append(f"Voting period: {span(c.voting_period)} unless a proposal says otherwise.")
     lines.append("Deadline reminders: " + ", ".join(span(o) for o in c.reminder_offsets) + " before closing.")
     lines.append(f"Liberation audit every {c.audit_every_months} months; sunset vote every {c.sunset_every_months} months from founding.")
-    lines.append(f"Movement share of surplus: {percent(Fraction(c.movement_share))}.")
+    lines.append(f"Movement share of surplus: {percent(Fraction(c.movement_share))}, to: "
+                 + ", ".join(name for name, _ in c.movement_funds) + ".")
+    lines.append(f"Members' part: {'equal shares' if c.member_split == 'equal' else 'by recorded hours'}; currency {c.currency}.")
+    lines.append("Audit reminders: " + ", ".join(span(o) for o in c.audit_reminders) + " before each audit.")
     lines.append(f"Timezone: {c.timezone}.")
     return "\n".join(lines)
 
