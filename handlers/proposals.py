@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers import texts
+from handlers import amend, texts
 from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
@@ -28,7 +28,7 @@ OPTIONS_RANGE = (2, 10)
 MIN_PERIOD = timedelta(seconds=30)
 MAX_PERIOD = timedelta(days=365)
 LATE_GRACE = timedelta(minutes=1)
-PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options", "waive"})
+PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options", "waive", "amend"})
 
 
 def _bad(ctx: Context, problem: str) -> BadArguments:
@@ -84,7 +84,9 @@ async def propose(ctx: Context, cmd: Command) -> list[Reply]:
         raise _bad(ctx, texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=MAX_TITLE))
     if len(extras.body) > MAX_BODY:
         raise _bad(ctx, texts.NAME_TOO_LONG.format(what="text", length=len(extras.body), limit=MAX_BODY))
-    kind = extras.settings.get("kind", "ordinary").strip().lower()
+    amending = "amend" in extras.settings
+    # Changing the charter is a constitutional decision, whatever else the proposal says.
+    kind = extras.settings.get("kind", "constitutional" if amending else "ordinary").strip().lower()
     if kind not in KINDS:
         raise _bad(ctx, texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
     ballot = extras.settings.get("ballot", "open").strip().lower()
@@ -93,6 +95,14 @@ async def propose(ctx: Context, cmd: Command) -> list[Reply]:
     options = _options(ctx, extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
     action = None
+    if amending:
+        if kind != "constitutional":
+            raise _bad(ctx, texts.AMEND_KIND)
+        try:
+            amended, said = amend.parse(extras.settings["amend"], charter)
+        except amend.BadAmendment as exc:
+            raise _bad(ctx, texts.BAD_AMENDMENT.format(problem=str(exc))) from None
+        action = {"amend": amend.patch(charter, amended), "said": said}
     if "waive" in extras.settings:
         # A waiver of one member's vow: decided For/Against like any ordinary proposal.
         if not charter.vow_waiver:
@@ -167,6 +177,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
     if p.purpose == "sunset":
         text += "\n" + (texts.MANDATE_RENEWED if outcome.passed else texts.MANDATE_LAPSED)
+    if (p.action or {}).get("amend") and outcome.passed:
+        text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
     return text
 
 

@@ -29,6 +29,7 @@ USAGE = {
         "  ballot: open|secret\n"
         "  options: A | B | C\n"
         "  waive: <member>   (passing waives that member's vow for the open surplus round)\n"
+        "  amend: timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional)\n"
         "  (any other lines are the proposal's text)"
     ),
     "vote": "vote <#> <option>   (option by number or name)",
@@ -380,6 +381,9 @@ AMOUNT_PROBLEMS = {
     "too_precise": "{currency} has {units} decimal places; '{text}' has more.",
     "currency": "'{text}' is not a currency code (three letters, like EUR or USD).",
 }
+AMEND_KIND = "Changing the charter is a constitutional decision: use kind: constitutional (or leave kind out)."
+BAD_AMENDMENT = "That amendment cannot be made: {problem}."
+AMENDED = "The charter is amended: {changes}."
 ROUND_OPEN = "Round {number} is still open; pay it out before opening another."
 NO_ROUND = "There is no open surplus round. A steward opens one with {prefix}surplus <amount>."
 NOT_OWED = "You are not owed a share in round {number}, so you have no vow to make for it."

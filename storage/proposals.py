@@ -164,6 +164,13 @@ class ProposalStore:
             counts = await _counts(s, proposal_id, len(proposal.options))
             proposal.result = decide(proposal, counts)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
+            amended = (proposal.action or {}).get("amend")
+            if amended and proposal.result["passed"]:
+                # A passed amendment is the co-op's new charter, from this moment on.
+                coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
+                rules = {**coop.charter.get("rules", {}), **amended.get("rules", {})}
+                coop.charter = {**coop.charter, **amended, "rules": rules}
+                await log(s, proposal.coop_id, "charter_amended", now, proposal_id=proposal.id, changes=amended)
             waive = (proposal.action or {}).get("waive")
             if waive and proposal.result["passed"]:
                 # A passed waiver lifts that member's vow for the co-op's open round, if any.

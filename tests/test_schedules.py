@@ -263,3 +263,26 @@ def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+async def test_the_charter_is_amended_by_a_passed_constitutional_proposal(gov, clock):
+    """`amend:` on a proposal changes the charter when it passes (constitutional by default), and
+    only then; bad keys and values are refused with what is wrong."""
+    chat = Chat(gov)
+    await make_coop(chat, 3)
+    for bad, problem in [("colour = red", "has no key 'colour'"), ("timezone = Mars/Base", "not a timezone"),
+                         ("quorum.ordinary = 150%", "not between"), ("audit_every = 0", "number of months")]:
+        assert problem in await chat.say("alice", f"/propose Change\n  amend: {bad}"), bad
+    assert "constitutional decision" in await chat.say("alice", "/propose Change\n  kind: ordinary\n  amend: timezone = UTC")
+    await chat.say("alice", "/propose Move to Berlin time\n  amend: timezone = Europe/Berlin; quorum.ordinary = 40%")
+    assert "constitutional" in chat.last
+    await chat.say("alice", "/propose Sunday reminders\n  amend: reminder_offsets = 48h, 2h")
+    for who in ("alice", "m1", "m2", "m3"):
+        await chat.say(who, "/vote 1 For")
+        await chat.say(who, "/vote 2 For")
+    await chat.say("alice", "/close 1")
+    assert "The charter is amended: timezone = Europe/Berlin; quorum.ordinary = 40%." in chat.last
+    await chat.say("alice", "/close 2")
+    charter = await chat.say("m1", "/charter")
+    assert "Timezone: Europe/Berlin." in charter and "ordinary: quorum 40%" in charter
+    assert "Deadline reminders: 2d, 2h before closing." in charter  # both amendments hold
