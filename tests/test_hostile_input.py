@@ -538,3 +538,12 @@ async def test_unknown_verbs_get_a_hint_to_help(gov, chat, stores):
     matrix = Chat(gov, platform="matrix", chat_id="!room:example.org")
     for text in ["!frobnicate", "/frobnicate"]:
         await refused(matrix, stores, text, "I don't know the command 'frobnicate'", "Say !help", usage=False)
+
+
+def test_matrix_mention_pills_become_matrix_ids():
+    """A mention pill from Element names the person by Matrix id, not by a display name."""
+    from bot.matrix.convert import with_mentions
+
+    formatted = '!admit <a href="https://matrix.to/#/%40sam%3Aexample.org">Sam Q</a> now'
+    assert with_mentions("!admit Sam Q now", formatted) == "!admit @sam:example.org now"
+    assert with_mentions("!admit Sam", None) == "!admit Sam"

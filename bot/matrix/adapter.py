@@ -34,6 +34,7 @@ from nio import (
 
 from nio.api import RelationshipType
 
+from bot.cards import CardEdits
 from bot.config import Settings
 from bot.pacing import wait_event
 from bot.matrix import convert
@@ -86,11 +87,10 @@ class MatrixAdapter:
         self.client = AsyncClient(
             settings.matrix_homeserver, settings.matrix_user, store_path=str(self.store_dir), config=config
         )
-        self._dirty: set[int] = set()
-        self._last_edit: dict[int, float] = {}
+        self.cards = CardEdits(CARD_EDIT_INTERVAL, IDLE)
         self._greet: set[str] = set()
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
-        self._outbox_kick, self._cards_kick = asyncio.Event(), asyncio.Event()
+        self._outbox_kick = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._failures: dict[int, int] = {}  # outbox row id -> failed attempts
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
@@ -134,9 +134,9 @@ class MatrixAdapter:
             for name in await self.services.stores.cursors.names(convert.PLATFORM, prefix="direct:")
         }
         for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
-            self._dirty.add(card.proposal_id)
+            self.cards.mark(card.proposal_id)
         self._spawn(self._deliver_outbox(), "matrix-outbox")
-        self._spawn(self._refresh_cards(), "matrix-cards")
+        self._spawn(self.cards.run(self._refresh, "Matrix"), "matrix-cards")
         try:
             await self._sync_loop(stop)
         finally:
@@ -152,7 +152,7 @@ class MatrixAdapter:
 
     def kick(self) -> None:
         self._outbox_kick.set()
-        self._cards_kick.set()
+        self.cards.kick.set()
 
     # --- receiving ---
 
@@ -273,7 +273,10 @@ class MatrixAdapter:
     def _chat(self, room_id: str):
         room = self.client.rooms.get(room_id)
         title = room.display_name if room else room_id
-        return convert.chat_ref(room_id, direct=room_id in self._direct, title=title)
+        # Direct: invited as a direct chat, and still just the member and the bot (a "direct"
+        # room others joined later is a group, where link codes and secret votes do not belong).
+        direct = room_id in self._direct and (room is None or room.member_count <= 2)
+        return convert.chat_ref(room_id, direct=direct, title=title)
 
     def _user(self, room_id: str, user_id: str):
         room = self.client.rooms.get(room_id)
@@ -282,13 +285,13 @@ class MatrixAdapter:
     async def _event(self, room_id: str, event) -> None:
         gov = self.services.governance
         if isinstance(event, RoomMessageText):
-            text = convert.command_text(event.body or "")
+            text = convert.command_text(convert.with_mentions(event.body or "", event.formatted_body))
             if not text.lstrip().startswith(("!", "/")):
                 return
             command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id)
             for i, reply in enumerate(await gov.handle_command(command)):
                 if reply.proposal_id is not None:
-                    self._dirty.add(reply.proposal_id)
+                    self.cards.mark(reply.proposal_id)
                 await self._reply(room_id, event, reply, i)
             self.kick()
         elif isinstance(event, UnknownEvent) and event.type in convert.POLL_RESPONSES:
@@ -322,8 +325,7 @@ class MatrixAdapter:
             await self._send(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
                              txn=f"refusal-{event_id}")
         elif replies:
-            self._dirty.add(card.proposal_id)
-            self._cards_kick.set()
+            self.cards.mark(card.proposal_id)
 
     async def _hello(self, room_id: str) -> None:
         if await self.services.stores.coops.get_by_room(convert.PLATFORM, room_id) is None:
@@ -444,19 +446,7 @@ class MatrixAdapter:
                 if card.chat_id == item.chat_id and card.poll_id:
                     await self._send(item.chat_id, convert.poll_end(card.poll_id, item.text),
                                      txn=f"pollend-{item.id}", event_type=convert.POLL_END)
-            self._dirty.add(item.proposal_id)
-
-    async def _refresh_cards(self) -> None:
-        while True:
-            try:
-                for proposal_id in list(self._dirty):
-                    if await self._refresh(proposal_id):
-                        self._dirty.discard(proposal_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("refreshing Matrix cards failed; trying again")
-            await wait_event(self._cards_kick, 0.5 if self._dirty else IDLE)
+            self.cards.mark(item.proposal_id)
 
     async def _refresh(self, proposal_id: int) -> bool:
         view = await card_view(self.services.stores, proposal_id, PREFIX)
@@ -465,13 +455,13 @@ class MatrixAdapter:
         done = True
         for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
             final = not view.is_open
-            if card.final or (card.text == view.text and not final):
+            verdict = self.cards.verdict(card, view.text, final)
+            if verdict == "skip":
                 continue
-            now = asyncio.get_running_loop().time()
-            if not final and now - self._last_edit.get(card.id, -CARD_EDIT_INTERVAL) < CARD_EDIT_INTERVAL:
+            if verdict == "wait":
                 done = False
                 continue
-            self._last_edit[card.id] = now
+            self.cards.edited(card)
             try:
                 await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
                                  txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 from handlers.cards import CardView
 from handlers.types import ChatRef, UserRef
@@ -32,6 +33,19 @@ def command_text(body: str) -> str:
         while lines and not lines[0].strip():
             lines.pop(0)
     return "\n".join(lines)
+
+
+_PILL = re.compile(r'<a href="https://matrix\.to/#/((?:@|%40)[^"/?]+)"[^>]*>(.*?)</a>')
+
+
+def with_mentions(body: str, formatted: str | None) -> str:
+    """Element shows a mention as a pill, whose plain text is only a display name: put the
+    Matrix id in its place, so `!admit <pill>` names exactly that person."""
+    for user_id, shown in _PILL.findall(formatted or ""):
+        shown = re.sub(r"<[^>]+>", "", shown)
+        if shown and shown in body:
+            body = body.replace(shown, urllib.parse.unquote(user_id), 1)
+    return body
 
 
 def answer_id(option: int) -> str:

@@ -19,6 +19,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 
+from bot.cards import CardEdits
 from bot.config import Settings
 from bot.pacing import Budget, Pacer, wait_event
 from bot.services import Services
@@ -69,10 +70,9 @@ class TelegramAdapter:
         )
         self.app.add_error_handler(self._on_error)
         self.bot_id = 0
-        self._dirty: set[int] = set()  # proposals whose cards may show an old tally
-        self._last_edit: dict[int, float] = {}  # card id -> loop time of its last edit
-        # Set when something was committed that the outbox or the cards may have to show.
-        self._outbox_kick, self._cards_kick = asyncio.Event(), asyncio.Event()
+        self.cards = CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE)
+        # Set when something was committed that the outbox may have to send.
+        self._outbox_kick = asyncio.Event()
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task] = set()
         self._handles: dict[str, str] = {}
@@ -90,9 +90,9 @@ class TelegramAdapter:
         commands = [BotCommand(verb, texts.SUMMARY[verb][:256]) for verb in texts.SUMMARY]
         await self._call(self.bot.set_my_commands, commands)
         for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
-            self._dirty.add(card.proposal_id)
+            self.cards.mark(card.proposal_id)
         self._spawn(self._deliver_outbox(), "telegram-outbox")
-        self._spawn(self._refresh_cards(), "telegram-cards")
+        self._spawn(self.cards.run(self._refresh, "Telegram"), "telegram-cards")
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -123,7 +123,7 @@ class TelegramAdapter:
     def kick(self) -> None:
         """Wake the outbox and card loops (something was committed that they may have to send)."""
         self._outbox_kick.set()
-        self._cards_kick.set()
+        self.cards.kick.set()
 
     # --- receiving ---
 
@@ -216,7 +216,7 @@ class TelegramAdapter:
         message = update.message
         for reply in replies:
             if reply.proposal_id is not None:
-                self._dirty.add(reply.proposal_id)
+                self.cards.mark(reply.proposal_id)
             self._spawn(self._reply(message.chat_id, message.message_id, message.from_user.id, reply), "telegram-reply")
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,7 +230,7 @@ class TelegramAdapter:
         # The answer is seen by the voter alone, so a secret ballot's choice is safe in it.
         await self._answer(query.id, replies[0].text if replies else None)
         if replies and replies[0].proposal_id is not None:
-            self._dirty.add(replies[0].proposal_id)
+            self.cards.mark(replies[0].proposal_id)
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -356,24 +356,11 @@ class TelegramAdapter:
                 self.services.clock.now(),
             )
             if not view.is_open:
-                self._dirty.add(item.proposal_id)
+                self.cards.mark(item.proposal_id)
             return
         await self._send(item.chat_id, item.text)
         if item.proposal_id is not None:
-            self._dirty.add(item.proposal_id)  # a result or withdrawal: the card gets its closing edit
-
-    async def _refresh_cards(self) -> None:
-        """Keep cards current: one edit per card per interval at most, within each chat's budget."""
-        while True:
-            try:
-                for proposal_id in list(self._dirty):
-                    if await self._refresh(proposal_id):
-                        self._dirty.discard(proposal_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("refreshing Telegram cards failed; trying again")
-            await wait_event(self._cards_kick, 0.5 if self._dirty else OUTBOX_IDLE)
+            self.cards.mark(item.proposal_id)  # a result or withdrawal: the card gets its closing edit
 
     async def _refresh(self, proposal_id: int) -> bool:
         """Edit this proposal's cards if they are behind; False if some must wait for their turn."""
@@ -384,15 +371,14 @@ class TelegramAdapter:
         text = convert.fit(view.text)
         for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
             final = not view.is_open
-            if card.final or (card.text == text and not final):
+            verdict = self.cards.verdict(card, text, final)
+            if verdict == "skip":
                 continue
-            now = asyncio.get_running_loop().time()
-            too_soon = now - self._last_edit.get(card.id, -CARD_EDIT_INTERVAL) < CARD_EDIT_INTERVAL
-            if (too_soon and not final) or self.pacer.delay(card.chat_id) > 0:
+            if verdict == "wait" or self.pacer.delay(card.chat_id) > 0:
                 done = False
                 continue
             self.pacer.spend(card.chat_id)
-            self._last_edit[card.id] = now
+            self.cards.edited(card)
             try:
                 await self.bot.edit_message_text(
                     text, chat_id=card.chat_id, message_id=int(card.message_id),
