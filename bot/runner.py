@@ -53,16 +53,18 @@ async def run(settings: Settings) -> int:
                      before_close=lambda: services.governance.before_close)
     clock.start()
     logger.info("coopbot is running")
+    failed = False
     try:
         done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task in tasks and task.exception() is not None:
-                logger.error("%s stopped", task.get_name(), exc_info=task.exception())
-                stop.set()
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome, task in zip(await asyncio.gather(*tasks, return_exceptions=True), tasks):
+            if isinstance(outcome, Exception):
+                # A platform that cannot go on (a refused login, a revoked token) stops the bot
+                # with a failure, so a supervisor restarts it or an operator sees why.
+                logger.error("%s stopped: %s", task.get_name(), outcome, exc_info=outcome)
+                failed = True
     finally:
         clock.stop()
         await services.close()
     logger.info("coopbot stopped")
-    return 0
+    return 1 if failed else 0

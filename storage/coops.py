@@ -150,15 +150,20 @@ class CoopStore:
                         )
                     )
                 ).scalar_one_or_none()
-                if existing is not None and existing.id != member.id:
-                    # Two register entries for one person would give them two votes: refuse.
+                if existing is not None and existing.id != member.id and existing.status == "active":
+                    # Two active register entries for one person would give them two votes: refuse.
                     return "conflict", [(coop, existing)]
             for coop, member in memberships:
-                stmt = select(Account.id).where(
+                account = (await s.execute(select(Account).where(
                     Account.coop_id == coop.id, Account.platform == platform, Account.user_id == user_id
-                )
-                if (await s.execute(stmt)).first() is None:
+                ))).scalar_one_or_none()
+                if account is None:
                     s.add(Account(coop_id=coop.id, member_id=member.id, platform=platform, user_id=user_id))
-                    await log(s, coop.id, "account_linked", now, member_id=member.id, platform=platform, user_id=user_id)
+                elif account.member_id != member.id:
+                    # A join request (or a removed entry) of this account: it becomes the member's.
+                    account.member_id = member.id
+                else:
+                    continue
+                await log(s, coop.id, "account_linked", now, member_id=member.id, platform=platform, user_id=user_id)
             await s.delete(row)
             return "linked", memberships

@@ -265,3 +265,14 @@ async def test_linked_accounts_have_one_vote(gov):
     await room.tap("m1", p.id, 1)
     assert "Changed: For on #1 (was Against)" in await dm_telegram.tap("777", p.id, 0)
     assert [(b.option) for b in await gov.stores.votes.ballots(p.id)] == [0]
+
+
+async def test_linking_takes_over_a_pending_join_request(gov):
+    """Someone who asked to join from their second account can still link it to their member."""
+    room = Chat(gov, chat_id="general")
+    await make_coop(room, 1)
+    await Chat(gov, "telegram", "-5").say("x", "/whoami")  # an unbound room changes nothing
+    code = re.search(r"Link code: (\S+)", await Chat(gov, chat_id="dm-m1", direct=True).say("m1", "/link")).group(1)
+    await room.say("m1-phone", "/join")  # the other account asked to join first
+    assert "Linked" in await Chat(gov, chat_id="dm-phone", direct=True).say("m1-phone", f"/link {code}")
+    assert "You are m1, a member" in await room.say("m1-phone", "/whoami")

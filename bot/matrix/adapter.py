@@ -89,6 +89,7 @@ class MatrixAdapter:
         )
         self.cards = CardEdits(CARD_EDIT_INTERVAL, IDLE)
         self._greet: set[str] = set()
+        self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
         self._outbox_kick = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -191,6 +192,8 @@ class MatrixAdapter:
                     try:
                         # The very first run starts from now: a co-op's old history is not replayed.
                         await self._handle(response, since, replay=since is not None)
+                        if self._undecrypted:
+                            await self._retry_undecrypted()
                     except Exception:
                         # The position stays where it was: the same events come again, and what
                         # was already stored is recognised by its event id.
@@ -298,11 +301,29 @@ class MatrixAdapter:
             await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}),
                                       made_at=_timestamp(event.server_timestamp))
         elif isinstance(event, MegolmEvent):
-            logger.warning("could not decrypt %s in %s; asking for its key", event.event_id, room_id)
+            # Its key has not arrived yet (it may come in a later sync): keep it, ask, try again.
+            logger.warning("could not decrypt %s in %s yet; asking for its key", event.event_id, room_id)
+            self._undecrypted.append((room_id, event))
             try:
                 await self.client.request_room_key(event)
             except Exception:
                 logger.exception("room key request failed")
+
+    async def _retry_undecrypted(self) -> None:
+        """Events whose room key came later are handled now, in the order they were sent."""
+        waiting, self._undecrypted = self._undecrypted, []
+        for room_id, event in waiting:
+            try:
+                decrypted = self.client.decrypt_event(event)
+            except Exception:
+                self._undecrypted.append((room_id, event))
+                continue
+            try:
+                await self._event(room_id, decrypted)
+            except Exception:
+                logger.exception("Matrix event %s in %s failed", event.event_id, room_id)
+        # Keys that never come: give up after a while rather than hold events forever.
+        self._undecrypted = self._undecrypted[-1000:]
 
     async def _poll_response(
         self, room_id: str, event_id: str, sender: str, content: dict, *, notify: bool = True,
