@@ -111,7 +111,7 @@ async def admit(ctx: Context, cmd: Command) -> list[Reply]:
     if was_active:
         return [Reply(texts.ROLE_CHANGED.format(name=member.display_name, role=role, coop=coop.name))]
     count = await ctx.stores.members.count_active(coop.id)
-    return [Reply(texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=role, count=count))]
+    return [Reply(texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=role, count=texts.members(count)))]
 
 
 async def remove(ctx: Context, cmd: Command) -> list[Reply]:
@@ -127,7 +127,7 @@ async def remove(ctx: Context, cmd: Command) -> list[Reply]:
     except LastSteward:
         raise Conflict(texts.REMOVE_LAST_STEWARD.format(name=target.display_name, coop=coop.name)) from None
     count = await ctx.stores.members.count_active(coop.id)
-    return [Reply(texts.REMOVED.format(name=target.display_name, coop=coop.name, count=count))]
+    return [Reply(texts.REMOVED.format(name=target.display_name, coop=coop.name, count=texts.members(count)))]
 
 
 async def members(ctx: Context, cmd: Command) -> list[Reply]:

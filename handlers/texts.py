@@ -74,6 +74,10 @@ SUMMARY = {
 }
 
 
+def members(count: int) -> str:
+    return f"{count} member" if count == 1 else f"{count} members"
+
+
 def usage_line(verb: str, prefix: str = "/") -> str:
     return "Usage: " + prefix + USAGE[verb]
 
@@ -119,12 +123,12 @@ JOIN_REQUESTED = "{name} asks to join {coop}. A steward can admit them with {pre
 MEMBER_UNKNOWN = "No one called '{who}' has asked to join {coop}. Ask them to send {prefix}join in this room first."
 MEMBER_AMBIGUOUS = "More than one person is called '{who}': name them by their id ({ids})."
 ADMIT_ALREADY = "{name} is already a member of {coop}."
-ADMITTED = "{name} is admitted to {coop} as a {role}. The register now has {count} members."
+ADMITTED = "{name} is admitted to {coop} as a {role}. The register now has {count}."
 ROLE_CHANGED = "{name} is now a {role} of {coop}."
 BAD_ROLE = "A role is 'member' or 'steward', not '{role}'."
 REMOVE_NOT_MEMBER = "{name} is not on the register of {coop}."
 REMOVE_LAST_STEWARD = "{name} is the last steward of {coop}; admit another steward first."
-REMOVED = "{name} is removed from the register of {coop}. The register now has {count} members."
+REMOVED = "{name} is removed from the register of {coop}. The register now has {count}."
 
 ROOMCODE = (
     "Room code: {code}\n"
@@ -238,7 +242,7 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         lines += ["", body, ""]
     lines.append("Options: " + options_line(p.options))
     lines.append(
-        f"Quorum {percent(rule.quorum)} of {p.electorate_size} members; passes with {threshold_words(rule)} of {share_of(p.options)}."
+        f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
     )
     if p.status == "open":
         lines.append(f"Closes {when(p.closes_at, tz)}.")
@@ -295,7 +299,7 @@ def proposals_list(items, tz: ZoneInfo, now: datetime, coop: str) -> str:
 
 
 def members_list(coop: str, active, pending) -> str:
-    lines = [f"Register of {coop} ({len(active)} members):"]
+    lines = [f"Register of {coop} ({members(len(active))}):"]
     lines += [f"• {m.display_name}" + (" (steward)" if m.role == "steward" else "") for m in active]
     if pending:
         lines.append("Waiting to be admitted: " + ", ".join(m.display_name for m in pending))
