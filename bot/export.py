@@ -146,6 +146,14 @@ def to_csv(data: dict) -> str:
                 writer.writerow([c, "tally", p["number"], p["title"], "", "", p["status"], option, n, ""])
             for v in p.get("votes", []):
                 writer.writerow([c, "vote", p["number"], p["title"], v["member"], "", "", v["option"], "", v["at"]])
+        for r in coop["rounds"]:
+            writer.writerow([c, "round", r["number"], "", "", "", r["status"], r["currency"], r["amount"], r["member_split"]])
+            for f in r["funds"]:
+                writer.writerow([c, "fund", r["number"], f["fund"], "", "", "", r["currency"], f["amount"], ""])
+            for sh in r["shares"]:
+                writer.writerow([c, "share", r["number"], "", sh["member"], "", "", r["currency"], sh["amount"], sh["hours"] or ""])
+        for v in coop["vows"]:
+            writer.writerow([c, "vow", v["round"], "", v["member"], "", "", "", "", v["text"]])
     return out.getvalue()
 
 
@@ -172,6 +180,17 @@ def to_markdown(data: dict) -> str:
             if p["tally"]:
                 lines += ["", "| option | votes |", "|---|---|"]
                 lines += [f"| {_cell(o)} | {n} |" for o, n in p["tally"].items()]
+            lines.append("")
+        if coop["rounds"]:
+            lines += ["## Open books", ""]
+        for r in coop["rounds"]:
+            lines += [f"### Round {r['number']}: {r['amount']} ({r['status']})", "", "| to | amount |", "|---|---|"]
+            lines += [f"| fund: {_cell(f['fund'])} | {f['amount']} |" for f in r["funds"]]
+            lines += [f"| {_cell(sh['member'])} | {sh['amount']} |" for sh in r["shares"]]
+            vows = [v for v in coop["vows"] if v["round"] == r["number"]]
+            if vows:
+                lines += ["", "Vows (in order; the last of each member stands):", ""]
+                lines += [f"- {_cell(v['member'])}: {_cell(v['text'])}" for v in vows]
             lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -82,10 +82,8 @@ async def _send_deadline_reminder(stores: Stores, p: Proposal, charter: Charter,
         for account in accounts
         if account.platform in DIRECT_PLATFORMS
     ]
-    # Rooms on different platforms write commands differently; "/" reads right on the console and
-    # Telegram, and Matrix accepts a passed-through "/verb" too.
     await stores.outbox.announce_once(
-        key, p.coop_id, "reminder", text.replace("{prefix}", "/"), now, proposal_id=p.id, direct=direct
+        key, p.coop_id, "reminder", text, now, proposal_id=p.id, direct=direct
     )
 
 

@@ -74,6 +74,15 @@ SUMMARY = {
 }
 
 
+# Announcements go to rooms on several platforms at once: they carry this mark where a command
+# is named, and each adapter writes its own prefix ("/" or "!") in its place when it delivers.
+PREFIX_MARK = "{prefix}"
+
+
+def for_platform(text: str, prefix: str) -> str:
+    return text.replace(PREFIX_MARK, prefix)
+
+
 def members(count: int) -> str:
     return f"{count} member" if count == 1 else f"{count} members"
 
@@ -333,6 +342,8 @@ def charter(coop: str, c) -> str:
                  + ", ".join(name for name, _ in c.movement_funds) + ".")
     lines.append(f"Members' part: {'equal shares' if c.member_split == 'equal' else 'by recorded hours'}; currency {c.currency}.")
     lines.append("Audit reminders: " + ", ".join(span(o) for o in c.audit_reminders) + " before each audit.")
+    lines.append("Vow reminders: " + ", ".join(span(o) for o in c.vow_reminders) + f" before a payout date, else every {span(c.vow_every)}; "
+                 + ("a passed proposal may waive one member's vow." if c.vow_waiver else "no vow may be waived."))
     lines.append(f"Timezone: {c.timezone}.")
     return "\n".join(lines)
 
@@ -412,7 +423,7 @@ def round_opened(r, coop: str, funds, shares, names, tz: ZoneInfo, fmt) -> str:
     lines.append(ROUNDING_RULE.format(currency=r.currency))
     if r.payout_at:
         lines.append(f"Payout date: {when(r.payout_at, tz)}.")
-    lines.append("Before any payout, each member owed a share declares a vow: /vow <how your share will serve collective struggle>.")
+    lines.append("Before any payout, each member owed a share declares a vow: " + PREFIX_MARK + "vow <how your share will serve collective struggle>.")
     return "\n".join(lines)
 
 
@@ -433,11 +444,11 @@ def vows_list(number: int, vowed_names: list[tuple[str, str]], missing: list[str
 
 
 def paid_out(r, fmt) -> str:
-    return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: /books."
+    return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: {PREFIX_MARK}books."
 
 
-VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with /vow <text>."
-VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: /vow <text>."
+VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with {{prefix}}vow <text>."
+VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: {{prefix}}vow <text>."
 
 
 def books(coop: str, rounds_text: list[str], totals: str) -> str:

@@ -144,7 +144,9 @@ async def _missing(session, round_id: int) -> list[Member]:
     stmt = (
         select(Member)
         .join(Allocation, Allocation.member_id == Member.id)
-        .where(Allocation.round_id == round_id, Member.id.not_in(vowed), Member.id.not_in(waived))
+        # A member taken off the register since the round opened cannot vow and does not block it.
+        .where(Allocation.round_id == round_id, Member.status == "active", Member.id.not_in(vowed),
+               Member.id.not_in(waived))
         .order_by(Member.id)
     )
     return list((await session.execute(stmt)).scalars())

@@ -393,7 +393,8 @@ async def test_a_whole_surplus_round_in_matrix(bot, people):
     """The same round in a Matrix room: vows posted in the room, the gate, the payout, the books."""
     alice, bob = await people("alice", False), await people("bob", False)
     room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
-    await say(alice, room_id, "!surplus 100 JPY", "Surplus round 1 of Red Bakery: 100 JPY.")
+    opened = await say(alice, room_id, "!surplus 100 JPY", "Surplus round 1 of Red Bakery: 100 JPY.")
+    assert "!vow <how your share" in body(opened)  # commands are named the Matrix way in Matrix rooms
     await say(bob, room_id, "!vow To the legal defence fund", "vows, for round 1: To the legal defence fund")
     refused = await say(alice, room_id, "!payout", "has not vowed")
     assert alice.user_id.split(":")[0].lstrip("@") in body(refused)

@@ -227,3 +227,23 @@ bob: /books
     surplus = sum(e["amount_minor"] for e in data["ledger"] if e["entry"] == "surplus")
     spent = sum(e["amount_minor"] for e in data["ledger"] if e["entry"] != "surplus")
     assert surplus == spent == 100000007
+
+
+def test_csv_and_markdown_exports_carry_the_books(tmp_path):
+    """The round, its funds and shares, and the vows are in the CSV and Markdown exports too."""
+    console(tmp_path, "/setup Red Bakery\n/surplus 10\n/vow Strike fund\n/payout\n")
+    csv = export(tmp_path, "csv")
+    assert "Red Bakery,round,1,,,,paid,EUR,10.00 EUR,equal" in csv
+    assert "Red Bakery,vow,1,,you,,,,,Strike fund" in csv
+    md = export(tmp_path, "md")
+    assert "### Round 1: 10.00 EUR (paid)" in md and "- you: Strike fund" in md
+
+
+async def test_a_member_removed_before_payout_does_not_block_it(chat):
+    """Someone taken off the register after the round opened can no longer vow, and is not waited for."""
+    await round_of(chat, 2)
+    await chat.say("alice", "/vow Strike fund")
+    await chat.say("m1", "/vow Media")
+    await chat.say("alice", "/remove m2")
+    await chat.say("alice", "/payout")
+    assert chat.last.startswith("Round 1 is paid out")

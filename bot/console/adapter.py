@@ -10,6 +10,7 @@ from typing import TextIO
 
 from bot.console.lines import Assembler, Message
 from bot.services import Services
+from handlers import texts
 from handlers.events import CommandReceived
 from handlers.types import ChatRef, Reply, UserRef
 from schedules.clock import DueClock
@@ -60,12 +61,12 @@ class Console:
         outbox = self.services.stores.outbox
         while batch := await outbox.pending(PLATFORM, chat_id=self.chat.chat_id):
             for item in batch:
-                self.say("coopbot", item.text)
+                self.say("coopbot", texts.for_platform(item.text, "/"))
             await outbox.mark_sent([m.id for m in batch], self.services.clock.now())
         # Direct messages to console people (reminders to vote) are shown as such.
         while batch := [m for m in await outbox.pending(PLATFORM) if m.kind == "direct"]:
             for item in batch:
-                self.say(f"coopbot (only to {item.chat_id})", item.text)
+                self.say(f"coopbot (only to {item.chat_id})", texts.for_platform(item.text, "/"))
             await outbox.mark_sent([m.id for m in batch], self.services.clock.now())
 
     async def deliver_now(self) -> None:

@@ -461,11 +461,12 @@ class MatrixAdapter:
                     poll_id=poll_id,
                 )
             return
-        await self._send(item.chat_id, convert.notice(item.text), txn=f"outbox-{item.id}")
+        text = texts.for_platform(item.text, PREFIX)
+        await self._send(item.chat_id, convert.notice(text), txn=f"outbox-{item.id}")
         if item.proposal_id is not None and item.kind in ("proposal_result", "proposal_withdrawn"):
             for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, item.proposal_id):
                 if card.chat_id == item.chat_id and card.poll_id:
-                    await self._send(item.chat_id, convert.poll_end(card.poll_id, item.text),
+                    await self._send(item.chat_id, convert.poll_end(card.poll_id, text),
                                      txn=f"pollend-{item.id}", event_type=convert.POLL_END)
             self.cards.mark(item.proposal_id)
 

@@ -358,7 +358,7 @@ class TelegramAdapter:
             if not view.is_open:
                 self.cards.mark(item.proposal_id)
             return
-        await self._send(item.chat_id, item.text)
+        await self._send(item.chat_id, texts.for_platform(item.text, PREFIX))
         if item.proposal_id is not None:
             self.cards.mark(item.proposal_id)  # a result or withdrawal: the card gets its closing edit
 
