@@ -32,7 +32,8 @@ async def roomcode(ctx: Context, cmd: Command) -> list[Reply]:
 
 
 async def bind(ctx: Context, cmd: Command) -> list[Reply]:
-    """The code is the steward's authority: whoever brings it was given it by a steward."""
+    """A steward binds: the code says which co-op, and the sender must be its steward here (on
+    another platform, after linking their accounts with `link`)."""
     no_extras(ctx, cmd)
     if ctx.chat.is_direct:
         raise NotAllowed(texts.SETUP_IN_DIRECT)
@@ -42,14 +43,16 @@ async def bind(ctx: Context, cmd: Command) -> list[Reply]:
     if not code:
         raise BadArguments(texts.MISSING_ARGUMENT.format(what="the room code"), usage(ctx, "bind"))
     try:
-        coop = await ctx.stores.coops.bind_room(
+        status, coop = await ctx.stores.coops.bind_room(
             code, platform=ctx.chat.platform, chat_id=ctx.chat.chat_id, title=one_line(ctx.chat.title)[:255],
             by_user_id=ctx.sender.user_id, now=ctx.now, event=ctx.event,
         )
     except AlreadyExists:
         raise Conflict(texts.BIND_EXISTS.format(coop="a co-op")) from None
-    if coop is None:
+    if status == "bad_code":
         raise NotFound(texts.BIND_BAD_CODE.format(prefix=ctx.prefix))
+    if status == "not_steward":
+        raise NotAllowed(texts.BIND_NOT_STEWARD.format(coop=coop.name, prefix=ctx.prefix))
     return [Reply(texts.BOUND.format(coop=coop.name))]
 
 

@@ -145,6 +145,10 @@ ROOMCODE = (
 )
 BIND_EXISTS = "This room already belongs to {coop}."
 BIND_BAD_CODE = "That code is unknown or has expired. Ask a steward for a new {prefix}roomcode."
+BIND_NOT_STEWARD = (
+    "Only a steward of {coop} can bind a room to it. If you are one on another platform, first send me "
+    "{prefix}link there in a direct chat, then {prefix}link <code> here in a direct chat."
+)
 BOUND = "This room is now bound to {coop}. Its proposals and results will appear here too."
 LINK_NOT_DIRECT = "Send link in a direct chat with me, so the code stays yours."
 LINK_NOT_MEMBER = "You are on no co-op's register, so there is nothing to link yet."

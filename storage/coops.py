@@ -109,20 +109,29 @@ class CoopStore:
     async def bind_room(
         self, code: str, *, platform: str, chat_id: str, title: str, by_user_id: str, now: datetime,
         event: tuple[str, str] | None = None,
-    ) -> Coop | None:
-        """Bind a room with a room code; None if the code is unknown or expired. The code is
-        spent, so it binds one room only."""
+    ) -> tuple[str, Coop | None]:
+        """Bind a room with a room code, brought by a steward of the code's co-op (on this
+        platform's account, linked if need be). Returns ("bad_code" | "not_steward" | "bound", co-op).
+        The code is spent, so it binds one room only."""
         async with self.db.write() as s:
             await claim(s, event, now)
             row = await s.get(Code, code)
             if row is None or row.purpose != "room" or row.expires_at <= now:
-                return None
+                return "bad_code", None
+            steward = (await s.execute(
+                select(Member.id).join(Account, Account.member_id == Member.id).where(
+                    Account.coop_id == row.coop_id, Account.platform == platform, Account.user_id == by_user_id,
+                    Member.status == "active", Member.role == "steward",
+                )
+            )).first()
+            if steward is None:
+                return "not_steward", await s.get(Coop, row.coop_id)
             if (await s.execute(select(Room.id).where(Room.platform == platform, Room.chat_id == chat_id))).first():
                 raise AlreadyExists("room")
             await s.delete(row)
             s.add(Room(coop_id=row.coop_id, platform=platform, chat_id=chat_id, title=title, bound_at=now))
             await log(s, row.coop_id, "room_bound", now, platform=platform, chat_id=chat_id, by=by_user_id)
-            return await s.get(Coop, row.coop_id)
+            return "bound", await s.get(Coop, row.coop_id)
 
     async def link(
         self, code: str, *, platform: str, user_id: str, now: datetime

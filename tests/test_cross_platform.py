@@ -48,6 +48,11 @@ async def test_a_linked_member_votes_on_both_platforms_and_counts_once(synapse, 
 
             assert "set up" in await telegram(STEWARD, "/setup Red Bakery")
             code = re.search(r"Room code: (\S+)", await telegram(STEWARD, "/roomcode")).group(1)
+            # The steward's Matrix account becomes the same steward: link, then bind.
+            steward_link = re.search(r"Link code: (\S+)", await telegram(STEWARD, "/link", chat=STEWARD)).group(1)
+            alice_dm = await create_room(alice, "", invite=[bot_user], direct=True)
+            await wait_for_event(alice, alice_dm, notice_with("!setup"), 30)
+            await say(alice, alice_dm, f"!link {steward_link}", "Linked")
             room_id = await create_room(alice, "Bakery", invite=[bot_user, bob.user_id])
             await join(bob, room_id)
             await wait_for_event(alice, room_id, notice_with("!setup"), 30)

@@ -245,6 +245,10 @@ async def test_rooms_bound_to_one_co_op_see_the_same_proposals(gov):
     first, second = Chat(gov, chat_id="first"), Chat(gov, "telegram", "-100200")
     await first.say("alice", "/setup Red Bakery")
     code = re.search(r"Room code: (\S+)", await first.say("alice", "/roomcode")).group(1)
+    refused = await second.say("4242", f"/bind {code}")
+    assert "Only a steward of Red Bakery can bind" in refused  # a code seen over a shoulder is not enough
+    link = re.search(r"Link code: (\S+)", await Chat(gov, chat_id="dm-a", direct=True).say("alice", "/link")).group(1)
+    assert "Linked" in await Chat(gov, "telegram", "4242", direct=True).say("4242", f"/link {link}")
     assert "bound to Red Bakery" in await second.say("4242", f"/bind {code}")
     assert "unknown or has expired" in await Chat(gov, chat_id="third").say("x", f"/bind {code}")
     await first.say("alice", "/propose Shared")
