@@ -141,6 +141,10 @@ class MatrixAdapter:
         try:
             await self._sync_loop(stop)
         finally:
+            # Replies to what was handled go out before the loops stop.
+            replies = [t for t in self._tasks if t.get_name() == "matrix-reply"]
+            if replies:
+                await asyncio.wait(replies, timeout=10)
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -293,9 +297,10 @@ class MatrixAdapter:
                 return
             command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id)
             for i, reply in enumerate(await gov.handle_command(command)):
-                if reply.proposal_id is not None:
-                    self.cards.mark(reply.proposal_id)
-                await self._reply(room_id, event, reply, i)
+                self.cards.mark(reply.proposal_id)
+                # Sent beside the sync, not in it: a rate-limited reply must not hold up the votes
+                # that come after it (its effect is already stored; its transaction id keeps it single).
+                self._spawn(self._reply(room_id, event, reply, i), "matrix-reply")
             self.kick()
         elif isinstance(event, UnknownEvent) and event.type in convert.POLL_RESPONSES:
             await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}),
@@ -343,14 +348,21 @@ class MatrixAdapter:
             replies = await gov.handle_vote(VoteCast(chat, user, card.proposal_id, option, event_id, made_at))
         if replies and replies[0].refusal and notify:
             # The poll shows the choice as made; say in the room that it was not counted.
-            await self._send(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
-                             txn=f"refusal-{event_id}")
+            self._spawn(self._notify(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
+                                     f"refusal-{event_id}"), "matrix-reply")
         elif replies:
             self.cards.mark(card.proposal_id)
 
     async def _hello(self, room_id: str) -> None:
         if await self.services.stores.coops.get_by_room(convert.PLATFORM, room_id) is None:
-            await self._send(room_id, convert.notice(texts.ADDED_TO_ROOM.format(prefix=PREFIX)), txn=f"hello-{room_id}")
+            self._spawn(self._notify(room_id, convert.notice(texts.ADDED_TO_ROOM.format(prefix=PREFIX)),
+                                     f"hello-{room_id}"), "matrix-reply")
+
+    async def _notify(self, room_id: str, content: dict, txn: str) -> None:
+        try:
+            await self._send(room_id, content, txn=txn)
+        except Exception:
+            logger.exception("notice in %s failed", room_id)
 
     async def reconcile(self, proposal_id: int) -> None:
         """Before a count: bring in each member's latest poll response that no sync delivered."""
@@ -412,7 +424,7 @@ class MatrixAdapter:
             text = reply.public_fallback or text
         try:
             await self._send(room_id, convert.notice(text, event.event_id), txn=f"reply-{event.event_id}-{index}")
-        except SendFailed:
+        except Exception:
             logger.exception("reply in %s failed", room_id)
 
     async def _deliver_outbox(self) -> None:
