@@ -73,7 +73,7 @@ async def _send_deadline_reminder(stores: Stores, p: Proposal, charter: Charter,
     tz, left = charter.tz, texts.span(p.closes_at - now)
     text = texts.DEADLINE_REMINDER.format(
         number=p.number, title=p.title, left=left, when=texts.when(p.closes_at, tz), missing=len(missing),
-        electorate=p.electorate_size, quorum_line=quorum_line, prefix="{prefix}",
+        electorate=p.electorate_size, quorum_line=quorum_line, prefix=texts.PREFIX_MARK,
     )
     direct = [
         (account.platform, account.user_id, texts.DEADLINE_DIRECT.format(
@@ -114,8 +114,8 @@ async def remind_vows(stores: Stores, now: datetime) -> None:
         names = ", ".join(m.display_name for m in missing)
         count = len(missing)
         text = texts.VOW_REMINDER.format(number=r.number, count=count, s="" if count == 1 else "s",
-                                         have="has" if count == 1 else "have", names=names)
-        direct_text = texts.VOW_DIRECT.format(number=r.number, coop=coop.name)
+                                         have="has" if count == 1 else "have", names=names, prefix=texts.PREFIX_MARK)
+        direct_text = texts.VOW_DIRECT.format(number=r.number, coop=coop.name, prefix=texts.PREFIX_MARK)
         accounts = await stores.members.accounts(coop.id)
         owed = {m.id for m in missing}
         direct = [(a.platform, a.user_id, direct_text) for a in accounts

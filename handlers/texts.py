@@ -76,7 +76,8 @@ SUMMARY = {
 
 # Announcements go to rooms on several platforms at once: they carry this mark where a command
 # is named, and each adapter writes its own prefix ("/" or "!") in its place when it delivers.
-PREFIX_MARK = "{prefix}"
+# A control character, so no member can type it: parsing.clean strips them from all input.
+PREFIX_MARK = "\x1f"
 
 
 def for_platform(text: str, prefix: str) -> str:
@@ -451,8 +452,8 @@ def paid_out(r, fmt) -> str:
     return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: {PREFIX_MARK}books."
 
 
-VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with {{prefix}}vow <text>."
-VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: {{prefix}}vow <text>."
+VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with {prefix}vow <text>."
+VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: {prefix}vow <text>."
 
 
 def books(coop: str, rounds_text: list[str], totals: str) -> str:

@@ -156,7 +156,7 @@ class Chat:
         outbox = self.gov.stores.outbox
         items = await outbox.pending(self.chat.platform, chat_id=self.chat.chat_id, limit=1000)
         await outbox.mark_sent([i.id for i in items], self.gov.clock.now())
-        texts = [i.text.replace("{prefix}", "/") for i in items]
+        texts = [i.text.replace("\x1f", "/") for i in items]  # as the console delivers them
         self.announced += texts
         return texts
 

@@ -62,7 +62,7 @@ _in_sync: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sync", defau
 
 
 class SendFailed(Exception):
-    pass
+    """The homeserver refused a send (nio returns errors rather than raising them)."""
 
 
 def _timestamp(milliseconds: int | None) -> datetime | None:
