@@ -64,7 +64,7 @@ async def run(settings: Settings) -> int:
                 logger.error("%s stopped: %s", task.get_name(), outcome, exc_info=outcome)
                 failed = True
     finally:
-        clock.stop()
+        await clock.stop()
         await services.close()
     logger.info("coopbot stopped")
     return 1 if failed else 0

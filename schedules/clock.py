@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -33,8 +34,10 @@ class DueClock:
     ) -> None:
         self.stores, self.clock, self.before_close, self.after, self.tick = stores, clock, before_close, after, tick
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self._running: asyncio.Task | None = None
 
     async def run_once(self) -> None:
+        self._running = asyncio.current_task()
         try:
             await run_due(self.stores, self.clock.now(), self.before_close())
             if self.after is not None:
@@ -50,6 +53,10 @@ class DueClock:
         )
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """No new runs; the run in progress finishes (its transaction commits) before we return,
+        so the database is never closed under it."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._running is not None and not self._running.done():
+            await asyncio.wait([self._running], timeout=30)

@@ -106,7 +106,7 @@ class Console:
                 if message is not None:
                     await self.handle(message)
         finally:
-            ticker.stop()
+            await ticker.stop()
 
     async def _flush(self) -> None:
         message = self.assembler.flush()
