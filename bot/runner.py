@@ -31,6 +31,12 @@ def check_platforms(settings: Settings) -> None:
         raise SettingsError("MATRIX_HOMESERVER", "this build of coopbot has no Matrix adapter yet")
 
 
+async def _announce_ready(adapters) -> None:
+    # Operators and benchmarks watch for this line: every platform is connected and taking updates.
+    await asyncio.gather(*(a.ready.wait() for a in adapters))
+    logger.info("coopbot is ready: %s", ", ".join(type(a).__name__ for a in adapters))
+
+
 async def run(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; then stop taking updates, finish what is in hand, exit 0."""
     services = await Services.start(settings, exclusive=True)
@@ -53,6 +59,7 @@ async def run(settings: Settings) -> int:
                      before_close=lambda: services.governance.before_close)
     clock.start()
     logger.info("coopbot is running")
+    announce_ready = asyncio.create_task(_announce_ready(adapters))
     failed = False
     try:
         done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
@@ -64,6 +71,7 @@ async def run(settings: Settings) -> int:
                 logger.error("%s stopped: %s", task.get_name(), outcome, exc_info=outcome)
                 failed = True
     finally:
+        announce_ready.cancel()
         await clock.stop()
         await services.close()
     logger.info("coopbot stopped")

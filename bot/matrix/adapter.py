@@ -95,6 +95,7 @@ class MatrixAdapter:
         self._tasks: set[asyncio.Task] = set()
         self._failures: dict[int, int] = {}  # outbox row id -> failed attempts
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
+        self.ready = asyncio.Event()  # set once logged in and the first sync is handled
         services.governance.before_close += (self.reconcile,)
 
     @property
@@ -209,6 +210,7 @@ class MatrixAdapter:
                 since = response.next_batch
                 await cursors.set(convert.PLATFORM, "since", since, clock.now())
                 first = False
+                self.ready.set()
                 self.kick()
         finally:
             stopping.cancel()

@@ -76,6 +76,7 @@ class TelegramAdapter:
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task] = set()
         self._handles: dict[str, str] = {}
+        self.ready = asyncio.Event()  # set once connected and taking updates
 
     @property
     def bot(self):
@@ -129,6 +130,7 @@ class TelegramAdapter:
 
     async def _poll(self, stop: asyncio.Event) -> None:
         await self._call(self.bot.delete_webhook)
+        self.ready.set()
         offset: int | None = None
         stopping = asyncio.create_task(stop.wait())
         try:
@@ -201,6 +203,7 @@ class TelegramAdapter:
                 allowed_updates=ALLOWED_UPDATES,
             )
             logger.info("Telegram webhook listening on %s:%s for %s", host, port, url)
+            self.ready.set()
             await stop.wait()
         finally:
             await runner.cleanup()
