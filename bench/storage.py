@@ -67,7 +67,9 @@ async def _votes_per_second(url: str, votes: int) -> float:
     stores = Stores.over(db)
     _, (pid,), members = await _seed(stores, votes)
     start = time.perf_counter()
-    await asyncio.gather(*(stores.votes.cast(pid, m, i % 3, now=NOW) for i, m in enumerate(members)))
+    # Each vote carries its platform event id, as from a button, so the duplicate check is paid too.
+    await asyncio.gather(*(stores.votes.cast(pid, m, i % 3, now=NOW, event=("telegram", f"cb{i}"))
+                           for i, m in enumerate(members)))
     elapsed = time.perf_counter() - start
     await db.dispose()
     return votes / elapsed

@@ -8,6 +8,7 @@ from datetime import datetime
 from handlers import texts
 from handlers.charter import Charter
 from handlers.errors import NoCoop, NotAllowed, NotAMember
+from handlers.parsing import one_line
 from handlers.ports import CloseHook
 from handlers.types import ChatRef, UserRef
 from storage.models import Coop, Member
@@ -48,3 +49,11 @@ class Context:
         if member.role != "steward":
             raise NotAllowed(texts.NOT_A_STEWARD.format(coop=self.coop.name))
         return member
+
+
+async def learn_name(stores: Stores, member: Member | None, sender: UserRef) -> Member | None:
+    """Admitted by id before they spoke: the register takes the name they go by."""
+    if member is not None and member.display_name == sender.user_id != sender.display_name:
+        name = one_line(sender.display_name)[:120] or sender.user_id
+        return await stores.members.rename(member.id, name)
+    return member

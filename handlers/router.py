@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers import due, members, proposals, rooms, surplus, texts, votes
-from handlers.context import Context
+from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError
 from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
-from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, split_extras
+from handlers.parsing import MAX_MESSAGE, Command, parse_command, split_extras
 from handlers.ports import Clock, CloseHook
 from handlers.types import PREFIX, ChatRef, Reply, UserRef
 from storage.errors import DuplicateEvent
@@ -80,17 +80,16 @@ class Governance:
         coop = await self.stores.coops.get_by_room(chat.platform, chat.chat_id)
         member = None
         if coop is not None:
-            member = await self.stores.members.by_account(coop.id, sender.platform, sender.user_id)
-            if member is not None and member.display_name == sender.user_id != sender.display_name:
-                # Admitted by id before they spoke: the register takes the name they go by.
-                name = one_line(sender.display_name)[:120] or sender.user_id
-                member = await self.stores.members.rename(member.id, name)
+            member = await learn_name(self.stores, await self.stores.members.by_account(coop.id, sender.platform, sender.user_id), sender)
         elif chat.is_direct:
             # A direct chat belongs to no co-op; if the sender is on exactly one register, use it.
             entries = await self.stores.members.memberships(sender.platform, sender.user_id)
             if len(entries) == 1:
                 member = entries[0]
                 coop = await self.stores.coops.get(member.coop_id)
+        return self._bare(chat, sender, event_id, coop, member)
+
+    def _bare(self, chat: ChatRef, sender: UserRef, event_id: str | None, coop=None, member=None) -> Context:
         return Context(
             stores=self.stores, chat=chat, sender=sender, now=self.clock.now(),
             prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member,
@@ -113,19 +112,31 @@ class Governance:
         return await self._run(event.chat, event.sender, event.event_id, lambda ctx: handler(ctx, cmd))
 
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
-        return await self._run(
-            event.chat, event.sender, event.event_id, lambda ctx: votes.button(ctx, event.proposal_id, event.option, event.made_at)
-        )
+        if event.chat.is_direct:  # a direct chat's co-op is found through the sender's memberships
+            return await self._run(event.chat, event.sender, event.event_id,
+                                   lambda ctx: votes.button(ctx, event.proposal_id, event.option, event.made_at))
+        # Taps come in bursts: who and where are looked up in the vote's own transaction.
+        ctx = self._bare(event.chat, event.sender, event.event_id)
+        return await self._guard(event.chat, event.event_id,
+                                 lambda: votes.tap(ctx, event.proposal_id, event.option, event.made_at))
 
     async def handle_unvote(self, event: VoteWithdrawn) -> list[Reply]:
-        return await self._run(
-            event.chat, event.sender, event.event_id, lambda ctx: votes.button_unvote(ctx, event.proposal_id)
-        )
+        if event.chat.is_direct:
+            return await self._run(event.chat, event.sender, event.event_id,
+                                   lambda ctx: votes.button_unvote(ctx, event.proposal_id))
+        ctx = self._bare(event.chat, event.sender, event.event_id)
+        return await self._guard(event.chat, event.event_id, lambda: votes.tap(ctx, event.proposal_id, None))
 
     async def _run(self, chat, sender, event_id, call) -> list[Reply]:
+        async def with_context() -> list[Reply]:
+            return await call(await self._context(chat, sender, event_id))
+
+        return await self._guard(chat, event_id, with_context)
+
+    async def _guard(self, chat, event_id, call) -> list[Reply]:
+        """Every refusal becomes a reply; a redelivery becomes silence; anything else is logged."""
         try:
-            ctx = await self._context(chat, sender, event_id)
-            return await call(ctx)
+            return await call()
         except BadArguments as exc:
             text = exc.problem if exc.usage is None else f"{exc.problem}\n{exc.usage}"
             return [Reply(text, refusal=True)]

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import texts
-from handlers.context import Context
+from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.members import no_extras, usage
 from handlers.parsing import Command, one_line, split_first
 from handlers.proposals import find, not_open
 from handlers.types import Reply
-from storage.errors import NotElector, ProposalNotOpen, VotingEnded
+from storage.errors import (
+    DuplicateEvent, NoCoopHere, NoSuchOption, NotElector, NotOnRegister, ProposalNotOpen, StoreError, UnknownProposal,
+    VotingEnded,
+)
 from storage.models import Proposal
 
 
@@ -106,3 +109,39 @@ async def button(ctx: Context, proposal_id: int, option: int, made_at: datetime 
     if not 0 <= option < len(p.options):
         raise NotFound(texts.OPTION_UNKNOWN.format(number=p.number, option=option + 1, options=texts.options_line(p.options)))
     return [await record(ctx, p, option, made_at)]
+
+
+async def tap(ctx: Context, proposal_id: int, option: int | None, made_at: datetime | None = None) -> list[Reply]:
+    """A vote from a button or poll in a room (option None takes it back). The store checks
+    room, register, button data and ballot in the vote's own transaction; this says why not."""
+    try:
+        outcome = await ctx.stores.votes.tap(
+            ctx.chat.platform, ctx.chat.chat_id, ctx.sender.user_id, proposal_id, option,
+            now=ctx.now, event=ctx.event, made_at=made_at,
+        )
+    except DuplicateEvent:
+        raise
+    except StoreError as exc:
+        ctx.coop, ctx.member = exc.coop, await learn_name(ctx.stores, exc.member, ctx.sender)
+        raise _tap_refused(ctx, exc, option) from None
+    ctx.coop, ctx.member = outcome.coop, await learn_name(ctx.stores, outcome.member, ctx.sender)
+    p = outcome.proposal
+    if option is not None:
+        return [ack(p, outcome.previous, option)]
+    if outcome.previous is None:
+        raise NotFound(texts.UNVOTE_NONE.format(number=p.number))
+    return [Reply(texts.UNVOTED.format(number=p.number), proposal_id=p.id)]
+
+
+def _tap_refused(ctx: Context, exc: StoreError, option: int | None) -> Exception:
+    # The same words, in the same order of checks, as a typed vote or the direct-chat path.
+    if isinstance(exc, NoCoopHere):
+        ctx.require_coop()
+    if isinstance(exc, UnknownProposal):
+        return NotFound(texts.BUTTON_UNKNOWN)
+    p = exc.proposal
+    if isinstance(exc, NoSuchOption):
+        return NotFound(texts.OPTION_UNKNOWN.format(number=p.number, option=option + 1, options=texts.options_line(p.options)))
+    if isinstance(exc, NotOnRegister):
+        ctx.require_member()
+    return _refusal(ctx, p, exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 from collections.abc import AsyncIterator
@@ -64,6 +65,7 @@ class Database:
         else:
             self.writer = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
             self.reader = self.writer
+        self._background: set[asyncio.Task] = set()
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
 
@@ -105,7 +107,14 @@ class Database:
                 "SQLite allows one (use PostgreSQL to run several)"
             ) from None
 
+    def track(self, task: asyncio.Task) -> None:
+        """Writes in flight on behalf of callers (group commits) finish before the engines close."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def dispose(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
