@@ -1,43 +1,108 @@
-"""`make bench`: runs the benchmarks, prints one table, writes bench/results.json."""
+"""`make bench`: runs B1–B6, prints one table, writes bench/results.json."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import platform
 import sys
+import time
+import traceback
 from pathlib import Path
 
-from bench.storage import b3, b4
+# Each benchmark by name: module and coroutine function. Each returns {"rows": [...], ...}.
+BENCHES = {
+    "B1": "bench.telegram:b1",
+    "B2": "bench.matrix:b2",
+    "B3": "bench.storage:b3",
+    "B4": "bench.storage:b4",
+    "B5": "bench.reminders:b5",
+    "B6": "bench.idle:b6",
+}
 
-NOT_YET = "not measured yet (issue 7 in progress)"
+
+def machine() -> dict:
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = ""
+    try:
+        memory = f"{int(open('/proc/meminfo').readline().split()[1]) / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"cpus": os.cpu_count(), "cpu": model, "memory": memory,
+            "python": sys.version.split()[0], "platform": platform.platform()}
 
 
-async def main() -> int:
-    results = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
-        "B1": NOT_YET, "B2": NOT_YET, "B5": NOT_YET, "B6": NOT_YET,
-    }
-    results["B3"] = await b3()
-    results["B4"] = await b4()
-    print(f"{'bench':<6} {'figure':<44} {'value':>14} {'floor':>14} {'ratio':>8}  target")
-    for backend, f in results["B3"].items():
-        print(f"{'B3':<6} {backend + ' votes/s (burst of 2,000)':<44} {f['votes_per_s']:>14} {f['floor_rows_per_s']:>14} "
-              f"{f['ratio']:>8}  >= 1.0 {'met' if f['met'] else 'NOT met'}")
-    b = results["B4"]
-    for size, ms in b["per_vote_ms"].items():
-        print(f"{'B4':<6} {f'ms per vote with {size:,} votes':<44} {ms:>14} {'':>14} {'':>8}")
-    for size, ms in b["close_ms"].items():
-        print(f"{'B4':<6} {f'ms to close with {size:,} votes':<44} {ms:>14}")
-    print(f"{'B4':<6} {'ms to list 10,000 open proposals':<44} {b['list_10000_ms']:>14}")
-    print(f"{'B4':<6} {'per-vote cost 100k / 1k':<44} {b['ratio_100k_vs_1k']:>14} {'':>14} {'':>8}  <= 1.3 "
-          f"{'met' if b['targets']['per_vote_100k_le_1.3x_1k'] else 'NOT met'}")
-    for name in ("B1", "B2", "B5", "B6"):
-        print(f"{name:<6} {NOT_YET}")
-    Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return 0
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(results: dict) -> str:
+    head = f"{'':<4} {'figure':<58} {'value':>11} {'floor':>11} {'ratio':>7}  {'target':<24} met"
+    lines = [head, "-" * len(head)]
+    for name in BENCHES:
+        result = results.get(name, {})
+        if "error" in result:
+            lines.append(f"{name:<4} FAILED: {result['error']}")
+            continue
+        for row in result.get("rows", []):
+            met = {True: "yes", False: "NO", None: ""}[row.get("met")]
+            lines.append(
+                f"{name:<4} {row['figure'][:58]:<58} {_fmt(row.get('value')):>11} {_fmt(row.get('floor')):>11} "
+                f"{_fmt(row.get('ratio')):>7}  {(row.get('target') or '')[:24]:<24} {met}"
+            )
+    return "\n".join(lines)
+
+
+async def run(names: list[str]) -> dict:
+    results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    for name in names:
+        module, _, func = BENCHES[name].partition(":")
+        start = time.monotonic()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        try:
+            results[name] = await getattr(importlib.import_module(module), func)()
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        results[name]["seconds"] = round(time.monotonic() - start, 1)
+        print(f"[bench] {name} took {results[name]['seconds']} s", file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    names = [a.upper() for a in argv] or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        print(f"usage: python -m bench.run [{' '.join(BENCHES)}]  (unknown: {' '.join(unknown)})", file=sys.stderr)
+        return 2
+    results = asyncio.run(run(names))
+    m = results["machine"]
+    print(f"\nmachine: {m['cpus']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']}; medians of several runs\n")
+    print(table(results))
+    for name in names:
+        note = results[name].get("notes")
+        if note:
+            print(f"\n{name}: {note}")
+    out = Path(__file__).with_name("results.json")
+    if set(names) != set(BENCHES) and out.exists():
+        results = {**json.loads(out.read_text()), **results}  # a partial run keeps the other figures
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return 0 if all("error" not in results.get(n, {}) for n in names) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main(sys.argv[1:]))

@@ -128,8 +128,15 @@ async def b3(runs: int = 3, votes: int = 2000) -> dict:
                     await _drop_pg(name)
         value, base = statistics.median(ours), statistics.median(floor)
         figures[backend] = {"votes_per_s": round(value, 1), "floor_rows_per_s": round(base, 1),
-                            "ratio": round(value / base, 3), "target": ">= 1.0", "met": value / base >= 1.0}
-    return figures
+                            "ratio": round(value / base, 3), "target": ">= 1.0", "met": value / base >= 1.0,
+                            "runs": {"ours": [round(v, 1) for v in ours], "floor": [round(v, 1) for v in floor]}}
+    rows = [{"figure": f"{backend}: votes/s in a burst of {votes:,} (floor: raw driver)",
+             "value": f["votes_per_s"], "floor": f["floor_rows_per_s"], "ratio": f["ratio"],
+             "target": ">= 1.0 x floor", "met": f["met"]} for backend, f in figures.items()]
+    return {"rows": rows, "runs": runs, **figures,
+            "notes": "Floor: the same driver committing one 3-column row per transaction with the same durability "
+                     "(SQLite WAL + synchronous=FULL; PostgreSQL defaults, 30 connections). Ours: each vote with its "
+                     "platform event id, duplicate check, register check, ballot and log row."}
 
 
 async def b4(sizes=(1000, 10000, 100000), probe: int = 200) -> dict:
@@ -145,10 +152,12 @@ async def b4(sizes=(1000, 10000, 100000), probe: int = 200) -> dict:
                 await s.execute(text(
                     "INSERT INTO ballot (proposal_id, member_id, option, cast_at, event_id) VALUES (:p, :m, :o, :t, 0)"),
                     [{"p": pid, "m": m, "o": i % 3, "t": NOW.replace(tzinfo=None)} for i, m in enumerate(members[:size])])
-            start = time.perf_counter()
+            durations = []  # one at a time, so each is one vote's own transaction; the median resists noise
             for i, m in enumerate(members[size:]):
+                start = time.perf_counter()
                 await stores.votes.cast(pid, m, i % 3, now=NOW)
-            out["per_vote_ms"][size] = round((time.perf_counter() - start) * 1000 / probe, 3)
+                durations.append(time.perf_counter() - start)
+            out["per_vote_ms"][size] = round(statistics.median(durations) * 1000, 3)
             start = time.perf_counter()
             await stores.proposals.close(pid, now=NOW, by=None, reason=None, decide=_decide, render=lambda p: "result")
             out["close_ms"][size] = round((time.perf_counter() - start) * 1000, 1)
@@ -172,5 +181,16 @@ async def b4(sizes=(1000, 10000, 100000), probe: int = 200) -> dict:
         await db.dispose()
     small, large = out["per_vote_ms"][sizes[0]], out["per_vote_ms"][sizes[-1]]
     out["ratio_100k_vs_1k"] = round(large / small, 3)
-    out["targets"] = {"per_vote_100k_le_1.3x_1k": large <= 1.3 * small, "close_100k_le_1s": out["close_ms"][sizes[-1]] <= 1000}
+    close = out["close_ms"][sizes[-1]]
+    rows = [{"figure": f"ms per vote with {size:,} votes on the proposal", "value": ms,
+             "floor": small if size != sizes[0] else None, "ratio": round(ms / small, 3) if size != sizes[0] else None,
+             "target": "<= 1.3 x at 1,000" if size == sizes[-1] else None,
+             "met": large <= 1.3 * small if size == sizes[-1] else None} for size, ms in out["per_vote_ms"].items()]
+    rows += [{"figure": f"ms to close a proposal with {size:,} votes", "value": ms,
+              "target": "<= 1,000 ms" if size == sizes[-1] else None,
+              "met": close <= 1000 if size == sizes[-1] else None} for size, ms in out["close_ms"].items()]
+    rows.append({"figure": "ms to list a co-op's 10,000 open proposals", "value": out["list_10000_ms"]})
+    out["targets"] = {"per_vote_100k_le_1.3x_1k": large <= 1.3 * small, "close_100k_le_1s": close <= 1000}
+    out["rows"] = rows
+    out["notes"] = "Floor for the per-vote cost: the same vote at 1,000 votes (the issue's ratio)."
     return out

@@ -162,3 +162,81 @@ async def test_two_processes_claim_disjoint_outbox_rows(gov):
     assert {r.id for r in await outbox.claim("console", "a", now, limit=50)} == a  # its own claims come back to it
     later = now + timedelta(minutes=2)  # a process that died lets its claims lapse
     assert {r.id for r in await outbox.claim("console", "c", later, limit=50)} == a | b
+
+
+async def test_taps_that_arrive_together_are_answered_each_on_its_own(gov):
+    """A burst mixing good taps with a non-member's, forged button data, a redelivered tap and
+    a member tapping twice: one transaction takes them all, and each gets its own answer."""
+    chat, pid = await _coop_with_proposal(gov, 5)
+    room = ChatRef("console", "general")
+
+    def tap(name, option, event_id, proposal_id=pid):
+        return gov.handle_vote(VoteCast(room, UserRef("console", name, name), proposal_id, option, event_id))
+
+    replies = await asyncio.gather(
+        tap("alice", 0, "t1"), tap("m1", 1, "t2"), tap("stranger", 0, "t3"), tap("m2", 0, "t4", proposal_id=pid + 99),
+        tap("m3", 7, "t5"), tap("m1", 2, "t6"), tap("alice", 0, "t1"), tap("m4", 1, "t7"),
+    )
+    texts = [r[0].text if r else None for r in replies]
+    assert texts[0].startswith("Recorded") and texts[1].startswith("Recorded") and texts[7].startswith("Recorded")
+    assert texts[2].startswith("Only members of")
+    assert texts[3] == "That button belongs to no proposal of this co-op."  # forged: refused, nothing stored
+    assert texts[4].startswith("#1 has no option '8'")
+    assert texts[5].startswith("Changed")
+    assert texts[6] is None  # the redelivery counts once and is answered once
+    ballots = {b.member_id: b.option for b in await gov.stores.votes.ballots(pid)}
+    assert sorted(ballots.values()) == [0, 1, 2]
+    assert await gov.stores.proposals.counts(pid, 3) == await gov.stores.proposals.recount(pid, 3) == [1, 1, 1]
+
+
+async def test_a_batch_that_fails_is_applied_vote_by_vote(gov, monkeypatch):
+    """If the shared transaction fails (here: a conflict injected at its last statement), nothing
+    of it is kept and every vote is applied alone: all answered, each counted once."""
+    import storage.votes
+
+    chat, pid = await _coop_with_proposal(gov, 30)
+    names = [m.display_name for m in await gov.stores.members.register(1)]
+    settle, failures = storage.votes._settle, []
+
+    async def conflicting(*args):
+        await settle(*args)
+        if not failures:
+            failures.append(1)
+            raise storage.votes.Contended("injected")
+
+    monkeypatch.setattr(storage.votes, "_settle", conflicting)
+    room = ChatRef("console", "general")
+    replies = await asyncio.gather(*(
+        gov.handle_vote(VoteCast(room, UserRef("console", n, n), pid, i % 3, f"f{i}")) for i, n in enumerate(names)
+    ))
+    assert failures == [1]
+    assert all(r and r[0].text.startswith("Recorded") for r in replies)
+    assert len(await gov.stores.votes.ballots(pid)) == len(names)
+    assert await gov.stores.proposals.counts(pid, 3) == await gov.stores.proposals.recount(pid, 3)
+
+
+async def test_two_processes_voting_for_the_same_members(gov, db_url):
+    """Two bot processes (two engines on one database) take taps of the same members at once:
+    each member ends with one current vote, the one the log names last."""
+    from storage.db import Database
+    from storage.stores import Stores
+
+    chat, pid = await _coop_with_proposal(gov, 59)
+    members = [m.id for m in await gov.stores.members.register(1)]
+    other = Database(db_url)
+    try:
+        now = gov.clock.now()
+        first = [gov.stores.votes.cast(pid, m, 0, now=now, event=("console", f"a{m}")) for m in members]
+        second = [Stores.over(other).votes.cast(pid, m, 1, now=now, event=("console", f"b{m}")) for m in members]
+        outcomes = await asyncio.gather(*first, *second)
+    finally:
+        await other.dispose()
+    assert all(o.option in (0, 1) for o in outcomes)
+    ballots = await gov.stores.votes.ballots(pid)
+    assert len(ballots) == len(members)
+    async with gov.stores.db.read() as s:
+        rows = (await s.execute(select(GovernanceEvent).where(GovernanceEvent.proposal_id == pid)
+                                .order_by(GovernanceEvent.id))).scalars().all()
+    last = {e.member_id: e.data["option"] for e in rows if e.kind in ("vote_cast", "vote_changed")}
+    assert {b.member_id: b.option for b in ballots} == last
+    assert await gov.stores.proposals.counts(pid, 3) == await gov.stores.proposals.recount(pid, 3)
