@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import zlib
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,8 +51,11 @@ logger = logging.getLogger(__name__)
 PREFIX = "!"
 MAX_FAILURES = 5
 SYNC_TIMEOUT_MS = 30_000
-CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card: a burst of votes becomes one edit
+CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card while votes keep coming: a burst becomes one edit
+SETTLED = 0.4  # no vote for this long: the burst is over, and its final tally goes out without waiting the interval
+MIN_EDIT_GAP = 1.0  # but never two edits of one card closer than this
 IDLE = 1.0
+PARALLEL_SENDERS = 64  # poll responses of one sync handled at once (one sender's in order), so votes commit together
 BACKFILL_PAGE = 100
 # Skip presence and other noise; the timeline limit stays the server's, and overflow is backfilled.
 SYNC_FILTER = {"presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
@@ -87,7 +91,12 @@ class MatrixAdapter:
         self.client = AsyncClient(
             settings.matrix_homeserver, settings.matrix_user, store_path=str(self.store_dir), config=config
         )
-        self.cards = CardEdits(CARD_EDIT_INTERVAL, IDLE)
+        # CardEdits keeps the minimum gap; the burst interval and "settled" are judged in _refresh.
+        self.cards = CardEdits(MIN_EDIT_GAP, IDLE)
+        self._edited_at: dict[int, float] = {}  # proposal id -> loop time of its cards' last edit
+        self._voted_at: dict[int, float] = {}  # proposal id -> loop time of its last counted vote
+        self._ending: set[int] = set()  # proposals whose result or withdrawal was posted: edit at once
+        self._polls: dict[tuple[str, str], int] = {}  # (room, poll event id) -> proposal id, for our polls
         self._greet: set[str] = set()
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
@@ -251,15 +260,35 @@ class MatrixAdapter:
             if info.timeline.limited and since is not None:
                 events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
             seen: set[str] = set()
+            fresh = []
             for event in events:
-                if event.event_id in seen or event.sender == self.user_id:
-                    continue
-                seen.add(event.event_id)
-                try:
-                    await self._event(room_id, event)
-                except Exception:
-                    # One bad event must not stop the room; its effect was rolled back.
-                    logger.exception("Matrix event %s in %s failed", event.event_id, room_id)
+                if event.event_id not in seen and event.sender != self.user_id:
+                    seen.add(event.event_id)
+                    fresh.append(event)
+            for run in _runs(fresh):
+                await self._handle_run(room_id, run)
+
+    async def _handle_run(self, room_id: str, run: list) -> None:
+        """Poll responses side by side: each sender's in the order sent, different senders at once,
+        so a burst's votes share transactions. Anything else is a run of one, handled alone."""
+        by_sender: dict[str, list] = defaultdict(list)
+        for event in run:
+            by_sender[event.sender].append(event)
+        gate = asyncio.Semaphore(PARALLEL_SENDERS)
+
+        async def in_order(events: list) -> None:
+            async with gate:
+                for event in events:
+                    await self._safe_event(room_id, event)
+
+        await asyncio.gather(*(in_order(events) for events in by_sender.values()))
+
+    async def _safe_event(self, room_id: str, event) -> None:
+        try:
+            await self._event(room_id, event)
+        except Exception:
+            # One bad event must not stop the room; its effect was rolled back.
+            logger.exception("Matrix event %s in %s failed", event.event_id, room_id)
 
     async def _backfill(self, room_id: str, prev_batch: str, since: str) -> list:
         """The events a limited timeline left out: from its start back to our position."""
@@ -304,7 +333,7 @@ class MatrixAdapter:
                 # that come after it (its effect is already stored; its transaction id keeps it single).
                 self._spawn(self._reply(room_id, event, reply, i), "matrix-reply")
             self.kick()
-        elif isinstance(event, UnknownEvent) and event.type in convert.POLL_RESPONSES:
+        elif _is_vote(event):
             await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}),
                                       made_at=_timestamp(event.server_timestamp))
         elif isinstance(event, MegolmEvent):
@@ -340,20 +369,25 @@ class MatrixAdapter:
         if parsed is None:
             return
         poll_id, option = parsed
-        card = await self.services.stores.cards.by_poll(convert.PLATFORM, room_id, poll_id)
-        if card is None:
-            return  # someone else's poll
+        proposal_id = self._polls.get((room_id, poll_id))
+        if proposal_id is None:
+            card = await self.services.stores.cards.by_poll(convert.PLATFORM, room_id, poll_id)
+            if card is None:
+                return  # someone else's poll
+            # A poll's proposal never changes: a burst of responses looks it up once.
+            proposal_id = self._polls[(room_id, poll_id)] = card.proposal_id
         chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
         if option is None:
-            replies = await gov.handle_unvote(VoteWithdrawn(chat, user, card.proposal_id, event_id))
+            replies = await gov.handle_unvote(VoteWithdrawn(chat, user, proposal_id, event_id))
         else:
-            replies = await gov.handle_vote(VoteCast(chat, user, card.proposal_id, option, event_id, made_at))
+            replies = await gov.handle_vote(VoteCast(chat, user, proposal_id, option, event_id, made_at))
         if replies and replies[0].refusal and notify:
             # The poll shows the choice as made; say in the room that it was not counted.
             self._spawn(self._notify(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
                                      f"refusal-{event_id}"), "matrix-reply")
         elif replies:
-            self.cards.mark(card.proposal_id)
+            self._voted_at[proposal_id] = asyncio.get_running_loop().time()
+            self.cards.mark(proposal_id)
 
     async def _hello(self, room_id: str) -> None:
         if await self.services.stores.coops.get_by_room(convert.PLATFORM, room_id) is None:
@@ -482,9 +516,22 @@ class MatrixAdapter:
                 if card.chat_id == item.chat_id and card.poll_id:
                     await self._send(item.chat_id, convert.poll_end(card.poll_id, text),
                                      txn=f"pollend-{item.id}", event_type=convert.POLL_END)
+            self._ending.add(item.proposal_id)
             self.cards.mark(item.proposal_id)
 
+    def _too_soon(self, proposal_id: int) -> bool:
+        """While votes keep coming, one edit per CARD_EDIT_INTERVAL; once they settle, the last
+        tally goes out at once (a burst's final count shows within a second of its last vote)."""
+        edited = self._edited_at.get(proposal_id)
+        if edited is None or proposal_id in self._ending:
+            return False
+        now = asyncio.get_running_loop().time()
+        settled = now - self._voted_at.get(proposal_id, 0.0) >= SETTLED
+        return now - edited < (MIN_EDIT_GAP if settled else CARD_EDIT_INTERVAL)
+
     async def _refresh(self, proposal_id: int) -> bool:
+        if self._too_soon(proposal_id):
+            return False  # checked before rendering: during a burst, each vote would render the card
         view = await card_view(self.services.stores, proposal_id, PREFIX)
         if view is None:
             return True
@@ -498,6 +545,7 @@ class MatrixAdapter:
                 done = False
                 continue
             self.cards.edited(card)
+            self._edited_at[proposal_id] = asyncio.get_running_loop().time()
             try:
                 await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
                                  txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")
@@ -509,3 +557,19 @@ class MatrixAdapter:
                     continue
             await self.services.stores.cards.shown(card.id, view.text, final=final, now=self.services.clock.now())
         return done
+
+
+def _is_vote(event) -> bool:
+    return isinstance(event, UnknownEvent) and event.type in convert.POLL_RESPONSES
+
+
+def _runs(events: list) -> list[list]:
+    """Consecutive poll responses form one run; every other event is a run of its own (a
+    command after votes sees them all counted, and the votes after it see its effect)."""
+    runs: list[list] = []
+    for event in events:
+        if _is_vote(event) and runs and _is_vote(runs[-1][-1]):
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+    return runs

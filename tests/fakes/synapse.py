@@ -92,8 +92,14 @@ class Homeserver:
     The directory is kept after stop() for debugging; cleanup() removes it if it was a temp dir.
     """
 
-    def __init__(self, base_dir: str | os.PathLike | None = None, server_name: str = SERVER_NAME):
+    def __init__(
+        self,
+        base_dir: str | os.PathLike | None = None,
+        server_name: str = SERVER_NAME,
+        extra_config: dict[str, Any] | None = None,
+    ):
         self._own_dir = base_dir is None
+        self.extra_config = dict(extra_config or {})  # merged over config() (the benchmarks turn push off)
         self.dir = Path(base_dir or tempfile.mkdtemp(prefix="coopbot-synapse-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.server_name = server_name
@@ -144,6 +150,7 @@ class Homeserver:
             "enable_metrics": False,
             "bcrypt_rounds": 4,  # registration and password login cost milliseconds, not ~0.3 s each
             **RATE_LIMITS,
+            **self.extra_config,
         }
 
     def _write_config(self) -> None:
