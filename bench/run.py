@@ -67,20 +67,38 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+# These take a Synapse: one homeserver, started once, serves them all (it takes a while to start).
+NEEDS_SYNAPSE = {"B2", "B6"}
+
+
 async def run(names: list[str]) -> dict:
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     for name in names:
-        module, _, func = BENCHES[name].partition(":")
-        start = time.monotonic()
-        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        try:
-            results[name] = await getattr(importlib.import_module(module), func)()
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
-            traceback.print_exc()
-            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        results[name]["seconds"] = round(time.monotonic() - start, 1)
-        print(f"[bench] {name} took {results[name]['seconds']} s", file=sys.stderr, flush=True)
+        if name not in NEEDS_SYNAPSE:
+            await _one(name, results, {})
+    matrix = [name for name in names if name in NEEDS_SYNAPSE]
+    if matrix:
+        # Started after the others, so an idle Synapse does not share the CPU with their figures.
+        from bench.matrix import homeserver
+
+        print("[bench] starting Synapse ...", file=sys.stderr, flush=True)
+        async with homeserver() as hs:
+            for name in matrix:
+                await _one(name, results, {"hs": hs})
     return results
+
+
+async def _one(name: str, results: dict, kwargs: dict) -> None:
+    module, _, func = BENCHES[name].partition(":")
+    start = time.monotonic()
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    try:
+        results[name] = await getattr(importlib.import_module(module), func)(**kwargs)
+    except Exception as exc:  # one broken benchmark must not hide the others' figures
+        traceback.print_exc()
+        results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    results[name]["seconds"] = round(time.monotonic() - start, 1)
+    print(f"[bench] {name} took {results[name]['seconds']} s", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str]) -> int:
