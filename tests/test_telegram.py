@@ -346,3 +346,26 @@ async def test_a_whole_surplus_round_from_phones(tg, fake):
     await fake.wait_for(lambda f: any(t.startswith("Round 1 is paid out: 900.03 EUR") for t in f.texts(GROUP)))
     books = await tg.say(2, "/books")
     assert "= funds 270.01 EUR + members 630.02 EUR = 900.03 EUR" in books
+
+
+def test_a_tap_read_from_json_is_the_tap_ptb_objects_give():
+    """The burst path reads taps without PTB objects; it must see exactly what `convert.tap` sees."""
+    from telegram import Bot, Update
+
+    from bot.telegram import convert
+
+    bot = Bot("1:abc")
+    group = {"id": -100, "type": "supergroup", "title": "Bakery"}
+    direct = {"id": 7, "type": "private", "first_name": "Ada", "last_name": "L"}
+    people = [{"id": 7, "is_bot": False, "first_name": "Ada", "last_name": "Lovelace"},
+              {"id": 8, "is_bot": False, "first_name": "Bo", "username": "bo"}]
+    datas = ["v:3:1", "u:3", "v:3:x", "x", None]
+    for n, (chat, user, data) in enumerate((c, u, d) for c in (group, direct) for u in people for d in datas):
+        query = {"id": f"q{n}", "from": user, "chat_instance": "i",
+                 "message": {"message_id": 1, "date": 1, "chat": chat, "text": "card"}}
+        if data is not None:
+            query["data"] = data
+        raw = {"update_id": n, "callback_query": query}
+        assert convert.tap_json(raw, 42) == convert.tap(Update.de_json(raw, bot), 42)
+    inline = {"update_id": 99, "callback_query": {"id": "q", "from": people[0], "chat_instance": "i", "data": "v:3:1"}}
+    assert convert.tap_json(inline, 42) is None  # no message: left to PTB's path, which refuses it
