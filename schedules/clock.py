@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from handlers.due import run_due
+from handlers.due import DueState, next_due, run_due
 from handlers.ports import Clock, CloseHook
 from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
 
-TICK = 1.0  # seconds between looks at what is due: the lateness of a close or reminder at most
+TICK = 1.0  # seconds between looks at what is due, whatever the database says is next
+# A job every second (and a wake-up whenever something falls due) would log lines every second
+# at INFO; the scheduler's warnings and the jobs' failures are still logged.
+for _name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 class DueClock:
-    """Runs `run_due` every tick. The scheduler keeps no deadlines of its own (its job store holds
-    only this one job), so a restart or a missed tick loses nothing: the next run does what the
-    database says is due, once."""
+    """Runs `run_due` every tick, and once more at the next moment the database says something
+    falls due, so a close or reminder is late by the work it takes, not by up to a tick. The
+    scheduler keeps no deadlines of its own (its job store holds only these jobs), so a restart
+    or a missed tick loses nothing: the next run does what the database says is due, once."""
 
     def __init__(
         self,
@@ -34,17 +39,43 @@ class DueClock:
     ) -> None:
         self.stores, self.clock, self.before_close, self.after, self.tick = stores, clock, before_close, after, tick
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
-        self._running: asyncio.Task | None = None
+        self.state = DueState()  # derived from the database; lets a run skip what is merely pending
+        self._lock = asyncio.Lock()  # the tick and an early wake-up never run at once
+        self._runs: set[asyncio.Task] = set()
+        self._stopping = False
 
     async def run_once(self) -> None:
-        self._running = asyncio.current_task()
+        task = asyncio.current_task()
+        self._runs.add(task)
         try:
-            await run_due(self.stores, self.clock.now(), self.before_close())
-            if self.after is not None:
-                await self.after()
-        except Exception:
-            # Never let the clock die: log, and the next tick tries again from the database.
-            logger.exception("due work failed; trying again in %.0fs", self.tick)
+            await self._run()
+        finally:
+            self._runs.discard(task)
+
+    async def _run(self) -> None:
+        async with self._lock:
+            if self._stopping:
+                return  # queued behind the last run as the clock stopped: the database is closing
+            try:
+                now = self.clock.now()
+                await run_due(self.stores, now, self.before_close(), self.state)
+                if self.after is not None:
+                    await self.after()
+                self._wake_for(await next_due(self.stores, now, self.state))
+            except Exception:
+                # Never let the clock die: log, and the next tick tries again from the database.
+                logger.exception("due work failed; trying again in %.0fs", self.tick)
+
+    def _wake_for(self, moment: datetime | None) -> None:
+        """Run again at `moment` if it comes before the next tick."""
+        if moment is None or not self.scheduler.running:
+            return
+        wait = (moment - self.clock.now()).total_seconds()
+        if wait < self.tick:
+            self.scheduler.add_job(
+                self.run_once, "date", run_date=datetime.now(timezone.utc) + timedelta(seconds=max(wait, 0.0)),
+                id="due-soon", name="due-soon", replace_existing=True, misfire_grace_time=None,
+            )
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -56,7 +87,8 @@ class DueClock:
     async def stop(self) -> None:
         """No new runs; the run in progress finishes (its transaction commits) before we return,
         so the database is never closed under it."""
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self._running is not None and not self._running.done():
-            await asyncio.wait([self._running], timeout=30)
+        if self._runs:
+            await asyncio.wait(list(self._runs), timeout=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 
 from storage.common import claim, log
 from storage.db import Database
@@ -43,6 +43,13 @@ class CoopStore:
     async def list(self) -> list[Coop]:
         async with self.db.read() as s:
             return list((await s.execute(select(Coop).order_by(Coop.id))).scalars())
+
+    async def schedule_view(self) -> list[tuple[int, str, datetime, str]]:
+        """(id, name, founded_at, charter as JSON text) of every co-op: what the due work reads
+        each second. The text, not parsed JSON: an unchanged charter is recognised as a string."""
+        async with self.db.read() as s:
+            stmt = select(Coop.id, Coop.name, Coop.founded_at, cast(Coop.charter, Text)).order_by(Coop.id)
+            return [tuple(row) for row in (await s.execute(stmt)).all()]
 
     async def rooms(self, coop_id: int) -> list[Room]:
         async with self.db.read() as s:

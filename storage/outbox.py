@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert as sa_insert, or_, select, update
 
-from storage.common import announce, claim
+from storage.common import insert
 from storage.db import Database
-from storage.errors import DuplicateEvent
-from storage.models import Outbox
+from storage.models import InboundEvent, Outbox, Room
 
 
 SCHEDULE = "schedule"  # the claims of scheduled work live beside platform events
+BATCH = 500  # scheduled items per transaction: few commits, yet a short hold on SQLite's one writer
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """One piece of scheduled news: the claim `key`, the room text, and direct messages
+    (platform, chat, text)."""
+
+    key: str
+    coop_id: int
+    kind: str
+    text: str
+    proposal_id: int | None = None
+    direct: tuple[tuple[str, str, str], ...] = ()
 
 
 class OutboxStore:
@@ -50,42 +65,56 @@ class OutboxStore:
             rows = list((await s.execute(stmt)).scalars())
             return sorted(rows, key=lambda row: row.id)
 
-    async def announce_once(
-        self,
-        key: str,
-        coop_id: int,
-        kind: str,
-        text: str,
-        now: datetime,
-        *,
-        proposal_id: int | None = None,
-        direct: list[tuple[str, str, str]] = (),
-    ) -> bool:
-        """Queue scheduled news once: in every bound room, and as direct messages (platform, chat,
-        text). The claim on `key` is written in the same transaction, so a restart or a second
-        process never sends it again. False if it was already done."""
-        try:
+    async def announce_many(self, items: Iterable[Scheduled], now: datetime) -> set[str]:
+        """Queue scheduled news once: in every bound room, and as direct messages. Each item's
+        claim is written in the same transaction as its messages, so a restart or a second process
+        never sends it again; a batch per transaction, the claims in one statement, and only the
+        items claimed here (not done already) queue messages. Returns those keys."""
+        items = list(items)
+        claimed: set[str] = set()
+        for i in range(0, len(items), BATCH):
             async with self.db.write() as s:
-                await claim(s, (SCHEDULE, key), now)
-                await announce(s, coop_id, kind, text, now, proposal_id=proposal_id)
-                for platform, chat_id, message in direct:
-                    s.add(Outbox(coop_id=coop_id, platform=platform, chat_id=chat_id, kind="direct",
-                                 proposal_id=proposal_id, text=message, created_at=now))
-        except DuplicateEvent:
-            return False
-        return True
+                claimed |= await _claim_all(s, [item.key for item in items[i:i + BATCH]], now)
+                batch = [item for item in items[i:i + BATCH] if item.key in claimed]
+                if not batch:
+                    continue
+                coops = sorted({item.coop_id for item in batch})
+                rooms: dict[int, list[tuple[str, str]]] = {}
+                stmt = select(Room.coop_id, Room.platform, Room.chat_id).where(Room.coop_id.in_(coops)).order_by(Room.id)
+                for coop_id, platform, chat_id in (await s.execute(stmt)).all():
+                    rooms.setdefault(coop_id, []).append((platform, chat_id))
+                rows = []
+                for item in batch:
+                    base = {"coop_id": item.coop_id, "proposal_id": item.proposal_id, "created_at": now}
+                    rows += [{**base, "platform": platform, "chat_id": chat_id, "kind": item.kind, "text": item.text}
+                             for platform, chat_id in rooms.get(item.coop_id, [])]
+                    rows += [{**base, "platform": platform, "chat_id": chat_id, "kind": "direct", "text": message}
+                             for platform, chat_id, message in item.direct]
+                if rows:
+                    await s.execute(sa_insert(Outbox.__table__), rows)
+        return claimed
 
     async def skip(self, keys: list[str], now: datetime) -> None:
-        """Mark scheduled news as done without sending it (it is stale: a later one supersedes it)."""
-        for key in keys:
-            try:
-                async with self.db.write() as s:
-                    await claim(s, (SCHEDULE, key), now)
-            except DuplicateEvent:
-                continue  # another process got there first: the same outcome
+        """Mark scheduled news as done without sending it (it is stale: a later one supersedes it).
+        A key claimed already, by another process perhaps, is the same outcome."""
+        for i in range(0, len(keys), BATCH):
+            async with self.db.write() as s:
+                await _claim_all(s, keys[i:i + BATCH], now)
 
     async def mark_sent(self, ids: list[int], now: datetime) -> None:
         if not ids:
             return
         async with self.db.write() as s:
             await s.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None)).values(sent_at=now))
+
+
+async def _claim_all(session, keys: list[str], now: datetime) -> set[str]:
+    """Claim scheduled keys in the caller's transaction; returns those not claimed before. Sorted,
+    so two processes claiming overlapping sets on PostgreSQL take the keys in one order (no deadlock)."""
+    if not keys:
+        return set()
+    rows = [{"platform": SCHEDULE, "event_id": key[:255], "handled_at": now} for key in sorted(set(keys))]
+    # On the table, not the ORM class: one cached statement sent as multi-row batches.
+    table = InboundEvent.__table__
+    stmt = insert(session, table).on_conflict_do_nothing().returning(table.c.event_id)
+    return set((await session.execute(stmt, rows)).scalars())

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert as sa_insert, literal, select, update
+from sqlalchemy import Row, String, and_, cast, exists, func, insert as sa_insert, literal, select, update
 
 from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import ProposalNotOpen
-from storage.models import Account, Ballot, Coop, Elector, GovernanceEvent, Member, Proposal, Round, Waiver
+from storage.models import (
+    Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, Member, Proposal, Round, Waiver,
+)
+
+CHUNK = 500  # ids per IN (…): well under every driver's limit on bound parameters
+REMINDER_COLUMNS = (
+    Proposal.id, Proposal.coop_id, Proposal.number, Proposal.title, Proposal.rule, Proposal.electorate_size,
+    Proposal.opened_at, Proposal.closes_at,
+)
 
 
 class ProposalStore:
@@ -59,32 +67,60 @@ class ProposalStore:
             )
             return list((await s.execute(stmt)).scalars())
 
-    async def closing_within(self, now: datetime, horizon: timedelta) -> list[Proposal]:
-        """Open proposals whose closing time is still ahead but within `horizon`."""
+    async def reminders_due(
+        self, now: datetime, offsets: Iterable[int], *, claim: str, since: datetime | None = None
+    ) -> list[tuple[Row, int]]:
+        """(proposal, offset) for open proposals whose reminder `offset` seconds before closing has
+        come (after `since`, when given) and whose claim `<claim><id>:<offset>` is not recorded
+        yet. One indexed range per offset on (status, closes_at): reminders still ahead are never
+        read, nor are those already claimed. A proposal is a row of the columns a reminder shows
+        (lighter than the ORM object when a thousand fall due at once)."""
+        found = []
         async with self.db.read() as s:
-            stmt = (
-                select(Proposal)
-                .where(Proposal.status == "open", Proposal.closes_at > now, Proposal.closes_at <= now + horizon)
-                .order_by(Proposal.closes_at)
-            )
-            return list((await s.execute(stmt)).scalars())
+            for offset in sorted(set(offsets)):
+                ahead = timedelta(seconds=offset)
+                key = literal(claim) + cast(Proposal.id, String) + literal(f":{offset}")
+                claimed = exists().where(InboundEvent.platform == "schedule", InboundEvent.event_id == key)
+                window = [Proposal.closes_at > now, Proposal.closes_at <= now + ahead]
+                if since is not None:
+                    window.append(Proposal.closes_at > since + ahead)
+                stmt = (
+                    select(*REMINDER_COLUMNS)
+                    .where(Proposal.status == "open", *window, ~claimed)
+                    .order_by(Proposal.closes_at, Proposal.id)
+                )
+                found += [(p, offset) for p in (await s.execute(stmt)).all()]
+        return found
 
-    async def non_voters(self, proposal_id: int) -> list[tuple[Member, list[Account]]]:
-        """Members on the proposal's frozen register, still active, with no current vote."""
+    async def next_closing(self, after: datetime) -> datetime | None:
+        """The earliest closing time of an open proposal later than `after` (an index seek)."""
         async with self.db.read() as s:
-            voted = select(Ballot.member_id).where(Ballot.proposal_id == proposal_id)
-            stmt = (
-                select(Member)
-                .join(Elector, Elector.member_id == Member.id)
-                .where(Elector.proposal_id == proposal_id, Member.status == "active", Member.id.not_in(voted))
-                .order_by(Member.id)
-            )
-            members = list((await s.execute(stmt)).scalars())
-            accounts = (await s.execute(select(Account).where(Account.member_id.in_([m.id for m in members])))).scalars()
-            by_member: dict[int, list[Account]] = {}
-            for account in accounts:
-                by_member.setdefault(account.member_id, []).append(account)
-            return [(m, by_member.get(m.id, [])) for m in members]
+            stmt = select(func.min(Proposal.closes_at)).where(Proposal.status == "open", Proposal.closes_at > after)
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def non_voters_of(self, ids: Iterable[int]) -> dict[int, list[tuple[int, list[tuple[str, str]]]]]:
+        """`non_voters` of many proposals in one query per few hundred: proposal id -> the
+        members (id, their accounts as (platform, user id)) on its frozen register, still active,
+        with no current vote."""
+        ids = list(ids)
+        found: dict[int, list[tuple[int, list[tuple[str, str]]]]] = {pid: [] for pid in ids}
+        voted = exists().where(Ballot.proposal_id == Elector.proposal_id, Ballot.member_id == Member.id)
+        async with self.db.read() as s:
+            for i in range(0, len(ids), CHUNK):
+                stmt = (
+                    select(Elector.proposal_id, Member.id, Account.platform, Account.user_id)
+                    .join(Member, and_(Elector.member_id == Member.id, Member.status == "active"))
+                    .outerjoin(Account, Account.member_id == Member.id)
+                    .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted)
+                    .order_by(Elector.proposal_id, Member.id, Account.id)
+                )
+                for pid, member_id, platform, user_id in (await s.execute(stmt)).all():
+                    members = found[pid]
+                    if not members or members[-1][0] != member_id:
+                        members.append((member_id, []))
+                    if platform is not None:
+                        members[-1][1].append((platform, user_id))
+        return found
 
     async def open(
         self,
