@@ -55,6 +55,8 @@ CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card while votes keep c
 SETTLED = 0.4  # no vote for this long: the burst is over, and its final tally goes out without waiting the interval
 MIN_EDIT_GAP = 1.0  # but never two edits of one card closer than this
 IDLE = 1.0
+CURSOR_EVERY = 2.0  # seconds between saves of the sync position while syncs follow each other
+GATHER = 0.15  # seconds to let events gather after a sync that carried some
 PARALLEL_SENDERS = 64  # poll responses of one sync handled at once (one sender's in order), so votes commit together
 BACKFILL_PAGE = 100
 # Skip presence and other noise; the timeline limit stays the server's, and overflow is backfilled.
@@ -174,7 +176,8 @@ class MatrixAdapter:
     async def _sync_loop(self, stop: asyncio.Event) -> None:
         cursors, clock = self.services.stores.cursors, self.services.clock
         since = await cursors.get(convert.PLATFORM, "since")
-        first = True
+        first, unsaved, loop = True, False, asyncio.get_running_loop()
+        saved_at = loop.time()
         stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
@@ -217,12 +220,24 @@ class MatrixAdapter:
                     finally:
                         _in_sync.reset(token)
                 since = response.next_batch
-                await cursors.set(convert.PLATFORM, "since", since, clock.now())
+                if first or loop.time() - saved_at >= CURSOR_EVERY:
+                    # Saved at most every few seconds in a burst: after a crash the events since are
+                    # fetched again, and those already stored are recognised by their event ids.
+                    await cursors.set(convert.PLATFORM, "since", since, clock.now())
+                    saved_at, unsaved = loop.time(), False
+                else:
+                    unsaved = True
                 first = False
                 self.ready.set()
-                self.kick()
+                self.cards.kick.set()  # commands kick the outbox themselves
+                if _busy(response):
+                    # Votes are coming in: let a few more arrive, so each sync (and each group
+                    # commit) carries several, at a cost of a fraction of a second.
+                    await wait_event(stop, GATHER)
         finally:
             stopping.cancel()
+            if unsaved:
+                await cursors.set(convert.PLATFORM, "since", since, clock.now())
 
     async def _keep_keys(self) -> None:
         """What sync_forever would do between syncs for end-to-end encryption."""
@@ -557,6 +572,10 @@ class MatrixAdapter:
                     continue
             await self.services.stores.cards.shown(card.id, view.text, final=final, now=self.services.clock.now())
         return done
+
+
+def _busy(response: SyncResponse) -> bool:
+    return any(info.timeline.events for info in response.rooms.join.values())
 
 
 def _is_vote(event) -> bool:
