@@ -57,6 +57,7 @@ async def run(settings: Settings) -> int:
     tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
     clock = DueClock(services.stores, services.clock, after=after_due_work,
                      before_close=lambda: services.governance.before_close)
+    services.governance.after_command.append(clock.poke)
     clock.start()
     logger.info("coopbot is running")
     announce_ready = asyncio.create_task(_announce_ready(adapters))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from handlers import due, members, proposals, rooms, surplus, texts, votes
 from handlers.context import Context, learn_name
@@ -75,6 +75,8 @@ class Governance:
     clock: Clock
     bot_names: tuple[str, ...] = ()  # names this bot answers to in /verb@BotName
     before_close: tuple[CloseHook, ...] = ()
+    # Called after every command: a command may change what falls due when (the clock listens).
+    after_command: list[Callable[[], None]] = field(default_factory=list)
 
     async def _context(self, chat: ChatRef, sender: UserRef, event_id: str | None) -> Context:
         coop = await self.stores.coops.get_by_room(chat.platform, chat.chat_id)
@@ -109,7 +111,11 @@ class Governance:
         handler = VERBS.get(cmd.verb) or HIDDEN.get(cmd.verb)
         if handler is None:
             return [Reply(texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))]
-        return await self._run(event.chat, event.sender, event.event_id, lambda ctx: handler(ctx, cmd))
+        try:
+            return await self._run(event.chat, event.sender, event.event_id, lambda ctx: handler(ctx, cmd))
+        finally:
+            for listener in self.after_command:
+                listener()
 
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
         if event.chat.is_direct:  # a direct chat's co-op is found through the sender's memberships

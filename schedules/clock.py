@@ -15,7 +15,11 @@ from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
 
-TICK = 1.0  # seconds between looks at what is due, whatever the database says is next
+TICK = 1.0  # seconds between ticks; a tick looks at the database only if something may be due
+# A tick with no command since the last look and nothing due yet by the last look skips the
+# database, except this often: changes made by another process (PostgreSQL) are seen by then,
+# and that process's own clock has already seen them.
+RECHECK = timedelta(seconds=10)
 # A job every second (and a wake-up whenever something falls due) would log lines every second
 # at INFO; the scheduler's warnings and the jobs' failures are still logged.
 for _name in ("apscheduler.executors.default", "apscheduler.scheduler"):
@@ -43,25 +47,47 @@ class DueClock:
         self._lock = asyncio.Lock()  # the tick and an early wake-up never run at once
         self._runs: set[asyncio.Task] = set()
         self._stopping = False
+        self._poked = False
+        self._looked_at: datetime | None = None  # when run_due last ran
+        self._next: datetime | None = None  # the next moment something falls due, as it then saw
 
-    async def run_once(self) -> None:
+    def poke(self) -> None:
+        """Something changed that may move what falls due (a command was handled): look at the
+        next tick."""
+        self._poked = True
+
+    async def run_once(self, force: bool = True) -> None:
         task = asyncio.current_task()
         self._runs.add(task)
         try:
-            await self._run()
+            await self._run(force)
         finally:
             self._runs.discard(task)
 
-    async def _run(self) -> None:
+    async def tick_once(self) -> None:
+        await self.run_once(force=False)
+
+    def _idle(self, now: datetime) -> bool:
+        """Nothing can be due: no command since the last look, which found nothing due before
+        its next moment, and that look is recent. A vote burst then costs the clock nothing."""
+        return (not self._poked and self._looked_at is not None and now - self._looked_at < RECHECK
+                and now >= self._looked_at and (self._next is None or now < self._next))
+
+    async def _run(self, force: bool) -> None:
         async with self._lock:
             if self._stopping:
                 return  # queued behind the last run as the clock stopped: the database is closing
             try:
                 now = self.clock.now()
+                if not force and self._idle(now):
+                    return
+                self._poked = False
                 await run_due(self.stores, now, self.before_close(), self.state)
                 if self.after is not None:
                     await self.after()
-                self._wake_for(await next_due(self.stores, now, self.state))
+                self._next = await next_due(self.stores, now, self.state)
+                self._looked_at = now
+                self._wake_for(self._next)
             except Exception:
                 # Never let the clock die: log, and the next tick tries again from the database.
                 logger.exception("due work failed; trying again in %.0fs", self.tick)
@@ -79,7 +105,7 @@ class DueClock:
 
     def start(self) -> None:
         self.scheduler.add_job(
-            self.run_once, "interval", seconds=self.tick, id="due-work", name="due-work",
+            self.tick_once, "interval", seconds=self.tick, id="due-work", name="due-work",
             max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(timezone.utc),
         )
         self.scheduler.start()

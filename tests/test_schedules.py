@@ -286,3 +286,39 @@ async def test_the_charter_is_amended_by_a_passed_constitutional_proposal(gov, c
     charter = await chat.say("m1", "/charter")
     assert "Timezone: Europe/Berlin." in charter and "ordinary: quorum 40%" in charter
     assert "Deadline reminders: 2d, 2h before closing." in charter  # both amendments hold
+
+
+async def test_the_clock_looks_at_the_database_only_when_something_may_be_due(chat, clock, monkeypatch):
+    """Between looks, a tick with no command since and nothing due yet leaves the database alone
+    (a vote burst costs the clock nothing); a command, a due moment or a while passing makes it look."""
+    import schedules.clock
+
+    looks = []
+
+    async def looking(*args, **kwargs):
+        looks.append(clock.now())
+        return await run_due(*args, **kwargs)
+
+    monkeypatch.setattr(schedules.clock, "run_due", looking)
+    await make_coop(chat, 2)
+    ticker = schedules.clock.DueClock(chat.gov.stores, clock)  # not started: the test ticks it by hand
+    chat.gov.after_command.append(ticker.poke)
+    await ticker.tick_once()
+    clock.advance(seconds=1)
+    await ticker.tick_once()
+    assert len(looks) == 1  # nothing changed, nothing due
+    await chat.say("alice", "/propose Van\n  closes: 1h")
+    await chat.say("m1", "/vote 1 For")
+    clock.advance(seconds=1)
+    await ticker.tick_once()
+    assert len(looks) == 2  # commands were handled: look again
+    clock.advance(seconds=8)
+    await ticker.tick_once()
+    assert len(looks) == 2
+    clock.advance(seconds=2)
+    await ticker.tick_once()
+    assert len(looks) == 3  # a while without a look (another process may have changed something)
+    clock.advance(minutes=59, seconds=50)
+    await ticker.tick_once()
+    assert len(looks) == 4  # the close fell due
+    assert [t for t in await chat.drain() if t.startswith("Result of #1 Van")]

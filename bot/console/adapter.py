@@ -86,6 +86,7 @@ class Console:
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
         # Results of proposals closing on time, and reminders, are printed while the console runs.
         ticker = DueClock(self.services.stores, self.services.clock, after=self.deliver_now)
+        self.services.governance.after_command.append(ticker.poke)
         ticker.start()
         try:
             async with self.lock:
