@@ -101,11 +101,33 @@ async def _one(name: str, results: dict, kwargs: dict) -> None:
     print(f"[bench] {name} took {results[name]['seconds']} s", file=sys.stderr, flush=True)
 
 
+def markdown(results: dict) -> str:
+    """The last results as the README's table."""
+    m = results["machine"]
+    lines = [f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']}, {m['platform']}; "
+             f"run {results.get('started', '')}.", "",
+             "| | figure | value | floor | ratio | target | met |", "|---|---|---|---|---|---|---|"]
+    for name in BENCHES:
+        result = results.get(name, {})
+        if "error" in result:
+            lines.append(f"| {name} | failed: {result['error']} | | | | | |")
+        for row in result.get("rows", []):
+            met = {True: "yes", False: "**no**", None: ""}[row.get("met")]
+            cells = [name, row["figure"], _fmt(row.get("value")), _fmt(row.get("floor")), _fmt(row.get("ratio")),
+                     (row.get("target") or "").replace("|", "/"), met]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--markdown"]:
+        print(markdown(json.loads(Path(__file__).with_name("results.json").read_text())))
+        return 0
     names = [a.upper() for a in argv] or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
-        print(f"usage: python -m bench.run [{' '.join(BENCHES)}]  (unknown: {' '.join(unknown)})", file=sys.stderr)
+        print(f"usage: python -m bench.run [{' '.join(BENCHES)}] | --markdown  (unknown: {' '.join(unknown)})",
+              file=sys.stderr)
         return 2
     results = asyncio.run(run(names))
     m = results["machine"]

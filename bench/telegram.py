@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 COOPBOT = [PYTHON, "-c", "from bot.cli import entry; entry()", "run"]
+if os.environ.get("BENCH_PROFILE"):  # CPU profile of the bot, written at exit (see bench/matrix.py)
+    COOPBOT = [PYTHON, "-c", "import cProfile, sys, time, bot.cli; sys.argv = ['coopbot', 'run']; "
+               "p = cProfile.Profile(time.process_time); p.enable(); bot.cli.main(); p.disable(); "
+               f"p.dump_stats({os.environ['BENCH_PROFILE']!r})"]
 FLOOR = [PYTHON, "-m", "bench.ptb_floor"]
 TOKEN = "123456:bench-token"
 CHAT_ID = -1001234567

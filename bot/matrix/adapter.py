@@ -93,11 +93,7 @@ class MatrixAdapter:
         self.client = AsyncClient(
             settings.matrix_homeserver, settings.matrix_user, store_path=str(self.store_dir), config=config
         )
-        # CardEdits keeps the minimum gap; the burst interval and "settled" are judged in _refresh.
-        self.cards = CardEdits(MIN_EDIT_GAP, IDLE)
-        self._edited_at: dict[int, float] = {}  # proposal id -> loop time of its cards' last edit
-        self._voted_at: dict[int, float] = {}  # proposal id -> loop time of its last counted vote
-        self._ending: set[int] = set()  # proposals whose result or withdrawal was posted: edit at once
+        self.cards = CardEdits(CARD_EDIT_INTERVAL, IDLE, settled=SETTLED, min_gap=MIN_EDIT_GAP)
         self._polls: dict[tuple[str, str], int] = {}  # (room, poll event id) -> proposal id, for our polls
         self._greet: set[str] = set()
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
@@ -233,7 +229,7 @@ class MatrixAdapter:
                 if _busy(response):
                     # Votes are coming in: let a few more arrive, so each sync (and each group
                     # commit) carries several, at a cost of a fraction of a second.
-                    await wait_event(stop, GATHER)
+                    await asyncio.wait({stopping}, timeout=GATHER)  # (not wait_event: it clears `stop`)
         finally:
             stopping.cancel()
             if unsaved:
@@ -401,7 +397,6 @@ class MatrixAdapter:
             self._spawn(self._notify(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
                                      f"refusal-{event_id}"), "matrix-reply")
         elif replies:
-            self._voted_at[proposal_id] = asyncio.get_running_loop().time()
             self.cards.mark(proposal_id)
 
     async def _hello(self, room_id: str) -> None:
@@ -531,22 +526,9 @@ class MatrixAdapter:
                 if card.chat_id == item.chat_id and card.poll_id:
                     await self._send(item.chat_id, convert.poll_end(card.poll_id, text),
                                      txn=f"pollend-{item.id}", event_type=convert.POLL_END)
-            self._ending.add(item.proposal_id)
-            self.cards.mark(item.proposal_id)
-
-    def _too_soon(self, proposal_id: int) -> bool:
-        """While votes keep coming, one edit per CARD_EDIT_INTERVAL; once they settle, the last
-        tally goes out at once (a burst's final count shows within a second of its last vote)."""
-        edited = self._edited_at.get(proposal_id)
-        if edited is None or proposal_id in self._ending:
-            return False
-        now = asyncio.get_running_loop().time()
-        settled = now - self._voted_at.get(proposal_id, 0.0) >= SETTLED
-        return now - edited < (MIN_EDIT_GAP if settled else CARD_EDIT_INTERVAL)
+            self.cards.mark(item.proposal_id, final=True)
 
     async def _refresh(self, proposal_id: int) -> bool:
-        if self._too_soon(proposal_id):
-            return False  # checked before rendering: during a burst, each vote would render the card
         view = await card_view(self.services.stores, proposal_id, PREFIX)
         if view is None:
             return True
@@ -560,7 +542,6 @@ class MatrixAdapter:
                 done = False
                 continue
             self.cards.edited(card)
-            self._edited_at[proposal_id] = asyncio.get_running_loop().time()
             try:
                 await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
                                  txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")

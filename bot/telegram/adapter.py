@@ -13,7 +13,6 @@ import weakref
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
-from aiohttp import web
 from telegram import BotCommand, ReplyParameters, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
@@ -73,7 +72,9 @@ class TelegramAdapter:
         )
         self.app.add_error_handler(self._on_error)
         self.bot_id = 0
-        self.cards = CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE)
+        # Telegram counts edits against a group's ~20 messages a minute: even a burst's final
+        # tally waits the full interval after the last edit.
+        self.cards = CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE, min_gap=CARD_EDIT_INTERVAL)
         # Set when something was committed that the outbox may have to send.
         self._outbox_kick = asyncio.Event()
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -194,6 +195,8 @@ class TelegramAdapter:
                 logger.exception("Telegram update failed: %s", update)
 
     async def _serve_webhook(self, stop: asyncio.Event) -> None:
+        from aiohttp import web  # only in webhook mode: a polling bot need not hold the server's code
+
         url = self.settings.telegram_webhook_url
         secret = self.settings.telegram_webhook_secret.encode()
         host, _, port = (self.settings.telegram_webhook_listen or "0.0.0.0:8443").rpartition(":")
@@ -385,7 +388,7 @@ class TelegramAdapter:
             return
         await self._send(item.chat_id, texts.for_platform(item.text, PREFIX))
         if item.proposal_id is not None:
-            self.cards.mark(item.proposal_id)  # a result or withdrawal: the card gets its closing edit
+            self.cards.mark(item.proposal_id, final=True)  # a result or withdrawal: the card's closing edit
 
     async def _refresh(self, proposal_id: int) -> bool:
         """Edit this proposal's cards if they are behind; False if some must wait for their turn."""
