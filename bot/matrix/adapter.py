@@ -56,12 +56,17 @@ SETTLED = 0.4  # no vote for this long: the burst is over, and its final tally g
 MIN_EDIT_GAP = 1.0  # but never two edits of one card closer than this
 IDLE = 1.0
 CURSOR_EVERY = 2.0  # seconds between saves of the sync position while syncs follow each other
-GATHER = 0.15  # seconds to let events gather after a sync that carried some
+# Seconds to let events gather after a sync that carried some: in a burst, each sync and each
+# group commit then carries many votes. Matrix shows a voter their choice in the poll at once;
+# what waits is the count, and the card shows it within seconds anyway.
+GATHER = 0.5
 PARALLEL_SENDERS = 64  # poll responses of one sync handled at once (one sender's in order), so votes commit together
 BACKFILL_PAGE = 100
-# Skip presence and other noise; the timeline limit stays the server's, and overflow is backfilled.
+# Skip presence and other noise. A sync carries up to TIMELINE_LIMIT events a room (a gathered
+# burst fits in one); beyond that the rest is backfilled.
+TIMELINE_LIMIT = 100
 SYNC_FILTER = {"presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
-               "room": {"ephemeral": {"not_types": ["*"]}}}
+               "room": {"ephemeral": {"not_types": ["*"]}, "timeline": {"limit": TIMELINE_LIMIT}}}
 
 
 _in_sync: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sync", default=False)
