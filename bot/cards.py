@@ -72,7 +72,8 @@ class CardEdits:
                     # so the card is never left showing a tally older than the last vote.
                     self.dirty.discard(proposal_id)
                     if await refresh(proposal_id):
-                        self._final.discard(proposal_id)
+                        if proposal_id not in self.dirty:  # a closing mark made meanwhile stays
+                            self._final.discard(proposal_id)
                     else:
                         self.dirty.add(proposal_id)
             except asyncio.CancelledError:

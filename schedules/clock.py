@@ -80,12 +80,15 @@ class DueClock:
             try:
                 now = self.clock.now()
                 if not force and self._idle(now):
+                    self._wake_for(self._next)  # the next moment may now be under a tick away
                     return
                 self._poked = False
                 await run_due(self.stores, now, self.before_close(), self.state)
                 if self.after is not None:
                     await self.after()
                 self._next = await next_due(self.stores, now, self.state)
+                if await self.stores.proposals.due(now, limit=1):
+                    self._next = now  # a close failed and stays due: try again next tick, not in RECHECK
                 self._looked_at = now
                 self._wake_for(self._next)
             except Exception:

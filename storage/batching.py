@@ -66,8 +66,20 @@ class GroupCommit(Generic[Op]):
         return await asyncio.shield(pending.future)
 
     async def _drain(self) -> None:
+        batch: list[Pending[Op]] = []
+        try:
+            await self._drain_queue(batch)
+        except BaseException:
+            # Cancelled (the process is stopping): whoever still waits is told, never left hanging;
+            # a write not answered was not acknowledged.
+            for pending in [*batch, *self._queue]:
+                pending.fail(RuntimeError("stopped before the write was confirmed"))
+            self._queue.clear()
+            raise
+
+    async def _drain_queue(self, batch: list) -> None:
         while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            batch[:], self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             if len(batch) == 1:
                 await self._one(batch[0])
                 continue

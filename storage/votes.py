@@ -139,7 +139,7 @@ class VoteStore:
             }
             stmt = select(BALLOT.c.proposal_id, BALLOT.c.member_id, BALLOT.c.option).where(
                 BALLOT.c.proposal_id.in_(proposal_ids), BALLOT.c.member_id.in_(member_ids)
-            )
+            ).order_by(BALLOT.c.proposal_id, BALLOT.c.member_id)  # one lock order for every process
             stored = {(pid, mid): opt for pid, mid, opt in await s.execute(stmt.with_for_update() if pg else stmt)}
 
             current = dict(stored)
@@ -333,8 +333,11 @@ async def _withdraw_one(s, op: _Op) -> VoteOutcome:
 
 
 async def _open_proposal(session, proposal_id: int, member_id: int, now: datetime) -> Proposal:
-    # FOR SHARE: votes do not block each other, but a close (FOR UPDATE) waits for them.
-    stmt = select(Proposal).where(Proposal.id == proposal_id).with_for_update(read=True)
+    # FOR SHARE: votes do not block each other, but a close (FOR UPDATE) waits for them. The row is
+    # read afresh under the lock even if this session loaded it before (a tap does), so a close
+    # that committed meanwhile is seen.
+    stmt = (select(Proposal).where(Proposal.id == proposal_id).with_for_update(read=True)
+            .execution_options(populate_existing=True))
     proposal = (await session.execute(stmt)).scalar_one()
     if proposal.status != "open":
         raise ProposalNotOpen(proposal.status)

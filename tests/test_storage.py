@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from handlers.events import CommandReceived, VoteCast
@@ -240,3 +240,20 @@ async def test_two_processes_voting_for_the_same_members(gov, db_url):
     last = {e.member_id: e.data["option"] for e in rows if e.kind in ("vote_cast", "vote_changed")}
     assert {b.member_id: b.option for b in ballots} == last
     assert await gov.stores.proposals.counts(pid, 3) == await gov.stores.proposals.recount(pid, 3)
+
+
+async def test_a_lone_tap_waiting_on_a_close_is_refused(gov):
+    """A tap that arrives while a close holds the proposal's lock is decided after the close
+    commits, by the proposal as the close left it: refused, and not stored."""
+    from storage.models import Proposal
+
+    chat, pid = await _coop_with_proposal(gov, 3)
+    room = ChatRef("console", "general")
+    async with gov.stores.db.write() as s:
+        await s.execute(select(Proposal.id).where(Proposal.id == pid).with_for_update())
+        await s.execute(update(Proposal).where(Proposal.id == pid).values(status="closed"))
+        tap = asyncio.create_task(gov.handle_vote(VoteCast(room, UserRef("console", "m1", "m1"), pid, 0, "late")))
+        await asyncio.sleep(0.3)  # lets the tap reach the lock the close holds
+    reply = await tap
+    assert "can no longer change" in reply[0].text
+    assert await gov.stores.votes.ballots(pid) == []

@@ -231,7 +231,7 @@ class MatrixAdapter:
                 first = False
                 self.ready.set()
                 self.cards.kick.set()  # commands kick the outbox themselves
-                if _busy(response):
+                if _busy(response, self.user_id):
                     # Votes are coming in: let a few more arrive, so each sync (and each group
                     # commit) carries several, at a cost of a fraction of a second.
                     await asyncio.wait({stopping}, timeout=GATHER)  # (not wait_event: it clears `stop`)
@@ -560,8 +560,10 @@ class MatrixAdapter:
         return done
 
 
-def _busy(response: SyncResponse) -> bool:
-    return any(info.timeline.events for info in response.rooms.join.values())
+def _busy(response: SyncResponse, me: str) -> bool:
+    """Did this sync carry poll responses (not merely the echo of what the bot sent)?"""
+    return any(_is_vote(event) and event.sender != me
+               for info in response.rooms.join.values() for event in info.timeline.events)
 
 
 def _is_vote(event) -> bool:

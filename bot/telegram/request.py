@@ -53,9 +53,7 @@ class AiohttpRequest(BaseRequest):
             # Connections are kept alive and reused: a burst of answers must not pay a TCP
             # handshake each. `limit` caps them; beyond it a call waits for a free one.
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}, auto_decompress=False
-            )
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
