@@ -13,7 +13,7 @@ from nio import AsyncClient, LoginResponse, MessageDirection, RoomMessagesRespon
 
 # The bot's own filter (bot/matrix/adapter.py SYNC_FILTER), so both get the same syncs.
 SYNC_FILTER = {"presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
-               "room": {"ephemeral": {"not_types": ["*"]}, "timeline": {"limit": 100}}}
+               "room": {"ephemeral": {"not_types": ["*"]}}}
 RESPONSES = ("org.matrix.msc3381.poll.response", "m.poll.response")
 
 

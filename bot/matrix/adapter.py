@@ -62,11 +62,9 @@ CURSOR_EVERY = 2.0  # seconds between saves of the sync position while syncs fol
 GATHER = 0.5
 PARALLEL_SENDERS = 64  # poll responses of one sync handled at once (one sender's in order), so votes commit together
 BACKFILL_PAGE = 100
-# Skip presence and other noise. A sync carries up to TIMELINE_LIMIT events a room (a gathered
-# burst fits in one); beyond that the rest is backfilled.
-TIMELINE_LIMIT = 100
+# Skip presence and other noise; the timeline limit stays the server's, and overflow is backfilled.
 SYNC_FILTER = {"presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
-               "room": {"ephemeral": {"not_types": ["*"]}, "timeline": {"limit": TIMELINE_LIMIT}}}
+               "room": {"ephemeral": {"not_types": ["*"]}}}
 
 
 _in_sync: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sync", default=False)
