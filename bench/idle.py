@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import statistics
 import sys
@@ -12,9 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.matrix import (
-    READY_LINE, ROOT, Raw, bot_env, homeserver, rss_mb, spawn_bot, stop_process, wait_for_line,
-)
+from bench.matrix import ROOT, Raw, bot_env, homeserver, spawn_bot, stop_process, wait_for_line
+from bench.proc import READY_LINE, status_mb
 from tests.fakes.synapse import Homeserver
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -36,7 +34,7 @@ async def _bot_once(hs: Homeserver, fake: FakeBotAPI, user_id: str) -> tuple[flo
     try:
         ready = await wait_for_line(log, READY_LINE, proc) - began
         await asyncio.sleep(IDLE_S)
-        return ready, rss_mb(proc.pid)
+        return ready, status_mb(proc.pid)
     finally:
         await stop_process(proc)
         shutil.rmtree(work, ignore_errors=True)
@@ -53,7 +51,7 @@ async def _floor_once() -> tuple[float, float]:
         await asyncio.wait_for(proc.stdout.readline(), 60)
         ready = time.monotonic() - began
         await asyncio.sleep(1.0)
-        return ready, rss_mb(proc.pid)
+        return ready, status_mb(proc.pid)
     finally:
         await stop_process(proc, grace=5)
 

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from handlers.charter import Charter
 from storage.db import Database
 from storage.stores import Stores
+from bench.proc import READY_LINE, cpu_seconds
 from tests.fakes.synapse import UNSTABLE_POLL_RESPONSE, Homeserver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,6 @@ PASSWORD = "bench-password"
 TIMEOUT = 120.0
 CPU_TARGET = 2.0  # bot CPU per event / floor's
 DELAY_TARGET = 3.0  # seconds from the last response to the card showing the final tally
-READY_LINE = "coopbot is ready"
 # Synapse as the bench runs it: push rules are evaluated for every member on every event (a
 # thousand-member room costs Synapse ~40 ms per event), and nothing here has a pusher or a
 # directory to keep; neither changes what the bot receives.
@@ -48,18 +48,6 @@ SYNAPSE_CONFIG = {"push": {"enabled": False}, "user_directory": {"enabled": Fals
 
 # --- processes, read from /proc (no psutil here) ---
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def bot_env(hs: Homeserver, data_dir: Path, user_id: str, **extra: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bench.proc import READY_LINE, cpu_seconds, quantile, status_mb
 from bot.telegram.adapter import OVERALL_BUDGET
 from handlers.charter import Charter
 from storage.db import Database
@@ -133,20 +134,14 @@ class Bot:
         async for raw in self.proc.stderr:
             line = raw.decode(errors="replace")
             self.lines.append(line)
-            if "coopbot is ready" in line:
+            if READY_LINE in line:
                 self.ready.set()
 
     def cpu_seconds(self) -> float:
-        """User and system CPU seconds of the bot so far, from /proc/<pid>/stat."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def status(self, field: str) -> float:
-        """A /proc/<pid>/status figure in MB (VmRSS now, VmHWM the peak)."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-        raise KeyError(field)
+        return status_mb(self.proc.pid, field)
 
     async def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:
@@ -195,11 +190,6 @@ def _sent(api: FakeBotAPI, due_at: float) -> list[float]:
     wall = time.time() - time.monotonic()  # CLOCK_MONOTONIC is shared by every process
     return sorted(c.at + wall - due_at for c in api.calls_to("sendMessage")
                   if str(c.params.get("text", "")).startswith("Reminder:"))
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def _empty_run(base: Path, work: Path) -> dict:
@@ -252,7 +242,7 @@ def _summary(run: dict) -> dict:
     out["sent_count"] = run["sent_count"]
     for name in ("queued", "sent"):
         if run[name]:
-            out[name] = {"p50": round(_pct(run[name], 0.5), 3), "p99": round(_pct(run[name], 0.99), 3),
+            out[name] = {"p50": round(quantile(run[name], 0.5), 3), "p99": round(quantile(run[name], 0.99), 3),
                          "max": round(max(run[name]), 3)}
     return out
 
@@ -282,8 +272,8 @@ async def b5(runs: int = 3, sent_runs: int = 1) -> dict:
     ready, ready_floor = med(ours, "ready_s"), med(floors, "ready_s")
     rss, rss_floor = med(ours, "rss_mb"), med(floors, "rss_mb")
     cpu, cpu_floor = med(ours, "idle_cpu_pct"), med(floors, "idle_cpu_pct")
-    q50 = statistics.median(_pct(r["queued"], 0.5) for r in ours)
-    q99 = statistics.median(_pct(r["queued"], 0.99) for r in ours)
+    q50 = statistics.median(quantile(r["queued"], 0.5) for r in ours)
+    q99 = statistics.median(quantile(r["queued"], 0.99) for r in ours)
     qmax = statistics.median(max(r["queued"]) for r in ours)
     sent = [r["sent"] for r in ours if r["sent"]]
     budget = OVERALL_BUDGET.count / OVERALL_BUDGET.seconds  # the adapter's sends per second, all chats
@@ -299,7 +289,7 @@ async def b5(runs: int = 3, sent_runs: int = 1) -> dict:
     if sent:
         # The floor of the k-th send is k / budget: no bot within the budget can do better.
         for label, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
-            value = statistics.median(_pct(s, q) for s in sent)
+            value = statistics.median(quantile(s, q) for s in sent)
             rows.append(_row(f"1,000 reminders: {label} s to sent", value, q * COOPS / budget,
                              "report: bound by the overall budget" if label == "p99" else None, None))
     return {

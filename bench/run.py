@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -24,16 +25,11 @@ BENCHES = {
 
 
 def machine() -> dict:
-    model = ""
-    try:
+    model = memory = ""  # left blank where /proc does not say
+    with contextlib.suppress(OSError, StopIteration):
         model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = ""
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):
         memory = f"{int(open('/proc/meminfo').readline().split()[1]) / 2**20:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
     return {"cpus": os.cpu_count(), "cpu": model, "memory": memory,
             "python": sys.version.split()[0], "platform": platform.platform()}
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import text
 
+from bench.proc import READY_LINE, cpu_seconds, quantile
 from handlers.charter import Charter
 from storage.db import Database
 from storage.stores import Stores
@@ -49,7 +50,6 @@ BURST_TIMEOUT = 30.0  # a run of ours that has not answered every tap by then is
 # would take over four minutes, so it is measured over its first seconds of the same burst.
 FLOOR_WINDOW = 12.0
 SETTLE = 1.5  # after the last answer, time for the card's catch-up edit before SIGTERM
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 GROUP_EDITS_PER_MINUTE = 20  # what Telegram lets a bot send or edit in one group
 
 
@@ -116,12 +116,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float:
-    # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")" closing the name.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class Process:
@@ -224,7 +218,7 @@ async def _one_run(kind: str, delay: float, template: Path, proposal_id: int, me
             if kind == "coopbot":
                 env = _env({"COOPBOT_DATABASE_URL": f"sqlite:///{db_path}", "COOPBOT_DATA_DIR": str(tmp),
                             "COOPBOT_TELEGRAM_TOKEN": TOKEN, "COOPBOT_TELEGRAM_API_URL": server.url})
-                bot = await Process.start(COOPBOT, env, tmp, "coopbot is ready")
+                bot = await Process.start(COOPBOT, env, tmp, READY_LINE)
             else:
                 bot = await Process.start([*FLOOR, "--token", TOKEN, "--api", server.url], _env({}), tmp,
                                           "floor is ready")
@@ -264,7 +258,7 @@ async def _burst(kind: str, server: Server, pid: int, members: int) -> tuple[flo
     them (PTB confirms before it handles), so its CPU is taken once all are fetched, over the
     answers after that: the cost of answering alone, which leaves its decoding out and makes the
     floor cheaper, never dearer, than it is."""
-    cpu_before, answered_before = _cpu_seconds(pid), 0
+    cpu_before, answered_before = cpu_seconds(pid), 0
     await server.control("POST", "release")
     deadline = time.monotonic() + (BURST_TIMEOUT if kind == "coopbot" else FLOOR_WINDOW)
     steady = kind == "coopbot"
@@ -273,9 +267,9 @@ async def _burst(kind: str, server: Server, pid: int, members: int) -> tuple[flo
         if progress["answered"] >= members:
             break
         if not steady and progress["served"] >= members:
-            steady, cpu_before, answered_before = True, _cpu_seconds(pid), progress["answered"]
+            steady, cpu_before, answered_before = True, cpu_seconds(pid), progress["answered"]
         await asyncio.sleep(0.05)
-    cpu = _cpu_seconds(pid) - cpu_before
+    cpu = cpu_seconds(pid) - cpu_before
     return cpu, (await server.control("GET", "progress"))["answered"] - answered_before
 
 
@@ -287,14 +281,10 @@ def _figures(stats: dict, members: int, cpu: float, paid_for: int) -> Run:
     elapsed = (max(answered.values()) - released) if answered else float("inf")
     return Run(
         taps=members, answered=len(answered), taps_per_s=len(answered) / elapsed,
-        p50_ms=1000 * _quantile(latencies, 0.5), p99_ms=1000 * _quantile(latencies, 0.99),
+        p50_ms=1000 * quantile(latencies, 0.5), p99_ms=1000 * quantile(latencies, 0.99),
         cpu_s_per_1000=1000 * cpu / max(paid_for, 1),
         edits=[round(t - released, 3) for t in stats["edits"] if t >= released],
     )
-
-
-def _quantile(values: list[float], q: float) -> float:
-    return values[min(int(q * len(values)), len(values) - 1)] if values else float("nan")
 
 
 def _edits_per_minute(edits: list[float]) -> int:
