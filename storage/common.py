@@ -34,6 +34,20 @@ async def claim(session: AsyncSession, event: tuple[str, str] | None, now: datet
         raise DuplicateEvent(f"{platform}:{event_id}")
 
 
+async def claim_many(session: AsyncSession, events: list[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    """`claim` for many events in one statement; returns those claimed here (the others were
+    handled before). Sorted, so two processes claiming overlapping sets on PostgreSQL take the
+    keys in one order (no deadlock)."""
+    if not events:
+        return set()
+    rows = [{"platform": platform, "event_id": event_id[:255], "handled_at": now}
+            for platform, event_id in sorted(set(events))]
+    # On the table, not the ORM class: one cached statement sent as multi-row batches.
+    table = InboundEvent.__table__
+    stmt = insert(session, table).on_conflict_do_nothing().returning(table.c.platform, table.c.event_id)
+    return set(map(tuple, await session.execute(stmt, rows)))
+
+
 async def log(
     session: AsyncSession,
     coop_id: int,

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert as sa_insert, or_, select, update
 
-from storage.common import insert
+from storage.common import claim_many
 from storage.db import Database
-from storage.models import InboundEvent, Outbox, Room
+from storage.models import Outbox, Room
 
 
 SCHEDULE = "schedule"  # the claims of scheduled work live beside platform events
@@ -74,7 +74,7 @@ class OutboxStore:
         claimed: set[str] = set()
         for i in range(0, len(items), BATCH):
             async with self.db.write() as s:
-                claimed |= await _claim_all(s, [item.key for item in items[i:i + BATCH]], now)
+                claimed |= await _claim_keys(s, [item.key for item in items[i:i + BATCH]], now)
                 batch = [item for item in items[i:i + BATCH] if item.key in claimed]
                 if not batch:
                     continue
@@ -99,7 +99,7 @@ class OutboxStore:
         A key claimed already, by another process perhaps, is the same outcome."""
         for i in range(0, len(keys), BATCH):
             async with self.db.write() as s:
-                await _claim_all(s, keys[i:i + BATCH], now)
+                await _claim_keys(s, keys[i:i + BATCH], now)
 
     async def mark_sent(self, ids: list[int], now: datetime) -> None:
         if not ids:
@@ -108,13 +108,7 @@ class OutboxStore:
             await s.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None)).values(sent_at=now))
 
 
-async def _claim_all(session, keys: list[str], now: datetime) -> set[str]:
-    """Claim scheduled keys in the caller's transaction; returns those not claimed before. Sorted,
-    so two processes claiming overlapping sets on PostgreSQL take the keys in one order (no deadlock)."""
-    if not keys:
-        return set()
-    rows = [{"platform": SCHEDULE, "event_id": key[:255], "handled_at": now} for key in sorted(set(keys))]
-    # On the table, not the ORM class: one cached statement sent as multi-row batches.
-    table = InboundEvent.__table__
-    stmt = insert(session, table).on_conflict_do_nothing().returning(table.c.event_id)
-    return set((await session.execute(stmt, rows)).scalars())
+
+async def _claim_keys(session, keys: list[str], now: datetime) -> set[str]:
+    """Claim scheduled keys in the caller's transaction; returns those not claimed before."""
+    return {key for _, key in await claim_many(session, [(SCHEDULE, key) for key in keys], now)}

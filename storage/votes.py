@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import NoResultFound
 
 from storage.batching import GroupCommit
-from storage.common import claim, insert, log
+from storage.common import claim, claim_many, insert, log
 from storage.db import Database
 from storage.errors import (
     DuplicateEvent, NoCoopHere, NoSuchOption, NotElector, NotOnRegister, ProposalNotOpen, StoreError, UnknownProposal,
@@ -160,7 +160,7 @@ class VoteStore:
                     continue
                 if event is not None:
                     claimed.add(event)
-                    claims.append({"platform": event[0], "event_id": event[1], "handled_at": op.now})
+                    claims.append(event)
                 previous = current.get(key)
                 outcomes.append(VoteOutcome(proposal, previous, op.option, coop, member))
                 if previous == op.option:
@@ -172,10 +172,8 @@ class VoteStore:
                 current[key] = op.option
                 last_at[key] = op.now
 
-            if claims:
-                inserted = (await s.execute(insert(s, CLAIM).on_conflict_do_nothing().returning(CLAIM.c.event_id), claims)).all()
-                if len(inserted) != len(claims):
-                    raise Contended("an event was claimed by another process")
+            if len(await claim_many(s, claims, max(op.now for op in ops))) != len(claims):
+                raise Contended("an event was claimed by another process")
             if logs:
                 # Each member's events go in in arrival order, so the last id names the current vote.
                 event_ids = {}
