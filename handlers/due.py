@@ -12,13 +12,10 @@ from datetime import datetime, timedelta
 from handlers import texts
 from handlers.calendar import Cycle, before, cycle
 from handlers.charter import Charter, DecisionRule
-from handlers.context import Context
-from handlers.members import mandate_line, no_extras
-from handlers.parsing import Command
 from handlers.ports import CloseHook
 from handlers.proposals import card, close_due
 from handlers.tally import DEFAULT_OPTIONS
-from handlers.types import PREFIX, Reply
+from handlers.types import PREFIX
 from storage.errors import DuplicateEvent
 from storage.models import Coop, Proposal
 from storage.outbox import SCHEDULE, Scheduled
@@ -327,30 +324,3 @@ async def open_sunset_vote(stores: Stores, coop: Coop | _CoopView, charter: Char
     except DuplicateEvent:
         pass  # opened already, by an earlier run or another process
     return True
-
-
-def calendar_items(coop: Coop, open_proposals: list[Proposal], now: datetime) -> list[tuple[datetime, str]]:
-    """What `calendar` lists: deadlines and their reminders, the next audit, the next sunset vote."""
-    charter = Charter.from_json(coop.charter)
-    items = []
-    for p in open_proposals:
-        items.append((p.closes_at, texts.CALENDAR_CLOSES.format(number=p.number, title=p.title)))
-        for offset in charter.reminder_offsets:
-            at = p.closes_at - offset
-            if at > now and at > p.opened_at:
-                items.append((at, texts.CALENDAR_REMINDER.format(number=p.number)))
-    audits = cycle(coop.founded_at, charter.tz, charter.audit_every_months, now)
-    offsets = ", ".join(texts.span(o) for o in charter.audit_reminders)
-    items.append((audits.next_at, texts.CALENDAR_AUDIT.format(offsets=offsets)))
-    sunsets = cycle(coop.founded_at, charter.tz, charter.sunset_every_months, now)
-    items.append((sunsets.next_at, texts.CALENDAR_SUNSET.format(title=texts.SUNSET_TITLE)))
-    return items
-
-
-async def calendar(ctx: Context, cmd: Command) -> list[Reply]:
-    """`calendar`: what is coming, in the co-op's timezone."""
-    no_extras(ctx, cmd)
-    ctx.require_member()
-    items = calendar_items(ctx.coop, await ctx.stores.proposals.list(ctx.coop.id, status="open"), ctx.now)
-    charter, lapsed = ctx.charter, mandate_line(ctx).strip() or None
-    return [Reply(texts.calendar_text(ctx.coop.name, charter.timezone, items, charter.tz, lapsed))]

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from handlers import due, members, proposals, rooms, surplus, texts, votes
+from handlers import agenda, members, proposals, rooms, surplus, texts, votes
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError
 from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
@@ -57,7 +57,7 @@ VERBS: dict[str, Handler] = {
     "proposals": proposals.proposals,
     "show": proposals.show,
     "close": proposals.close,
-    "calendar": due.calendar,
+    "calendar": agenda.calendar,
     "withdraw": proposals.withdraw,
     "surplus": surplus.surplus,
     "vow": surplus.vow,
