@@ -16,8 +16,10 @@ from sqlalchemy import text
 
 from handlers.charter import Charter
 from handlers.proposals import _decide
+from handlers.votes import refusal
 from storage.db import Database
 from storage.stores import Stores
+from storage.votes import VoteOp
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -68,7 +70,7 @@ async def _votes_per_second(url: str, votes: int) -> float:
     _, (pid,), members = await _seed(stores, votes)
     start = time.perf_counter()
     # Each vote carries its platform event id, as from a button, so the duplicate check is paid too.
-    await asyncio.gather(*(stores.votes.cast(pid, m, i % 3, now=NOW, event=("telegram", f"cb{i}"))
+    await asyncio.gather(*(stores.votes.submit(VoteOp(pid, i % 3, NOW, ("telegram", f"cb{i}"), member_id=m), refusal)
                            for i, m in enumerate(members)))
     elapsed = time.perf_counter() - start
     await db.dispose()
@@ -155,7 +157,7 @@ async def b4(sizes=(1000, 10000, 100000), probe: int = 200) -> dict:
             durations = []  # one at a time, so each is one vote's own transaction; the median resists noise
             for i, m in enumerate(members[size:]):
                 start = time.perf_counter()
-                await stores.votes.cast(pid, m, i % 3, now=NOW)
+                await stores.votes.submit(VoteOp(pid, i % 3, NOW, member_id=m), refusal)
                 durations.append(time.perf_counter() - start)
             out["per_vote_ms"][size] = round(statistics.median(durations) * 1000, 3)
             start = time.perf_counter()

@@ -8,9 +8,8 @@ from handlers import texts
 from handlers.calendar import cycle
 from handlers.charter import Charter
 from handlers.context import Context
-from handlers.members import mandate_line, no_extras
-from handlers.parsing import Command
 from handlers.types import Reply
+from handlers.verbs import Call, Standing, verb
 from storage.models import Coop, Proposal
 
 
@@ -32,10 +31,9 @@ def calendar_items(coop: Coop, open_proposals: list[Proposal], now: datetime) ->
     return items
 
 
-async def calendar(ctx: Context, cmd: Command) -> list[Reply]:
+@verb("calendar", who=Standing.MEMBER, summary="coming deadlines, audits and sunset votes")
+async def calendar(ctx: Context, call: Call) -> list[Reply]:
     """`calendar`: what is coming, in the co-op's timezone."""
-    no_extras(ctx, cmd)
-    ctx.require_member()
     items = calendar_items(ctx.coop, await ctx.stores.proposals.list(ctx.coop.id, status="open"), ctx.now)
-    charter, lapsed = ctx.charter, mandate_line(ctx).strip() or None
+    charter, lapsed = ctx.charter, ctx.mandate_note().strip() or None
     return [Reply(texts.calendar_text(ctx.coop.name, charter.timezone, items, charter.tz, lapsed))]

@@ -1,4 +1,4 @@
-"""What a verb handler gets: the stores, the time, who spoke where, and their standing."""
+"""What a verb gets: the stores, the time, who spoke where, and their standing."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from datetime import datetime
 
 from handlers import texts
 from handlers.charter import Charter
-from handlers.errors import NoCoop, NotAllowed, NotAMember
+from handlers.errors import BadArguments, Conflict, NoCoop, NotAllowed, NotAMember
 from handlers.parsing import one_line
 from handlers.ports import CloseHook
 from handlers.types import ChatRef, UserRef
+from handlers.verbs import VERBS, VerbTable
 from storage.models import Coop, Member
 from storage.stores import Stores
 
+MAX_DISPLAY_NAME = 120
 
-@dataclass
+
+@dataclass(frozen=True)
 class Context:
     stores: Stores
     chat: ChatRef
@@ -26,10 +29,16 @@ class Context:
     member: Member | None = None  # the sender's register entry, whatever its status
     event: tuple[str, str] | None = None  # (platform, event id) for exactly-once handling
     before_close: tuple[CloseHook, ...] = ()  # adapters' last look before a count (see ports)
+    verbs: VerbTable = VERBS
 
     @property
     def charter(self) -> Charter:
         return Charter.from_json(self.coop.charter)
+
+    @property
+    def sender_name(self) -> str:
+        """The name the sender goes by on their platform, as the register would hold it."""
+        return one_line(self.sender.display_name)[:MAX_DISPLAY_NAME] or self.sender.user_id
 
     def require_coop(self) -> Coop:
         if self.coop is None:
@@ -38,7 +47,7 @@ class Context:
 
     def require_member(self) -> Member:
         coop = self.require_coop()
-        if self.member is None or self.member.status in ("removed",):
+        if self.member is None or self.member.status == "removed":
             raise NotAMember(texts.NOT_A_MEMBER.format(coop=coop.name, prefix=self.prefix))
         if self.member.status == "pending":
             raise NotAMember(texts.NOT_A_MEMBER_PENDING.format(coop=coop.name))
@@ -50,10 +59,29 @@ class Context:
             raise NotAllowed(texts.NOT_A_STEWARD.format(coop=self.coop.name))
         return member
 
+    async def member_named(self, who: str) -> Member | None:
+        """The member someone names: by account id, @mention or display name. None if unknown."""
+        who = one_line(who)
+        if not who:
+            raise BadArguments(texts.MISSING_ARGUMENT.format(what="whom"))
+        found = await self.stores.members.find(self.coop.id, self.sender.platform, who)
+        if len(found) > 1:
+            accounts = await self.stores.members.accounts(self.coop.id)
+            ids = ", ".join(a.user_id for a in accounts if a.member_id in {m.id for m in found})
+            raise Conflict(texts.MEMBER_AMBIGUOUS.format(who=who, ids=ids))
+        return found[0] if found else None
+
+    def mandate_note(self) -> str:
+        """A line on a lapsed mandate, for the answers that describe the co-op; "" while it stands."""
+        if self.coop is None or self.coop.mandate_lapsed_at is None:
+            return ""
+        lapsed = texts.when(self.coop.mandate_lapsed_at, self.charter.tz)
+        return "\n" + texts.MANDATE_STANDING.format(coop=self.coop.name, when=lapsed, title=texts.SUNSET_TITLE)
+
 
 async def learn_name(stores: Stores, member: Member | None, sender: UserRef) -> Member | None:
     """Admitted by id before they spoke: the register takes the name they go by."""
     if member is not None and member.display_name == sender.user_id != sender.display_name:
-        name = one_line(sender.display_name)[:120] or sender.user_id
+        name = one_line(sender.display_name)[:MAX_DISPLAY_NAME] or sender.user_id
         return await stores.members.rename(member.id, name)
     return member

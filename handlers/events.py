@@ -21,21 +21,12 @@ class CommandReceived:
 
 @dataclass(frozen=True)
 class VoteCast:
-    """A vote from a button or a native poll: proposal by its id, option by its index."""
+    """A vote from a button or a native poll: proposal by its id, option by its index; None takes
+    the vote back (the withdraw button, or a poll answer emptied)."""
 
     chat: ChatRef
     sender: UserRef
     proposal_id: int
-    option: int
+    option: int | None
     event_id: str | None = None
     made_at: datetime | None = None  # the platform's time of the vote, when it carries one
-
-
-@dataclass(frozen=True)
-class VoteWithdrawn:
-    """A member taking back their vote with a button."""
-
-    chat: ChatRef
-    sender: UserRef
-    proposal_id: int
-    event_id: str | None = None

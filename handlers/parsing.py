@@ -66,27 +66,32 @@ class Extras:
     body: str
 
 
-def split_extras(lines: tuple[str, ...], keys: frozenset[str], *, body: bool, usage: str) -> Extras:
+def split_extras(lines: tuple[str, ...], keys: frozenset[str] | set[str], *, body: bool, usage: str | None) -> Extras:
     """Known `key: value` lines become settings. With a body, other lines are free text, except a
     key that looks like a misspelt setting (`clsoes: 48h`), which is refused rather than
-    silently ignored."""
+    silently ignored. Every problem is reported at once, so a member fixes them in one go."""
     settings: dict[str, str] = {}
     free: list[str] = []
+    problems: list[str] = []
     for raw in lines:
         line = raw.strip()
         match = _SETTING.match(line) if line else None
         key = match.group(1).strip().lower().replace(" ", "_") if match else None
+        guess = difflib.get_close_matches(key, keys, n=1, cutoff=0.7) if match and key not in keys else None
         if key in keys:
             if key in settings:
-                raise BadArguments(texts.REPEATED_SETTING.format(key=key), usage)
+                problems.append(texts.REPEATED_SETTING.format(key=key))
             settings[key] = match.group(2)
+        elif guess:
+            problems.append(texts.UNKNOWN_SETTING.format(key=key[:32], guess=guess[0]))
         elif not body:
             if line:
-                raise BadArguments(texts.NO_EXTRA_LINES, usage)
-        elif match and (guess := difflib.get_close_matches(key, keys, n=1, cutoff=0.7)):
-            raise BadArguments(texts.UNKNOWN_SETTING.format(key=key, guess=guess[0]), usage)
+                problems.append(texts.NO_EXTRA_LINES if not (match and keys) else
+                                texts.UNKNOWN_SETTING_TAKES.format(key=key[:32], keys=", ".join(sorted(keys))))
         else:
             free.append(raw.rstrip())
+    if problems:
+        raise BadArguments("\n".join(dict.fromkeys(problems)), usage)
     return Extras(settings, "\n".join(free).strip())
 
 

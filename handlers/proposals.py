@@ -9,11 +9,11 @@ from handlers import amend, texts
 from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
-from handlers.members import no_extras, resolve, usage
 from handlers.ports import CloseHook
-from handlers.parsing import Command, one_line, parse_closing, parse_number, split_extras, split_first
+from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide
 from handlers.types import Reply
+from handlers.verbs import Call, Standing, verb
 from storage.errors import ProposalNotOpen
 from storage.models import Proposal
 from storage.stores import Stores
@@ -28,27 +28,30 @@ OPTIONS_RANGE = (2, 10)
 MIN_PERIOD = timedelta(seconds=30)
 MAX_PERIOD = timedelta(days=365)
 LATE_GRACE = timedelta(minutes=1)
-PROPOSE_KEYS = frozenset({"closes", "kind", "ballot", "options", "waive", "amend"})
+PROPOSE_KEYS = {
+    "closes": "48h | 2026-12-01 18:00",
+    "kind": "ordinary|strategic|constitutional",
+    "ballot": "open|secret",
+    "options": "A | B | C",
+    "waive": "<member>   (passing waives that member's vow for the open surplus round)",
+    "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional)",
+}
 
 
-def _bad(ctx: Context, problem: str) -> BadArguments:
-    return BadArguments(problem, usage(ctx, "propose"))
-
-
-def _options(ctx: Context, text: str | None) -> list[str]:
+def _options(text: str | None) -> list[str]:
     if text is None:
         return list(DEFAULT_OPTIONS)
     options = [one_line(o) for o in text.split("|")]
     options = [o for o in options if o]
     low, high = OPTIONS_RANGE
     if not low <= len(options) <= high:
-        raise _bad(ctx, texts.BAD_OPTIONS_COUNT.format(low=low, high=high))
+        raise BadArguments(texts.BAD_OPTIONS_COUNT.format(low=low, high=high))
     seen = set()
     for option in options:
         if len(option) > MAX_OPTION:
-            raise _bad(ctx, texts.BAD_OPTION_LENGTH.format(limit=MAX_OPTION))
+            raise BadArguments(texts.BAD_OPTION_LENGTH.format(limit=MAX_OPTION))
         if option.casefold() in seen:
-            raise _bad(ctx, texts.DUPLICATE_OPTION.format(option=option))
+            raise BadArguments(texts.DUPLICATE_OPTION.format(option=option))
         seen.add(option.casefold())
     return options
 
@@ -58,13 +61,13 @@ def _closing(ctx: Context, text: str | None, charter: Charter) -> datetime:
         return ctx.now + charter.voting_period
     closes = parse_closing(text, ctx.now, charter.tz)
     if closes is None:
-        raise _bad(ctx, texts.BAD_CLOSES.format(text=one_line(text)[:60]))
+        raise BadArguments(texts.BAD_CLOSES.format(text=one_line(text)[:60]))
     if closes <= ctx.now:
-        raise _bad(ctx, texts.CLOSES_PAST.format(when=texts.when(closes, charter.tz)))
+        raise BadArguments(texts.CLOSES_PAST.format(when=texts.when(closes, charter.tz)))
     if closes - ctx.now < MIN_PERIOD:
-        raise _bad(ctx, texts.CLOSES_TOO_SOON.format(minimum=texts.span(MIN_PERIOD)))
+        raise BadArguments(texts.CLOSES_TOO_SOON.format(minimum=texts.span(MIN_PERIOD)))
     if closes - ctx.now > MAX_PERIOD:
-        raise _bad(ctx, texts.CLOSES_TOO_LATE.format(maximum=texts.span(MAX_PERIOD)))
+        raise BadArguments(texts.CLOSES_TOO_LATE.format(maximum=texts.span(MAX_PERIOD)))
     return closes
 
 
@@ -73,43 +76,43 @@ def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, v
     return texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
 
 
-async def propose(ctx: Context, cmd: Command) -> list[Reply]:
-    extras = split_extras(cmd.lines, PROPOSE_KEYS, body=True, usage=usage(ctx, "propose"))
-    author = ctx.require_member()
-    charter = ctx.charter
-    title = one_line(cmd.args)
+@verb("propose", who=Standing.MEMBER, args="<title>", keys=PROPOSE_KEYS, body="the proposal's text",
+      summary="open a proposal")
+async def propose(ctx: Context, call: Call) -> list[Reply]:
+    author, charter, extras = ctx.member, ctx.charter, call
+    title = one_line(call.args)
     if not title:
-        raise _bad(ctx, texts.NO_TITLE)
+        raise BadArguments(texts.NO_TITLE)
     if len(title) > MAX_TITLE:
-        raise _bad(ctx, texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=MAX_TITLE))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=MAX_TITLE))
     if len(extras.body) > MAX_BODY:
-        raise _bad(ctx, texts.NAME_TOO_LONG.format(what="text", length=len(extras.body), limit=MAX_BODY))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(extras.body), limit=MAX_BODY))
     amending = "amend" in extras.settings
     # Changing the charter is a constitutional decision, whatever else the proposal says.
     kind = extras.settings.get("kind", "constitutional" if amending else "ordinary").strip().lower()
     if kind not in KINDS:
-        raise _bad(ctx, texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
+        raise BadArguments(texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
     ballot = extras.settings.get("ballot", "open").strip().lower()
     if ballot not in BALLOTS:
-        raise _bad(ctx, texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
-    options = _options(ctx, extras.settings.get("options"))
+        raise BadArguments(texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
+    options = _options(extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
     action = None
     if amending:
         if kind != "constitutional":
-            raise _bad(ctx, texts.AMEND_KIND)
+            raise BadArguments(texts.AMEND_KIND)
         try:
             amended, said = amend.parse(extras.settings["amend"], charter)
         except amend.BadAmendment as exc:
-            raise _bad(ctx, texts.BAD_AMENDMENT.format(problem=str(exc))) from None
+            raise BadArguments(texts.BAD_AMENDMENT.format(problem=str(exc))) from None
         action = {"amend": amend.patch(charter, amended), "said": said}
     if "waive" in extras.settings:
         # A waiver of one member's vow: decided For/Against like any ordinary proposal.
         if not charter.vow_waiver:
             raise NotAllowed(texts.WAIVE_NOT_ALLOWED)
         if "options" in extras.settings:
-            raise _bad(ctx, texts.WAIVE_KIND)
-        who = await resolve(ctx, extras.settings["waive"], "propose")
+            raise BadArguments(texts.WAIVE_KIND)
+        who = await ctx.member_named(extras.settings["waive"])
         if who is None or who.status != "active":
             raise NotFound(texts.MEMBER_UNKNOWN.format(who=one_line(extras.settings["waive"])[:60], coop=ctx.coop.name,
                                                        prefix=ctx.prefix))
@@ -126,36 +129,24 @@ async def propose(ctx: Context, cmd: Command) -> list[Reply]:
     return []
 
 
-async def find(ctx: Context, text: str, verb: str) -> Proposal:
-    number = parse_number(text)
-    if number is None:
-        what = one_line(text)[:40]
-        problem = texts.BAD_NUMBER.format(text=what) if what else texts.MISSING_ARGUMENT.format(what="the proposal number")
-        raise BadArguments(problem, usage(ctx, verb))
-    proposal = await ctx.stores.proposals.get(ctx.coop.id, number)
-    if proposal is None:
-        raise NotFound(texts.PROPOSAL_UNKNOWN.format(number=number, coop=ctx.coop.name))
-    return proposal
-
-
 def not_open(p: Proposal, status: str | None = None) -> ProposalClosed:
     return ProposalClosed(texts.NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
 
 
-async def proposals(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    member = ctx.require_member()
+@verb("proposals", who=Standing.MEMBER, summary="open proposals, time left, whether you voted")
+async def proposals(ctx: Context, call: Call) -> list[Reply]:
+    member = ctx.member
     items = await ctx.stores.proposals.open_with_votes_of(ctx.coop.id, member.id)
     if not items:
         return [Reply(texts.NO_OPEN_PROPOSALS.format(coop=ctx.coop.name, prefix=ctx.prefix))]
     return [Reply(texts.proposals_list(items, ctx.charter.tz, ctx.now, ctx.coop.name))]
 
 
-async def show(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    ctx.require_member()
-    p = await find(ctx, cmd.args, "show")
-    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix))]
+@verb("show", who=Standing.MEMBER, args="<#>", proposal=True, summary="one proposal and its tally")
+async def show(ctx: Context, call: Call) -> list[Reply]:
+    if call.args.strip():
+        raise BadArguments(texts.UNEXPECTED_ARGUMENT)
+    return [Reply(await describe(ctx.stores, call.proposal, ctx.charter, ctx.prefix))]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -182,12 +173,10 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
     return text
 
 
-def _reason(ctx: Context, text: str, verb: str) -> str | None:
+def _reason(text: str) -> str | None:
     reason = one_line(text)
     if len(reason) > MAX_REASON:
-        raise BadArguments(
-            texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON), usage(ctx, verb)
-        )
+        raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
     return reason or None
 
 
@@ -195,21 +184,14 @@ def _decide(p: Proposal, counts: list[int]) -> dict:
     return decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule)).to_json()
 
 
-async def _ending(ctx: Context, cmd: Command) -> tuple[Proposal, str | None]:
-    """The proposal and reason of `close <#> [reason]` or `withdraw <#> [reason]`."""
-    no_extras(ctx, cmd)
-    number, rest = split_first(cmd.args)
-    p = await find(ctx, number, cmd.verb)
-    return p, _reason(ctx, rest, cmd.verb)
-
-
 def _already_ended(p: Proposal, status: str | None = None) -> ProposalClosed:
     return ProposalClosed(texts.ALREADY_ENDED.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
 
 
-async def close(ctx: Context, cmd: Command) -> list[Reply]:
-    steward = ctx.require_steward()
-    p, reason = await _ending(ctx, cmd)
+@verb("close", who=Standing.STEWARD, args="<#> [reason]", proposal=True,
+      summary="steward: end a proposal now, with a reason")
+async def close(ctx: Context, call: Call) -> list[Reply]:
+    steward, p, reason = ctx.member, call.proposal, _reason(call.args)
     if p.status != "open":
         raise _already_ended(p)
     await _last_look(ctx.before_close, p.id)
@@ -224,12 +206,10 @@ async def close(ctx: Context, cmd: Command) -> list[Reply]:
     return []
 
 
-async def withdraw(ctx: Context, cmd: Command) -> list[Reply]:
-    member = ctx.require_member()
-    p, reason = await _ending(ctx, cmd)
-    if p.author_id != member.id:
-        author = (await ctx.stores.members.names([p.author_id]))[p.author_id]
-        raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=p.number, author=author))
+@verb("withdraw", who=Standing.AUTHOR, args="<#> [reason]", proposal=True,
+      summary="author: withdraw your proposal, with a reason")
+async def withdraw(ctx: Context, call: Call) -> list[Reply]:
+    member, p, reason = ctx.member, call.proposal, _reason(call.args)
     if p.status != "open":
         raise _already_ended(p)
     try:

@@ -7,10 +7,9 @@ from datetime import timedelta
 from handlers import texts
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
-from handlers.members import no_extras, usage
 from handlers.parsing import one_line
-from handlers.parsing import Command
 from handlers.types import Reply
+from handlers.verbs import Call, Standing, Where, verb
 from storage.errors import AlreadyExists
 
 CODE_TTL = timedelta(minutes=15)
@@ -20,9 +19,8 @@ def _code(text: str) -> str:
     return one_line(text).upper().replace(" ", "")
 
 
-async def roomcode(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    ctx.require_steward()
+@verb("roomcode", who=Standing.STEWARD, summary="steward: a code to bind another room to this co-op")
+async def roomcode(ctx: Context, call: Call) -> list[Reply]:
     code = await ctx.stores.coops.create_code(
         "room", coop_id=ctx.coop.id, platform=ctx.sender.platform, user_id=ctx.sender.user_id,
         now=ctx.now, ttl=CODE_TTL,
@@ -31,17 +29,16 @@ async def roomcode(ctx: Context, cmd: Command) -> list[Reply]:
     return [Reply(texts.ROOMCODE.format(code=code, minutes=minutes, prefix=ctx.prefix))]
 
 
-async def bind(ctx: Context, cmd: Command) -> list[Reply]:
+@verb("bind", who=Standing.ANYONE, where=Where.ROOM, args="<code>",
+      summary="steward: bind this room to a co-op with a code")
+async def bind(ctx: Context, call: Call) -> list[Reply]:
     """A steward binds: the code says which co-op, and the sender must be its steward here (on
     another platform, after linking their accounts with `link`)."""
-    no_extras(ctx, cmd)
-    if ctx.chat.is_direct:
-        raise NotAllowed(texts.SETUP_IN_DIRECT)
     if ctx.coop is not None:
         raise Conflict(texts.BIND_EXISTS.format(coop=ctx.coop.name))
-    code = _code(cmd.args)
+    code = _code(call.args)
     if not code:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the room code"), usage(ctx, "bind"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the room code"))
     try:
         status, coop = await ctx.stores.coops.bind_room(
             code, platform=ctx.chat.platform, chat_id=ctx.chat.chat_id, title=one_line(ctx.chat.title)[:255],
@@ -56,11 +53,10 @@ async def bind(ctx: Context, cmd: Command) -> list[Reply]:
     return [Reply(texts.BOUND.format(coop=coop.name))]
 
 
-async def link(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    if not ctx.chat.is_direct:
-        raise NotAllowed(texts.LINK_NOT_DIRECT)
-    code = _code(cmd.args)
+@verb("link", who=Standing.ANYONE, where=Where.DIRECT, args="[<code>]   (in a direct chat with the bot)",
+      summary="join your accounts on two platforms into one member")
+async def link(ctx: Context, call: Call) -> list[Reply]:
+    code = _code(call.args)
     if not code:
         memberships = await ctx.stores.members.memberships(ctx.sender.platform, ctx.sender.user_id)
         if not memberships:

@@ -1,4 +1,4 @@
-"""The verb table and the one place where events become replies and refusals become words."""
+"""The router: one order of checks for every verb, and the one place refusals become replies."""
 
 from __future__ import annotations
 
@@ -6,65 +6,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from handlers import agenda, members, proposals, rooms, surplus, texts, votes
+# The modules that declare verbs, imported for their declarations (in the order `help` lists them).
+from handlers import help, members, rooms, proposals, votes, agenda, surplus  # noqa: F401
+from handlers import texts
 from handlers.context import Context, learn_name
-from handlers.errors import BadArguments, GovernanceError
-from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
-from handlers.parsing import MAX_MESSAGE, Command, parse_command, split_extras
+from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
+from handlers.events import CommandReceived, VoteCast
+from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, parse_number, split_extras, split_first
 from handlers.ports import Clock, CloseHook
 from handlers.types import PREFIX, ChatRef, Reply, UserRef
+from handlers.verbs import VERBS, Call, Standing, Verb, VerbTable, Where
 from storage.errors import DuplicateEvent
 from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[Context, Command], Awaitable[list[Reply]]]
-
-
-async def _help(ctx: Context, cmd: Command) -> list[Reply]:
-    split_extras(cmd.lines, frozenset(), body=False, usage=texts.usage_line("help", ctx.prefix))
-    verb = cmd.args.strip().lstrip("/!").lower()
-    if not verb:
-        return [Reply(texts.help_list(list(VERBS), ctx.prefix))]
-    if verb not in VERBS:
-        raise BadArguments(texts.UNKNOWN_VERB.format(verb=verb[:32], prefix=ctx.prefix), texts.usage_line("help", ctx.prefix))
-    return [Reply(f"{ctx.prefix}{verb} — {texts.SUMMARY[verb]}\n" + texts.usage_line(verb, ctx.prefix))]
-
-
-async def _start(ctx: Context, cmd: Command) -> list[Reply]:
-    """Telegram's Start button sends /start: greet, and say what to do next."""
-    return [Reply(texts.ADDED_TO_ROOM.format(prefix=ctx.prefix))]
-
-
-# Verbs that work but are not listed in help (platform conventions).
-HIDDEN: dict[str, Handler] = {"start": _start}
-
-VERBS: dict[str, Handler] = {
-    "help": _help,
-    "setup": members.setup,
-    "join": members.join,
-    "admit": members.admit,
-    "remove": members.remove,
-    "members": members.members,
-    "whoami": members.whoami,
-    "roomcode": rooms.roomcode,
-    "bind": rooms.bind,
-    "link": rooms.link,
-    "charter": members.charter,
-    "propose": proposals.propose,
-    "vote": votes.vote,
-    "unvote": votes.unvote,
-    "proposals": proposals.proposals,
-    "show": proposals.show,
-    "close": proposals.close,
-    "calendar": agenda.calendar,
-    "withdraw": proposals.withdraw,
-    "surplus": surplus.surplus,
-    "vow": surplus.vow,
-    "vows": surplus.vows,
-    "payout": surplus.payout,
-    "books": surplus.books,
-}
 
 
 @dataclass
@@ -77,10 +32,11 @@ class Governance:
     before_close: tuple[CloseHook, ...] = ()
     # Called after every command: a command may change what falls due when (the clock listens).
     after_command: list[Callable[[], None]] = field(default_factory=list)
+    verbs: VerbTable = VERBS
 
     async def _context(self, chat: ChatRef, sender: UserRef, event_id: str | None) -> Context:
+        coop = member = None
         coop = await self.stores.coops.get_by_room(chat.platform, chat.chat_id)
-        member = None
         if coop is not None:
             member = await learn_name(self.stores, await self.stores.members.by_account(coop.id, sender.platform, sender.user_id), sender)
         elif chat.is_direct:
@@ -95,7 +51,7 @@ class Governance:
         return Context(
             stores=self.stores, chat=chat, sender=sender, now=self.clock.now(),
             prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member,
-            event=(chat.platform, event_id) if event_id else None, before_close=self.before_close,
+            event=(chat.platform, event_id) if event_id else None, before_close=self.before_close, verbs=self.verbs,
         )
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
@@ -107,45 +63,52 @@ class Governance:
             return []
         prefix = PREFIX.get(event.chat.platform, "/")
         if len(event.text) > MAX_MESSAGE:
-            return [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE))]
-        handler = VERBS.get(cmd.verb) or HIDDEN.get(cmd.verb)
-        if handler is None:
-            return [Reply(texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))]
+            return [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE), refusal=True)]
+        verb = self.verbs.get(cmd.verb)
+        if verb is None:
+            guess = self.verbs.guess(cmd.verb)
+            text = (texts.UNKNOWN_VERB_GUESS.format(verb=cmd.verb, guess=guess, prefix=prefix) if guess
+                    else texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))
+            return [Reply(text, refusal=True)]
         try:
-            return await self._run(event.chat, event.sender, event.event_id, lambda ctx: handler(ctx, cmd))
+            return await self._guard(event.chat, event.event_id, verb, prefix, lambda: self._dispatch(event, verb, cmd))
         finally:
             for listener in self.after_command:
                 listener()
 
+    async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command) -> list[Reply]:
+        """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""
+        ctx = await self._context(event.chat, event.sender, event.event_id)
+        if verb.where is Where.ROOM and ctx.chat.is_direct:
+            raise NotAllowed(texts.ROOM_ONLY.format(prefix=ctx.prefix, verb=verb.name))
+        if verb.where is Where.DIRECT and not ctx.chat.is_direct:
+            raise NotAllowed(texts.DIRECT_ONLY.format(prefix=ctx.prefix, verb=verb.name))
+        member = _STANDING[verb.who](ctx)
+        extras = split_extras(cmd.lines, verb.keys.keys(), body=verb.body is not None, usage=None)
+        args, proposal = cmd.args, None
+        if verb.proposal:
+            number, args = split_first(cmd.args)
+            proposal = await _proposal(ctx, number)
+            if verb.who is Standing.AUTHOR and proposal.author_id != member.id:
+                author = (await ctx.stores.members.names([proposal.author_id]))[proposal.author_id]
+                raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=proposal.number, author=author))
+        call = Call(verb, args, cmd.lines, extras.settings, extras.body, proposal)
+        return await verb.run(ctx, call)
+
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
-        if event.chat.is_direct:  # a direct chat's co-op is found through the sender's memberships
-            return await self._run(event.chat, event.sender, event.event_id,
-                                   lambda ctx: votes.button(ctx, event.proposal_id, event.option, event.made_at))
-        # Taps come in bursts: who and where are looked up in the vote's own transaction.
+        """A vote from a button or a native poll (option None takes it back): one path with typed votes."""
         ctx = self._bare(event.chat, event.sender, event.event_id)
-        return await self._guard(event.chat, event.event_id,
-                                 lambda: votes.tap(ctx, event.proposal_id, event.option, event.made_at))
+        return await self._guard(event.chat, event.event_id, None, ctx.prefix,
+                                 lambda: votes.submit(ctx, event.proposal_id, event.option, made_at=event.made_at))
 
-    async def handle_unvote(self, event: VoteWithdrawn) -> list[Reply]:
-        if event.chat.is_direct:
-            return await self._run(event.chat, event.sender, event.event_id,
-                                   lambda ctx: votes.button_unvote(ctx, event.proposal_id))
-        ctx = self._bare(event.chat, event.sender, event.event_id)
-        return await self._guard(event.chat, event.event_id, lambda: votes.tap(ctx, event.proposal_id, None))
-
-    async def _run(self, chat, sender, event_id, call) -> list[Reply]:
-        async def with_context() -> list[Reply]:
-            return await call(await self._context(chat, sender, event_id))
-
-        return await self._guard(chat, event_id, with_context)
-
-    async def _guard(self, chat, event_id, call) -> list[Reply]:
+    async def _guard(self, chat: ChatRef, event_id: str | None, verb: Verb | None, prefix: str,
+                     call: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:
         """Every refusal becomes a reply; a redelivery becomes silence; anything else is logged."""
         try:
             return await call()
         except BadArguments as exc:
-            text = exc.problem if exc.usage is None else f"{exc.problem}\n{exc.usage}"
-            return [Reply(text, refusal=True)]
+            usage = exc.usage or (verb.usage(prefix) if verb else None)
+            return [Reply(exc.problem if usage is None else f"{exc.problem}\n{usage}", refusal=True)]
         except GovernanceError as exc:
             return [Reply(exc.text, refusal=True)]
         except DuplicateEvent:
@@ -156,3 +119,29 @@ class Governance:
             # The store's transaction rolled back: say so plainly, and keep the details for the log.
             logger.exception("command failed in %s:%s", chat.platform, chat.chat_id)
             return [Reply(texts.INTERNAL_ERROR, refusal=True)]
+
+
+def _no_check(ctx: Context):
+    return ctx.member
+
+
+_STANDING = {
+    Standing.ANYONE: _no_check,
+    Standing.IN_COOP: lambda ctx: ctx.require_coop() and ctx.member,
+    Standing.MEMBER: Context.require_member,
+    Standing.AUTHOR: Context.require_member,  # and the proposal's author, once it is known
+    Standing.STEWARD: Context.require_steward,
+}
+
+
+async def _proposal(ctx: Context, text: str):
+    """The proposal a verb's `<#>` names, in the sender's co-op."""
+    number = parse_number(text)
+    if number is None:
+        what = one_line(text)[:40]
+        raise BadArguments(texts.BAD_NUMBER.format(text=what) if what
+                           else texts.MISSING_ARGUMENT.format(what="the proposal number"))
+    proposal = await ctx.stores.proposals.get(ctx.coop.id, number)
+    if proposal is None:
+        raise NotFound(texts.PROPOSAL_UNKNOWN.format(number=number, coop=ctx.coop.name))
+    return proposal

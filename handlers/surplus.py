@@ -8,65 +8,68 @@ from decimal import Decimal
 from handlers import texts
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
-from handlers.members import no_extras, resolve, usage
 from handlers.money import BadAmount, format_amount, minor_units, parse_amount, parse_currency, split
-from handlers.parsing import Command, clean, one_line, parse_closing, split_extras, split_first
+from handlers.parsing import clean, one_line, parse_closing, split_first
 from handlers.types import Reply
+from handlers.verbs import Call, Standing, verb
 from storage.models import Round
 from storage.rounds import MissingVows, RoundNotOpen, RoundOpen
 
 MAX_VOW = 1000
-SURPLUS_KEYS = frozenset({"payout", "hours"})
+SURPLUS_KEYS = {
+    "payout": "2026-12-20   (optional: the payout date)",
+    "hours": "alice=120 | bob=80   (when the charter splits by hours)",
+}
 
 
 def _fmt(r: Round):
     return lambda minor: format_amount(minor, r.currency)
 
 
-def _amount_problem(ctx: Context, problem: str, text: str, currency: str) -> BadArguments:
+def _amount_problem(problem: str, text: str, currency: str) -> BadArguments:
     message = texts.AMOUNT_PROBLEMS[problem].format(text=one_line(text)[:40], currency=currency, units=minor_units(currency))
-    return BadArguments(message, usage(ctx, "surplus"))
+    return BadArguments(message)
 
 
 async def _hours(ctx: Context, text: str, active) -> dict[int, Decimal]:
     hours: dict[int, Decimal] = {}
     for part in text.split("|"):
         name, _, value = part.partition("=")
-        member = await resolve(ctx, name, "surplus") if name.strip() else None
+        member = await ctx.member_named(name) if name.strip() else None
         try:
             amount = Decimal(value.strip())
         except ArithmeticError:
             amount = Decimal(-1)
         if member is None or member.status != "active" or not amount.is_finite() or amount < 0 or amount > 100000:
-            raise BadArguments(texts.BAD_HOURS.format(problem=one_line(part)[:40]), usage(ctx, "surplus"))
+            raise BadArguments(texts.BAD_HOURS.format(problem=one_line(part)[:40]))
         hours[member.id] = amount
     missing = [m.display_name for m in active if m.id not in hours]
     if missing or sum(hours.values()) <= 0:
-        raise BadArguments(texts.BAD_HOURS.format(problem="missing: " + ", ".join(missing)), usage(ctx, "surplus"))
+        raise BadArguments(texts.BAD_HOURS.format(problem="missing: " + ", ".join(missing)))
     return hours
 
 
-async def surplus(ctx: Context, cmd: Command) -> list[Reply]:
-    extras = split_extras(cmd.lines, SURPLUS_KEYS, body=False, usage=usage(ctx, "surplus"))
-    steward = ctx.require_steward()
-    charter = ctx.charter
-    amount_text, currency_text = split_first(cmd.args)
+@verb("surplus", who=Standing.STEWARD, args="<amount> [currency]", keys=SURPLUS_KEYS,
+      summary="steward: open a surplus round (the movement share goes to the funds first)")
+async def surplus(ctx: Context, call: Call) -> list[Reply]:
+    steward, charter, extras = ctx.member, ctx.charter, call
+    amount_text, currency_text = split_first(call.args)
     if not amount_text:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the amount"), usage(ctx, "surplus"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the amount"))
     try:
         currency = parse_currency(currency_text) if currency_text else charter.currency
     except BadAmount:
-        raise _amount_problem(ctx, "currency", currency_text, "") from None
+        raise _amount_problem("currency", currency_text, "") from None
     try:
         amount = parse_amount(amount_text, currency)
     except BadAmount as exc:
-        raise _amount_problem(ctx, str(exc), amount_text, currency) from None
+        raise _amount_problem(str(exc), amount_text, currency) from None
     payout_at = None
     if "payout" in extras.settings:
         payout_at = parse_closing(extras.settings["payout"], ctx.now, charter.tz)
         if payout_at is None or payout_at <= ctx.now:
             raise BadArguments(texts.BAD_PAYOUT_DATE.format(text=one_line(extras.settings["payout"])[:40]),
-                               usage(ctx, "surplus"))
+)
     active = [m for m in await ctx.stores.members.register(ctx.coop.id) if m.status == "active"]
     if charter.member_split == "hours":
         hours = await _hours(ctx, extras.settings.get("hours", ""), active)
@@ -97,14 +100,16 @@ async def _open_round(ctx: Context) -> Round:
     return r
 
 
-async def vow(ctx: Context, cmd: Command) -> list[Reply]:
-    member = ctx.require_member()
+@verb("vow", who=Standing.MEMBER, args="<how your share will serve collective struggle>", body="the vow, continued",
+      summary="declare publicly how your share will serve collective struggle")
+async def vow(ctx: Context, call: Call) -> list[Reply]:
+    member = ctx.member
     r = await _open_round(ctx)
-    text = "\n".join(line.rstrip() for line in clean("\n".join([cmd.args, *cmd.lines])).split("\n")).strip()
+    text = "\n".join(line.rstrip() for line in clean("\n".join([call.args, *call.lines])).split("\n")).strip()
     if not text:
-        raise BadArguments(texts.VOW_EMPTY, usage(ctx, "vow"))
+        raise BadArguments(texts.VOW_EMPTY)
     if len(text) > MAX_VOW:
-        raise BadArguments(texts.VOW_TOO_LONG.format(limit=MAX_VOW, length=len(text)), usage(ctx, "vow"))
+        raise BadArguments(texts.VOW_TOO_LONG.format(limit=MAX_VOW, length=len(text)))
     owed = {a.member_id for a in await ctx.stores.rounds.allocations(r.id) if a.member_id is not None}
     if member.id not in owed:
         raise NotAllowed(texts.NOT_OWED.format(number=r.number))
@@ -119,9 +124,8 @@ async def vow(ctx: Context, cmd: Command) -> list[Reply]:
     return []  # the vow is posted in every bound room, this one included
 
 
-async def vows(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    ctx.require_member()
+@verb("vows", who=Standing.MEMBER, summary="who has vowed and who has not, for the open round")
+async def vows(ctx: Context, call: Call) -> list[Reply]:
     r = await _open_round(ctx)
     names = await _names(ctx)
     standing = await ctx.stores.rounds.vows(r.id)
@@ -131,9 +135,9 @@ async def vows(ctx: Context, cmd: Command) -> list[Reply]:
     return [Reply(texts.vows_list(r.number, made, missing, [names[m] for m in waived]))]
 
 
-async def payout(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    steward = ctx.require_steward()
+@verb("payout", who=Standing.STEWARD, summary="steward: pay the round out, once every member owed a share has vowed")
+async def payout(ctx: Context, call: Call) -> list[Reply]:
+    steward = ctx.member
     r = await _open_round(ctx)
     try:
         await ctx.stores.rounds.payout(r.id, by=steward.id, now=ctx.now, event=ctx.event,
@@ -141,9 +145,7 @@ async def payout(ctx: Context, cmd: Command) -> list[Reply]:
     except MissingVows as exc:
         names = await _names(ctx)
         missing = [names[m] for m in exc.member_ids]
-        n = len(missing)
-        raise Conflict(texts.PAYOUT_REFUSED.format(count=n, s="" if n == 1 else "s", have="has" if n == 1 else "have",
-                                                   names=", ".join(missing))) from None
+        raise Conflict(texts.payout_refused(missing)) from None
     except RoundNotOpen:
         raise Conflict(texts.ALREADY_PAID.format(number=r.number)) from None
     return []
@@ -166,29 +168,9 @@ async def ledger(stores, coop_id: int) -> list[dict]:
     return out
 
 
-async def books(ctx: Context, cmd: Command) -> list[Reply]:
-    no_extras(ctx, cmd)
-    ctx.require_member()
+@verb("books", who=Standing.MEMBER, summary="the open-book ledger: rounds, funds, shares, payouts")
+async def books(ctx: Context, call: Call) -> list[Reply]:
     entries = await ledger(ctx.stores, ctx.coop.id)
     if not entries:
         return [Reply(texts.NO_ROUND.format(prefix=ctx.prefix))]
-    tz = ctx.charter.tz
-    lines, by_currency = [], {}
-    for e in entries:
-        r = e["round"]
-        fmt = _fmt(r)
-        funds_total, shares_total = sum(a for _, a in e["funds"]), sum(a for _, a, _ in e["shares"])
-        status = f"paid out {texts.when(r.paid_at, tz)}" if r.status == "paid" else "open, not paid out"
-        lines.append(f"Round {r.number} ({texts.when(r.opened_at, tz)}): {fmt(r.amount)}, {status}")
-        lines += [f"  fund · {name}: {fmt(a)}" for name, a in e["funds"]]
-        lines += [f"  share · {name}: {fmt(a)}" + (f" ({h} h)" if h else "") for name, a, h in e["shares"]]
-        lines.append(f"  = funds {fmt(funds_total)} + members {fmt(shares_total)} = {fmt(funds_total + shares_total)}")
-        totals = by_currency.setdefault(r.currency, [0, 0, 0])
-        totals[0] += r.amount
-        totals[1] += funds_total
-        totals[2] += shares_total if r.status == "paid" else 0
-    summary = "; ".join(
-        f"{format_amount(t[0], c)} in all, {format_amount(t[1], c)} to the movement funds, {format_amount(t[2], c)} paid to members"
-        for c, t in by_currency.items()
-    )
-    return [Reply(texts.books(ctx.coop.name, lines, "Totals: " + summary + "."))]
+    return [Reply(texts.books(ctx.coop.name, entries, ctx.charter.tz))]

@@ -7,72 +7,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from handlers.money import format_amount
 from handlers.tally import is_yes_no
-
-# --- usage lines: one per verb, shown by `help <verb>` and with every reply to bad input ---
-USAGE = {
-    "help": "help [verb]",
-    "setup": "setup <co-op name>",
-    "join": "join",
-    "admit": "admit <member>\n  role: member|steward   (optional)",
-    "remove": "remove <member>",
-    "members": "members",
-    "whoami": "whoami",
-    "roomcode": "roomcode",
-    "bind": "bind <code>",
-    "link": "link   or   link <code>   (in a direct chat with the bot)",
-    "charter": "charter",
-    "propose": (
-        "propose <title>\n"
-        "  closes: 48h | 2026-12-01 18:00\n"
-        "  kind: ordinary|strategic|constitutional\n"
-        "  ballot: open|secret\n"
-        "  options: A | B | C\n"
-        "  waive: <member>   (passing waives that member's vow for the open surplus round)\n"
-        "  amend: timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional)\n"
-        "  (any other lines are the proposal's text)"
-    ),
-    "vote": "vote <#> <option>   (option by number or name)",
-    "unvote": "unvote <#>",
-    "proposals": "proposals",
-    "show": "show <#>",
-    "close": "close <#> [reason]",
-    "calendar": "calendar",
-    "surplus": "surplus <amount> [currency]\n  payout: 2026-12-20   (optional: the payout date)\n  hours: alice=120 | bob=80   (when the charter splits by hours)",
-    "vow": "vow <how your share will serve collective struggle>",
-    "vows": "vows",
-    "payout": "payout",
-    "books": "books",
-    "withdraw": "withdraw <#> [reason]",
-}
-
-SUMMARY = {
-    "help": "the list of commands, or one command's usage",
-    "setup": "create a co-op for this room (you become its first steward)",
-    "join": "ask to be admitted",
-    "admit": "steward: put someone on the register",
-    "remove": "steward: take someone off the register",
-    "members": "the register, with roles",
-    "whoami": "this room's co-op and your standing in it",
-    "roomcode": "steward: a code to bind another room to this co-op",
-    "bind": "steward: bind this room to a co-op with a code",
-    "link": "join your accounts on two platforms into one member",
-    "charter": "the co-op's rules",
-    "propose": "open a proposal",
-    "vote": "cast or change your vote",
-    "unvote": "withdraw your vote while voting is open",
-    "proposals": "open proposals, time left, whether you voted",
-    "show": "one proposal and its tally",
-    "close": "steward: end a proposal now, with a reason",
-    "calendar": "coming deadlines, audits and sunset votes",
-    "surplus": "steward: open a surplus round (the movement share goes to the funds first)",
-    "vow": "declare publicly how your share will serve collective struggle",
-    "vows": "who has vowed and who has not, for the open round",
-    "payout": "steward: pay the round out, once every member owed a share has vowed",
-    "books": "the open-book ledger: rounds, funds, shares, payouts",
-    "withdraw": "author: withdraw your proposal, with a reason",
-}
-
 
 # Announcements go to rooms on several platforms at once: they carry this mark where a command
 # is named, and each adapter writes its own prefix ("/" or "!") in its place when it delivers.
@@ -84,27 +20,35 @@ def for_platform(text: str, prefix: str) -> str:
     return text.replace(PREFIX_MARK, prefix)
 
 
+def plural(count: int, one: str, many: str) -> str:
+    """The word for `count` things ("1 member", "3 members"): the one place plurals are chosen,
+    so a translation can bring its own rules."""
+    return one if count == 1 else many
+
+
 def members(count: int) -> str:
-    return f"{count} member" if count == 1 else f"{count} members"
+    return f"{count} " + plural(count, "member", "members")
 
 
-def usage_line(verb: str, prefix: str = "/") -> str:
-    return "Usage: " + prefix + USAGE[verb]
-
-
-def help_list(verbs: Sequence[str], prefix: str = "/") -> str:
+def help_list(verbs, prefix: str = "/") -> str:
     lines = ["Commands (settings go on the lines after the first, as key: value):"]
-    lines += [f"{prefix}{verb} — {SUMMARY[verb]}" for verb in verbs]
+    lines += [f"{prefix}{verb.name} — {verb.summary}" for verb in verbs]
     lines.append(f"Say {prefix}help <command> for its usage.")
     return "\n".join(lines)
 
 
+def help_verb(verb, prefix: str = "/") -> str:
+    return f"{prefix}{verb.name} — {verb.summary}\n" + verb.usage(prefix)
+
+
 # --- refusals and problems ---
 UNKNOWN_VERB = "I don't know the command '{verb}'. Say {prefix}help for the list."
+UNKNOWN_VERB_GUESS = "I don't know the command '{verb}': did you mean {prefix}{guess}? Say {prefix}help for the list."
 TOO_LONG = "That message is too long ({length:,} characters; the limit is {limit:,})."
 REPEATED_SETTING = "The setting '{key}' is given twice."
 NO_EXTRA_LINES = "This command takes no extra lines."
 UNKNOWN_SETTING = "Unknown setting '{key}': did you mean '{guess}'?"
+UNKNOWN_SETTING_TAKES = "Unknown setting '{key}'; this command takes: {keys}."
 MISSING_ARGUMENT = "Missing {what}."
 UNEXPECTED_ARGUMENT = "This command takes nothing after it."
 INTERNAL_ERROR = "Something went wrong on my side; nothing was changed. Please try again."
@@ -117,7 +61,7 @@ NOT_A_STEWARD = "Only a steward of {coop} can do that."
 NOT_THE_AUTHOR = "Only the author of #{number} ({author}) can withdraw it."
 
 SETUP_EXISTS = "This room already belongs to {coop}."
-SETUP_IN_DIRECT = "Set a co-op up in its group room, not in a direct chat."
+ROOM_ONLY = "Send {prefix}{verb} in the co-op's group room, not in a direct chat."
 SETUP_NAME_TAKEN = "A co-op called {name} exists already. Choose another name, or bind this room to it with {prefix}bind <code>."
 NAME_TOO_LONG = "The {what} is too long ({length} characters; the limit is {limit})."
 SETUP_DONE = (
@@ -151,7 +95,7 @@ BIND_NOT_STEWARD = (
     "{prefix}link there in a direct chat, then {prefix}link <code> here in a direct chat."
 )
 BOUND = "This room is now bound to {coop}. Its proposals and results will appear here too."
-LINK_NOT_DIRECT = "Send link in a direct chat with me, so the code stays yours."
+DIRECT_ONLY = "Send {prefix}{verb} in a direct chat with me, so what it shows stays yours."
 LINK_NOT_MEMBER = "You are on no co-op's register, so there is nothing to link yet."
 LINK_CODE = (
     "Link code: {code}\n"
@@ -186,6 +130,20 @@ VOTE_SAME = "Already recorded: {option} on #{number}."
 VOTE_SECRET_PUBLIC = "Your vote on #{number} is recorded (secret ballot)."
 UNVOTED = "Your vote on #{number} is withdrawn."
 UNVOTE_NONE = "You have no vote on #{number} to withdraw."
+# Why a vote is refused, by the reason `handlers.votes.refusal` gives: the same words for a typed
+# vote, a button and a poll response.
+VOTE_REFUSED = {
+    "no_coop": NO_COOP,
+    "no_coop_direct": NO_COOP_DIRECT,
+    "not_member": NOT_A_MEMBER,
+    "pending": NOT_A_MEMBER_PENDING,
+    "unknown_proposal": "That button belongs to no proposal of this co-op.",
+    "no_option": "#{number} has no option '{option}'. Its options are: {options}.",
+    "not_open": NOT_OPEN,
+    "voting_ended": VOTING_ENDED,
+    "not_elector": NOT_ELECTOR,
+    "nothing_to_withdraw": UNVOTE_NONE,
+}
 
 WITHDRAW_BUTTON = "Take my vote back"
 ADDED_TO_ROOM = (
@@ -193,7 +151,6 @@ ADDED_TO_ROOM = (
     "To start, a founding member sends {prefix}setup <co-op name>. To add this room to an existing co-op, "
     "a steward sends {prefix}roomcode there and {prefix}bind <code> here. {prefix}help lists everything."
 )
-BUTTON_UNKNOWN = "That button belongs to no proposal of this co-op."
 BUTTON_INVALID = "That button is not valid."
 NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
 
@@ -411,7 +368,6 @@ VOW_EMPTY = "A vow needs words: say how your share will serve collective struggl
 VOW_TOO_LONG = "A vow can be at most {limit} characters ({length} given)."
 BAD_HOURS = "Hours are written name=hours, separated by |, for every member on the register ({problem})."
 BAD_PAYOUT_DATE = "I can't read the payout date '{text}'. Write a date like 2026-12-20."
-PAYOUT_REFUSED = "No payout yet: {count} member{s} owed a share {have} not vowed: {names}."
 ALREADY_PAID = "Round {number} is already paid out."
 WAIVE_NOT_ALLOWED = "This co-op's charter does not allow waiving a vow."
 WAIVE_KIND = "A waiver is decided by its own proposal; give it no custom options."
@@ -456,5 +412,40 @@ VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed 
 VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: {prefix}vow <text>."
 
 
-def books(coop: str, rounds_text: list[str], totals: str) -> str:
-    return "\n".join([f"Open books of {coop}:"] + rounds_text + [totals])
+def books(coop: str, entries: list[dict], tz: ZoneInfo) -> str:
+    """The open books: each round with its funds and shares and how they add up, then totals per
+    currency (paid to members: only rounds paid out)."""
+    lines, by_currency = [f"Open books of {coop}:"], {}
+    for e in entries:
+        r = e["round"]
+        fmt = lambda minor: format_amount(minor, r.currency)  # noqa: E731 (one round's currency)
+        funds_total, shares_total = sum(a for _, a in e["funds"]), sum(a for _, a, _ in e["shares"])
+        status = f"paid out {when(r.paid_at, tz)}" if r.status == "paid" else "open, not paid out"
+        lines.append(f"Round {r.number} ({when(r.opened_at, tz)}): {fmt(r.amount)}, {status}")
+        lines += [f"  fund · {name}: {fmt(a)}" for name, a in e["funds"]]
+        lines += [f"  share · {name}: {fmt(a)}" + (f" ({h} h)" if h else "") for name, a, h in e["shares"]]
+        lines.append(f"  = funds {fmt(funds_total)} + members {fmt(shares_total)} = {fmt(funds_total + shares_total)}")
+        totals = by_currency.setdefault(r.currency, [0, 0, 0])
+        totals[0] += r.amount
+        totals[1] += funds_total
+        totals[2] += shares_total if r.status == "paid" else 0
+    lines.append("Totals: " + "; ".join(
+        f"{format_amount(t[0], c)} in all, {format_amount(t[1], c)} to the movement funds, "
+        f"{format_amount(t[2], c)} paid to members" for c, t in by_currency.items()) + ".")
+    return "\n".join(lines)
+
+
+def payout_refused(missing: list[str]) -> str:
+    n = len(missing)
+    return (f"No payout yet: {n} " + plural(n, "member", "members") + " owed a share "
+            + plural(n, "has", "have") + " not vowed: " + ", ".join(missing) + ".")
+
+
+def vow_reminder(number: int, missing: list[str]) -> str:
+    n = len(missing)
+    return (f"Round {number}: {n} " + plural(n, "member", "members") + " owed a share " + plural(n, "has", "have")
+            + f" not vowed yet: {', '.join(missing)}. Vow with {PREFIX_MARK}vow <text>.")
+
+
+def quorum_needs(more: int) -> str:
+    return f"quorum needs {more} more " + plural(more, "vote", "votes") + "." if more else QUORUM_REACHED

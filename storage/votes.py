@@ -2,47 +2,89 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.exc import NoResultFound
 
 from storage.batching import GroupCommit
 from storage.common import claim, claim_many, insert, log
 from storage.db import Database
-from storage.errors import (
-    DuplicateEvent, NoCoopHere, NoSuchOption, NotElector, NotOnRegister, ProposalNotOpen, StoreError, UnknownProposal,
-    VotingEnded,
-)
+from storage.errors import DuplicateEvent
 from storage.models import Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, Member, Proposal, Room
 
 BALLOT, CLAIM, EVENT = Ballot.__table__, InboundEvent.__table__, GovernanceEvent.__table__
 
 
-@dataclass(frozen=True)
-class VoteOutcome:
-    proposal: Proposal
-    previous: int | None  # the option replaced, None for a first vote
-    option: int | None  # the option now recorded, None after a withdrawal
-    coop: Coop | None = None  # for a tap: the co-op of the room and the tapper's register entry
-    member: Member | None = None
+@dataclass(frozen=True, slots=True)
+class Tapper:
+    """Who voted, where, as the platform says it: the account and the chat the vote came from. A
+    direct chat belongs to no co-op: there the proposal's own co-op is the one asked."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+    direct: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class _Op:
-    """One vote to apply: `option` None withdraws it."""
+class VoteOp:
+    """One vote to apply: `option` None withdraws it. The voter is a register entry the caller
+    already found (`member_id`), or a `tapper` looked up inside the vote's own transaction, so a
+    burst of taps costs one transaction and no reads of its own."""
 
     proposal_id: int
-    member_id: int
     option: int | None
     now: datetime
-    event: tuple[str, str] | None
-    made_at: datetime | None
-    # A tap names a room and an account, not a member: both are looked up in the vote's own
-    # transaction, so a burst of taps costs one transaction and no reads of its own.
-    tapper: tuple[str, str, str] | None = None  # (platform, chat id, user id)
+    event: tuple[str, str] | None = None
+    made_at: datetime | None = None  # when the platform says the member voted, if it says
+    member_id: int | None = None
+    tapper: Tapper | None = None
+
+    def __post_init__(self) -> None:
+        if (self.member_id is None) == (self.tapper is None):
+            raise ValueError("a vote names its voter once: a member id or a tapper")
+
+    @property
+    def when(self) -> datetime:
+        """The moment that counts against the deadline: a vote made before it counts until the count."""
+        return min(self.now, self.made_at or self.now)
+
+
+@dataclass(frozen=True, slots=True)
+class VoteFacts:
+    """Everything the co-op's rules look at to accept or refuse a vote, read in its transaction."""
+
+    op: VoteOp
+    coop: Coop | None  # the co-op of the room (or, in a direct chat, of the proposal)
+    member: Member | None  # the voter's register entry in that co-op, whatever its status
+    proposal: Proposal | None
+    elector: bool  # on the proposal's frozen register
+    previous: int | None  # the option recorded now, None if none
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    """A vote recorded (`refusal` None), or refused for the reason the check gave; nothing was
+    written then. `coop`, `member` and `proposal` are what the wording needs."""
+
+    coop: Coop | None
+    member: Member | None
+    proposal: Proposal | None
+    previous: int | None  # the option replaced, None for a first vote
+    option: int | None  # the option now recorded, None after a withdrawal
+    refusal: str | None = None
+
+
+# The co-op's rule: given the facts, the reason to refuse (a key of the handlers' wording), or None.
+Check = Callable[[VoteFacts], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    op: VoteOp
+    check: Check
 
 
 class Contended(Exception):
@@ -53,7 +95,7 @@ class VoteStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         # Votes come in bursts: those that arrive together are committed together.
-        self._group: GroupCommit[_Op] = GroupCommit(self._batch, self._single, track=db.track)
+        self._group: GroupCommit[_Pending] = GroupCommit(self._batch, self._single, track=db.track)
 
     async def current(self, proposal_id: int, member_id: int) -> int | None:
         async with self.db.read() as s:
@@ -69,105 +111,90 @@ class VoteStore:
             stmt = select(Ballot).where(Ballot.proposal_id == proposal_id).order_by(Ballot.member_id)
             return list((await s.execute(stmt)).scalars())
 
-    async def cast(
-        self, proposal_id: int, member_id: int, option: int, *, now: datetime,
-        event: tuple[str, str] | None = None, made_at: datetime | None = None,
-    ) -> VoteOutcome:
-        """Cast or change a vote; the last choice counts. `made_at`: when the platform says the
-        member voted, if earlier than now (a vote made before the deadline counts until the count).
-        Answered only once the vote is committed (with the others that arrived beside it)."""
-        return await self._group.submit(_Op(proposal_id, member_id, option, now, event, made_at))
+    async def submit(self, op: VoteOp, check: Check) -> VoteResult:
+        """Cast, change or withdraw a vote; the last choice counts. `check` decides, on the facts
+        read in the vote's own transaction, whether it stands. Answered only once the vote is
+        committed, with the others that arrived beside it. A redelivered event raises
+        DuplicateEvent."""
+        return await self._group.submit(_Pending(op, check))
 
-    async def withdraw(
-        self, proposal_id: int, member_id: int, *, now: datetime, event: tuple[str, str] | None = None
-    ) -> VoteOutcome:
-        return await self._group.submit(_Op(proposal_id, member_id, None, now, event, None))
-
-    async def tap(
-        self, platform: str, chat_id: str, user_id: str, proposal_id: int, option: int | None, *,
-        now: datetime, event: tuple[str, str] | None = None, made_at: datetime | None = None,
-    ) -> VoteOutcome:
-        """A vote (or, with option None, a withdrawal) from a button or poll in a room. Refusals
-        are the store's errors with `coop`, `member` and `proposal` attached, so the handler can
-        say why in the co-op's words: NoCoopHere, UnknownProposal, NoSuchOption, NotOnRegister,
-        then as for cast."""
-        return await self._group.submit(_Op(proposal_id, 0, option, now, event, made_at, (platform, chat_id, user_id)))
-
-    async def _single(self, op: _Op) -> VoteOutcome:
+    async def _single(self, pending: _Pending) -> VoteResult:
         """One vote in its own transaction: the path a batch falls back to."""
+        op = pending.op
         async with self.db.write() as s:
-            coop = member = proposal = None
-            try:
-                if op.tapper is not None:
-                    coop, member = (await _resolve(s, {op.tapper}))[op.tapper]
-                    proposal = await s.get(Proposal, op.proposal_id)
-                    refusal = _tap_refusal(coop, member, proposal, op)
-                    if refusal is not None:
-                        raise refusal
-                    op = replace(op, member_id=member.id)
-                await claim(s, op.event, op.now)
-                outcome = await (_withdraw_one(s, op) if op.option is None else _cast_one(s, op))
-            except StoreError as exc:
-                s.expunge_all()  # the rollback must not expire what the refusal carries
-                raise _about(exc, coop, member, proposal) from None
-            return replace(outcome, coop=coop, member=member)
+            coop, member = await _voter(s, op)
+            # FOR SHARE: votes do not block each other, but a close (FOR UPDATE) waits for them. The
+            # row is read afresh under the lock, so a close that committed meanwhile is seen.
+            stmt = (select(Proposal).where(Proposal.id == op.proposal_id).with_for_update(read=True)
+                    .execution_options(populate_existing=True))
+            proposal = (await s.execute(stmt)).scalar_one_or_none()
+            coop = coop if op.tapper is None or not op.tapper.direct else await _coop_of(s, proposal)
+            if op.tapper is not None and op.tapper.direct:
+                member = await _member_in(s, coop, op.tapper)
+            key = (Ballot.proposal_id == op.proposal_id, Ballot.member_id == (member.id if member else None))
+            elector = previous = None
+            if member is not None and proposal is not None:
+                elector = (await s.execute(select(Elector.member_id).where(
+                    Elector.proposal_id == proposal.id, Elector.member_id == member.id))).scalar_one_or_none()
+                previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one_or_none()
+            facts = VoteFacts(op, coop, member, proposal, elector is not None, previous)
+            refusal = pending.check(facts)
+            if refusal is not None:
+                s.expunge_all()  # what the refusal carries stays readable after the transaction
+                return VoteResult(coop, member, proposal, previous, op.option, refusal)
+            await claim(s, op.event, op.now)
+            previous = await _apply_one(s, proposal, member.id, op, previous)
+            return VoteResult(coop, member, proposal, previous, op.option)
 
-    async def _batch(self, ops: Sequence[_Op]) -> list[VoteOutcome | Exception]:
+    async def _batch(self, batch: Sequence[_Pending]) -> list[VoteResult | Exception]:
         """Votes that arrived together, in one transaction and a fixed number of statements.
 
-        Every check the single path makes is made here against rows read once for the batch,
+        Every fact the single path reads is read here once for the batch, and the check is made
         in arrival order, so a member voting twice in one batch ends as if one by one.
         """
         pg = not self.db.is_sqlite
+        ops = [pending.op for pending in batch]
         async with self.db.write() as s:
             events = [(op.event[0], op.event[1][:255]) if op.event else None for op in ops]
             claimed = await _claimed(s, [event for event in events if event])
-            tappers = await _resolve(s, {op.tapper for op in ops if op.tapper})
             proposal_ids = {op.proposal_id for op in ops}
             stmt = select(Proposal).where(Proposal.id.in_(proposal_ids))
             # FOR SHARE: batches do not block each other, but a close (FOR UPDATE) waits for them.
             proposals = {p.id: p for p in (await s.execute(stmt.with_for_update(read=True) if pg else stmt)).scalars()}
-            ops = [_as_member(op, tappers) for op in ops]
-            member_ids = {op.member_id for op in ops if op.member_id}
-            electors = {
-                (pid, mid): status
-                for pid, mid, status in await s.execute(
-                    select(Elector.proposal_id, Elector.member_id, Member.status)
-                    .join(Member, Member.id == Elector.member_id)
-                    .where(Elector.proposal_id.in_(proposal_ids), Elector.member_id.in_(member_ids))
-                )
-            }
+            voters = await _voters(s, ops, proposals)
+            member_ids = {member.id for _, member in voters if member is not None}
+            electors = set(map(tuple, await s.execute(
+                select(Elector.proposal_id, Elector.member_id)
+                .where(Elector.proposal_id.in_(proposal_ids), Elector.member_id.in_(member_ids))
+            )))
             stmt = select(BALLOT.c.proposal_id, BALLOT.c.member_id, BALLOT.c.option).where(
                 BALLOT.c.proposal_id.in_(proposal_ids), BALLOT.c.member_id.in_(member_ids)
             ).order_by(BALLOT.c.proposal_id, BALLOT.c.member_id)  # one lock order for every process
             stored = {(pid, mid): opt for pid, mid, opt in await s.execute(stmt.with_for_update() if pg else stmt)}
 
             current = dict(stored)
-            outcomes: list[VoteOutcome | Exception] = []
+            outcomes: list[VoteResult | Exception] = []
             claims, logs, last_at = [], [], {}
-            for op, event in zip(ops, events):
-                key = (op.proposal_id, op.member_id)
+            for pending, event, (coop, member) in zip(batch, events, voters):
+                op = pending.op
                 if event is not None and event in claimed:
                     outcomes.append(DuplicateEvent(f"{event[0]}:{event[1]}"))
                     continue
-                coop, member = tappers.get(op.tapper, (None, None))
                 proposal = proposals.get(op.proposal_id)
-                refusal = (op.tapper and _tap_refusal(coop, member, proposal, op)) or _refusal(
-                    proposal, electors.get(key), op
-                )
+                key = (op.proposal_id, member.id if member else None)
+                previous = current.get(key)
+                refusal = pending.check(VoteFacts(op, coop, member, proposal, key in electors, previous))
+                outcomes.append(VoteResult(coop, member, proposal, previous, op.option, refusal))
                 if refusal is not None:
-                    outcomes.append(_about(refusal, coop, member, proposal))
                     continue
                 if event is not None:
                     claimed.add(event)
                     claims.append(event)
-                previous = current.get(key)
-                outcomes.append(VoteOutcome(proposal, previous, op.option, coop, member))
                 if previous == op.option:
                     continue
                 kind = "vote_withdrawn" if op.option is None else "vote_cast" if previous is None else "vote_changed"
                 data = {"previous": previous} if op.option is None else {"option": op.option, "previous": previous}
-                logs.append({"coop_id": proposal.coop_id, "proposal_id": op.proposal_id, "member_id": op.member_id,
+                logs.append({"coop_id": proposal.coop_id, "proposal_id": op.proposal_id, "member_id": member.id,
                              "kind": kind, "data": data, "at": op.now})
                 current[key] = op.option
                 last_at[key] = op.now
@@ -195,70 +222,80 @@ async def _claimed(session, events: list[tuple[str, str]]) -> set[tuple[str, str
     return {row for row in map(tuple, rows) if row in wanted}
 
 
-async def _resolve(session, tappers: set[tuple[str, str, str]]) -> dict[tuple, tuple[Coop | None, Member | None]]:
-    """Each tapper's co-op (by the room) and register entry (by the account), in two queries."""
-    if not tappers:
-        return {}
-    chats = {(platform, chat_id) for platform, chat_id, _ in tappers}
-    rows = await session.execute(
-        select(Room.platform, Room.chat_id, Coop).join(Coop, Coop.id == Room.coop_id)
-        .where(Room.chat_id.in_({chat_id for _, chat_id in chats}))
-    )
-    coops = {(platform, chat_id): coop for platform, chat_id, coop in rows if (platform, chat_id) in chats}
-    members = {}
-    if coops:
+async def _voters(session, ops: list[VoteOp], proposals: dict[int, Proposal]) -> list[tuple[Coop | None, Member | None]]:
+    """Each vote's co-op and voter, in a fixed number of queries: a tapper's co-op by the room (in a
+    direct chat, the proposal's), and their register entry there by the account."""
+    coop_ids = {proposals[op.proposal_id].coop_id for op in ops
+                if op.tapper and op.tapper.direct and op.proposal_id in proposals}
+    rooms = {(op.tapper.platform, op.tapper.chat_id) for op in ops if op.tapper and not op.tapper.direct}
+    by_room: dict[tuple[str, str], Coop] = {}
+    if rooms:
+        rows = await session.execute(
+            select(Room.platform, Room.chat_id, Coop).join(Coop, Coop.id == Room.coop_id)
+            .where(Room.chat_id.in_({chat_id for _, chat_id in rooms}))
+        )
+        by_room = {(platform, chat_id): coop for platform, chat_id, coop in rows if (platform, chat_id) in rooms}
+    by_id: dict[int, Coop] = {}
+    member_ids = {op.member_id for op in ops if op.member_id is not None}
+    members: dict[int, Member] = {}
+    if member_ids:
+        members = {m.id: m for m in (await session.execute(select(Member).where(Member.id.in_(member_ids)))).scalars()}
+        coop_ids |= {m.coop_id for m in members.values()}
+    if coop_ids:
+        by_id = {c.id: c for c in (await session.execute(select(Coop).where(Coop.id.in_(coop_ids)))).scalars()}
+    coops: list[Coop | None] = []
+    for op in ops:
+        if op.member_id is not None:
+            member = members.get(op.member_id)
+            coops.append(by_id.get(member.coop_id) if member else None)
+        elif op.tapper.direct:
+            proposal = proposals.get(op.proposal_id)
+            coops.append(by_id.get(proposal.coop_id) if proposal else None)
+        else:
+            coops.append(by_room.get((op.tapper.platform, op.tapper.chat_id)))
+    tappers = {(coop.id, op.tapper.platform, op.tapper.user_id) for op, coop in zip(ops, coops) if op.tapper and coop}
+    accounts: dict[tuple[int, str, str], Member] = {}
+    if tappers:
         rows = await session.execute(
             select(Account.coop_id, Account.platform, Account.user_id, Member)
             .join(Member, Member.id == Account.member_id)
-            .where(Account.coop_id.in_({coop.id for coop in coops.values()}),
-                   Account.user_id.in_({user_id for _, _, user_id in tappers}))
+            .where(Account.coop_id.in_({c for c, _, _ in tappers}), Account.user_id.in_({u for _, _, u in tappers}))
         )
-        members = {(coop_id, platform, user_id): member for coop_id, platform, user_id, member in rows}
-    resolved = {}
-    for platform, chat_id, user_id in tappers:
-        coop = coops.get((platform, chat_id))
-        resolved[(platform, chat_id, user_id)] = (coop, coop and members.get((coop.id, platform, user_id)))
-    return resolved
+        accounts = {(coop_id, platform, user_id): member for coop_id, platform, user_id, member in rows}
+    out = []
+    for op, coop in zip(ops, coops):
+        if op.member_id is not None:
+            out.append((coop, members.get(op.member_id)))
+        else:
+            out.append((coop, coop and accounts.get((coop.id, op.tapper.platform, op.tapper.user_id))))
+    return out
 
 
-def _as_member(op: _Op, tappers: dict) -> _Op:
-    member = tappers[op.tapper][1] if op.tapper else None
-    return replace(op, member_id=member.id) if member is not None else op
+async def _voter(session, op: VoteOp) -> tuple[Coop | None, Member | None]:
+    """The single path's co-op and voter (a direct chat's co-op is the proposal's: see `_single`)."""
+    if op.member_id is not None:
+        member = await session.get(Member, op.member_id)
+        return (await session.get(Coop, member.coop_id) if member else None), member
+    if op.tapper.direct:
+        return None, None
+    coop = (await session.execute(
+        select(Coop).join(Room, Room.coop_id == Coop.id)
+        .where(Room.platform == op.tapper.platform, Room.chat_id == op.tapper.chat_id)
+    )).scalar_one_or_none()
+    return coop, await _member_in(session, coop, op.tapper)
 
 
-def _tap_refusal(coop: Coop | None, member: Member | None, proposal: Proposal | None, op: _Op) -> Exception | None:
-    # Button data is not trusted: the proposal must belong to this room's co-op, the option must
-    # exist, and the tapper must be an active member, checked in this order as for a typed vote.
+async def _coop_of(session, proposal: Proposal | None) -> Coop | None:
+    return await session.get(Coop, proposal.coop_id) if proposal is not None else None
+
+
+async def _member_in(session, coop: Coop | None, tapper: Tapper) -> Member | None:
     if coop is None:
-        return NoCoopHere()
-    if proposal is None or proposal.coop_id != coop.id:
-        return UnknownProposal()
-    if op.option is not None and not 0 <= op.option < len(proposal.options):
-        return NoSuchOption()
-    if member is None or member.status != "active":
-        return NotOnRegister()
-    return None
-
-
-def _about(exc: Exception, coop: Coop | None, member: Member | None, proposal: Proposal | None) -> Exception:
-    """A refusal carries what the handler needs to word it."""
-    exc.coop, exc.member, exc.proposal = coop, member, proposal
-    return exc
-
-
-def _refusal(proposal: Proposal | None, status: str | None, op: _Op) -> Exception | None:
-    """What the single path would raise for this vote, in the same order; None if it stands."""
-    if proposal is None:
-        return NoResultFound(f"no proposal {op.proposal_id}")
-    if proposal.status != "open":
-        return ProposalNotOpen(proposal.status)
-    if min(op.now, op.made_at or op.now) >= proposal.closes_at:
-        return VotingEnded()
-    if status != "active":
-        return NotElector()
-    if op.option is not None and not 0 <= op.option < len(proposal.options):
-        return NoSuchOption()
-    return None
+        return None
+    return (await session.execute(
+        select(Member).join(Account, Account.member_id == Member.id)
+        .where(Account.coop_id == coop.id, Account.platform == tapper.platform, Account.user_id == tapper.user_id)
+    )).scalar_one_or_none()
 
 
 async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at: dict) -> None:
@@ -290,17 +327,19 @@ async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at
             raise Contended("a ballot was created by another process")
 
 
-async def _cast_one(s, op: _Op) -> VoteOutcome:
-    proposal_id, member_id, option, now = op.proposal_id, op.member_id, op.option, op.now
-    proposal = await _open_proposal(s, proposal_id, member_id, min(now, op.made_at or now))
-    if not 0 <= option < len(proposal.options):
-        raise NoSuchOption()
-    key = (Ballot.proposal_id == proposal_id, Ballot.member_id == member_id)
-    previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one_or_none()
+async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous: int | None) -> int | None:
+    """Write one accepted vote under the ballot's row lock; returns the option it replaced."""
+    key = (Ballot.proposal_id == proposal.id, Ballot.member_id == member_id)
+    if op.option is None:
+        previous = (await s.execute(delete(Ballot).where(*key).returning(Ballot.option))).scalar_one_or_none()
+        if previous is not None:
+            await log(s, proposal.coop_id, "vote_withdrawn", op.now, proposal_id=proposal.id,
+                      member_id=member_id, previous=previous)
+        return previous
     if previous is None:
         inserted = await s.execute(
             insert(s, Ballot)
-            .values(proposal_id=proposal_id, member_id=member_id, option=option, cast_at=now, event_id=0)
+            .values(proposal_id=proposal.id, member_id=member_id, option=op.option, cast_at=op.now, event_id=0)
             .on_conflict_do_nothing()
             .returning(Ballot.member_id)
         )
@@ -308,42 +347,13 @@ async def _cast_one(s, op: _Op) -> VoteOutcome:
             # The same member's other vote got in first and has committed: take its row lock
             # and treat this one as a change, so exactly one current vote remains.
             previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one()
-    if previous == option:
-        return VoteOutcome(proposal, previous, option)
+    if previous == op.option:
+        return previous
     # Logged only now, while holding the ballot's row lock, so the log's order for one
     # member is the order in which the ballot changed: a recount sees the same last vote.
     event_id = await log(
-        s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", now,
-        proposal_id=proposal_id, member_id=member_id, option=option, previous=previous,
+        s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", op.now,
+        proposal_id=proposal.id, member_id=member_id, option=op.option, previous=previous,
     )
-    await s.execute(update(Ballot).where(*key).values(option=option, cast_at=now, event_id=event_id))
-    return VoteOutcome(proposal, previous, option)
-
-
-async def _withdraw_one(s, op: _Op) -> VoteOutcome:
-    proposal = await _open_proposal(s, op.proposal_id, op.member_id, op.now)
-    key = (Ballot.proposal_id == op.proposal_id, Ballot.member_id == op.member_id)
-    previous = (await s.execute(delete(Ballot).where(*key).returning(Ballot.option))).scalar_one_or_none()
-    if previous is not None:
-        await log(s, proposal.coop_id, "vote_withdrawn", op.now, proposal_id=op.proposal_id,
-                  member_id=op.member_id, previous=previous)
-    return VoteOutcome(proposal, previous, None)
-
-
-async def _open_proposal(session, proposal_id: int, member_id: int, now: datetime) -> Proposal:
-    # FOR SHARE: votes do not block each other, but a close (FOR UPDATE) waits for them. The row is
-    # read afresh under the lock even if this session loaded it before (a tap does), so a close
-    # that committed meanwhile is seen.
-    stmt = (select(Proposal).where(Proposal.id == proposal_id).with_for_update(read=True)
-            .execution_options(populate_existing=True))
-    proposal = (await session.execute(stmt)).scalar_one()
-    if proposal.status != "open":
-        raise ProposalNotOpen(proposal.status)
-    if now >= proposal.closes_at:
-        raise VotingEnded()
-    stmt = select(Member.status).join(Elector, Elector.member_id == Member.id).where(
-        Elector.proposal_id == proposal_id, Elector.member_id == member_id
-    )
-    if (await session.execute(stmt)).scalar_one_or_none() != "active":
-        raise NotElector()
-    return proposal
+    await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id))
+    return previous

@@ -11,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers.events import CommandReceived, VoteCast
 from handlers.types import ChatRef, UserRef
+from handlers.votes import refusal
 from storage.models import Ballot, GovernanceEvent, SQLModel
+from storage.votes import VoteOp
 from tests.conftest import Chat, make_coop
 
 
@@ -226,8 +228,10 @@ async def test_two_processes_voting_for_the_same_members(gov, db_url):
     other = Database(db_url)
     try:
         now = gov.clock.now()
-        first = [gov.stores.votes.cast(pid, m, 0, now=now, event=("console", f"a{m}")) for m in members]
-        second = [Stores.over(other).votes.cast(pid, m, 1, now=now, event=("console", f"b{m}")) for m in members]
+        first = [gov.stores.votes.submit(VoteOp(pid, 0, now, ("console", f"a{m}"), member_id=m), refusal)
+                 for m in members]
+        second = [Stores.over(other).votes.submit(VoteOp(pid, 1, now, ("console", f"b{m}"), member_id=m), refusal)
+                  for m in members]
         outcomes = await asyncio.gather(*first, *second)
     finally:
         await other.dispose()

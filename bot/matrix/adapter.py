@@ -42,7 +42,7 @@ from bot.matrix import convert
 from bot.services import Services
 from handlers import texts
 from handlers.cards import card_view
-from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
+from handlers.events import CommandReceived, VoteCast
 from handlers.types import Reply
 from storage.models import Outbox
 
@@ -391,10 +391,7 @@ class MatrixAdapter:
             # A poll's proposal never changes: a burst of responses looks it up once.
             proposal_id = self._polls[(room_id, poll_id)] = card.proposal_id
         chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
-        if option is None:
-            replies = await gov.handle_unvote(VoteWithdrawn(chat, user, proposal_id, event_id))
-        else:
-            replies = await gov.handle_vote(VoteCast(chat, user, proposal_id, option, event_id, made_at))
+        replies = await gov.handle_vote(VoteCast(chat, user, proposal_id, option, event_id, made_at))
         if replies and replies[0].refusal and notify:
             # The poll shows the choice as made; say in the room that it was not counted.
             self._spawn(self._notify(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),

@@ -25,7 +25,7 @@ from bot.telegram import convert
 from bot.telegram.request import AiohttpRequest
 from handlers import texts
 from handlers.cards import card_view
-from handlers.events import VoteCast, VoteWithdrawn
+from handlers.events import VoteCast
 from handlers.types import Reply
 from storage.models import Outbox
 
@@ -92,7 +92,7 @@ class TelegramAdapter:
         await self.app.initialize()
         self.bot_id = self.bot.id
         self.services.governance.bot_names += (self.bot.username,)
-        commands = [BotCommand(verb, texts.SUMMARY[verb][:256]) for verb in texts.SUMMARY]
+        commands = [BotCommand(verb.name, verb.summary[:256]) for verb in self.services.governance.verbs.listed()]
         await self._call(self.bot.set_my_commands, commands)
         for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
             self.cards.mark(card.proposal_id)
@@ -252,9 +252,8 @@ class TelegramAdapter:
             return
         await self._vote(query.id, event)
 
-    async def _vote(self, query_id: str, event: VoteCast | VoteWithdrawn) -> None:
-        gov = self.services.governance
-        replies = await (gov.handle_vote(event) if isinstance(event, VoteCast) else gov.handle_unvote(event))
+    async def _vote(self, query_id: str, event: VoteCast) -> None:
+        replies = await self.services.governance.handle_vote(event)
         # The answer is seen by the voter alone, so a secret ballot's choice is safe in it.
         await self._answer(query_id, replies[0].text if replies else None)
         if replies and replies[0].proposal_id is not None:

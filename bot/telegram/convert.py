@@ -7,7 +7,7 @@ import re
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 
 from handlers.cards import CardView
-from handlers.events import CommandReceived, VoteCast, VoteWithdrawn
+from handlers.events import CommandReceived, VoteCast
 from handlers.types import ChatRef, UserRef
 
 PLATFORM = "telegram"
@@ -57,7 +57,7 @@ def command(update: Update, bot_id: int) -> CommandReceived | None:
                            event_id(bot_id, update))
 
 
-def tap(update: Update, bot_id: int) -> VoteCast | VoteWithdrawn | None:
+def tap(update: Update, bot_id: int) -> VoteCast | None:
     """The vote a button tap asks for, or None when its data is not ours (forged or stale)."""
     query = update.callback_query
     if query is None or query.data is None or query.message is None:
@@ -66,7 +66,7 @@ def tap(update: Update, bot_id: int) -> VoteCast | VoteWithdrawn | None:
     if match := _VOTE.fullmatch(query.data):
         return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
     if match := _UNVOTE.fullmatch(query.data):
-        return VoteWithdrawn(chat, sender, int(match.group(1)), eid)
+        return VoteCast(chat, sender, int(match.group(1)), None, eid)
     return None
 
 
@@ -77,7 +77,7 @@ def _full_name(userlike: dict) -> str | None:
     return f"{first} {userlike['last_name']}" if userlike.get("last_name") else first
 
 
-def tap_json(update: dict, bot_id: int) -> VoteCast | VoteWithdrawn | None:
+def tap_json(update: dict, bot_id: int) -> VoteCast | None:
     """`tap` read straight from an update's JSON: a burst of taps need not build PTB's objects
     (a Message alone sets some 250 attributes). None when it is not a tap this can read."""
     query = update.get("callback_query")
@@ -93,7 +93,7 @@ def tap_json(update: dict, bot_id: int) -> VoteCast | VoteWithdrawn | None:
     if match := _VOTE.fullmatch(data):
         return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
     if match := _UNVOTE.fullmatch(data):
-        return VoteWithdrawn(chat, sender, int(match.group(1)), eid)
+        return VoteCast(chat, sender, int(match.group(1)), None, eid)
     return None
 
 
