@@ -41,15 +41,13 @@ def refusal(f: VoteFacts) -> str | None:
     return None
 
 
-async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None,
-                 member_id: int | None = None) -> list[Reply]:
-    """Submit one vote (option None withdraws it) and answer the voter. Without `member_id`, the
-    voter is the sender's account, looked up in the vote's own transaction."""
-    tapper = None if member_id is not None else Tapper(
-        ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
-    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, member_id=member_id, tapper=tapper)
+async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None) -> list[Reply]:
+    """Submit one vote (option None withdraws it) and answer the voter. The voter is the sender's
+    account where they spoke, looked up in the vote's own transaction."""
+    tapper = Tapper(ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
+    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper)
     result = await ctx.stores.votes.submit(op, refusal)
-    if result.member is not None and tapper is not None:
+    if ctx.member is None and result.member is not None:
         await learn_name(ctx.stores, result.member, ctx.sender)
     if result.refusal is not None:
         return [Reply(_refused(ctx, result), refusal=True)]
@@ -99,14 +97,16 @@ def _option(p: Proposal, text: str) -> int:
     raise BadArguments(texts.OPTION_UNKNOWN.format(number=p.number, option=text[:60], options=options))
 
 
-@verb("vote", who=Standing.MEMBER, args="<#> <option>   (option by number or name)", proposal=True,
+# A typed vote is the same operation as a tap: `refusal` decides the voter's standing too (taps never
+# pass through the router), so these verbs ask only for a co-op, to read `#N` and the option in.
+@verb("vote", who=Standing.IN_COOP, args="<#> <option>   (option by number or name)", proposal=True,
       summary="cast or change your vote")
 async def vote(ctx: Context, call: Call) -> list[Reply]:
-    return await submit(ctx, call.proposal.id, _option(call.proposal, call.args), member_id=ctx.member.id)
+    return await submit(ctx, call.proposal.id, _option(call.proposal, call.args))
 
 
-@verb("unvote", who=Standing.MEMBER, args="<#>", proposal=True, summary="withdraw your vote while voting is open")
+@verb("unvote", who=Standing.IN_COOP, args="<#>", proposal=True, summary="withdraw your vote while voting is open")
 async def unvote(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
-    return await submit(ctx, call.proposal.id, None, member_id=ctx.member.id)
+    return await submit(ctx, call.proposal.id, None)

@@ -402,3 +402,50 @@ async def test_a_whole_surplus_round_in_matrix(bot, people):
     await say(alice, room_id, "!payout", "Round 1 is paid out: 100 JPY")
     books = await say(bob, room_id, "!books", "Open books of Red Bakery")
     assert "= funds 30 JPY + members 70 JPY = 100 JPY" in body(books)
+
+
+async def test_each_refusal_of_a_poll_response(synapse, people, tmp_path):
+    """Poll responses through Synapse: every reason a vote can be refused, in the same words as a
+    typed vote or a Telegram tap (tests/test_vote_refusals.py), posted as a notice; nothing stored.
+    A response to a poll the bot does not know is not a vote at all, and polls exist only in co-op
+    rooms, so 'no co-op' and 'another co-op's proposal' cannot arise here."""
+    from tests.test_vote_refusals import WORDS
+
+    clock = FakeClock(datetime.now(timezone.utc))
+    bot = await Bot(synapse, tmp_path, f"coopbotv{next(_names)}", clock=clock).start()
+    try:
+        alice, bob = await people("alice", False), await people("bob", False)
+        carol, mallory, dave = await people("carol", False), await people("mallory", False), await people("dave", False)
+        room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
+        for person in (carol, mallory, dave):
+            await alice.room_invite(room_id, person.user_id)
+            await join(person, room_id)
+        await say(carol, room_id, "!join", "asks to join")
+        await send_text(alice, room_id, "!propose Lunch")
+        poll = (await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30))["event_id"]
+        p = (await bot.stores.proposals.list(1))[0]
+
+        async def refused(person, answer: str | None, reason: str) -> None:
+            content = None
+            if answer is None:  # an emptied selection: Element's way of taking a vote back
+                content = {"m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+                           UNSTABLE_POLL_RESPONSE: {"answers": []}}
+            await send_poll_response(person, room_id, poll, answer or "", content=content)
+            await wait_for_event(alice, room_id, notice_with(WORDS[reason]), 30)
+
+        await refused(mallory, "o0", "not_member")
+        await refused(carol, "o0", "pending")
+        await refused(bob, "o7", "no_option")
+        await refused(bob, None, "nothing_to_withdraw")
+        await say(alice, room_id, f"!admit {dave.user_id}", "is admitted")
+        await refused(dave, "o0", "not_elector")
+        # The closing time passes (by the server's clock too), with nothing closing it yet.
+        async with bot.stores.db.write() as s:
+            await s.execute(text("UPDATE proposal SET closes_at = :t WHERE id = :p"),
+                            {"t": clock.now().replace(tzinfo=None), "p": p.id})
+        await refused(bob, "o0", "voting_ended")
+        await say(alice, room_id, "!close 1", "Result of #1 Lunch")
+        await refused(bob, "o0", "not_open")
+        assert await bot.stores.votes.ballots(p.id) == []
+    finally:
+        await bot.close()
