@@ -30,6 +30,19 @@ def members(count: int) -> str:
     return f"{count} " + plural(count, "member", "members")
 
 
+def usage(name: str, args: str, keys: dict[str, str], body: str | None, prefix: str = "/") -> str:
+    """A verb's usage line, from its declaration: the first line, each setting, what other lines are."""
+    lines = ["Usage: " + prefix + " ".join(part for part in (name, args) if part)]
+    lines += [f"  {key}: {hint}" for key, hint in keys.items()]
+    if body:
+        lines.append(f"  (any other lines are {body})")
+    return "\n".join(lines)
+
+
+def options_list(options: Sequence[str]) -> str:
+    return ", ".join(f"{i}. {label}" for i, label in enumerate(options, 1))
+
+
 def help_list(verbs, prefix: str = "/") -> str:
     lines = ["Commands (settings go on the lines after the first, as key: value):"]
     lines += [f"{prefix}{verb.name} — {verb.summary}" for verb in verbs]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from handlers import texts
 from storage.models import Proposal
 
 if TYPE_CHECKING:
@@ -60,11 +61,7 @@ class Verb:
     hidden: bool = False  # works, but not listed (platform conventions such as Telegram's /start)
 
     def usage(self, prefix: str = "/") -> str:
-        lines = ["Usage: " + prefix + " ".join(part for part in (self.name, self.args) if part)]
-        lines += [f"  {key}: {hint}" for key, hint in self.keys.items()]
-        if self.body:
-            lines.append(f"  (any other lines are {self.body})")
-        return "\n".join(lines)
+        return texts.usage(self.name, self.args, self.keys, self.body, prefix)
 
 
 class VerbTable:

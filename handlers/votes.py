@@ -93,8 +93,7 @@ def _option(p: Proposal, text: str) -> int:
     for i, label in enumerate(p.options):
         if label.casefold() == text.casefold():
             return i
-    options = ", ".join(f"{i}. {label}" for i, label in enumerate(p.options, 1))
-    raise BadArguments(texts.OPTION_UNKNOWN.format(number=p.number, option=text[:60], options=options))
+    raise BadArguments(texts.OPTION_UNKNOWN.format(number=p.number, option=text[:60], options=texts.options_list(p.options)))
 
 
 # A typed vote is the same operation as a tap: `refusal` decides the voter's standing too (taps never
