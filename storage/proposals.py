@@ -204,8 +204,7 @@ class ProposalStore:
             if amended and proposal.result["passed"]:
                 # A passed amendment is the co-op's new charter, from this moment on.
                 coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
-                rules = {**coop.charter.get("rules", {}), **amended.get("rules", {})}
-                coop.charter = {**coop.charter, **amended, "rules": rules}
+                coop.charter = _merged(coop.charter, amended)
                 await log(s, proposal.coop_id, "charter_amended", now, proposal_id=proposal.id, changes=amended)
             waive = (proposal.action or {}).get("waive")
             if waive and proposal.result["passed"]:
@@ -266,6 +265,16 @@ class ProposalStore:
                 if option is not None:
                     counts[option] += 1
             return counts
+
+
+def _merged(stored: dict, changes: dict) -> dict:
+    """`changes` laid over `stored`, nested objects merged key by key (an amendment holds only the
+    leaves it changes, such as one kind's quorum)."""
+    out = dict(stored)
+    for key, value in changes.items():
+        old = out.get(key)
+        out[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 async def _counts(session, proposal_id: int, n_options: int) -> list[int]:
