@@ -117,12 +117,9 @@ async def next_due(stores: Stores, now: datetime, state: DueState) -> datetime |
     """The earliest moment after `now` when a close, a deadline reminder or a calendar item falls
     due (index seeks and the plans in memory), so the clock can wake for it on time."""
     moments = [plan.until for plan in state.plans.values()]
-    offsets = {o for view in state.coops.values() for o in view.charter.reminder_offsets}
-    for ahead in (timedelta(0), *offsets):
-        closing = await stores.proposals.next_closing(now + ahead)
-        if closing is not None:
-            moments.append(closing - ahead)
-    return min(moments, default=None)
+    offsets = {int(o.total_seconds()) for view in state.coops.values() for o in view.charter.reminder_offsets}
+    reminder = await stores.proposals.next_reminder(now, offsets)
+    return min(moments + ([reminder] if reminder is not None else []), default=None)
 
 
 def _deadline_key(pid: int, offset: timedelta) -> str:
