@@ -362,7 +362,7 @@ DEADLINE_REMINDER = (
     "{missing} of {electorate} members have not voted yet; {quorum_line}\n"
     "Vote with {prefix}vote {number} <option>."
 )
-QUORUM_NEEDS = "quorum needs {more} more vote{s}."
+QUORUM_NEEDS = "quorum needs {votes}."
 QUORUM_REACHED = "quorum is reached."
 DEADLINE_DIRECT = "You have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."
 AUDIT_REMINDER = (
@@ -455,7 +455,7 @@ def paid_out(r, fmt) -> str:
     return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: {PREFIX_MARK}books."
 
 
-VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with {prefix}vow <text>."
+VOW_REMINDER = "Round {number}: {owed} not vowed yet: {names}. Vow with {prefix}vow <text>."
 VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: {prefix}vow <text>."
 
 

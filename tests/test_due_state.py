@@ -1,4 +1,4 @@
-"""The clock's kept state (handlers.due.DueState) reaches what a fresh look at the database does."""
+"""The clock's kept state (schedules.state.DueState) reaches what a fresh look at the database does."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.calendar import before, occurrence
-from handlers.due import DueState, next_due, run_due
+from schedules.due import next_due, run_due
+from schedules.state import DueState
 from tests.conftest import Chat, make_coop
 from tests.test_schedules import directs, set_charter
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from handlers.calendar import before, cycle, occurrence
 from handlers.charter import Charter
-from handlers.due import run_due
+from schedules.due import run_due
 from storage.db import Database
 from storage.models import Coop, Outbox
 from storage.stores import Stores
