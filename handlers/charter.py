@@ -73,7 +73,12 @@ class Value:
         return value
 
 
-def _fraction(text: str) -> Fraction:
+def _quoted(text: str) -> str:
+    """A member's value as echoed in a refusal: one line, and short."""
+    return one_line(text)[:60]
+
+
+def _fraction(text: str) -> Fraction | None:
     """30%, 3/10 or 0.3; None if it is none of them."""
     text = text.strip()
     try:
@@ -94,7 +99,7 @@ class Share(Value):
     def parse(self, text: str, key: str):
         value = _fraction(text)
         if value is None:
-            raise BadAmendment(texts.AMEND_NOT_SHARE.format(text=text))
+            raise BadAmendment(texts.AMEND_NOT_SHARE.format(text=_quoted(text)))
         self.bounded(value, self.low, self.high, key)
         return Decimal(value.numerator) / Decimal(value.denominator) if self.decimal else value
 
@@ -127,7 +132,7 @@ class Bar(Value):
                 break
         share = _fraction(words)
         if share is None:
-            raise BadAmendment(texts.AMEND_NOT_THRESHOLD.format(text=text))
+            raise BadAmendment(texts.AMEND_NOT_THRESHOLD.format(text=_quoted(text)))
         return self.bounded(Threshold(share, strict), self.low, self.high, key)
 
     def dump(self, value: Threshold) -> tuple:
@@ -151,7 +156,7 @@ class Duration(Value):
     def parse(self, text: str, key: str) -> timedelta:
         value = parse_duration(text) if "," not in text else None
         if value is None:
-            raise BadAmendment(texts.AMEND_NOT_DURATION.format(text=text))
+            raise BadAmendment(texts.AMEND_NOT_DURATION.format(text=_quoted(text)))
         return self.bounded(value, self.low, self.high, key)
 
     def dump(self, value: timedelta) -> tuple:
@@ -177,7 +182,7 @@ class Offsets(Value):
         parts = [p.strip() for p in text.split(",")]
         values = [parse_duration(p) for p in parts]
         if not all(parts) or any(v is None for v in values):
-            raise BadAmendment(texts.AMEND_NOT_DURATIONS.format(text=text))
+            raise BadAmendment(texts.AMEND_NOT_DURATIONS.format(text=_quoted(text)))
         if len(values) > self.most:
             raise BadAmendment(texts.AMEND_TOO_MANY.format(key=key, most=self.most, count=len(values)))
         for value in values:
@@ -211,7 +216,7 @@ class Months(Value):
     def parse(self, text: str, key: str) -> int:
         text = text.strip()
         if not _WHOLE.fullmatch(text):
-            raise BadAmendment(texts.AMEND_NOT_MONTHS.format(text=text))
+            raise BadAmendment(texts.AMEND_NOT_MONTHS.format(text=_quoted(text)))
         return self.bounded(int(text), self.low, self.high, key)
 
     def show(self, value: int) -> str:
@@ -234,11 +239,11 @@ class Funds(Value):
             name, _, weight = part.partition("=")
             name, weight = one_line(name), weight.strip()
             if not name:
-                raise BadAmendment(texts.AMEND_NOT_FUND.format(text=one_line(part)[:60]))
+                raise BadAmendment(texts.AMEND_NOT_FUND.format(text=_quoted(part)))
             if len(name) > self.name_limit:
                 raise BadAmendment(texts.AMEND_FUND_NAME.format(limit=self.name_limit, length=len(name)))
             if weight and not _WHOLE.fullmatch(weight):
-                raise BadAmendment(texts.AMEND_NOT_WEIGHT.format(name=name, text=weight[:20]))
+                raise BadAmendment(texts.AMEND_NOT_WEIGHT.format(name=name, text=_quoted(weight)))
             value = int(weight) if weight else 1
             if not self.low <= value <= self.high:
                 raise BadAmendment(texts.AMEND_WEIGHT_BOUND.format(name=name, low=self.low, high=self.high))
@@ -272,7 +277,7 @@ class Choice(Value):
         word = text.strip().lower()
         if word not in self.words:
             raise BadAmendment(texts.AMEND_NOT_CHOICE.format(
-                key=key, choices=" or ".join(str(w) for w in self.words), text=text[:40]))
+                key=key, choices=" or ".join(str(w) for w in self.words), text=_quoted(text)))
         return word
 
     def show(self, value) -> str:
@@ -285,7 +290,7 @@ class YesNo(Choice):
 
     def parse(self, text: str, key: str) -> bool:
         if text.strip().lower() not in ("yes", "no"):
-            raise BadAmendment(texts.AMEND_NOT_CHOICE.format(key=key, choices="yes or no", text=text[:40]))
+            raise BadAmendment(texts.AMEND_NOT_CHOICE.format(key=key, choices="yes or no", text=_quoted(text)))
         return text.strip().lower() == "yes"
 
 
@@ -297,7 +302,7 @@ class Currency(Value):
         try:
             return parse_currency(text)
         except BadAmount:
-            raise BadAmendment(texts.AMEND_NOT_CURRENCY.format(text=text[:40])) from None
+            raise BadAmendment(texts.AMEND_NOT_CURRENCY.format(text=_quoted(text))) from None
 
 
 @lru_cache(maxsize=1)
@@ -313,7 +318,7 @@ class Zone(Value):
     def parse(self, text: str, key: str) -> str:
         name = _zones().get(text.strip().casefold())
         if name is None:
-            raise BadAmendment(texts.AMEND_NOT_TIMEZONE.format(text=text[:60]))
+            raise BadAmendment(texts.AMEND_NOT_TIMEZONE.format(text=_quoted(text)))
         return name
 
 

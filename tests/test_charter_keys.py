@@ -218,3 +218,8 @@ def test_a_key_added_to_the_table_is_a_field_stored_amendable_and_shown(monkeypa
     assert "drill_every must be from 1 month to 60 months" in str(pytest.raises(
         amend.BadAmendment, amend.parse, "drill_every = 61", c).value)
     assert "• Adversary drill every 6 months.  [drill_every]" in texts.charter("Red Bakery", amended)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_refusal_echoes_at_most_a_short_line_of_the_value(name):
+    assert len(refusal(f"{name} = " + "x\n" * 3000)) < 400
