@@ -1,46 +1,33 @@
-"""The co-op's rules: quorum and threshold per kind of decision, periods, offsets, timezone."""
+"""The co-op's rules, declared once: each charter key with its type, default, bounds, storage and words."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, make_dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, available_timezones
+
+from handlers import texts
+from handlers.money import BadAmount, parse_currency
+from handlers.parsing import one_line, parse_duration
+from handlers.tally import DecisionRule
 
 KINDS = ("ordinary", "strategic", "constitutional")
 BALLOTS = ("open", "secret")
-
-
-@dataclass(frozen=True)
-class DecisionRule:
-    """Quorum: the share of the frozen register that must vote (abstaining counts).
-    Threshold: the share of For among For + Against; `strict` means "more than"."""
-
-    quorum: Fraction
-    threshold: Fraction
-    strict: bool
-
-    def meets_quorum(self, voters: int, electorate: int) -> bool:
-        return electorate > 0 and Fraction(voters, electorate) >= self.quorum
-
-    def meets_threshold(self, support: Fraction) -> bool:
-        return support > self.threshold if self.strict else support >= self.threshold
-
-    def to_json(self) -> dict:
-        return {"quorum": str(self.quorum), "threshold": str(self.threshold), "strict": self.strict}
-
-    @classmethod
-    def from_json(cls, data: dict) -> DecisionRule:
-        return cls(Fraction(data["quorum"]), Fraction(data["threshold"]), bool(data["strict"]))
-
+# How long a proposal stays open: `closes:` and the charter's voting period share these bounds.
+MIN_PERIOD = timedelta(seconds=30)
+MAX_PERIOD = timedelta(days=365)
 
 DEFAULT_RULES = {
     "ordinary": DecisionRule(Fraction(1, 2), Fraction(1, 2), strict=True),
     "strategic": DecisionRule(Fraction(3, 5), Fraction(2, 3), strict=False),
     "constitutional": DecisionRule(Fraction(3, 4), Fraction(3, 4), strict=False),
 }
-
 
 DEFAULT_FUNDS = (
     ("strike and mutual aid", 1),
@@ -51,78 +38,421 @@ DEFAULT_FUNDS = (
 )
 
 
+class BadAmendment(ValueError):
+    """What is wrong with an amendment, in words for the member."""
+
+
+@dataclass(frozen=True, order=True)
+class Threshold:
+    """A pass threshold: `share` of For among For + Against, reached ("at least") or passed
+    (`strict`, "more than"). Ordered from the least demanding: more than 1/2 > at least 1/2."""
+
+    share: Fraction
+    strict: bool
+
+
+# --- kinds of value: how each is read from a member, bounded, stored (as JSON leaves) and shown ---
+class Value:
+    py: ClassVar[type] = object
+
+    def parse(self, text: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def dump(self, value) -> tuple:
+        return (value,)
+
+    def load(self, *leaves):
+        return leaves[0]
+
+    def show(self, value) -> str:
+        return str(value)
+
+    def bounded(self, value, low, high, key: str):
+        if not low <= value <= high:
+            raise BadAmendment(texts.AMEND_BOUND.format(key=key, low=self.show(low), high=self.show(high)))
+        return value
+
+
+def _quoted(text: str) -> str:
+    """A member's value as echoed in a refusal: one line, and short."""
+    return one_line(text)[:60]
+
+
+def _fraction(text: str) -> Fraction | None:
+    """30%, 3/10 or 0.3; None if it is none of them."""
+    text = text.strip()
+    try:
+        return Fraction(text[:-1].strip()) / 100 if text.endswith("%") else Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
 @dataclass(frozen=True)
-class Charter:
-    rules: dict[str, DecisionRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
-    voting_period: timedelta = timedelta(hours=72)
-    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
-    audit_every_months: int = 12
-    sunset_every_months: int = 24
-    audit_reminders: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=7), timedelta(days=1))
-    movement_share: Decimal = Decimal("0.30")
-    # Where the movement share goes, with each fund's weight in the split.
-    movement_funds: tuple[tuple[str, int], ...] = DEFAULT_FUNDS
-    member_split: str = "equal"  # or "hours": by hours recorded for the round
-    currency: str = "EUR"
-    vow_waiver: bool = True  # the co-op may waive one member's vow by a passed proposal
-    vow_reminders: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))  # before a payout date
-    vow_every: timedelta = timedelta(days=3)  # without a payout date
-    timezone: str = "UTC"
+class Share(Value):
+    """A share from `low` to `high`, kept as a Fraction (or a Decimal, for money)."""
+
+    low: Fraction
+    high: Fraction
+    decimal: bool = False
+    py: ClassVar[type] = Fraction
+
+    def parse(self, text: str, key: str):
+        value = _fraction(text)
+        if value is None:
+            raise BadAmendment(texts.AMEND_NOT_SHARE.format(text=_quoted(text)))
+        self.bounded(value, self.low, self.high, key)
+        return Decimal(value.numerator) / Decimal(value.denominator) if self.decimal else value
+
+    def dump(self, value) -> tuple:
+        return (str(value),)
+
+    def load(self, *leaves):
+        return Decimal(leaves[0]) if self.decimal else Fraction(leaves[0])
+
+    def show(self, value) -> str:
+        return texts.percent(Fraction(value))
+
+
+@dataclass(frozen=True)
+class Bar(Value):
+    """A pass threshold: `> 1/2` or `more than 1/2`, `2/3` or `at least 2/3`, `all`."""
+
+    low: Threshold
+    high: Threshold
+    py: ClassVar[type] = Threshold
+
+    def parse(self, text: str, key: str) -> Threshold:
+        words = text.strip().lower()
+        if words in texts.THRESHOLD_ALL_WORDS:
+            words = "1"
+        strict = False
+        for prefix, is_strict in ((">=", False), (">", True), ("at least", False), ("more than", True)):
+            if words.startswith(prefix):
+                words, strict = words[len(prefix):], is_strict
+                break
+        share = _fraction(words)
+        if share is None:
+            raise BadAmendment(texts.AMEND_NOT_THRESHOLD.format(text=_quoted(text)))
+        return self.bounded(Threshold(share, strict), self.low, self.high, key)
+
+    def dump(self, value: Threshold) -> tuple:
+        return str(value.share), value.strict
+
+    def load(self, *leaves) -> Threshold:
+        return Threshold(Fraction(leaves[0]), bool(leaves[1]))
+
+    def show(self, value: Threshold) -> str:
+        return texts.threshold_of(value.share, value.strict)
+
+
+@dataclass(frozen=True)
+class Duration(Value):
+    """One duration from `low` to `high`, stored in seconds."""
+
+    low: timedelta
+    high: timedelta
+    py: ClassVar[type] = timedelta
+
+    def parse(self, text: str, key: str) -> timedelta:
+        value = parse_duration(text) if "," not in text else None
+        if value is None:
+            raise BadAmendment(texts.AMEND_NOT_DURATION.format(text=_quoted(text)))
+        return self.bounded(value, self.low, self.high, key)
+
+    def dump(self, value: timedelta) -> tuple:
+        return (int(value.total_seconds()),)
+
+    def load(self, *leaves) -> timedelta:
+        return timedelta(seconds=leaves[0])
+
+    def show(self, value: timedelta) -> str:
+        return texts.span(value)
+
+
+@dataclass(frozen=True)
+class Offsets(Value):
+    """Up to `most` distinct durations before a moment, each from `low` to `high`; latest first."""
+
+    most: int
+    low: timedelta
+    high: timedelta
+    py: ClassVar[type] = tuple
+
+    def parse(self, text: str, key: str) -> tuple[timedelta, ...]:
+        parts = [p.strip() for p in text.split(",")]
+        values = [parse_duration(p) for p in parts]
+        if not all(parts) or any(v is None for v in values):
+            raise BadAmendment(texts.AMEND_NOT_DURATIONS.format(text=_quoted(text)))
+        if len(values) > self.most:
+            raise BadAmendment(texts.AMEND_TOO_MANY.format(key=key, most=self.most, count=len(values)))
+        for value in values:
+            if not self.low <= value <= self.high:
+                raise BadAmendment(texts.AMEND_EACH_BOUND.format(
+                    key=key, low=texts.span(self.low), high=texts.span(self.high)))
+        if len(set(values)) < len(values):
+            twice = next(v for v in values if values.count(v) > 1)
+            raise BadAmendment(texts.AMEND_OFFSET_TWICE.format(key=key, offset=texts.span(twice)))
+        return tuple(sorted(values, reverse=True))
+
+    def dump(self, value) -> tuple:
+        return ([int(o.total_seconds()) for o in value],)
+
+    def load(self, *leaves) -> tuple[timedelta, ...]:
+        return tuple(timedelta(seconds=s) for s in leaves[0])
+
+    def show(self, value) -> str:
+        return ", ".join(texts.span(o) for o in value)
+
+
+_WHOLE = re.compile(r"[0-9]{1,9}")
+
+
+@dataclass(frozen=True)
+class Months(Value):
+    low: int
+    high: int
+    py: ClassVar[type] = int
+
+    def parse(self, text: str, key: str) -> int:
+        text = text.strip()
+        if not _WHOLE.fullmatch(text):
+            raise BadAmendment(texts.AMEND_NOT_MONTHS.format(text=_quoted(text)))
+        return self.bounded(int(text), self.low, self.high, key)
+
+    def show(self, value: int) -> str:
+        return texts.plural(value, "month", "months")
+
+
+@dataclass(frozen=True)
+class Funds(Value):
+    """`name=weight | name | …`: where the movement share goes, each fund's weight in the split."""
+
+    most: int
+    name_limit: int
+    low: int
+    high: int
+    py: ClassVar[type] = tuple
+
+    def parse(self, text: str, key: str) -> tuple[tuple[str, int], ...]:
+        funds: list[tuple[str, int]] = []
+        for part in text.split("|"):
+            name, _, weight = part.partition("=")
+            name, weight = one_line(name), weight.strip()
+            if not name:
+                raise BadAmendment(texts.AMEND_NOT_FUND.format(text=_quoted(part)))
+            if len(name) > self.name_limit:
+                raise BadAmendment(texts.AMEND_FUND_NAME.format(limit=self.name_limit, length=len(name)))
+            if weight and not _WHOLE.fullmatch(weight):
+                raise BadAmendment(texts.AMEND_NOT_WEIGHT.format(name=name, text=_quoted(weight)))
+            value = int(weight) if weight else 1
+            if not self.low <= value <= self.high:
+                raise BadAmendment(texts.AMEND_WEIGHT_BOUND.format(name=name, low=self.low, high=self.high))
+            if any(name.casefold() == known.casefold() for known, _ in funds):
+                raise BadAmendment(texts.AMEND_FUND_TWICE.format(name=name))
+            funds.append((name, value))
+        if len(funds) > self.most:
+            raise BadAmendment(texts.AMEND_FUNDS_COUNT.format(key=key, low=1, high=self.most, count=len(funds)))
+        return tuple(funds)
+
+    def dump(self, value) -> tuple:
+        return ([[name, weight] for name, weight in value],)
+
+    def load(self, *leaves) -> tuple[tuple[str, int], ...]:
+        return tuple((name, int(weight)) for name, weight in leaves[0])
+
+    def show(self, value) -> str:
+        if all(weight == 1 for _, weight in value):
+            return ", ".join(name for name, _ in value)
+        return ", ".join(texts.FUND_WEIGHT.format(name=name, weight=weight) for name, weight in value)
+
+
+@dataclass(frozen=True)
+class Choice(Value):
+    """One of a few words; `words` (from texts) says what each means."""
+
+    words: Mapping[Any, str]
+    py: ClassVar[type] = str
+
+    def parse(self, text: str, key: str):
+        word = text.strip().lower()
+        if word not in self.words:
+            raise BadAmendment(texts.AMEND_NOT_CHOICE.format(
+                key=key, choices=" or ".join(str(w) for w in self.words), text=_quoted(text)))
+        return word
+
+    def show(self, value) -> str:
+        return self.words[value]
+
+
+@dataclass(frozen=True)
+class YesNo(Choice):
+    py: ClassVar[type] = bool
+
+    def parse(self, text: str, key: str) -> bool:
+        if text.strip().lower() not in ("yes", "no"):
+            raise BadAmendment(texts.AMEND_NOT_CHOICE.format(key=key, choices="yes or no", text=_quoted(text)))
+        return text.strip().lower() == "yes"
+
+
+@dataclass(frozen=True)
+class Currency(Value):
+    py: ClassVar[type] = str
+
+    def parse(self, text: str, key: str) -> str:
+        try:
+            return parse_currency(text)
+        except BadAmount:
+            raise BadAmendment(texts.AMEND_NOT_CURRENCY.format(text=_quoted(text))) from None
+
+
+@lru_cache(maxsize=1)
+def _zones() -> dict[str, str]:
+    """Every IANA zone name by its case-folded spelling (phones capitalise at will)."""
+    return {name.casefold(): name for name in available_timezones()}
+
+
+@dataclass(frozen=True)
+class Zone(Value):
+    py: ClassVar[type] = str
+
+    def parse(self, text: str, key: str) -> str:
+        name = _zones().get(text.strip().casefold())
+        if name is None:
+            raise BadAmendment(texts.AMEND_NOT_TIMEZONE.format(text=_quoted(text)))
+        return name
+
+
+# --- the keys ---
+@dataclass(frozen=True)
+class CharterKey:
+    """One charter key. `name` is how an amendment names it, `attr` the Charter attribute, `json`
+    the dotted paths of its leaves in the stored charter (one per leaf `value.dump` gives), and
+    `firewall` whether it guards a firewall (it may change only by a protected proposal). What
+    `charter` says of it is texts.CHARTER_WORDS[name]."""
+
+    name: str
+    attr: str
+    value: Value
+    default: Any
+    json: tuple[str, ...]
+    firewall: bool = False
+
+
+QUORUM = Share(Fraction(1, 10), Fraction(1))
+THRESHOLD = Bar(Threshold(Fraction(1, 2), True), Threshold(Fraction(1), False))  # a minority never decides
+REMINDERS = Offsets(most=5, low=timedelta(minutes=1), high=MAX_PERIOD)
+MONTHS = Months(1, 240)
+
+
+def _rule_keys(kind: str) -> tuple[CharterKey, ...]:
+    rule = DEFAULT_RULES[kind]
+    return (
+        CharterKey(f"quorum.{kind}", f"quorum_{kind}", QUORUM, rule.quorum, (f"rules.{kind}.quorum",)),
+        CharterKey(f"threshold.{kind}", f"threshold_{kind}", THRESHOLD, Threshold(rule.threshold, rule.strict),
+                   (f"rules.{kind}.threshold", f"rules.{kind}.strict")),
+    )
+
+
+KEYS: tuple[CharterKey, ...] = (
+    *(key for kind in KINDS for key in _rule_keys(kind)),
+    CharterKey("voting_period", "voting_period", Duration(MIN_PERIOD, MAX_PERIOD), timedelta(hours=72),
+               ("voting_period_s",)),
+    CharterKey("reminder_offsets", "reminder_offsets", REMINDERS, (timedelta(hours=24), timedelta(hours=1)),
+               ("reminder_offsets_s",)),
+    CharterKey("audit_every", "audit_every_months", MONTHS, 12, ("audit_every_months",), firewall=True),
+    CharterKey("audit_reminders", "audit_reminders", REMINDERS,
+               (timedelta(days=30), timedelta(days=7), timedelta(days=1)), ("audit_reminders_s",)),
+    CharterKey("sunset_every", "sunset_every_months", MONTHS, 24, ("sunset_every_months",), firewall=True),
+    CharterKey("movement_share", "movement_share", Share(Fraction(0), Fraction(1), decimal=True), Decimal("0.30"),
+               ("movement_share",), firewall=True),
+    CharterKey("movement_funds", "movement_funds", Funds(most=20, name_limit=120, low=1, high=1000), DEFAULT_FUNDS,
+               ("movement_funds",), firewall=True),
+    CharterKey("member_split", "member_split", Choice(texts.SPLIT_WORDS), "equal", ("member_split",)),
+    CharterKey("currency", "currency", Currency(), "EUR", ("currency",)),
+    CharterKey("vow_waiver", "vow_waiver", YesNo(texts.WAIVER_WORDS), True, ("vow_waiver",)),
+    CharterKey("vow_reminders", "vow_reminders", REMINDERS, (timedelta(days=3), timedelta(days=1)),
+               ("vow_reminders_s",)),
+    # Without a payout date, members who have not vowed are reminded this often, in the rooms and
+    # directly: at most daily (more is nagging, not reminding), at least yearly.
+    CharterKey("vow_every", "vow_every", Duration(timedelta(days=1), MAX_PERIOD), timedelta(days=3),
+               ("vow_every_s",)),
+    CharterKey("timezone", "timezone", Zone(), "UTC", ("timezone",)),
+)
+
+
+def _get(data: Mapping, path: str):
+    for part in path.split("."):
+        if not isinstance(data, Mapping) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def nested(leaves: Mapping[str, Any]) -> dict:
+    """Leaves by dotted path (`rules.ordinary.quorum`) as the nested JSON they are stored in."""
+    data: dict = {}
+    for path, leaf in leaves.items():
+        *parents, last = path.split(".")
+        into = data
+        for part in parents:
+            into = into.setdefault(part, {})
+        into[last] = leaf
+    return data
+
+
+_MISSING = object()
+
+
+class CharterBase:
+    """What every charter does; its fields come from `KEYS` (see `charter_class`)."""
+
+    KEYS: ClassVar[tuple[CharterKey, ...]] = ()
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def rule(self, kind: str) -> DecisionRule:
-        return self.rules[kind]
+    @property
+    def rules(self) -> dict[str, DecisionRule]:
+        return {kind: self.rule(kind) for kind in KINDS}
 
-    def with_changes(self, **changes) -> Charter:
+    def rule(self, kind: str) -> DecisionRule:
+        threshold = getattr(self, f"threshold_{kind}")
+        return DecisionRule(getattr(self, f"quorum_{kind}"), threshold.share, threshold.strict)
+
+    def with_changes(self, **changes):
         return replace(self, **changes)
 
+    def key(self, name: str) -> CharterKey | None:
+        return next((k for k in self.KEYS if k.name == name), None)
+
+    def shown(self) -> list[tuple[CharterKey, str]]:
+        """Each key with its value in words, in the table's order: what `charter` lists."""
+        return [(k, k.value.show(getattr(self, k.attr))) for k in self.KEYS]
+
+    def leaves(self) -> dict[str, Any]:
+        """The stored form, flat: JSON path -> leaf."""
+        return {path: leaf for k in self.KEYS for path, leaf in zip(k.json, k.value.dump(getattr(self, k.attr)))}
+
     def to_json(self) -> dict:
-        return {
-            "rules": {kind: rule.to_json() for kind, rule in self.rules.items()},
-            "voting_period_s": int(self.voting_period.total_seconds()),
-            "reminder_offsets_s": [int(o.total_seconds()) for o in self.reminder_offsets],
-            "audit_every_months": self.audit_every_months,
-            "sunset_every_months": self.sunset_every_months,
-            "audit_reminders_s": [int(o.total_seconds()) for o in self.audit_reminders],
-            "movement_share": str(self.movement_share),
-            "movement_funds": [[name, weight] for name, weight in self.movement_funds],
-            "member_split": self.member_split,
-            "currency": self.currency,
-            "vow_waiver": self.vow_waiver,
-            "vow_reminders_s": [int(o.total_seconds()) for o in self.vow_reminders],
-            "vow_every_s": int(self.vow_every.total_seconds()),
-            "timezone": self.timezone,
-        }
+        return nested(self.leaves())
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Charter:
+    def from_json(cls, data: Mapping | None):
         """Stored keys override the defaults; keys a newer version added fall back to them."""
-        base = cls()
-        if not data:
-            return base
-        rules = dict(base.rules)
-        rules.update({k: DecisionRule.from_json(v) for k, v in data.get("rules", {}).items()})
+        values = {}
+        for k in cls.KEYS:
+            leaves = [_get(data or {}, path) for path in k.json]
+            if all(leaf is not _MISSING for leaf in leaves):
+                values[k.attr] = k.value.load(*leaves)
+        return cls(**values)
 
-        def seconds(key: str, default):
-            return tuple(timedelta(seconds=s) for s in data[key]) if key in data else default
 
-        return cls(
-            rules=rules,
-            voting_period=timedelta(seconds=data.get("voting_period_s", base.voting_period.total_seconds())),
-            reminder_offsets=seconds("reminder_offsets_s", base.reminder_offsets),
-            audit_every_months=data.get("audit_every_months", base.audit_every_months),
-            sunset_every_months=data.get("sunset_every_months", base.sunset_every_months),
-            audit_reminders=seconds("audit_reminders_s", base.audit_reminders),
-            movement_share=Decimal(data.get("movement_share", base.movement_share)),
-            movement_funds=tuple((n, int(w)) for n, w in data["movement_funds"]) if "movement_funds" in data
-            else base.movement_funds,
-            member_split=data.get("member_split", base.member_split),
-            currency=data.get("currency", base.currency),
-            vow_waiver=data.get("vow_waiver", base.vow_waiver),
-            vow_reminders=seconds("vow_reminders_s", base.vow_reminders),
-            vow_every=timedelta(seconds=data.get("vow_every_s", base.vow_every.total_seconds())),
-            timezone=data.get("timezone", base.timezone),
-        )
+def charter_class(keys: tuple[CharterKey, ...], name: str = "Charter") -> type:
+    """A frozen dataclass with one field per key, its default the key's default."""
+    fields = [(k.attr, k.value.py, field(default=k.default)) for k in keys]
+    return make_dataclass(name, fields, bases=(CharterBase,), frozen=True, namespace={"KEYS": keys,
+                          "__module__": __name__, "__doc__": "The co-op's rules: one field per charter key."})
+
+
+Charter = charter_class(KEYS)

@@ -13,6 +13,17 @@ MINOR_UNITS = {
     "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "XOF": 0, "XAF": 0, "UGX": 0,
     "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3, "LYD": 3, "IQD": 3,
 }
+# ISO 4217 codes of the currencies in circulation (the list of 2025, less fund codes, precious
+# metals and bond units, which no co-op pays surplus in): a typo such as EUO is refused.
+CURRENCIES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
+    BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
+    GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW
+    KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD
+    NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD
+    SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES
+    VED VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+""".split())
 MAX_AMOUNT = Decimal("1000000000000")  # a trillion: beyond any co-op's surplus, and a typo guard
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _PLAIN = re.compile(r"[0-9]+(\.[0-9]+)?")  # ASCII digits only: money is not guessed
@@ -29,7 +40,7 @@ def minor_units(currency: str) -> int:
 
 def parse_currency(text: str) -> str:
     code = text.strip().upper()
-    if not _CURRENCY.fullmatch(code):
+    if not _CURRENCY.fullmatch(code) or code not in CURRENCIES:
         raise BadAmount("currency")
     return code
 

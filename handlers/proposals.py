@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from handlers import amend, texts
-from handlers.charter import BALLOTS, KINDS, Charter, DecisionRule
+from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import CloseHook
@@ -25,8 +25,6 @@ MAX_BODY = 4000
 MAX_REASON = 500
 MAX_OPTION = 60
 OPTIONS_RANGE = (2, 10)
-MIN_PERIOD = timedelta(seconds=30)
-MAX_PERIOD = timedelta(days=365)
 LATE_GRACE = timedelta(minutes=1)
 PROPOSE_KEYS = {
     "closes": "48h | 2026-12-01 18:00",

@@ -6,9 +6,30 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from handlers.charter import DecisionRule
-
 DEFAULT_OPTIONS = ("For", "Against", "Abstain")
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """Quorum: the share of the frozen register that must vote (abstaining counts).
+    Threshold: the share of For among For + Against; `strict` means "more than"."""
+
+    quorum: Fraction
+    threshold: Fraction
+    strict: bool
+
+    def meets_quorum(self, voters: int, electorate: int) -> bool:
+        return electorate > 0 and Fraction(voters, electorate) >= self.quorum
+
+    def meets_threshold(self, support: Fraction) -> bool:
+        return support > self.threshold if self.strict else support >= self.threshold
+
+    def to_json(self) -> dict:
+        return {"quorum": str(self.quorum), "threshold": str(self.threshold), "strict": self.strict}
+
+    @classmethod
+    def from_json(cls, data: dict) -> DecisionRule:
+        return cls(Fraction(data["quorum"]), Fraction(data["threshold"]), bool(data["strict"]))
 
 
 def is_abstain(label: str) -> bool:

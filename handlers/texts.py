@@ -21,13 +21,12 @@ def for_platform(text: str, prefix: str) -> str:
 
 
 def plural(count: int, one: str, many: str) -> str:
-    """The word for `count` things ("1 member", "3 members"): the one place plurals are chosen,
-    so a translation can bring its own rules."""
-    return one if count == 1 else many
+    """`1 member`, `3 members`: the count with the word that agrees with it."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def members(count: int) -> str:
-    return f"{count} " + plural(count, "member", "members")
+    return plural(count, "member", "members")
 
 
 def usage(name: str, args: str, keys: dict[str, str], body: str | None, prefix: str = "/") -> str:
@@ -195,7 +194,16 @@ def percent(value: Fraction) -> str:
 
 
 def threshold_words(rule) -> str:
-    return ("more than " if rule.strict else "at least ") + _fraction(rule.threshold)
+    return threshold_of(rule.threshold, rule.strict)
+
+
+def threshold_of(share: Fraction, strict: bool) -> str:
+    if share == 1 and not strict:
+        return THRESHOLD_ALL
+    return ("more than " if strict else "at least ") + _fraction(share)
+
+
+THRESHOLD_ALL = "all"
 
 
 def _fraction(value: Fraction) -> str:
@@ -304,22 +312,11 @@ def whoami(coop: str | None, name: str, standing: str | None, prefix: str) -> st
 
 
 def charter(coop: str, c) -> str:
-    lines = [f"Charter of {coop}:"]
-    for kind, rule in c.rules.items():
-        lines.append(
-            f"• {kind}: quorum {percent(rule.quorum)} of the register; passes with {threshold_words(rule)} of For + Against"
-        )
-    lines.append("Abstentions count toward quorum, not toward the threshold.")
-    lines.append(f"Voting period: {span(c.voting_period)} unless a proposal says otherwise.")
-    lines.append("Deadline reminders: " + ", ".join(span(o) for o in c.reminder_offsets) + " before closing.")
-    lines.append(f"Liberation audit every {c.audit_every_months} months; sunset vote every {c.sunset_every_months} months from founding.")
-    lines.append(f"Movement share of surplus: {percent(Fraction(c.movement_share))}, to: "
-                 + ", ".join(name for name, _ in c.movement_funds) + ".")
-    lines.append(f"Members' part: {'equal shares' if c.member_split == 'equal' else 'by recorded hours'}; currency {c.currency}.")
-    lines.append("Audit reminders: " + ", ".join(span(o) for o in c.audit_reminders) + " before each audit.")
-    lines.append("Vow reminders: " + ", ".join(span(o) for o in c.vow_reminders) + f" before a payout date, else every {span(c.vow_every)}; "
-                 + ("a passed proposal may waive one member's vow." if c.vow_waiver else "no vow may be waived."))
-    lines.append(f"Timezone: {c.timezone}.")
+    """Every charter key, in the table's order, with its words and the name to amend it by."""
+    lines = [CHARTER_HEAD.format(coop=coop)]
+    lines += [CHARTER_LINE.format(words=CHARTER_WORDS[key.name].format(value=value), key=key.name)
+              for key, value in c.shown()]
+    lines.append(CHARTER_FOOT)
     return "\n".join(lines)
 
 
@@ -329,7 +326,7 @@ DEADLINE_REMINDER = (
     "{missing} of {electorate} members have not voted yet; {quorum_line}\n"
     "Vote with {prefix}vote {number} <option>."
 )
-QUORUM_NEEDS = "quorum needs {more} more vote{s}."
+QUORUM_NEEDS = "quorum needs {votes}."
 QUORUM_REACHED = "quorum is reached."
 DEADLINE_DIRECT = "You have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."
 AUDIT_REMINDER = (
@@ -421,7 +418,7 @@ def paid_out(r, fmt) -> str:
     return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: {PREFIX_MARK}books."
 
 
-VOW_REMINDER = "Round {number}: {count} member{s} owed a share {have} not vowed yet: {names}. Vow with {prefix}vow <text>."
+VOW_REMINDER = "Round {number}: {owed} not vowed yet: {names}. Vow with {prefix}vow <text>."
 VOW_DIRECT = "You have not yet vowed for surplus round {number} of {coop}. Say how your share will serve collective struggle: {prefix}vow <text>."
 
 
@@ -449,16 +446,61 @@ def books(coop: str, entries: list[dict], tz: ZoneInfo) -> str:
 
 
 def payout_refused(missing: list[str]) -> str:
-    n = len(missing)
-    return (f"No payout yet: {n} " + plural(n, "member", "members") + " owed a share "
-            + plural(n, "has", "have") + " not vowed: " + ", ".join(missing) + ".")
+    owed = plural(len(missing), "member owed a share has", "members owed a share have")
+    return f"No payout yet: {owed} not vowed: " + ", ".join(missing) + "."
 
 
-def vow_reminder(number: int, missing: list[str]) -> str:
-    n = len(missing)
-    return (f"Round {number}: {n} " + plural(n, "member", "members") + " owed a share " + plural(n, "has", "have")
-            + f" not vowed yet: {', '.join(missing)}. Vow with {PREFIX_MARK}vow <text>.")
+# --- the charter: what `charter` says of each key, and why an amendment is refused ---
+# One entry per key of handlers.charter.KEYS, in words; {value} is the key's value as shown.
+CHARTER_HEAD = "Charter of {coop} (change a rule with a proposal line amend: key = value):"
+CHARTER_LINE = "• {words}  [{key}]"
+CHARTER_FOOT = "Abstentions count toward quorum, not toward the threshold."
+CHARTER_WORDS = {
+    "quorum.ordinary": "ordinary: quorum {value} of the register",
+    "threshold.ordinary": "ordinary: passes with {value}",
+    "quorum.strategic": "strategic: quorum {value} of the register",
+    "threshold.strategic": "strategic: passes with {value}",
+    "quorum.constitutional": "constitutional: quorum {value} of the register",
+    "threshold.constitutional": "constitutional: passes with {value}",
+    "voting_period": "Voting period: {value} unless a proposal says otherwise.",
+    "reminder_offsets": "Deadline reminders: {value} before closing.",
+    "audit_every": "Liberation audit every {value} from founding.",
+    "audit_reminders": "Audit reminders: {value} before each audit.",
+    "sunset_every": "Sunset vote every {value} from founding.",
+    "movement_share": "Movement share of surplus: {value}.",
+    "movement_funds": "Movement funds: {value}.",
+    "member_split": "Members' part: {value}.",
+    "currency": "Currency: {value}.",
+    "vow_waiver": "Vow waivers: {value}.",
+    "vow_reminders": "Vow reminders: {value} before a payout date.",
+    "vow_every": "Without a payout date, vow reminders every {value}.",
+    "timezone": "Timezone: {value}.",
+}
+SPLIT_WORDS = {"equal": "equal shares", "hours": "by recorded hours"}
+WAIVER_WORDS = {True: "a passed proposal may waive one member's vow", False: "no vow may be waived"}
+FUND_WEIGHT = "{name} (weight {weight})"
+THRESHOLD_ALL_WORDS = ("all", "unanimous", "unanimity")
 
-
-def quorum_needs(more: int) -> str:
-    return f"quorum needs {more} more " + plural(more, "vote", "votes") + "." if more else QUORUM_REACHED
+AMEND_NOT_KEY_VALUE = "'{text}' is not key = value"
+AMEND_NOTHING = "nothing to amend"
+AMEND_UNKNOWN_KEY = "the charter has no key '{key}'{guess}; its keys are: {keys}"
+AMEND_GUESS = " (did you mean {guess}?)"
+AMEND_KEY_TWICE = "{key} is given twice"
+AMEND_BOUND = "{key} must be from {low} to {high}"
+AMEND_EACH_BOUND = "each of {key} must be from {low} to {high}"
+AMEND_TOO_MANY = "{key} takes at most {most} offsets ({count} given)"
+AMEND_OFFSET_TWICE = "{key} gives {offset} twice"
+AMEND_NOT_SHARE = "'{text}' is not a share (write 30% or 3/10)"
+AMEND_NOT_THRESHOLD = "'{text}' is not a threshold (write more than 1/2, at least 2/3, or all)"
+AMEND_NOT_DURATION = "'{text}' is not one duration (write 72h or 3d)"
+AMEND_NOT_DURATIONS = "'{text}' is not a list of durations (write 24h, 1h)"
+AMEND_NOT_MONTHS = "'{text}' is not a whole number of months"
+AMEND_NOT_FUND = "'{text}' is not a fund (write name=weight | name=weight)"
+AMEND_FUND_NAME = "a fund's name can be at most {limit} characters ({length} given)"
+AMEND_NOT_WEIGHT = "the weight of {name} must be a whole number, not '{text}'"
+AMEND_WEIGHT_BOUND = "the weight of {name} must be from {low} to {high}"
+AMEND_FUND_TWICE = "the fund {name} is given twice"
+AMEND_FUNDS_COUNT = "{key} must name from {low} to {high} funds ({count} given)"
+AMEND_NOT_CHOICE = "{key} is {choices}, not '{text}'"
+AMEND_NOT_CURRENCY = "'{text}' is not an ISO 4217 currency code (write EUR, USD, GBP…)"
+AMEND_NOT_TIMEZONE = "'{text}' is not a timezone (write Europe/Berlin or America/New_York)"

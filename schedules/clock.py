@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from handlers.due import DueState, next_due, run_due
+from schedules.due import next_due, run_due
+from schedules.state import DueState
 from handlers.ports import Clock, CloseHook
 from storage.stores import Stores
 

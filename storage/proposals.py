@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, String, and_, cast, exists, func, insert as sa_insert, literal, select, update
+from sqlalchemy import (
+    Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
+)
 
 from storage.common import announce, claim, insert, log
 from storage.db import Database
@@ -13,6 +15,7 @@ from storage.errors import ProposalNotOpen
 from storage.models import (
     Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, Member, Proposal, Round, Waiver,
 )
+from storage.types import UTCDateTime
 
 CHUNK = 500  # ids per IN (…): well under every driver's limit on bound parameters
 REMINDER_COLUMNS = (
@@ -72,31 +75,49 @@ class ProposalStore:
     ) -> list[tuple[Row, int]]:
         """(proposal, offset) for open proposals whose reminder `offset` seconds before closing has
         come (after `since`, when given) and whose claim `<claim><id>:<offset>` is not recorded
-        yet. One indexed range per offset on (status, closes_at): reminders still ahead are never
-        read, nor are those already claimed. A proposal is a row of the columns a reminder shows
-        (lighter than the ORM object when a thousand fall due at once)."""
-        found = []
+        yet. One statement whatever the number of offsets: a small table of the offsets, each with
+        its window of closing times, joined to an indexed range on (status, closes_at) per row, so
+        reminders still ahead are never read, nor are those already claimed. A proposal is a row of
+        the columns a reminder shows (lighter than the ORM object when a thousand fall due at once)."""
+        windows = []
+        for offset in sorted(set(offsets)):
+            ahead = timedelta(seconds=offset)
+            low = now if since is None else max(now, since + ahead)
+            windows.append((offset, low, now + ahead))
+        if not windows:
+            return []
+        o = _windows(windows)
+        key = literal(claim) + cast(Proposal.id, String) + literal(":") + cast(o.c.seconds, String)
+        claimed = exists().where(InboundEvent.platform == "schedule", InboundEvent.event_id == key)
+        stmt = (
+            select(*REMINDER_COLUMNS, o.c.seconds)
+            .select_from(o)
+            .join(Proposal, and_(Proposal.status == "open", Proposal.closes_at > o.c.low, Proposal.closes_at <= o.c.high))
+            .where(~claimed)
+            .order_by(o.c.seconds, Proposal.closes_at, Proposal.id)
+        )
         async with self.db.read() as s:
-            for offset in sorted(set(offsets)):
-                ahead = timedelta(seconds=offset)
-                key = literal(claim) + cast(Proposal.id, String) + literal(f":{offset}")
-                claimed = exists().where(InboundEvent.platform == "schedule", InboundEvent.event_id == key)
-                window = [Proposal.closes_at > now, Proposal.closes_at <= now + ahead]
-                if since is not None:
-                    window.append(Proposal.closes_at > since + ahead)
-                stmt = (
-                    select(*REMINDER_COLUMNS)
-                    .where(Proposal.status == "open", *window, ~claimed)
-                    .order_by(Proposal.closes_at, Proposal.id)
-                )
-                found += [(p, offset) for p in (await s.execute(stmt)).all()]
-        return found
+            return [(row, row.seconds) for row in (await s.execute(stmt)).all()]
 
     async def next_closing(self, after: datetime) -> datetime | None:
         """The earliest closing time of an open proposal later than `after` (an index seek)."""
         async with self.db.read() as s:
             stmt = select(func.min(Proposal.closes_at)).where(Proposal.status == "open", Proposal.closes_at > after)
             return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def next_reminder(self, now: datetime, offsets: Iterable[int]) -> datetime | None:
+        """The earliest moment after `now` when an open proposal closes or reaches a reminder
+        `offset` seconds before its close: one statement, an index seek per offset."""
+        o = _windows([(offset, now + timedelta(seconds=offset), now) for offset in sorted({0, *offsets})])
+        first = (
+            select(func.min(Proposal.closes_at))
+            .where(Proposal.status == "open", Proposal.closes_at > o.c.low)
+            .scalar_subquery()
+        )
+        async with self.db.read() as s:
+            rows = (await s.execute(select(o.c.seconds, first).select_from(o))).all()
+        moments = [closes - timedelta(seconds=offset) for offset, closes in rows if closes is not None]
+        return min(moments, default=None)
 
     async def non_voters_of(self, ids: Iterable[int]) -> dict[int, list[tuple[int, list[tuple[str, str]]]]]:
         """`non_voters` of many proposals in one query per few hundred: proposal id -> the
@@ -204,8 +225,7 @@ class ProposalStore:
             if amended and proposal.result["passed"]:
                 # A passed amendment is the co-op's new charter, from this moment on.
                 coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
-                rules = {**coop.charter.get("rules", {}), **amended.get("rules", {})}
-                coop.charter = {**coop.charter, **amended, "rules": rules}
+                coop.charter = _merged(coop.charter, amended)
                 await log(s, proposal.coop_id, "charter_amended", now, proposal_id=proposal.id, changes=amended)
             waive = (proposal.action or {}).get("waive")
             if waive and proposal.result["passed"]:
@@ -266,6 +286,24 @@ class ProposalStore:
                 if option is not None:
                     counts[option] += 1
             return counts
+
+
+def _windows(rows: list[tuple[int, datetime, datetime]]):
+    """A table (seconds, low, high) of VALUES, one row per offset with its window of closing times
+    (a CTE: SQLite names the columns of VALUES only there)."""
+    return values(
+        column("seconds", Integer), column("low", UTCDateTime()), column("high", UTCDateTime()), name="offsets",
+    ).data(rows).cte("offsets")
+
+
+def _merged(stored: dict, changes: dict) -> dict:
+    """`changes` laid over `stored`, nested objects merged key by key (an amendment holds only the
+    leaves it changes, such as one kind's quorum)."""
+    out = dict(stored)
+    for key, value in changes.items():
+        old = out.get(key)
+        out[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 async def _counts(session, proposal_id: int, n_options: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""The clock's kept state (handlers.due.DueState) reaches what a fresh look at the database does."""
+"""The clock's kept state (schedules.state.DueState) reaches what a fresh look at the database does."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.calendar import before, occurrence
-from handlers.due import DueState, next_due, run_due
+from schedules.due import next_due, run_due
+from schedules.state import DueState
 from tests.conftest import Chat, make_coop
 from tests.test_schedules import directs, set_charter
 
@@ -102,3 +103,33 @@ async def test_next_due_names_the_next_reminder(chat, clock):
     clock.advance(hours=2)
     await kept.tick()
     assert await next_due(chat.gov.stores, clock.now(), kept.state) == clock.now() + timedelta(hours=1)
+
+
+async def test_reminder_offsets_cost_a_fixed_number_of_statements(gov, clock):
+    """However many distinct reminder offsets the co-ops have between them, a run of the due work
+    and the look for the next due moment issue the same statements (one for all the offsets)."""
+    from sqlalchemy import event
+
+    db = gov.stores.db
+    statements = []
+    for engine in {db.reader, db.writer}:
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, params, context, many: statements.append(sql))
+
+    async def count() -> int:
+        state = DueState()
+        statements.clear()
+        await run_due(gov.stores, clock.now(), (), state)
+        await next_due(gov.stores, clock.now(), state)
+        return len(statements)
+
+    coops = 12
+    for i in range(coops):
+        room = Chat(gov, chat_id=f"room{i}")
+        await room.say(f"founder{i}", f"/setup Co-op {i}")
+        await room.say(f"founder{i}", "/propose Van\n  closes: 48h")
+    shared = await count()  # every co-op with the default offsets (24 h, 1 h)
+    for i in range(coops):
+        # Five offsets of its own per co-op, none reached yet: 60 distinct offsets in all.
+        await set_charter(gov.stores, i + 1, reminder_offsets=tuple(timedelta(minutes=5 * i + j + 1) for j in range(5)))
+    assert await count() == shared

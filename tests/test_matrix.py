@@ -19,7 +19,7 @@ import pytest
 from bot.config import Settings
 from bot.matrix.adapter import MatrixAdapter
 from bot.services import Services
-from handlers.due import run_due
+from schedules.due import run_due
 from storage.db import Database
 from storage.stores import Stores
 from tests.conftest import FakeClock

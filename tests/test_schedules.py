@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from handlers.calendar import before, cycle, occurrence
 from handlers.charter import Charter
-from handlers.due import run_due
+from schedules.due import run_due
 from storage.db import Database
 from storage.models import Coop, Outbox
 from storage.stores import Stores
@@ -271,7 +271,8 @@ async def test_the_charter_is_amended_by_a_passed_constitutional_proposal(gov, c
     chat = Chat(gov)
     await make_coop(chat, 3)
     for bad, problem in [("colour = red", "has no key 'colour'"), ("timezone = Mars/Base", "not a timezone"),
-                         ("quorum.ordinary = 150%", "not between"), ("audit_every = 0", "number of months")]:
+                         ("quorum.ordinary = 150%", "quorum.ordinary must be from 10% to 100%"),
+                         ("audit_every = 0", "audit_every must be from 1 month to 240 months")]:
         assert problem in await chat.say("alice", f"/propose Change\n  amend: {bad}"), bad
     assert "constitutional decision" in await chat.say("alice", "/propose Change\n  kind: ordinary\n  amend: timezone = UTC")
     await chat.say("alice", "/propose Move to Berlin time\n  amend: timezone = Europe/Berlin; quorum.ordinary = 40%")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.charter import DEFAULT_FUNDS, Charter
-from handlers.due import run_due
+from schedules.due import run_due
 from handlers.money import BadAmount, format_amount, parse_amount, split
 from storage.models import Outbox
 from tests.conftest import Chat, make_coop

@@ -1,0 +1,225 @@
+"""Charter keys, declared once in handlers.charter.KEYS: bounds named when refused, every key
+amendable and shown, the stored format kept, and the table as the single source."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fractions import Fraction
+
+import pytest
+
+from handlers import amend, texts
+from handlers.charter import KEYS, Charter, CharterKey, Months, charter_class
+from tests.conftest import make_coop
+
+# For every key: values past each of its bounds, and what the refusal must say (naming the bound).
+PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
+    **{f"quorum.{kind}": [("9%", f"quorum.{kind} must be from 10% to 100%"),
+                          ("101%", f"quorum.{kind} must be from 10% to 100%")]
+       for kind in ("ordinary", "strategic", "constitutional")},
+    **{f"threshold.{kind}": [("50%", f"threshold.{kind} must be from more than 1/2 to all"),
+                             ("0%", f"threshold.{kind} must be from more than 1/2 to all"),
+                             ("> 100%", f"threshold.{kind} must be from more than 1/2 to all")]
+       for kind in ("ordinary", "strategic", "constitutional")},
+    "voting_period": [("29s", "voting_period must be from 30s to 365d"),
+                      ("366d", "voting_period must be from 30s to 365d")],
+    **{key: [("59s", f"each of {key} must be from 1m to 365d"),
+             ("366d", f"each of {key} must be from 1m to 365d"),
+             ("6h, 5h, 4h, 3h, 2h, 1h", f"{key} takes at most 5 offsets (6 given)"),
+             ("2h, 120m", f"{key} gives 2h twice")]
+       for key in ("reminder_offsets", "audit_reminders", "vow_reminders")},
+    **{key: [("0", f"{key} must be from 1 month to 240 months"),
+             ("241", f"{key} must be from 1 month to 240 months")]
+       for key in ("audit_every", "sunset_every")},
+    "movement_share": [("101%", "movement_share must be from 0% to 100%"),
+                       ("-1%", "movement_share must be from 0% to 100%")],
+    "movement_funds": [(" | ".join(f"fund {i}" for i in range(21)), "movement_funds must name from 1 to 20 funds"),
+                       ("x" * 121, "a fund's name can be at most 120 characters"),
+                       ("a=0 | b", "the weight of a must be from 1 to 1000"),
+                       ("a=1001", "the weight of a must be from 1 to 1000"),
+                       ("a | A=2", "the fund A is given twice")],
+    "member_split": [("by shares", "member_split is equal or hours")],
+    "currency": [("XYZ", "not an ISO 4217 currency code"), ("EURO", "not an ISO 4217 currency code")],
+    "vow_waiver": [("maybe", "vow_waiver is yes or no")],
+    "vow_every": [("23h", "vow_every must be from 1d to 365d"), ("366d", "vow_every must be from 1d to 365d")],
+    "timezone": [("Mars/Base", "not a timezone"), ("UTC+2", "not a timezone")],
+}
+
+# For every key: a good value, and the words `charter` then shows.
+GOOD: dict[str, tuple[str, str]] = {
+    "quorum.ordinary": ("10%", "ordinary: quorum 10% of the register"),
+    "threshold.ordinary": ("more than 3/5", "ordinary: passes with more than 3/5"),
+    "quorum.strategic": ("100%", "strategic: quorum 100% of the register"),
+    "threshold.strategic": ("all", "strategic: passes with all"),
+    "quorum.constitutional": ("2/3", "constitutional: quorum 66.7% of the register"),
+    "threshold.constitutional": ("> 2/3", "constitutional: passes with more than 2/3"),
+    "voting_period": ("365d", "Voting period: 365d unless"),
+    "reminder_offsets": ("1m, 2h, 1d, 7d, 365d", "Deadline reminders: 365d, 7d, 1d, 2h, 1m before closing."),
+    "audit_every": ("1", "Liberation audit every 1 month from founding."),
+    "audit_reminders": ("14d", "Audit reminders: 14d before each audit."),
+    "sunset_every": ("240", "Sunset vote every 240 months from founding."),
+    "movement_share": ("0%", "Movement share of surplus: 0%."),
+    "movement_funds": ("bail fund=3 | strike fund", "Movement funds: bail fund (weight 3), strike fund (weight 1)."),
+    "member_split": ("hours", "Members' part: by recorded hours."),
+    "currency": ("jpy", "Currency: JPY."),
+    "vow_waiver": ("no", "Vow waivers: no vow may be waived."),
+    "vow_reminders": ("2d, 1h", "Vow reminders: 2d, 1h before a payout date."),
+    "vow_every": ("1d", "Without a payout date, vow reminders every 1d."),
+    "timezone": ("america/new_york", "Timezone: America/New_York."),
+}
+
+NAMES = [k.name for k in KEYS]
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(amend.BadAmendment) as caught:
+        amend.parse(text, Charter())
+    return str(caught.value)
+
+
+def test_every_key_has_bound_cases_a_good_value_and_words():
+    """A key added to the table without its words or these cases fails here first."""
+    assert set(PAST_BOUNDS) == set(NAMES) == set(GOOD) == set(texts.CHARTER_WORDS)
+
+
+@pytest.mark.parametrize("name, value, problem",
+                         [(name, value, problem) for name in NAMES for value, problem in PAST_BOUNDS[name]])
+def test_a_value_past_a_bound_is_refused_naming_the_bound(name, value, problem):
+    assert problem in refusal(f"{name} = {value}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_same_key_twice_is_refused(name):
+    value = GOOD[name][0]
+    assert refusal(f"{name} = {value}; {name} = {value}") == f"{name} is given twice"
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_a_good_value_is_amended_and_shown_by_charter(chat, name):
+    value, words = GOOD[name]
+    await make_coop(chat, 1)
+    await chat.say("alice", f"/propose Change {name}\n  amend: {name} = {value}")
+    assert "Proposal #1" in chat.last
+    for who in ("alice", "m1"):
+        await chat.say(who, "/vote 1 For")
+    await chat.say("alice", "/close 1")
+    assert f"The charter is amended: {name} = {value}." in chat.last
+    shown = await chat.say("m1", "/charter")
+    assert words in shown and f"[{name}]" in shown
+
+
+# --- the cases found by trying it ---
+async def test_a_zero_threshold_cannot_be_amended_so_a_unanimous_against_never_passes(chat):
+    await make_coop(chat, 1)
+    answer = await chat.say("alice", "/propose Anything goes\n  amend: threshold.ordinary = 0%")
+    assert "threshold.ordinary must be from more than 1/2 to all" in answer
+    assert "Usage: /propose" in answer and not any(t.startswith("Proposal") for t in chat.announced)
+    # The least the charter allows still turns a unanimous Against down.
+    amended, _ = amend.parse("threshold.ordinary = > 1/2", Charter())
+    assert not amended.rule("ordinary").meets_threshold(Fraction(0))
+
+
+async def test_the_voting_period_has_the_bounds_of_closes(chat):
+    await make_coop(chat, 1)
+    assert "can stay open for at most 365d" in await chat.say("alice", "/propose Long\n  closes: 999999d")
+    answer = await chat.say("alice", "/propose Long\n  amend: voting_period = 9999d")
+    assert "voting_period must be from 30s to 365d" in answer
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("reminder_offsets = 400d", "each of reminder_offsets must be from 1m to 365d"),
+    ("reminder_offsets = " + ", ".join(f"{m}m" for m in range(1, 1201)), "reminder_offsets takes at most 5 offsets"),
+    ("vow_every = 1s", "vow_every must be from 1d to 365d"),
+    ("timezone = UTC; timezone = CET", "timezone is given twice"),
+])
+def test_cases_that_passed_before_are_refused(text, problem):
+    assert problem in refusal(text)
+
+
+async def test_a_zero_month_sunset_is_refused_in_plain_words(chat):
+    await make_coop(chat, 1)
+    answer = await chat.say("alice", "/propose Never\n  amend: sunset_every = 0")
+    assert "That amendment cannot be made: sunset_every must be from 1 month to 240 months." in answer
+    assert "' 0'" not in answer
+
+
+def test_an_unknown_key_gets_a_guess_and_the_list():
+    problem = refusal("quorum.ordnary = 40%")
+    assert "the charter has no key 'quorum.ordnary' (did you mean quorum.ordinary?)" in problem
+    assert "its keys are: " + ", ".join(NAMES) in problem
+    assert "did you mean" not in refusal("colour = red")
+
+
+def test_unreadable_values_say_what_to_write():
+    assert refusal("quorum.ordinary = lots") == "'lots' is not a share (write 30% or 3/10)"
+    assert refusal("voting_period = 2h, 1h") == "'2h, 1h' is not one duration (write 72h or 3d)"
+    assert refusal("audit_every = twelve") == "'twelve' is not a whole number of months"
+    assert refusal("timezone") == "'timezone' is not key = value"
+    assert refusal(" ; ") == "nothing to amend"
+
+
+def test_firewall_keys_are_declared():
+    """SPEC's firewall keys among today's; nothing enforces them yet."""
+    assert {k.name for k in KEYS if k.firewall} == {"movement_share", "movement_funds", "audit_every", "sunset_every"}
+
+
+# --- storage: the format co-ops already have, and amendments merged leaf by leaf ---
+OLD_STORED = {
+    "rules": {"ordinary": {"quorum": "2/5", "threshold": "1/2", "strict": True},
+              "strategic": {"quorum": "3/5", "threshold": "2/3", "strict": False}},
+    "voting_period_s": 3600, "reminder_offsets_s": [7200], "audit_every_months": 6, "sunset_every_months": 36,
+    "audit_reminders_s": [86400], "movement_share": "0.25", "movement_funds": [["bail", 2]],
+    "member_split": "hours", "currency": "USD", "vow_waiver": False, "vow_reminders_s": [3600],
+    "vow_every_s": 86400,
+}
+
+
+def test_charters_stored_before_the_table_read_the_same_and_missing_keys_take_defaults():
+    c = Charter.from_json(OLD_STORED)
+    assert c.rule("ordinary").quorum == Fraction(2, 5) and c.rule("constitutional") == Charter().rule("constitutional")
+    assert (c.voting_period, c.reminder_offsets, c.audit_every_months, c.sunset_every_months) == (
+        timedelta(hours=1), (timedelta(hours=2),), 6, 36)
+    assert (str(c.movement_share), c.movement_funds, c.member_split, c.currency, c.vow_waiver) == (
+        "0.25", (("bail", 2),), "hours", "USD", False)
+    assert c.timezone == "UTC"  # not stored: the default
+    stored = c.to_json()
+    assert {k: v for k, v in stored.items() if k in OLD_STORED and k != "rules"} == {
+        k: v for k, v in OLD_STORED.items() if k != "rules"}
+    assert stored["rules"]["ordinary"] == OLD_STORED["rules"]["ordinary"]
+    assert Charter.from_json(stored) == c and Charter.from_json(None) == Charter() == Charter.from_json({})
+
+
+async def test_two_amendments_of_one_kinds_rule_both_hold(chat):
+    """One amends the ordinary quorum, the other its threshold; decided one after the other, the
+    second does not put the first back."""
+    await make_coop(chat, 1)
+    await chat.say("alice", "/propose Lower quorum\n  amend: quorum.ordinary = 40%")
+    await chat.say("alice", "/propose Higher bar\n  amend: threshold.ordinary = 2/3")
+    for number in (1, 2):
+        for who in ("alice", "m1"):
+            await chat.say(who, f"/vote {number} For")
+        await chat.say("alice", f"/close {number}")
+    shown = await chat.say("m1", "/charter")
+    assert "ordinary: quorum 40% of the register" in shown and "ordinary: passes with at least 2/3" in shown
+
+
+# --- the table is the single source ---
+def test_a_key_added_to_the_table_is_a_field_stored_amendable_and_shown(monkeypatch):
+    toy = CharterKey("drill_every", "drill_every_months", Months(1, 60), 12, ("drill_every_months",))
+    Toy = charter_class(KEYS + (toy,))
+    monkeypatch.setitem(texts.CHARTER_WORDS, "drill_every", "Adversary drill every {value}.")
+    c = Toy()
+    assert c.drill_every_months == 12 and c.to_json()["drill_every_months"] == 12
+    assert Toy.from_json(Charter().to_json()).drill_every_months == 12  # stored before the key: its default
+    amended, said = amend.parse("drill_every = 6", c)
+    assert amended.drill_every_months == 6 and said == ["drill_every = 6"]
+    assert amend.patch(c, amended) == {"drill_every_months": 6}
+    assert Toy.from_json(amended.to_json()) == amended
+    assert "drill_every must be from 1 month to 60 months" in str(pytest.raises(
+        amend.BadAmendment, amend.parse, "drill_every = 61", c).value)
+    assert "• Adversary drill every 6 months.  [drill_every]" in texts.charter("Red Bakery", amended)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_refusal_echoes_at_most_a_short_line_of_the_value(name):
+    assert len(refusal(f"{name} = " + "x\n" * 3000)) < 400
