@@ -81,12 +81,14 @@ class Platform(Protocol):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Waits between tries of one row: `first` seconds, doubling up to `cap`; a row that has failed
-    for reasons that may pass is given up only once it is `horizon` old."""
+    """Waits between tries of one row: `first` seconds, doubling up to `cap`. A row failing for
+    reasons that may pass is given up only once it is `horizon` old and has failed `tries` times
+    (a row that waited long in a backlog is not dropped at its first 502)."""
 
     first: float = 1.0
     cap: float = 300.0
     horizon: timedelta = timedelta(hours=24)
+    tries: int = 20
 
     def delay(self, attempts: int) -> float:
         """The wait after a failure, given the tries that failed before it."""
@@ -257,7 +259,8 @@ class Pump:
                 return False
             case RetryAt(reason, after):
                 now = clock.now()
-                if after is None and now - item.created_at >= self.backoff.horizon:
+                if (after is None and now - item.created_at >= self.backoff.horizon
+                        and item.attempts + 1 >= self.backoff.tries):
                     logger.error("outbox %s to %s:%s given up after %s tries since %s: %s",
                                  item.id, name, item.chat_id, item.attempts + 1, item.created_at, reason)
                     await outbox.give_up(item.id, f"still failing after {self.backoff.horizon}: {reason}", now)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from bot.delivery import SENT, Backoff, Pump
+from bot.delivery import SENT, Backoff, Pump, RetryAt
 from storage.db import Database
 from storage.models import Outbox
 from storage.common import priority
@@ -265,3 +265,31 @@ async def test_two_pumps_deliver_each_row_once(gov, db_url):
     finally:
         for db in dbs:
             await db.dispose()
+
+
+class Failing(Recorder):
+    """A platform whose server is away: every try is answered "later"."""
+
+    async def deliver(self, item):
+        self.log.append(item.id)
+        return RetryAt("502 Bad Gateway")
+
+
+async def test_a_failure_that_may_pass_is_given_up_only_after_the_horizon(gov, clock):
+    """On the test clock: the waits between tries grow; the row is kept for the whole horizon."""
+    coop_id = await _coop(gov)
+    await _queue_direct(gov, coop_id, "c", ["doomed"])
+    tries: list = []
+    services = SimpleNamespace(stores=gov.stores, clock=clock, worker="w")
+    pump = Pump(Failing(tries), services, backoff=Backoff(first=1.0, cap=600.0, horizon=timedelta(hours=1), tries=5))
+    start = clock.now()
+    while not (row := (await rows(gov.stores, "test"))[0]).sent_at:
+        assert await pump.deliver_once() == 1
+        row = (await rows(gov.stores, "test"))[0]
+        if row.next_attempt_at and not row.gave_up:
+            assert await pump.deliver_once() == 0  # not before its time
+            clock.current = row.next_attempt_at
+    assert row.gave_up and "502" in row.last_error
+    assert clock.now() - start >= timedelta(hours=1) and len(tries) == row.attempts
+    # 1, 2, 4 … seconds, then 10-minute waits: a few tries, none of them lost in memory.
+    assert 9 <= row.attempts <= 20
