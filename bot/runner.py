@@ -54,10 +54,11 @@ async def run(settings: Settings) -> int:
         for adapter in adapters:
             adapter.kick()
 
-    tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
     clock = DueClock(services.stores, services.clock, after=after_due_work,
                      before_close=lambda: services.governance.before_close)
-    services.governance.after_command.append(clock.poke)
+    # Every adapter exists: the core is built with their names and hooks, and the clock listening.
+    services.assemble(after_command=(clock.poke,))
+    tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
     clock.start()
     logger.info("coopbot is running")
     announce_ready = asyncio.create_task(_announce_ready(adapters))

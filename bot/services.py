@@ -6,15 +6,37 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.config import Settings
-from handlers.ports import Clock, SystemClock
+from handlers.ports import Clock, CloseHook, SystemClock
 from handlers.router import Governance
 from storage.db import Database
 from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """What an adapter declares for the core: the name it answers to (known once logged in, so
+    read late) and the hooks it needs before a count."""
+
+    @property
+    def bot_name(self) -> str | None: ...
+
+    before_close: tuple[CloseHook, ...]
+
+
+class _BotNames:
+    """The adapters' names, read when a command asks (`/verb@BotName`), not when assembled."""
+
+    def __init__(self, adapters: list[Adapter]) -> None:
+        self._adapters = adapters
+
+    def __iter__(self) -> Iterator[str]:
+        return (a.bot_name for a in self._adapters if a.bot_name)
 
 
 @dataclass
@@ -23,13 +45,12 @@ class Services:
     db: Database
     stores: Stores
     clock: Clock
-    governance: Governance
     worker: str = ""  # this process's name in outbox claims
+    adapters: list[Adapter] = field(default_factory=list)
+    _governance: Governance | None = None
 
     @classmethod
-    async def start(
-        cls, settings: Settings, *, clock: Clock | None = None, bot_names: tuple[str, ...] = (), exclusive: bool = False
-    ) -> Services:
+    async def start(cls, settings: Settings, *, clock: Clock | None = None, exclusive: bool = False) -> Services:
         """Open the database and bring its schema up to date before anything else runs.
         `exclusive`: this process acts on schedules (run, console), so on SQLite it must be alone."""
         db = Database(settings.database_url)
@@ -39,7 +60,30 @@ class Services:
         stores = Stores.over(db)
         clock = clock or SystemClock()
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        return cls(settings, db, stores, clock, Governance(stores, clock, bot_names), worker)
+        return cls(settings, db, stores, clock, worker)
+
+    def attach(self, adapter: Adapter) -> None:
+        """An adapter joins before the core is assembled (its constructor calls this)."""
+        if self._governance is not None:
+            raise RuntimeError("attach every adapter before the core is assembled")
+        self.adapters.append(adapter)
+
+    def assemble(self, *, after_command: tuple[Callable[[], None], ...] = ()) -> Governance:
+        """Build the core once every adapter is attached: their names and hooks, and what listens
+        after each command (the clock)."""
+        if self._governance is not None:
+            raise RuntimeError("the core is assembled once")
+        self._governance = Governance(
+            self.stores, self.clock, bot_names=_BotNames(self.adapters),
+            before_close=tuple(hook for adapter in self.adapters for hook in adapter.before_close),
+            after_command=list(after_command),
+        )
+        return self._governance
+
+    @property
+    def governance(self) -> Governance:
+        """The core; assembled on first use if nobody did so (an adapter driven on its own)."""
+        return self._governance or self.assemble()
 
     async def close(self) -> None:
         await self.db.dispose()

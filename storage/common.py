@@ -12,6 +12,16 @@ from storage.errors import DuplicateEvent
 from storage.models import GovernanceEvent, InboundEvent, Outbox, Room
 
 
+# What a chat sees first when its budget is short: cards, results, reminders and audits go before
+# routine announcements (joins, vows, rounds) queued earlier.
+URGENT, ROUTINE = 0, 1
+URGENT_KINDS = frozenset({"proposal_opened", "proposal_result", "proposal_withdrawn", "reminder", "audit"})
+
+
+def priority(kind: str) -> int:
+    return URGENT if kind in URGENT_KINDS else ROUTINE
+
+
 def insert(session: AsyncSession, model):
     """An INSERT that knows ON CONFLICT on both SQLite and PostgreSQL."""
     dialect = session.bind.dialect.name
@@ -80,6 +90,7 @@ async def announce(
                 platform=platform,
                 chat_id=chat_id,
                 kind=kind,
+                priority=priority(kind),
                 proposal_id=proposal_id,
                 text=text,
                 created_at=now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, false as sa_false, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -191,6 +191,9 @@ class Outbox(SQLModel, table=True):
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=255)
     kind: str = Field(max_length=32)  # proposal_opened | proposal_result | proposal_withdrawn | notice
+    # 0 (urgent: cards, results, reminders, audits) goes before 1 (routine) within a chat; set
+    # from `kind` when queued (storage.common.priority).
+    priority: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     proposal_id: int | None = _fk("proposal.id", nullable=True)
     text: str
     created_at: datetime = _ts()
@@ -198,6 +201,13 @@ class Outbox(SQLModel, table=True):
     # Several processes on one PostgreSQL database: a row is delivered by the one that claims it.
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = _ts(nullable=True)
+    # Delivery state lives on the row, so a crash or a restart loses no retry: tries so far, when
+    # the next may be made (a chat whose next row waits is left alone), what went wrong last, and
+    # whether delivery was abandoned (a permanent refusal; `sent_at` then says when).
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    gave_up: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class Card(SQLModel, table=True):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert as sa_insert, or_, select, update
+from sqlalchemy import and_, case, func, insert as sa_insert, not_, or_, select, update
 
-from storage.common import claim_many
+from storage.common import URGENT, claim_many, priority
 from storage.db import Database
 from storage.models import Outbox, Room
 
@@ -43,18 +43,50 @@ class OutboxStore:
             return list((await s.execute(stmt)).scalars())
 
     async def claim(
-        self, platform: str, worker: str, now: datetime, *, limit: int = 100, lease: timedelta = timedelta(seconds=60)
+        self, platform: str, worker: str, now: datetime, *, limit: int = 100, per_chat: int | None = None,
+        lease: timedelta = timedelta(seconds=60), paused: Collection[str] = (), urgent_only: Collection[str] = (),
     ) -> list[Outbox]:
-        """Pending rows for this platform that no other process is delivering, oldest first,
-        claimed for `lease` (a process that dies lets its claims lapse, and another takes over)."""
+        """Pending rows for this platform that no other process is delivering, claimed for `lease`
+        (a process that dies lets its claims lapse, and another takes over); in each chat by
+        (priority, id). Rows waiting out a retry are not due, nor is anything after them in their chat.
+
+        With `per_chat`, delivery is fair: at most that many rows of each chat, the chats taking
+        turns for the `limit` (every chat's first row before any chat's second), and a chat whose
+        next row another live process holds is left to it (so its order holds across processes
+        too). `paused` chats are over their budget and not claimed at all; in `urgent_only` chats
+        only urgent rows are. Without `per_chat`: the oldest rows, a chat possibly split."""
+        o = Outbox.__table__
+        fair = per_chat is not None
+        mine = or_(o.c.claimed_until.is_(None), o.c.claimed_until < now, o.c.claimed_by == worker)
+        due = or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now)
+        wanted = [o.c.platform == platform, o.c.sent_at.is_(None)]
+        if paused:
+            wanted.append(o.c.chat_id.not_in(list(paused)))
+        if urgent_only:
+            wanted.append(or_(o.c.chat_id.not_in(list(urgent_only)), o.c.priority == URGENT))
+        if not fair:
+            wanted.append(mine)
+        held = not_(and_(due, mine)) if fair else not_(due)
+        ranked = select(
+            o.c.id, o.c.chat_id, o.c.priority,
+            func.row_number().over(partition_by=o.c.chat_id, order_by=(o.c.priority, o.c.id)).label("rn"),
+            case((held, 1), else_=0).label("held"),
+        ).where(*wanted).subquery()
+        first_held = func.min(case((ranked.c.held == 1, ranked.c.rn))).over(partition_by=ranked.c.chat_id)
+        gated = select(ranked, first_held.label("first_held")).subquery()
+        open_rows = or_(gated.c.first_held.is_(None), gated.c.rn < gated.c.first_held)
+        if fair:
+            open_rows = and_(open_rows, gated.c.rn <= per_chat)
         async with self.db.write() as s:
-            free = or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now, Outbox.claimed_by == worker)
+            # The lock is taken on the rows themselves, with the claim's conditions checked again
+            # on the locked row (PostgreSQL re-reads a row another claim just committed).
             ids = (
-                select(Outbox.id)
-                .where(Outbox.platform == platform, Outbox.sent_at.is_(None), free)
-                .order_by(Outbox.id)
+                select(o.c.id)
+                .join(gated, gated.c.id == o.c.id)
+                .where(open_rows, o.c.sent_at.is_(None), mine, due)
+                .order_by(gated.c.rn, gated.c.priority, o.c.id)
                 .limit(limit)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=o)
             )
             stmt = (
                 update(Outbox)
@@ -63,7 +95,35 @@ class OutboxStore:
                 .returning(Outbox)
             )
             rows = list((await s.execute(stmt)).scalars())
-            return sorted(rows, key=lambda row: row.id)
+            return sorted(rows, key=lambda row: (row.chat_id, row.priority, row.id))
+
+    async def release(self, ids: list[int], worker: str) -> None:
+        """Claims not acted on (the chat's turn ended): free them for the next pass, or another process."""
+        if not ids:
+            return
+        async with self.db.write() as s:
+            await s.execute(
+                update(Outbox).where(Outbox.id.in_(ids), Outbox.claimed_by == worker)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    async def retry(self, row_id: int, error: str, at: datetime) -> None:
+        """A try failed for a reason that may pass: count it, and wait until `at` (the chat too)."""
+        async with self.db.write() as s:
+            await s.execute(
+                update(Outbox).where(Outbox.id == row_id, Outbox.sent_at.is_(None))
+                .values(attempts=Outbox.attempts + 1, next_attempt_at=at, last_error=error[:500],
+                        claimed_by=None, claimed_until=None)
+            )
+
+    async def give_up(self, row_id: int, error: str, now: datetime) -> None:
+        """A permanent refusal: this row will never be delivered; the chat's later rows go on."""
+        async with self.db.write() as s:
+            await s.execute(
+                update(Outbox).where(Outbox.id == row_id, Outbox.sent_at.is_(None))
+                .values(attempts=Outbox.attempts + 1, last_error=error[:500], gave_up=True, sent_at=now,
+                        claimed_by=None, claimed_until=None)
+            )
 
     async def announce_many(self, items: Iterable[Scheduled], now: datetime) -> set[str]:
         """Queue scheduled news once: in every bound room, and as direct messages. Each item's
@@ -86,9 +146,11 @@ class OutboxStore:
                 rows = []
                 for item in batch:
                     base = {"coop_id": item.coop_id, "proposal_id": item.proposal_id, "created_at": now}
-                    rows += [{**base, "platform": platform, "chat_id": chat_id, "kind": item.kind, "text": item.text}
+                    rows += [{**base, "platform": platform, "chat_id": chat_id, "kind": item.kind, "text": item.text,
+                              "priority": priority(item.kind)}
                              for platform, chat_id in rooms.get(item.coop_id, [])]
-                    rows += [{**base, "platform": platform, "chat_id": chat_id, "kind": "direct", "text": message}
+                    rows += [{**base, "platform": platform, "chat_id": chat_id, "kind": "direct", "text": message,
+                              "priority": priority("direct")}
                              for platform, chat_id, message in item.direct]
                 if rows:
                     await s.execute(sa_insert(Outbox.__table__), rows)

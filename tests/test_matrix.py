@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import text
+from sqlalchemy import select, text
 import pytest
 
 from bot.config import Settings
@@ -449,3 +449,39 @@ async def test_each_refusal_of_a_poll_response(synapse, people, tmp_path):
         assert await bot.stores.votes.ballots(p.id) == []
     finally:
         await bot.close()
+
+
+async def test_a_send_failing_longer_than_five_tries_is_retried_not_given_up(bot, people):
+    """The homeserver answers 502 to the bot's sends for a while (more than five tries): the
+    announcement waits on its row, with its tries counted, and goes out once the server is back."""
+    from bot.delivery import Backoff
+    from bot.matrix.adapter import SendFailed
+    from storage.models import Outbox
+    from storage.outbox import Scheduled
+
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    adapter = bot.adapter
+    adapter.pump.backoff = Backoff(first=0.05, cap=0.2)
+    real_send, failures = adapter._send, []
+
+    async def flaky_send(room, content, *, txn, **kw):
+        if txn.startswith("outbox-") and len(failures) < 8:
+            failures.append(txn)
+            raise SendFailed(f"m.room.message to {room}: RoomSendError: unknown error (502 Bad Gateway)")
+        return await real_send(room, content, txn=txn, **kw)
+
+    adapter._send = flaky_send
+    coop = await bot.stores.coops.get_by_room("matrix", room_id)
+    await bot.stores.outbox.announce_many([Scheduled("flaky", coop.id, "notice", "Still delivered")],
+                                          bot.services.clock.now())
+    adapter.kick()
+    await wait_for_event(alice, room_id, notice_with("Still delivered"), 30)
+    assert len(failures) == 8
+    for _ in range(100):
+        async with bot.stores.db.read() as s:
+            row = (await s.execute(select(Outbox).where(Outbox.text == "Still delivered"))).scalar_one()
+        if row.sent_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert row.attempts == 8 and not row.gave_up and "502" in row.last_error

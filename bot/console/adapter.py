@@ -9,10 +9,12 @@ import threading
 from typing import TextIO
 
 from bot.console.lines import Assembler, Message
+from bot.delivery import SENT, Outcome, Pump
 from bot.services import Services
 from handlers import texts
 from handlers.events import CommandReceived
 from handlers.types import ChatRef, Reply, UserRef
+from storage.models import Outbox
 from schedules.clock import DueClock
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,13 @@ IDLE_FLUSH = 0.4  # seconds of quiet after which the message being typed is comp
 
 
 class Console:
+    """Also the delivery pump's `Platform` for the terminal: a row is delivered by printing it."""
+
+    name = PLATFORM
+    prefix = "/"
+    bot_name = None
+    before_close = ()
+
     def __init__(self, services: Services, *, speaker: str, room: str, out: TextIO, interactive: bool) -> None:
         self.services = services
         self.chat = ChatRef(PLATFORM, room, is_direct=False, title=room)
@@ -29,6 +38,9 @@ class Console:
         self.out = out
         self.interactive = interactive
         self.lock = asyncio.Lock()  # one message at a time, like one person typing
+        # Printed right after each command, in order: one chat at a time, no cards to edit, no budget.
+        self.pump = Pump(self, services, per_chat=1000, parallel=1)
+        services.attach(self)
 
     def say(self, who: str, text: str, mark: str = ":") -> None:
         lines = text.split("\n")
@@ -54,24 +66,32 @@ class Console:
             replies = await self.services.governance.handle_command(CommandReceived(self.chat, sender, message.text))
             for reply in replies:
                 self.show(message, reply)
-            await self.deliver()
+            await self.print_pending()
 
-    async def deliver(self) -> None:
-        """Print this room's pending announcements, then mark them sent."""
-        outbox = self.services.stores.outbox
-        while batch := await outbox.pending(PLATFORM, chat_id=self.chat.chat_id):
-            for item in batch:
-                self.say("coopbot", texts.for_platform(item.text, "/"))
-            await outbox.mark_sent([m.id for m in batch], self.services.clock.now())
-        # Direct messages to console people (reminders to vote) are shown as such.
-        while batch := [m for m in await outbox.pending(PLATFORM) if m.kind == "direct"]:
-            for item in batch:
-                self.say(f"coopbot (only to {item.chat_id})", texts.for_platform(item.text, "/"))
-            await outbox.mark_sent([m.id for m in batch], self.services.clock.now())
+    async def print_pending(self) -> None:
+        """Print the pending announcements (the room's, and direct messages), marking each sent."""
+        await self.pump.drain()
+
+    async def deliver(self, item: Outbox) -> Outcome:
+        text = texts.for_platform(item.text, self.prefix)
+        if item.chat_id == self.chat.chat_id:
+            self.say("coopbot", text)
+        elif item.kind == "direct":
+            # Direct messages to console people (reminders to vote) are shown as such.
+            self.say(f"coopbot (only to {item.chat_id})", text)
+        else:
+            self.say(f"coopbot (in {item.chat_id})", text)  # another console room of this database
+        return SENT
+
+    async def edit(self, card, view, text: str) -> Outcome:
+        return SENT  # a terminal keeps no cards to edit
+
+    def card_text(self, view) -> str:
+        return view.text
 
     async def deliver_now(self) -> None:
         async with self.lock:
-            await self.deliver()
+            await self.print_pending()
 
     async def run(self, stdin: TextIO) -> None:
         loop = asyncio.get_running_loop()
@@ -86,11 +106,11 @@ class Console:
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
         # Results of proposals closing on time, and reminders, are printed while the console runs.
         ticker = DueClock(self.services.stores, self.services.clock, after=self.deliver_now)
-        self.services.governance.after_command.append(ticker.poke)
+        self.services.assemble(after_command=(ticker.poke,))
         ticker.start()
         try:
             async with self.lock:
-                await self.deliver()
+                await self.print_pending()
             while True:
                 # A message is complete when its next line starts a new one, at the end of input,
                 # or when input pauses: a person (or a program on a pipe) waiting for an answer.

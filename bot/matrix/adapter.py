@@ -37,19 +37,22 @@ from nio.api import RelationshipType
 
 from bot.cards import CardEdits
 from bot.config import Settings
-from bot.pacing import wait_event
+from bot.delivery import SENT, Backoff, GiveUp, Outcome, Pump, RetryAt
 from bot.matrix import convert
 from bot.services import Services
 from handlers import texts
-from handlers.cards import card_view
+from handlers.cards import CardView, card_view
 from handlers.events import CommandReceived, VoteCast
 from handlers.types import Reply
-from storage.models import Outbox
+from storage.models import Card, Outbox
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "!"
-MAX_FAILURES = 5
+# Refusals that the same request would meet again: not in the room or no right to post there, no
+# such room, an event too big or malformed. Anything else (5xx, timeouts, M_LIMIT_EXCEEDED, even
+# M_UNKNOWN_TOKEN, which an operator fixes with a new token) is retried, not given up.
+PERMANENT = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON"})
 SYNC_TIMEOUT_MS = 30_000
 CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card while votes keep coming: a burst becomes one edit
 SETTLED = 0.4  # no vote for this long: the burst is over, and its final tally goes out without waiting the interval
@@ -73,13 +76,22 @@ _in_sync: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sync", defau
 class SendFailed(Exception):
     """The homeserver refused a send (nio returns errors rather than raising them)."""
 
+    def __init__(self, message: str, errcode: str | None = None, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.errcode, self.retry_after_ms = errcode, retry_after_ms
+
 
 def _timestamp(milliseconds: int | None) -> datetime | None:
     return datetime.fromtimestamp(milliseconds / 1000, timezone.utc) if milliseconds else None
 
 
 class MatrixAdapter:
-    def __init__(self, services: Services, settings: Settings) -> None:
+    """Also the delivery pump's `Platform` for Matrix: `deliver`, `edit` and `card_text`."""
+
+    name = convert.PLATFORM
+    prefix = PREFIX
+
+    def __init__(self, services: Services, settings: Settings, *, backoff: Backoff = Backoff()) -> None:
         self.services = services
         self.settings = settings
         self.store_dir = Path(settings.data_dir) / "matrix"
@@ -96,17 +108,19 @@ class MatrixAdapter:
         self.client = AsyncClient(
             settings.matrix_homeserver, settings.matrix_user, store_path=str(self.store_dir), config=config
         )
-        self.cards = CardEdits(CARD_EDIT_INTERVAL, IDLE, settled=SETTLED, min_gap=MIN_EDIT_GAP)
+        # A default Synapse has its own per-user rate limit, which answers M_LIMIT_EXCEEDED: no budget here.
+        self.pump = Pump(self, services, backoff=backoff, idle=IDLE,
+                         cards=CardEdits(CARD_EDIT_INTERVAL, IDLE, settled=SETTLED, min_gap=MIN_EDIT_GAP))
+        self.cards = self.pump.cards
         self._polls: dict[tuple[str, str], int] = {}  # (room, poll event id) -> proposal id, for our polls
         self._greet: set[str] = set()
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
-        self._outbox_kick = asyncio.Event()
-        self._tasks: set[asyncio.Task] = set()
-        self._failures: dict[int, int] = {}  # outbox row id -> failed attempts
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
         self.ready = asyncio.Event()  # set once logged in and the first sync is handled
-        services.governance.before_close += (self.reconcile,)
+        self.bot_name: str | None = None  # the user id, once logged in
+        self.before_close = (self.reconcile,)  # poll responses a sync skipped are fetched before a count
+        services.attach(self)
 
     @property
     def user_id(self) -> str:
@@ -140,35 +154,24 @@ class MatrixAdapter:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.login()
-        self.services.governance.bot_names += (self.user_id,)
+        self.bot_name = self.user_id
         self._direct = {
             name.removeprefix("direct:")
             for name in await self.services.stores.cursors.names(convert.PLATFORM, prefix="direct:")
         }
-        for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
-            self.cards.mark(card.proposal_id)
-        self._spawn(self._deliver_outbox(), "matrix-outbox")
-        self._spawn(self.cards.run(self._refresh, "Matrix"), "matrix-cards")
+        await self.pump.start()
         try:
             await self._sync_loop(stop)
         finally:
-            # Replies to what was handled go out before the loops stop.
-            replies = [t for t in self._tasks if t.get_name() == "matrix-reply"]
-            if replies:
-                await asyncio.wait(replies, timeout=10)
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Replies to what was handled, and the outbox pass in hand, go out before the loops stop.
+            await self.pump.close()
             await self.client.close()
 
     def _spawn(self, coro, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.pump.spawn(coro, name, drain=True)
 
     def kick(self) -> None:
-        self._outbox_kick.set()
-        self.cards.kick.set()
+        self.pump.kick()
 
     # --- receiving ---
 
@@ -460,7 +463,8 @@ class MatrixAdapter:
             room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
         )
         if not isinstance(response, RoomSendResponse):
-            raise SendFailed(f"{event_type} to {room_id}: {response}")
+            raise SendFailed(f"{event_type} to {room_id}: {response}", getattr(response, "status_code", None),
+                             getattr(response, "retry_after_ms", None))
         return response.event_id
 
     async def _reply(self, room_id: str, event, reply: Reply, index: int) -> None:
@@ -473,35 +477,22 @@ class MatrixAdapter:
         except Exception:
             logger.exception("reply in %s failed", room_id)
 
-    async def _deliver_outbox(self) -> None:
-        outbox = self.services.stores.outbox
-        while True:
-            try:
-                waiting: set[str] = set()
-                for item in await outbox.claim(convert.PLATFORM, self.services.worker, self.services.clock.now()):
-                    if item.chat_id in waiting:
-                        continue  # keep each room's order: nothing after a row that failed
-                    try:
-                        await self._deliver(item)
-                    except Exception as exc:
-                        failures = self._failures[item.id] = self._failures.get(item.id, 0) + 1
-                        if failures < MAX_FAILURES and "M_FORBIDDEN" not in str(exc):
-                            logger.warning("outbox %s to %s failed (%s); will retry", item.id, item.chat_id, exc)
-                            waiting.add(item.chat_id)
-                            continue
-                        # Kicked out, room gone, or failing for good: give this one up, go on.
-                        logger.error("outbox %s to %s undeliverable: %s", item.id, item.chat_id, exc)
-                    await outbox.mark_sent([item.id], self.services.clock.now())
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("delivering the Matrix outbox failed; trying again")
-            await wait_event(self._outbox_kick, IDLE)
+    # --- the delivery pump's Platform: one outbox row, one card edit, and what came of it ---
+
+    async def deliver(self, item: Outbox) -> Outcome:
+        try:
+            await self._deliver(item)
+        except Exception as exc:
+            return _outcome(exc)
+        return SENT
 
     async def _deliver(self, item: Outbox) -> None:
-        # Transaction ids come from the outbox row: a send retried after a crash posts once.
+        # Transaction ids come from the outbox row: a send retried (after a failure or a crash)
+        # posts once, and a card whose notice went out but not its poll sends only the poll again.
         if item.kind == "proposal_opened" and item.proposal_id is not None:
             view = await card_view(self.services.stores, item.proposal_id, PREFIX)
+            if view is None:
+                raise SendFailed(f"proposal {item.proposal_id} no longer exists", "M_NOT_FOUND")
             card_id = await self._send(item.chat_id, convert.notice(view.text), txn=f"card-{item.id}")
             if view.ballot != "open" or not view.is_open:
                 await self.services.stores.cards.record(
@@ -526,33 +517,26 @@ class MatrixAdapter:
                 if card.chat_id == item.chat_id and card.poll_id:
                     await self._send(item.chat_id, convert.poll_end(card.poll_id, text),
                                      txn=f"pollend-{item.id}", event_type=convert.POLL_END)
-            self.cards.mark(item.proposal_id, final=True)
 
-    async def _refresh(self, proposal_id: int) -> bool:
-        view = await card_view(self.services.stores, proposal_id, PREFIX)
-        if view is None:
-            return True
-        done = True
-        for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
-            final = not view.is_open
-            verdict = self.cards.verdict(card, view.text, final)
-            if verdict == "skip":
-                continue
-            if verdict == "wait":
-                done = False
-                continue
-            self.cards.edited(card)
-            try:
-                await self._send(card.chat_id, convert.replacement(card.message_id, view.text),
-                                 txn=f"edit-{card.id}-{zlib.crc32(view.text.encode())}")
-            except Exception as exc:
-                # One room that cannot be edited (the bot was kicked) must not hold up the others.
-                logger.warning("card %s in %s not edited: %s", card.id, card.chat_id, exc)
-                if "M_FORBIDDEN" not in str(exc):
-                    done = False
-                    continue
-            await self.services.stores.cards.shown(card.id, view.text, final=final, now=self.services.clock.now())
-        return done
+    async def edit(self, card: Card, view: CardView, text: str) -> Outcome:
+        try:
+            await self._send(card.chat_id, convert.replacement(card.message_id, text),
+                             txn=f"edit-{card.id}-{zlib.crc32(text.encode())}")
+        except Exception as exc:
+            return _outcome(exc)
+        return SENT
+
+    def card_text(self, view: CardView) -> str:
+        return view.text
+
+
+def _outcome(exc: Exception) -> Outcome:
+    """What a failed send means: given up only on a refusal that would come again."""
+    if isinstance(exc, SendFailed) and exc.errcode in PERMANENT:
+        return GiveUp(str(exc))
+    if isinstance(exc, SendFailed) and exc.retry_after_ms:
+        return RetryAt(str(exc), exc.retry_after_ms / 1000)
+    return RetryAt(f"{type(exc).__name__}: {exc}")
 
 
 def _busy(response: SyncResponse, me: str) -> bool:

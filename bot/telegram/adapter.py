@@ -19,15 +19,16 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 
 from bot.cards import CardEdits
 from bot.config import Settings
-from bot.pacing import Budget, Pacer, wait_event
+from bot.delivery import SENT, Backoff, GiveUp, Moved, Outcome, Pump, RetryAt
+from bot.pacing import Budget, Pacer
 from bot.services import Services
 from bot.telegram import convert
 from bot.telegram.request import AiohttpRequest
 from handlers import texts
-from handlers.cards import card_view
+from handlers.cards import CardView, card_view
 from handlers.events import VoteCast
 from handlers.types import Reply
-from storage.models import Outbox
+from storage.models import Card, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ LONG_POLL = 25  # seconds a getUpdates call may wait for news
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CARD_EDIT_INTERVAL = 5.0  # at most one edit of a card this often; a burst of votes becomes one edit
-GROUP_BUDGET = Budget(18, 60.0)  # Telegram allows about 20 messages a minute in a group
-PRIVATE_BUDGET = Budget(30, 60.0)
+# Telegram allows about 20 messages a minute in a group; a third of a chat's budget is kept for
+# cards, results, reminders and card edits, which replies and routine news cannot use.
+GROUP_BUDGET = Budget(18, 60.0, reserve=6)
+PRIVATE_BUDGET = Budget(30, 60.0, reserve=10)
 OVERALL_BUDGET = Budget(25, 1.0)  # and about 30 a second overall
 OUTBOX_IDLE = 1.0
 MAX_RETRIES = 5
@@ -48,7 +51,15 @@ def _budget(chat_id: str) -> Budget:
 
 
 class TelegramAdapter:
-    def __init__(self, services: Services, settings: Settings, *, pacer: Pacer | None = None) -> None:
+    """Also the delivery pump's `Platform` for Telegram: `deliver`, `edit` and `card_text`."""
+
+    name = convert.PLATFORM
+    prefix = PREFIX
+    before_close = ()  # Telegram holds no votes the database has not seen
+
+    def __init__(
+        self, services: Services, settings: Settings, *, pacer: Pacer | None = None, backoff: Backoff = Backoff()
+    ) -> None:
         self.services = services
         self.settings = settings
         self.pacer = pacer or Pacer(_budget, OVERALL_BUDGET)
@@ -72,15 +83,18 @@ class TelegramAdapter:
         )
         self.app.add_error_handler(self._on_error)
         self.bot_id = 0
+        self.bot_name: str | None = None  # the @username, known once connected
         # Telegram counts edits against a group's ~20 messages a minute: even a burst's final
         # tally waits the full interval after the last edit.
-        self.cards = CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE, min_gap=CARD_EDIT_INTERVAL)
-        # Set when something was committed that the outbox may have to send.
-        self._outbox_kick = asyncio.Event()
+        self.pump = Pump(
+            self, services, pacer=self.pacer, backoff=backoff, idle=OUTBOX_IDLE,
+            cards=CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE, min_gap=CARD_EDIT_INTERVAL),
+        )
+        self.cards = self.pump.cards
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._tasks: set[asyncio.Task] = set()
         self._handles: dict[str, str] = {}
         self.ready = asyncio.Event()  # set once connected and taking updates
+        services.attach(self)
 
     @property
     def bot(self):
@@ -90,14 +104,10 @@ class TelegramAdapter:
 
     async def start(self) -> None:
         await self.app.initialize()
-        self.bot_id = self.bot.id
-        self.services.governance.bot_names += (self.bot.username,)
+        self.bot_id, self.bot_name = self.bot.id, self.bot.username
         commands = [BotCommand(verb.name, verb.summary[:256]) for verb in self.services.governance.verbs.listed()]
         await self._call(self.bot.set_my_commands, commands)
-        for card in await self.services.stores.cards.unfinished(convert.PLATFORM):
-            self.cards.mark(card.proposal_id)
-        self._spawn(self._deliver_outbox(), "telegram-outbox")
-        self._spawn(self.cards.run(self._refresh, "Telegram"), "telegram-cards")
+        await self.pump.start()
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -110,25 +120,16 @@ class TelegramAdapter:
             await self.close()
 
     async def close(self) -> None:
-        # Replies to updates already handled go out before the loops stop.
-        replies = [t for t in self._tasks if t.get_name() in ("telegram-reply", "telegram-hello")]
-        if replies:
-            await asyncio.wait(replies, timeout=10)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Replies to updates already handled, and the outbox pass in hand, go out before the loops stop.
+        await self.pump.close()
         await self.app.shutdown()
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self.pump.spawn(coro, name, drain=True)
 
     def kick(self) -> None:
         """Wake the outbox and card loops (something was committed that they may have to send)."""
-        self._outbox_kick.set()
-        self.cards.kick.set()
+        self.pump.kick()
 
     # --- receiving ---
 
@@ -294,10 +295,11 @@ class TelegramAdapter:
             logger.exception("answering callback %s failed", query_id)
 
     async def _call(self, method, *args, chat: str | None = None, **kwargs):
-        """Call the Bot API within the chat's budget, waiting out 429s a bounded number of times."""
+        """Call the Bot API within the chat's budget, waiting out 429s a bounded number of times.
+        What goes to a chat this way is a reply: routine, it leaves the chat's reserve to the outbox."""
         for _ in range(MAX_RETRIES):
             if chat is not None:
-                await self.pacer.acquire(chat)
+                await self.pacer.acquire(chat, routine=True)
             try:
                 return await method(*args, **kwargs)
             except RetryAfter as exc:
@@ -338,102 +340,54 @@ class TelegramAdapter:
         except TelegramError:
             logger.exception("reply to %s failed", chat_id)
 
-    async def _deliver_outbox(self) -> None:
-        """Send what the core queued, oldest first per chat; a throttled chat waits, others go on."""
-        outbox = self.services.stores.outbox
-        while True:
-            try:
-                pending = await outbox.claim(convert.PLATFORM, self.services.worker, self.services.clock.now(), limit=200)
-                waiting: set[str] = set()
-                for item in pending:
-                    if item.chat_id in waiting or self.pacer.delay(item.chat_id) > 0:
-                        waiting.add(item.chat_id)  # keep this chat's order: nothing after it either
-                        continue
-                    try:
-                        await self._deliver(item)
-                    except ChatMigrated as exc:
-                        # The group became a supergroup: follow it, and send there on the next pass.
-                        await self.services.stores.coops.move_room(
-                            convert.PLATFORM, item.chat_id, str(exc.new_chat_id))
-                        waiting.add(item.chat_id)
-                        continue
-                    except (Forbidden, BadRequest) as exc:
-                        # Removed from the chat, or the chat is gone: this one cannot be delivered.
-                        logger.warning("outbox %s to %s undeliverable: %s", item.id, item.chat_id, exc)
-                    except TelegramError as exc:
-                        logger.warning("outbox %s to %s failed (%s); will retry", item.id, item.chat_id, exc)
-                        waiting.add(item.chat_id)
-                        continue
-                    await outbox.mark_sent([item.id], self.services.clock.now())
-                if pending and len(waiting) < len({i.chat_id for i in pending}):
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("delivering the Telegram outbox failed; trying again")
-            await wait_event(self._outbox_kick, OUTBOX_IDLE)
+    # --- the delivery pump's Platform: one outbox row, one card edit, and what came of it ---
 
-    async def _deliver(self, item: Outbox) -> None:
-        if item.kind == "proposal_opened" and item.proposal_id is not None:
-            view = await card_view(self.services.stores, item.proposal_id, PREFIX)
-            markup = convert.keyboard(view, texts.WITHDRAW_BUTTON)
-            sent = await self._send(item.chat_id, view.text, reply_markup=markup)
-            await self.services.stores.cards.record(
-                convert.PLATFORM, item.chat_id, item.proposal_id, str(sent.message_id), view.text,
-                self.services.clock.now(),
-            )
-            if not view.is_open:
-                self.cards.mark(item.proposal_id)
-            return
-        await self._send(item.chat_id, texts.for_platform(item.text, PREFIX))
-        if item.proposal_id is not None:
-            self.cards.mark(item.proposal_id, final=True)  # a result or withdrawal: the card's closing edit
-
-    async def _refresh(self, proposal_id: int) -> bool:
-        """Edit this proposal's cards if they are behind; False if some must wait for their turn."""
-        view = await card_view(self.services.stores, proposal_id, PREFIX)
-        if view is None:
-            return True
-        done = True
-        text = convert.fit(view.text)
-        for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, proposal_id):
-            final = not view.is_open
-            verdict = self.cards.verdict(card, text, final)
-            if verdict == "skip":
-                continue
-            if verdict == "wait" or self.pacer.delay(card.chat_id) > 0:
-                done = False
-                continue
-            self.pacer.spend(card.chat_id)
-            self.cards.edited(card)
-            try:
-                await self.bot.edit_message_text(
-                    text, chat_id=card.chat_id, message_id=int(card.message_id),
-                    reply_markup=convert.keyboard(view, texts.WITHDRAW_BUTTON),
+    async def deliver(self, item: Outbox) -> Outcome:
+        try:
+            if item.kind == "proposal_opened" and item.proposal_id is not None:
+                view = await card_view(self.services.stores, item.proposal_id, PREFIX)
+                if view is None:
+                    return GiveUp(f"proposal {item.proposal_id} no longer exists")
+                markup = convert.keyboard(view, texts.WITHDRAW_BUTTON)
+                sent = await self.bot.send_message(item.chat_id, convert.fit(view.text), reply_markup=markup)
+                await self.services.stores.cards.record(
+                    convert.PLATFORM, item.chat_id, item.proposal_id, str(sent.message_id), view.text,
+                    self.services.clock.now(),
                 )
-            except RetryAfter as exc:
-                self.pacer.block(card.chat_id, _seconds(exc.retry_after))
-                done = False
-                continue
-            except ChatMigrated as exc:
-                await self.services.stores.coops.move_room(convert.PLATFORM, card.chat_id, str(exc.new_chat_id))
-                done = False
-                continue
-            except BadRequest as exc:
-                if "not modified" not in str(exc).lower():
-                    logger.warning("card %s in %s could not be edited: %s", card.message_id, card.chat_id, exc)
-            except Forbidden as exc:
-                # The bot was removed from that chat: this card will not change again.
-                logger.warning("card %s in %s is out of reach: %s", card.message_id, card.chat_id, exc)
-                final = True
-            except TelegramError as exc:
-                logger.warning("card %s in %s not edited (%s); will retry", card.message_id, card.chat_id, exc)
-                done = False
-                continue
-            await self.services.stores.cards.shown(card.id, text, final=final, now=self.services.clock.now())
-        return done
+                return SENT
+            await self.bot.send_message(item.chat_id, convert.fit(texts.for_platform(item.text, PREFIX)))
+            return SENT
+        except TelegramError as exc:
+            return _outcome(exc)
+
+    async def edit(self, card: Card, view: CardView, text: str) -> Outcome:
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=card.chat_id, message_id=int(card.message_id),
+                reply_markup=convert.keyboard(view, texts.WITHDRAW_BUTTON),
+            )
+            return SENT
+        except TelegramError as exc:
+            if isinstance(exc, BadRequest) and "not modified" in str(exc).lower():
+                return SENT  # it shows this text already
+            return _outcome(exc)
+
+    def card_text(self, view: CardView) -> str:
+        return convert.fit(view.text)
 
 
+def _outcome(exc: TelegramError) -> Outcome:
+    """What a Bot API error means for a send or an edit."""
+    if isinstance(exc, ChatMigrated):
+        return Moved(str(exc.new_chat_id))  # the group became a supergroup: follow it
+    if isinstance(exc, RetryAfter):
+        return RetryAt(str(exc), _seconds(exc.retry_after))
+    if isinstance(exc, (Forbidden, BadRequest)):
+        # Kicked or blocked, the chat or message is gone, or the request itself is refused:
+        # the same request would fail the same way tomorrow.
+        return GiveUp(f"{type(exc).__name__}: {exc}")
+    # 5xx (NetworkError), timeouts, anything else: it may pass.
+    return RetryAt(f"{type(exc).__name__}: {exc}")
 
 
 def _seconds(retry_after) -> float:
