@@ -40,7 +40,7 @@ async def _seed(stores: Stores, members: int, proposals: int = 1) -> tuple[int, 
         p = await stores.proposals.open(
             coop.id, author_id=founder.id, title="Bench", body="", kind="ordinary", ballot="open",
             options=["For", "Against", "Abstain"], rule=Charter().rule("ordinary").to_json(),
-            closes_at=NOW + timedelta(days=3), now=NOW, card=lambda p: "card",
+            closes_at=NOW + timedelta(days=3), now=NOW,
         )
         ids.append(p.id)
     async with db.read() as s:

@@ -92,7 +92,7 @@ async def _seed(path: Path, members: int) -> int:
     proposal = await stores.proposals.open(
         coop.id, author_id=founder.id, title="Buy a delivery van", body="", kind="ordinary", ballot="open",
         options=["For", "Against", "Abstain"], rule=Charter().rule("ordinary").to_json(),
-        closes_at=now + timedelta(days=3), now=now, card=lambda p: "card")
+        closes_at=now + timedelta(days=3), now=now)
     # The card is already posted (so taps edit it), and its announcement delivered.
     await stores.cards.record("telegram", str(CHAT_ID), proposal.id, str(CARD_MESSAGE_ID), "card", now)
     async with db.write() as s:

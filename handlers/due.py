@@ -12,9 +12,7 @@ from functools import lru_cache
 from handlers import texts
 from handlers.calendar import Cycle, before, cycle
 from handlers.charter import Charter, DecisionRule
-from handlers.proposals import card
 from handlers.tally import DEFAULT_OPTIONS
-from handlers.types import PREFIX
 from storage.errors import DuplicateEvent
 from storage.models import Coop
 from storage.outbox import SCHEDULE, Scheduled
@@ -258,7 +256,6 @@ async def open_sunset_vote(stores: Stores, coop: Coop | CoopView, charter: Chart
             body=texts.SUNSET_BODY.format(months=charter.sunset_every_months), kind="constitutional",
             ballot="open", options=list(DEFAULT_OPTIONS), rule=rule.to_json(),
             closes_at=now + charter.voting_period, now=now, purpose="sunset",
-            card=lambda p: card(p, charter, author.display_name, [0, 0, 0], 0, PREFIX["console"]),
             event=(SCHEDULE, key),
         )
     except DuplicateEvent:

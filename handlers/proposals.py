@@ -120,7 +120,6 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     await ctx.stores.proposals.open(
         ctx.coop.id, author_id=author.id, title=title, body=extras.body, kind=kind, ballot=ballot,
         options=options, rule=charter.rule(kind).to_json(), closes_at=closes_at, now=ctx.now,
-        card=lambda p: card(p, charter, author.display_name, [0] * len(options), 0, ctx.prefix),
         event=ctx.event, purpose="sunset" if renewal else None, action=action,
     )
     # The card goes to every bound room through the outbox; there is nothing more to say here.

@@ -156,13 +156,13 @@ class ProposalStore:
         rule: dict,
         closes_at: datetime,
         now: datetime,
-        card: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
         purpose: str | None = None,
         action: dict | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate, log it and
-        queue its card for every bound room, all in one transaction."""
+        queue its card for every bound room, all in one transaction. The card is rendered when it
+        is delivered, with the tally it has then, by whoever delivers it."""
         async with self.db.write() as s:
             await claim(s, event, now)
             number = (
@@ -193,7 +193,7 @@ class ProposalStore:
                 closes_at=closes_at.isoformat(), electorate=proposal.electorate_size,
             )
             await s.flush()
-            await announce(s, coop_id, "proposal_opened", card(proposal), now, proposal_id=proposal.id)
+            await announce(s, coop_id, "proposal_opened", "", now, proposal_id=proposal.id)
             return proposal
 
     async def counts(self, proposal_id: int, n_options: int) -> list[int]:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import pytest
 
+from handlers.cards import card_view
 from handlers.events import CommandReceived, VoteCast
 from handlers.router import Governance
 from handlers.types import ChatRef, UserRef
@@ -156,7 +157,9 @@ class Chat:
         outbox = self.gov.stores.outbox
         items = await outbox.pending(self.chat.platform, chat_id=self.chat.chat_id, limit=1000)
         await outbox.mark_sent([i.id for i in items], self.gov.clock.now())
-        texts = [i.text.replace("\x1f", "/") for i in items]  # as the console delivers them
+        # As the console delivers them: a card is rendered when delivered, the rest as queued.
+        texts = [(await card_view(self.gov.stores, i.proposal_id, "/")).text if i.kind == "proposal_opened"
+                 else i.text.replace("\x1f", "/") for i in items]
         self.announced += texts
         return texts
 

@@ -9,9 +9,10 @@ import threading
 from typing import TextIO
 
 from bot.console.lines import Assembler, Message
-from bot.delivery import SENT, Outcome, Pump
+from bot.delivery import SENT, GiveUp, Outcome, Pump
 from bot.services import Services
 from handlers import texts
+from handlers.cards import card_view
 from handlers.events import CommandReceived
 from handlers.types import ChatRef, Reply, UserRef
 from storage.models import Outbox
@@ -74,6 +75,11 @@ class Console:
 
     async def deliver(self, item: Outbox) -> Outcome:
         text = texts.for_platform(item.text, self.prefix)
+        if item.kind == "proposal_opened" and item.proposal_id is not None:
+            view = await card_view(self.services.stores, item.proposal_id, self.prefix)
+            if view is None:
+                return GiveUp(f"proposal {item.proposal_id} no longer exists")
+            text = view.text
         if item.chat_id == self.chat.chat_id:
             self.say("coopbot", text)
         elif item.kind == "direct":
