@@ -8,7 +8,7 @@ from handlers import texts
 from handlers.charter import BadAmendment, Charter, nested
 from handlers.parsing import one_line
 
-__all__ = ["BadAmendment", "parse", "patch"]
+__all__ = ["BadAmendment", "changes", "parse", "patch"]
 
 
 def parse(text: str, charter: Charter) -> tuple[Charter, list[str]]:
@@ -39,6 +39,12 @@ def _unknown(name: str, charter: Charter) -> str:
     guesses = difflib.get_close_matches(name, names, n=1)
     guess = texts.AMEND_GUESS.format(guess=guesses[0]) if guesses else ""
     return texts.AMEND_UNKNOWN_KEY.format(key=one_line(name)[:40], guess=guess, keys=", ".join(names))
+
+
+def changes(before: Charter, after: Charter) -> list[list[str]]:
+    """Each key the amendment changes, with its value before and after in words: what the card shows."""
+    return [[k.name, k.value.show(getattr(before, k.attr)), k.value.show(getattr(after, k.attr))]
+            for k in before.KEYS if getattr(before, k.attr) != getattr(after, k.attr)]
 
 
 def patch(before: Charter, after: Charter) -> dict:

@@ -241,18 +241,13 @@ def calendar_due(
     return CalendarWork(tuple(send), tuple(skip), tuple(sunsets))
 
 
-async def open_sunset_vote(stores: Stores, coop: Coop | CoopView, charter: Charter, now: datetime, key: str) -> bool:
-    """The re-founding vote opens by itself, as a constitutional proposal, once. False if it
-    cannot open yet (no active steward to author it)."""
-    register = await stores.members.register(coop.id)
-    stewards = [m for m in register if m.status == "active" and m.role == "steward"]
-    if not stewards:
-        return False
-    author = stewards[0]  # the proposal needs an author; the charter itself is, through a steward
+async def open_sunset_vote(stores: Stores, coop: Coop | CoopView, charter: Charter, now: datetime, key: str) -> None:
+    """The re-founding vote opens by itself, as a constitutional proposal, once. Its author is
+    the charter (no member), so no one can withdraw it or close it early."""
     rule = charter.rule("constitutional")
     try:
         await stores.proposals.open(
-            coop.id, author_id=author.id, title=texts.SUNSET_TITLE,
+            coop.id, author_id=None, title=texts.SUNSET_TITLE,
             body=texts.SUNSET_BODY.format(months=charter.sunset_every_months), kind="constitutional",
             ballot="open", options=list(DEFAULT_OPTIONS), rule=rule.to_json(),
             closes_at=now + charter.voting_period, now=now, purpose="sunset",
@@ -260,4 +255,3 @@ async def open_sunset_vote(stores: Stores, coop: Coop | CoopView, charter: Chart
         )
     except DuplicateEvent:
         pass  # opened already, by an earlier run or another process
-    return True

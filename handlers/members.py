@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import texts
 from handlers.charter import Charter
 from handlers.context import Context
+from handlers.money import format_amount
 from handlers.errors import BadArguments, Conflict, NotFound
 from handlers.parsing import one_line
 from handlers.types import Reply, looks_like_platform_id
@@ -93,11 +94,16 @@ async def remove(ctx: Context, call: Call) -> list[Reply]:
         name = one_line(call.args) if target is None else target.display_name
         raise NotFound(texts.REMOVE_NOT_MEMBER.format(name=name, coop=coop.name))
     try:
-        await ctx.stores.members.remove(coop.id, target.id, by=steward.id, now=ctx.now, event=ctx.event)
+        forfeited = await ctx.stores.members.remove(
+            coop.id, target.id, by=steward.id, now=ctx.now, event=ctx.event,
+            forfeit_as=texts.FORFEITED_SHARE.format(name=target.display_name))
     except LastSteward:
         raise Conflict(texts.REMOVE_LAST_STEWARD.format(name=target.display_name, coop=coop.name)) from None
     count = await ctx.stores.members.count_active(coop.id)
-    return [Reply(texts.REMOVED.format(name=target.display_name, coop=coop.name, count=texts.members(count)))]
+    text = texts.REMOVED.format(name=target.display_name, coop=coop.name, count=texts.members(count))
+    text += "".join("\n" + texts.SHARE_FORFEITED.format(number=r.number, amount=format_amount(amount, r.currency))
+                    for r, amount in forfeited)
+    return [Reply(text)]
 
 
 @verb("members", who=Standing.MEMBER, summary="the register, with roles")

@@ -103,7 +103,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
             amended, said = amend.parse(extras.settings["amend"], charter)
         except amend.BadAmendment as exc:
             raise BadArguments(texts.BAD_AMENDMENT.format(problem=str(exc))) from None
-        action = {"amend": amend.patch(charter, amended), "said": said}
+        # What it would change, before and after, is on its card and in the export.
+        action = {"amend": amend.patch(charter, amended), "said": said, "changes": amend.changes(charter, amended)}
     if "waive" in extras.settings:
         # A waiver of one member's vow: decided For/Against like any ordinary proposal.
         if not charter.vow_waiver:
@@ -114,7 +115,11 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         if who is None or who.status != "active":
             raise NotFound(texts.MEMBER_UNKNOWN.format(who=one_line(extras.settings["waive"])[:60], coop=ctx.coop.name,
                                                        prefix=ctx.prefix))
-        action = {"waive": who.id}
+        current = await ctx.stores.rounds.current(ctx.coop.id)
+        if current is None:
+            raise NotFound(texts.WAIVE_NO_ROUND.format(prefix=ctx.prefix))
+        # A waiver is for this round: if it is paid out before the vote ends, the waiver lapses.
+        action = {"waive": who.id, "name": who.display_name, "round_id": current.id, "round": current.number}
     # A constitutional proposal titled as the sunset vote is a renewal of the mandate.
     renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
     await ctx.stores.proposals.open(
@@ -148,11 +153,12 @@ async def show(ctx: Context, call: Call) -> list[Reply]:
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
     """The proposal as `show` tells it: its card while open, then its result or withdrawal."""
-    names = await stores.members.names([p.author_id] + ([p.ended_by] if p.ended_by else []))
+    names = await stores.members.names([m for m in (p.author_id, p.ended_by) if m])
+    author = names[p.author_id] if p.author_id else texts.MANDATED_AUTHOR
     if p.status == "open":
         counts = await stores.proposals.counts(p.id, len(p.options))
-        return card(p, charter, names[p.author_id], counts, sum(counts), prefix)
-    text = card(p, charter, names[p.author_id], None, 0, prefix)
+        return card(p, charter, author, counts, sum(counts), prefix)
+    text = card(p, charter, author, None, 0, prefix)
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
     return text + "\n\n" + result_text(p, charter, names.get(p.ended_by))
@@ -191,6 +197,8 @@ async def close(ctx: Context, call: Call) -> list[Reply]:
     steward, p, reason = ctx.member, call.proposal, _reason(call.args)
     if p.status != "open":
         raise _already_ended(p)
+    if p.author_id is None:
+        raise NotAllowed(texts.MANDATED.format(number=p.number))
     await _last_look(ctx.before_close, p.id)
     charter = ctx.charter
     try:

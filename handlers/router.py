@@ -89,6 +89,8 @@ class Governance:
         if verb.proposal:
             number, args = split_first(cmd.args)
             proposal = await _proposal(ctx, number)
+            if verb.who is Standing.AUTHOR and proposal.author_id is None:
+                raise NotAllowed(texts.MANDATED.format(number=proposal.number))
             if verb.who is Standing.AUTHOR and proposal.author_id != member.id:
                 author = (await ctx.stores.members.names([proposal.author_id]))[proposal.author_id]
                 raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=proposal.number, author=author))

@@ -138,10 +138,18 @@ async def vows(ctx: Context, call: Call) -> list[Reply]:
 @verb("payout", who=Standing.STEWARD, summary="steward: pay the round out, once every member owed a share has vowed")
 async def payout(ctx: Context, call: Call) -> list[Reply]:
     steward = ctx.member
-    r = await _open_round(ctx)
+    r = await ctx.stores.rounds.current(ctx.coop.id)
+    if r is None:
+        rounds = await ctx.stores.rounds.list(ctx.coop.id)
+        if rounds and rounds[-1].status == "paid":
+            last = rounds[-1]
+            raise Conflict(texts.PAID_ON.format(number=last.number, when=texts.when(last.paid_at, ctx.charter.tz),
+                                                prefix=ctx.prefix))
+        raise NotFound(texts.NO_ROUND.format(prefix=ctx.prefix))
     try:
         await ctx.stores.rounds.payout(r.id, by=steward.id, now=ctx.now, event=ctx.event,
-                                       render=lambda rr: texts.paid_out(rr, _fmt(rr)))
+                                       render=lambda rr: texts.paid_out(rr, _fmt(rr)),
+                                       forfeit_as=lambda name: texts.FORFEITED_SHARE.format(name=name))
     except MissingVows as exc:
         names = await _names(ctx)
         missing = [names[m] for m in exc.member_ids]

@@ -96,21 +96,24 @@ def decide(options: Sequence[str], counts: Sequence[int], electorate: int, rule:
     def outcome(passed: bool, reason: str, winner: int | None = None, support: Fraction | None = None):
         return Outcome(counts, electorate, rule, passed, reason, winner, support)
 
-    if not rule.meets_quorum(voters, electorate):
-        return outcome(False, "quorum")
+    # Who leads and with what share is said in every outcome, quorum met or not.
     counted = [i for i, label in enumerate(options) if not is_abstain(label)]
     decisive = sum(counts[i] for i in counted)
-    if decisive == 0:
-        return outcome(False, "threshold", support=None)
-    if is_yes_no(options):
-        yes = counted[0]
-        support = Fraction(counts[yes], decisive)
-        return outcome(rule.meets_threshold(support), "" if rule.meets_threshold(support) else "threshold", yes, support)
-    best = max(counts[i] for i in counted)
-    leaders = [i for i in counted if counts[i] == best]
-    if len(leaders) > 1:
-        return outcome(False, "tie")
-    support = Fraction(best, decisive)
-    if rule.meets_threshold(support):
-        return outcome(True, "", leaders[0], support)
-    return outcome(False, "threshold", leaders[0], support)
+    winner = support = None
+    tied = False
+    if decisive:
+        if is_yes_no(options):
+            winner = counted[0]
+        else:
+            best = max(counts[i] for i in counted)
+            leaders = [i for i in counted if counts[i] == best]
+            tied, winner = len(leaders) > 1, leaders[0]
+        support = Fraction(counts[winner], decisive)
+    if not rule.meets_quorum(voters, electorate):
+        return outcome(False, "quorum", None if tied else winner, support)
+    if not decisive:
+        return outcome(False, "threshold")
+    if tied:
+        return outcome(False, "tie", None, support)
+    passed = rule.meets_threshold(support)
+    return outcome(passed, "" if passed else "threshold", winner, support)

@@ -8,7 +8,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from handlers.money import format_amount
-from handlers.tally import is_yes_no
+from handlers.tally import is_abstain, is_yes_no
 
 # Announcements go to rooms on several platforms at once: they carry this mark where a command
 # is named, and each adapter writes its own prefix ("/" or "!") in its place when it delivers.
@@ -36,6 +36,11 @@ def usage(name: str, args: str, keys: dict[str, str], body: str | None, prefix: 
     if body:
         lines.append(f"  (any other lines are {body})")
     return "\n".join(lines)
+
+
+def and_list(items: Sequence[str]) -> str:
+    """`A`, `A and B`, `A, B and C`."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def options_list(options: Sequence[str]) -> str:
@@ -71,6 +76,8 @@ NOT_A_MEMBER = "Only members of {coop} can do that, and you are not on its regis
 NOT_A_MEMBER_PENDING = "Your request to join {coop} is waiting for a steward; you can do that once admitted."
 NOT_A_STEWARD = "Only a steward of {coop} can do that."
 NOT_THE_AUTHOR = "Only the author of #{number} ({author}) can withdraw it."
+MANDATED_AUTHOR = "the charter"
+MANDATED = "#{number} is opened by the bot because the charter requires it: it cannot be withdrawn or closed early."
 
 SETUP_EXISTS = "This room already belongs to {coop}."
 ROOM_ONLY = "Send {prefix}{verb} in the co-op's group room, not in a direct chat."
@@ -225,6 +232,23 @@ def options_line(options: Sequence[str]) -> str:
 CARD_BODY = 1500
 
 
+def action_lines(action: dict | None) -> list[str]:
+    """What a proposal would change if it passes, as its card says."""
+    if not action:
+        return []
+    if "amend" in action:
+        if "changes" not in action:  # proposed before cards showed before and after
+            return [AMEND_CARD] + [f"• {said}" for said in action.get("said", [])]
+        return [AMEND_CARD] + [f"• {name}: {before} → {after}" for name, before, after in action["changes"]]
+    if "waive" in action:
+        return [WAIVE_CARD.format(name=action.get("name", "a member"), number=action.get("round", "?"))]
+    return []
+
+
+AMEND_CARD = "If passed, the charter changes:"
+WAIVE_CARD = "If passed, {name}'s vow for round {number} is waived."
+
+
 def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str) -> str:
     """A new proposal, as announced in every bound room (and shown by `show`)."""
     lines = [f"Proposal #{p.number}: {p.title}", f"by {author} · {KIND_WORDS[p.kind]} · {BALLOT_WORDS[p.ballot]}"]
@@ -232,6 +256,7 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         # The card is read in a chat: a long text is cut there (the export carries all of it).
         body = p.body if len(p.body) <= CARD_BODY else p.body[: CARD_BODY - 1].rstrip() + "…"
         lines += ["", body, ""]
+    lines += action_lines(p.action)
     lines.append("Options: " + options_line(p.options))
     lines.append(
         f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
@@ -266,7 +291,12 @@ def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reaso
     lines.append(
         f"Turnout: {outcome.voters} of {outcome.electorate} ({percent(turnout)}); quorum {percent(rule.quorum)} {quorum_met}."
     )
-    if outcome.support is not None:
+    if outcome.support is not None and outcome.winner is None:
+        best = max(outcome.counts[i] for i, label in enumerate(p.options) if not is_abstain(label))
+        tied = [label for label, n in zip(p.options, outcome.counts) if n == best and not is_abstain(label)]
+        lines.append(f"Support: a tie at {percent(outcome.support)} each between {and_list(tied)} of "
+                     f"{share_of(p.options)}; threshold {threshold_words(rule)}.")
+    elif outcome.support is not None:
         chosen = "" if is_yes_no(p.options) else f" for {p.options[outcome.winner]}"
         lines.append(
             f"Support: {percent(outcome.support)}{chosen} of {share_of(p.options)}; threshold {threshold_words(rule)}."
@@ -379,7 +409,11 @@ VOW_TOO_LONG = "A vow can be at most {limit} characters ({length} given)."
 BAD_HOURS = "Hours are written name=hours, separated by |, for every member on the register ({problem})."
 BAD_PAYOUT_DATE = "I can't read the payout date '{text}'. Write a date like 2026-12-20."
 ALREADY_PAID = "Round {number} is already paid out."
+PAID_ON = "Round {number} was paid out on {when}; a steward opens the next with {prefix}surplus <amount>."
+FORFEITED_SHARE = "share of {name}, forfeited when removed"
+SHARE_FORFEITED = "Their unpaid share of round {number} ({amount}) goes to the movement funds, for good."
 WAIVE_NOT_ALLOWED = "This co-op's charter does not allow waiving a vow."
+WAIVE_NO_ROUND = "There is no open surplus round, so there is no vow to waive. A steward opens one with {prefix}surplus <amount>."
 WAIVE_KIND = "A waiver is decided by its own proposal; give it no custom options."
 ROUNDING_RULE = "Shares are rounded down to the smallest unit of {currency}; what rounding leaves goes to the movement funds."
 
@@ -435,13 +469,14 @@ def books(coop: str, entries: list[dict], tz: ZoneInfo) -> str:
         lines += [f"  fund · {name}: {fmt(a)}" for name, a in e["funds"]]
         lines += [f"  share · {name}: {fmt(a)}" + (f" ({h} h)" if h else "") for name, a, h in e["shares"]]
         lines.append(f"  = funds {fmt(funds_total)} + members {fmt(shares_total)} = {fmt(funds_total + shares_total)}")
-        totals = by_currency.setdefault(r.currency, [0, 0, 0])
+        totals = by_currency.setdefault(r.currency, [0, 0, 0, 0])
         totals[0] += r.amount
         totals[1] += funds_total
-        totals[2] += shares_total if r.status == "paid" else 0
+        totals[2 if r.status == "paid" else 3] += shares_total
     lines.append("Totals: " + "; ".join(
-        f"{format_amount(t[0], c)} in all, {format_amount(t[1], c)} to the movement funds, "
-        f"{format_amount(t[2], c)} paid to members" for c, t in by_currency.items()) + ".")
+        f"{format_amount(t[0], c)} in all: {format_amount(t[1], c)} to the movement funds, "
+        f"{format_amount(t[2], c)} paid to members" + (f", {format_amount(t[3], c)} not yet paid out" if t[3] else "")
+        for c, t in by_currency.items()) + ".")
     return "\n".join(lines)
 
 

@@ -106,8 +106,6 @@ async def remind_calendar(stores: Stores, now: datetime, state: DueState) -> Non
     due = calendar_due(work, done, now)
     await stores.outbox.skip(list(due.skip), now)
     await stores.outbox.announce_many(list(due.send), now)
-    waiting = set()  # co-ops whose sunset vote cannot open yet (no steward): tried again next run
     for sunset in due.sunsets:
-        if not await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key):
-            waiting.add(sunset.coop.id)
-    state.planned |= {view.id for view, _, _ in work if view.id not in waiting}
+        await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key)
+    state.planned |= {view.id for view, _, _ in work}

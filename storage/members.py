@@ -10,6 +10,7 @@ from storage.common import claim, log
 from storage.db import Database
 from storage.errors import LastSteward
 from storage.models import Account, Coop, Member
+from storage.rounds import forfeit_shares
 
 
 class MemberStore:
@@ -134,8 +135,11 @@ class MemberStore:
             return member
 
     async def remove(
-        self, coop_id: int, member_id: int, *, by: int, now: datetime, event: tuple[str, str] | None = None
-    ) -> Member:
+        self, coop_id: int, member_id: int, *, by: int, now: datetime, forfeit_as: str,
+        event: tuple[str, str] | None = None,
+    ) -> list:
+        """Take a member off the register; their unpaid shares of open rounds go to the movement
+        funds, as fund lines named `forfeit_as`, in the same transaction. Returns those (round, amount)."""
         async with self.db.write() as s:
             await claim(s, event, now)
             await _lock_register(s, coop_id)
@@ -144,7 +148,7 @@ class MemberStore:
                 await _keep_a_steward(s, coop_id, member.id)
             member.status, member.removed_at = "removed", now
             await log(s, coop_id, "member_removed", now, member_id=member.id, by=by)
-            return member
+            return await forfeit_shares(s, coop_id, member.id, forfeit_as, now)
 
 
 async def _lock_register(session, coop_id: int) -> None:

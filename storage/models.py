@@ -105,7 +105,7 @@ class Proposal(SQLModel, table=True):
     number: int
     title: str = Field(max_length=200)
     body: str = Field(default="", max_length=4000)
-    author_id: int = _fk("member.id", ondelete="RESTRICT")
+    author_id: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")  # None: mandated by the charter
     kind: str = Field(max_length=16)  # ordinary | strategic | constitutional
     ballot: str = Field(max_length=8)  # open | secret
     options: list = Field(sa_column=Column(JSON, nullable=False))

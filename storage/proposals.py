@@ -147,7 +147,7 @@ class ProposalStore:
         self,
         coop_id: int,
         *,
-        author_id: int,
+        author_id: int | None,
         title: str,
         body: str,
         kind: str,
@@ -229,8 +229,11 @@ class ProposalStore:
                 await log(s, proposal.coop_id, "charter_amended", now, proposal_id=proposal.id, changes=amended)
             waive = (proposal.action or {}).get("waive")
             if waive and proposal.result["passed"]:
-                # A passed waiver lifts that member's vow for the co-op's open round, if any.
-                r = (await s.execute(select(Round).where(Round.coop_id == proposal.coop_id, Round.status == "open"))).scalar_one_or_none()
+                # A passed waiver lifts that member's vow for the round it names, if still open.
+                stmt = select(Round).where(Round.coop_id == proposal.coop_id, Round.status == "open")
+                if "round_id" in proposal.action:
+                    stmt = stmt.where(Round.id == proposal.action["round_id"])
+                r = (await s.execute(stmt)).scalar_one_or_none()
                 if r is not None:
                     await s.execute(insert(s, Waiver).values(round_id=r.id, member_id=waive, proposal_id=proposal.id)
                                     .on_conflict_do_nothing())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storage.common import announce, claim, log
 from storage.db import Database
@@ -119,9 +119,9 @@ class RoundStore:
 
     async def payout(
         self, round_id: int, *, by: int, now: datetime, render: Callable[[Round], str],
-        event: tuple[str, str] | None = None,
+        forfeit_as: Callable[[str], str], event: tuple[str, str] | None = None,
     ) -> Round:
-        """Pay a round out, exactly once: the row lock makes a second payout at the same moment wait
+        """Pay a round out, exactly once, to the members who vowed or were waived: the row lock makes a second payout at the same moment wait
         and then find the round paid."""
         async with self.db.write() as s:
             await claim(s, event, now)
@@ -131,11 +131,32 @@ class RoundStore:
             missing = await _missing(s, round_id)
             if missing:
                 raise MissingVows([m.id for m in missing])
+            # Whoever holds a share but is no longer active, with neither vow nor waiver (a removal
+            # made before shares were forfeited on removal), is not paid: the funds take it.
+            for member in await _unvowed(s, round_id):
+                await forfeit_shares(s, r.coop_id, member.id, forfeit_as(member.display_name), now)
             r.status, r.paid_at, r.paid_by = "paid", now, by
             await log(s, r.coop_id, "payout", now, member_id=by, round=r.number, amount=r.amount, currency=r.currency)
             await s.flush()
             await announce(s, r.coop_id, "payout", render(r), now)
             return r
+
+
+async def forfeit_shares(session, coop_id: int, member_id: int, label: str, now: datetime) -> list[tuple[Round, int]]:
+    """In the caller's transaction: the member's shares in the co-op's open rounds go to the movement
+    funds, as fund lines named `label`, for good (admitting them again does not bring them back)."""
+    rounds = select(Round.id).where(Round.coop_id == coop_id, Round.status == "open")
+    rows = (await session.execute(
+        update(Allocation).where(Allocation.round_id.in_(rounds), Allocation.member_id == member_id)
+        .values(member_id=None, fund=label[:120]).returning(Allocation.round_id, Allocation.amount)
+    )).all()
+    forfeited = []
+    for round_id, amount in rows:
+        r = await session.get(Round, round_id)
+        await log(session, coop_id, "share_forfeited", now, member_id=member_id, round=r.number, amount=amount,
+                  currency=r.currency)
+        forfeited.append((r, amount))
+    return forfeited
 
 
 async def _missing(session, round_id: int) -> list[Member]:
@@ -149,4 +170,13 @@ async def _missing(session, round_id: int) -> list[Member]:
                Member.id.not_in(waived))
         .order_by(Member.id)
     )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _unvowed(session, round_id: int) -> list[Member]:
+    """Members holding a share of the round with neither vow nor waiver, whatever their standing."""
+    vowed = select(Vow.member_id).where(Vow.round_id == round_id)
+    waived = select(Waiver.member_id).where(Waiver.round_id == round_id)
+    stmt = (select(Member).join(Allocation, Allocation.member_id == Member.id)
+            .where(Allocation.round_id == round_id, Member.id.not_in(vowed), Member.id.not_in(waived)))
     return list((await session.execute(stmt)).scalars())

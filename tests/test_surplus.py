@@ -97,7 +97,8 @@ async def test_the_payout_gate(chat):
     await chat.say("m2", "/vow Legal defence fund")
     await chat.say("alice", "/payout")
     assert chat.last.startswith("Round 1 is paid out: 1,000.01 EUR")
-    assert "no open surplus round" in await chat.say("alice", "/payout")
+    # A second payout says when the round was paid (issue 12: it used to say there was no open round).
+    assert "Round 1 was paid out on" in await chat.say("alice", "/payout")
 
 
 async def test_a_vow_may_be_restated_until_payout(chat):

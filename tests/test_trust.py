@@ -1,0 +1,104 @@
+"""Rules that hold whatever a steward does: the vow gate, mandated votes, what a card says it changes."""
+
+from __future__ import annotations
+
+from tests.conftest import Chat, make_coop
+from tests.test_schedules import tick
+
+
+async def _round_with_two_vows(chat: Chat) -> None:
+    """alice, m1, m2, m3 on the register; 1,000 EUR: 300 to the funds, 175 to each member; two vow."""
+    await make_coop(chat, members=3)
+    await chat.say("alice", "/surplus 1000")
+    await chat.say("alice", "/vow For the strike fund")
+    await chat.say("m1", "/vow For the tenants' union")
+
+
+async def test_removing_members_who_have_not_vowed_does_not_open_the_vow_gate(chat):
+    """Scenario 3: remove those who have not vowed, pay out, admit them again. Their shares went to
+    the movement funds when they were removed; the payout paid only those who vowed; the books add up."""
+    await _round_with_two_vows(chat)
+    assert "not vowed: m2, m3" in await chat.say("alice", "/payout")
+    for name in ("m2", "m3"):
+        await chat.say("alice", f"/remove {name}")
+    await chat.say("alice", "/payout")
+    assert chat.last.startswith("Round 1 is paid out")
+    for name in ("m2", "m3"):
+        await chat.say("alice", f"/admit {name}")
+    books = await chat.say("m1", "/books")
+    assert "share · m2" not in books and "share · m3" not in books
+    assert "fund · share of m2, forfeited when removed: 175.00 EUR" in books
+    assert "fund · share of m3, forfeited when removed: 175.00 EUR" in books
+    assert "650.00 EUR to the movement funds, 350.00 EUR paid to members" in books
+    assert await chat.say("m2", "/vow Too late") and "no open surplus round" in chat.replies[0].text.lower()
+
+
+async def test_readmitting_a_removed_member_does_not_bring_their_share_back(chat):
+    """Removed before payout, admitted again before payout: the share stays with the funds, and the
+    readmitted member owes no vow for it (they are owed nothing in this round)."""
+    await _round_with_two_vows(chat)
+    await chat.say("alice", "/remove m2")
+    await chat.say("alice", "/admit m2")
+    assert "not owed a share in round 1" in await chat.say("m2", "/vow Back again")
+    await chat.say("alice", "/remove m3")
+    await chat.say("alice", "/payout")
+    assert chat.last.startswith("Round 1 is paid out")
+    assert "650.00 EUR to the movement funds, 350.00 EUR paid to members" in await chat.say("m1", "/books")
+
+
+async def test_a_second_payout_says_when_the_round_was_paid(chat):
+    """Scenario 10: `/payout` twice answers with the round and when it was paid, not 'no open round'."""
+    await make_coop(chat, members=1)
+    await chat.say("alice", "/surplus 100")
+    await chat.say("alice", "/vow Strike fund")
+    await chat.say("m1", "/vow Strike fund")
+    await chat.say("alice", "/payout")
+    again = await chat.say("alice", "/payout")
+    assert "Round 1 was paid out on" in again
+
+
+async def test_books_add_up_while_a_round_is_open(chat):
+    """Scenario 10: the totals name what is allocated but not yet paid, so they add up."""
+    await make_coop(chat, members=1)
+    await chat.say("alice", "/surplus 100")
+    books = await chat.say("m1", "/books")
+    assert "100.00 EUR in all: 30.00 EUR to the movement funds, 0.00 EUR paid to members, 70.00 EUR not yet paid out" in books
+
+
+async def test_no_one_withdraws_or_closes_the_mandated_sunset_vote(gov, clock):
+    """Scenario 4: the sunset vote opens by itself; its author is the charter (the bot), so the
+    first steward cannot withdraw it, and no steward can close it early. It closes on time."""
+    chat = Chat(gov)
+    await make_coop(chat, 1)
+    clock.advance(days=731)
+    await tick(chat)
+    p = await gov.stores.proposals.get(1, 1)
+    assert p.purpose == "sunset" and p.author_id is None
+    assert "by the charter" in chat.last
+    for text in ("/withdraw 1 never mind", "/close 1 enough"):
+        reply = await chat.say("alice", text)
+        assert "the charter requires it" in reply and "cannot be withdrawn or closed early" in reply, reply
+    assert (await gov.stores.proposals.get(1, 1)).status == "open"
+    clock.advance(hours=73)
+    results = [t for t in await tick(chat) if t.startswith("Result of #1")]
+    assert "The co-op's mandate has lapsed" in results[0]
+
+
+async def test_an_amendments_card_shows_each_change_before_and_after(chat):
+    """Scenario 7: members see what they vote on: each charter key, from what to what."""
+    await make_coop(chat, members=1)
+    await chat.say("alice", "/propose Move to Berlin\namend: timezone = Europe/Berlin; reminder_offsets = 48h, 2h")
+    card = chat.last
+    assert "If passed, the charter changes:" in card
+    assert "timezone: UTC → Europe/Berlin" in card
+    assert "reminder_offsets: 1d, 1h → 2d, 2h" in card
+
+
+async def test_a_waivers_card_says_whose_vow_it_waives_and_needs_an_open_round(chat):
+    """Scenario 7: a waiver with no open round is refused; with one, its card names the member."""
+    await make_coop(chat, members=2)
+    refused = await chat.say("alice", "/propose Waive m2\nwaive: m2")
+    assert "no open surplus round" in refused.lower() and await chat.gov.stores.proposals.list(1) == []
+    await chat.say("alice", "/surplus 100")
+    await chat.say("alice", "/propose Waive m2\nwaive: m2")
+    assert "If passed, m2's vow for round 1 is waived." in chat.last
