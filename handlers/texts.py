@@ -164,6 +164,14 @@ ADDED_TO_ROOM = (
     "a steward sends {prefix}roomcode there and {prefix}bind <code> here. {prefix}help lists everything."
 )
 BUTTON_INVALID = "That button is not valid."
+# Telegram: an anonymous admin or a channel posts under one shared stand-in; a bot is no member.
+SPEAK_AS_YOURSELF = (
+    "I cannot tell who sent that: it came from an anonymous admin, a channel or a bot, and everyone "
+    "sending that way looks the same to me. Please send it again as yourself (turn off \"Remain "
+    "anonymous\" in your admin rights, or choose your own account instead of the channel), or write "
+    "to me in a direct chat."
+)
+SPEAK_AS_YOURSELF_TAP = "I cannot tell who tapped that. Please vote as yourself, not anonymously or as a channel."
 NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn"}
