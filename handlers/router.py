@@ -56,6 +56,10 @@ class Governance:
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
         """Replies to a message; [] for ordinary chat, commands for other bots, and duplicates."""
+        # A live link code shown outside a direct chat dies here, whatever the message.
+        if voided := await rooms.void_shown_codes(self.stores, event.chat, event.text, self.clock.now(),
+                                                  PREFIX.get(event.chat.platform, "/")):
+            return voided
         cmd = parse_command(event.text)
         if cmd is None or not self._ours(cmd):
             return []

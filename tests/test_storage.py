@@ -31,7 +31,7 @@ async def test_upgrade_twice_is_harmless(db):
     """`coopbot db upgrade` on an up-to-date database changes nothing."""
     await db.upgrade()
     async with db.read() as s:
-        assert (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+        assert (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0003"
 
 
 async def _coop_with_proposal(gov, members: int) -> tuple[Chat, int]:
