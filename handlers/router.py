@@ -56,10 +56,12 @@ class Governance:
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
         """Replies to a message; [] for ordinary chat, commands for other bots, and duplicates."""
+        # A live link code shown outside a direct chat dies here, whatever the message.
+        if voided := await rooms.void_shown_codes(self.stores, event.chat, event.text, self.clock.now(),
+                                                  PREFIX.get(event.chat.platform, "/")):
+            return voided
         cmd = parse_command(event.text)
-        if cmd is None:
-            return []
-        if cmd.addressed_to and cmd.addressed_to.lower() not in {n.lower() for n in self.bot_names}:
+        if cmd is None or not self._ours(cmd):
             return []
         prefix = PREFIX.get(event.chat.platform, "/")
         if len(event.text) > MAX_MESSAGE:
@@ -75,6 +77,14 @@ class Governance:
         finally:
             for listener in self.after_command:
                 listener()
+
+    def addressed(self, event: CommandReceived) -> bool:
+        """Whether a message is a command for this bot: not ordinary chat, nor one for another bot."""
+        cmd = parse_command(event.text)
+        return cmd is not None and self._ours(cmd)
+
+    def _ours(self, cmd: Command) -> bool:
+        return not cmd.addressed_to or cmd.addressed_to.lower() in {n.lower() for n in self.bot_names}
 
     async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command) -> list[Reply]:
         """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""

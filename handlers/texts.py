@@ -20,6 +20,13 @@ def for_platform(text: str, prefix: str) -> str:
     return text.replace(PREFIX_MARK, prefix)
 
 
+PLATFORM_NAMES = {"telegram": "Telegram", "matrix": "Matrix", "console": "console"}
+
+
+def platform_name(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform, platform)
+
+
 def plural(count: int, one: str, many: str) -> str:
     """`1 member`, `3 members`: the count with the word that agrees with it."""
     return f"{count} {one if count == 1 else many}"
@@ -118,12 +125,42 @@ DIRECT_ONLY = "Send {prefix}{verb} in a direct chat with me, so what it shows st
 LINK_NOT_MEMBER = "You are on no co-op's register, so there is nothing to link yet."
 LINK_CODE = (
     "Link code: {code}\n"
-    "From your other account, send me link {code} in a direct chat within {minutes} minutes."
+    "From your other account (on another platform), send me link {code} in a direct chat within "
+    "{minutes} minutes, then confirm here with {prefix}link yes.\n"
+    "Show it to no one: a code shown anywhere but a direct chat is void."
 )
 LINK_BAD_CODE = "That link code is unknown or has expired. Send link from your other account for a new one."
 LINK_SELF = "That code was made by this same account; send it from your other one."
+LINK_SAME_PLATFORM = (
+    "That code was made by another {platform} account. Link joins one person's accounts on different "
+    "platforms (a Telegram and a Matrix account); it never joins two accounts on one platform."
+)
 LINK_CONFLICT = "This account is already on the register of {coop} as {name}; a steward must remove it first."
-LINKED = "Linked: this account now speaks and votes as {name} in {coops}."
+LINK_ASKED = (
+    "Asked. Now confirm from your {platform} account: send {prefix}link yes in its direct chat with me "
+    "within {minutes} minutes. Nothing changes until then."
+)
+# To the issuer's direct chat, when someone redeems their code (an outbox message).
+LINK_ASK_NOTICE = (
+    "The {platform} account {who} ({name}) asks to speak and vote as you ({member}) in {coops}.\n"
+    "If that is your own account, send " + PREFIX_MARK + "link yes here within {minutes} minutes. If it is not "
+    "yours, do nothing: it gets nothing, and your code is spent."
+)
+LINK_NOTHING_TO_CONFIRM = (
+    "No link is waiting for your confirmation (a request lasts {minutes} minutes). Send {prefix}link for "
+    "a new code."
+)
+LINK_AMBIGUOUS = (
+    "Two accounts asked to link with yours, so I linked neither. Send {prefix}link for a new code, "
+    "and show it to no one."
+)
+LINK_VOID = (
+    "That link code was shown outside a direct chat, so it is now void and no one can use it. "
+    "Send {prefix}link in a direct chat with me for a new one, and keep it there."
+)
+LINKED = "Linked: the {platform} account {who} now speaks and votes as {name} in {coops}."
+# To the account that asked, in its direct chat, once the issuer confirmed (an outbox message).
+LINKED_NOTICE = "Linked: this account now speaks and votes as {name} in {coops}."
 
 BAD_KIND = "A kind is ordinary, strategic or constitutional, not '{kind}'."
 BAD_BALLOT = "A ballot is open or secret, not '{ballot}'."
@@ -171,6 +208,14 @@ ADDED_TO_ROOM = (
     "a steward sends {prefix}roomcode there and {prefix}bind <code> here. {prefix}help lists everything."
 )
 BUTTON_INVALID = "That button is not valid."
+# Telegram: an anonymous admin or a channel posts under one shared stand-in; a bot is no member.
+SPEAK_AS_YOURSELF = (
+    "I cannot tell who sent that: it came from an anonymous admin, a channel or a bot, and everyone "
+    "sending that way looks the same to me. Please send it again as yourself (turn off \"Remain "
+    "anonymous\" in your admin rights, or choose your own account instead of the channel), or write "
+    "to me in a direct chat."
+)
+SPEAK_AS_YOURSELF_TAP = "I cannot tell who tapped that. Please vote as yourself, not anonymously or as a channel."
 NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn"}

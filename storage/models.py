@@ -80,7 +80,8 @@ class Account(SQLModel, table=True):
 
 
 class Code(SQLModel, table=True):
-    """A short-lived code: `roomcode` (bind a room) or `link` (join two accounts)."""
+    """A short-lived code: `roomcode` (bind a room) or `link` (join two accounts; once redeemed,
+    the request waiting for the issuer's confirmation)."""
 
     __tablename__ = "code"
 
@@ -90,7 +91,13 @@ class Code(SQLModel, table=True):
     platform: str = Field(max_length=16)  # who asked for it
     user_id: str = Field(max_length=255)
     created_at: datetime = _ts()
-    expires_at: datetime = _ts()
+    expires_at: datetime = _ts()  # for a link code asked with, the end of the issuer's time to confirm
+    chat_id: str | None = Field(default=None, max_length=255)  # link codes: the issuer's direct chat
+    # A link code redeemed: the account that asks to be linked, and its direct chat. Nothing is
+    # linked until the issuer confirms (`link yes`).
+    asked_platform: str | None = Field(default=None, max_length=16)
+    asked_user_id: str | None = Field(default=None, max_length=255)
+    asked_chat_id: str | None = Field(default=None, max_length=255)
 
 
 class Proposal(SQLModel, table=True):

@@ -359,3 +359,45 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
     )
     await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id))
     return previous
+
+
+async def fold_ballots(s, coop_id: int, from_member: int, into_member: int, now: datetime) -> list[int]:
+    """One person's second register entry turned out to be `into_member` (a link re-points its
+    account): on every open proposal its ballot folds into the member's, in the caller's
+    transaction. The later choice (by `cast_at`) counts, once; the duplicate's ballot goes, and the
+    event log says so (a withdrawal for the duplicate, a cast or change for the member), so a
+    recount agrees with the ballots. A proposal the member may not vote on (not on its frozen
+    register) keeps the duplicate's one vote as it is. Returns the proposals whose ballots changed."""
+    # Proposals FOR SHARE, as a vote takes them: a close (FOR UPDATE) waits, or is seen.
+    stmt = (
+        select(Proposal.id).join(Ballot, Ballot.proposal_id == Proposal.id)
+        .where(Ballot.member_id == from_member, Proposal.coop_id == coop_id, Proposal.status == "open")
+        .order_by(Proposal.id).with_for_update(read=True, of=Proposal)
+    )
+    changed = []
+    for proposal_id in (await s.execute(stmt)).scalars().all():
+        rows = {b.member_id: b for b in (await s.execute(
+            select(Ballot).where(Ballot.proposal_id == proposal_id, Ballot.member_id.in_((from_member, into_member)))
+            .order_by(Ballot.member_id).with_for_update()
+        )).scalars()}
+        theirs, mine = rows.get(from_member), rows.get(into_member)
+        if theirs is None:
+            continue
+        if mine is None and (await s.execute(select(Elector.member_id).where(
+                Elector.proposal_id == proposal_id, Elector.member_id == into_member))).first() is None:
+            continue
+        await s.delete(theirs)
+        await log(s, coop_id, "vote_withdrawn", now, proposal_id=proposal_id, member_id=from_member,
+                  previous=theirs.option, folded_into=into_member)
+        if mine is None:
+            event_id = await log(s, coop_id, "vote_cast", now, proposal_id=proposal_id, member_id=into_member,
+                                 option=theirs.option, previous=None, folded_from=from_member)
+            s.add(Ballot(proposal_id=proposal_id, member_id=into_member, option=theirs.option,
+                         cast_at=theirs.cast_at, event_id=event_id))
+        elif theirs.cast_at > mine.cast_at and theirs.option != mine.option:
+            event_id = await log(s, coop_id, "vote_changed", now, proposal_id=proposal_id, member_id=into_member,
+                                 option=theirs.option, previous=mine.option, folded_from=from_member)
+            mine.option, mine.cast_at, mine.event_id = theirs.option, theirs.cast_at, event_id
+        changed.append(proposal_id)
+    await s.flush()
+    return changed

@@ -20,8 +20,9 @@ MEMBER = 1000  # the member's Telegram id
 
 
 async def test_a_linked_member_votes_on_both_platforms_and_counts_once(synapse, tmp_path):
-    """`roomcode` on Telegram and `bind` in Matrix join both rooms to one co-op; `link` makes one
-    member of a Telegram and a Matrix account; that member's votes from both count once, the
+    """`roomcode` on Telegram and `bind` in Matrix join both rooms to one co-op; `link` (asked on
+    Matrix, confirmed on Telegram, each told in its direct chat) makes one member of a Telegram
+    and a Matrix account; that member's votes from both count once, the
     last choice standing; proposals and results reach both rooms."""
     bot_user, _ = await synapse.register("coopbotx", "bot-password")
     async with FakeBotAPI() as fake:
@@ -48,11 +49,15 @@ async def test_a_linked_member_votes_on_both_platforms_and_counts_once(synapse, 
 
             assert "set up" in await telegram(STEWARD, "/setup Red Bakery")
             code = re.search(r"Room code: (\S+)", await telegram(STEWARD, "/roomcode")).group(1)
-            # The steward's Matrix account becomes the same steward: link, then bind.
+            # The steward's Matrix account becomes the same steward: link (asked from Matrix, told
+            # and confirmed on Telegram, told back on Matrix), then bind.
             steward_link = re.search(r"Link code: (\S+)", await telegram(STEWARD, "/link", chat=STEWARD)).group(1)
             alice_dm = await create_room(alice, "", invite=[bot_user], direct=True)
             await wait_for_event(alice, alice_dm, notice_with("!setup"), 30)
-            await say(alice, alice_dm, f"!link {steward_link}", "Linked")
+            await say(alice, alice_dm, f"!link {steward_link}", "/link yes")
+            await fake.wait_for(lambda f: any(f"Matrix account {alice.user_id}" in t for t in f.texts(STEWARD)), timeout=20)
+            assert "Linked: the Matrix account" in await telegram(STEWARD, "/link yes", chat=STEWARD)
+            await wait_for_event(alice, alice_dm, notice_with("Linked: this account now speaks and votes as"), 30)
             room_id = await create_room(alice, "Bakery", invite=[bot_user, bob.user_id])
             await join(bob, room_id)
             await wait_for_event(alice, room_id, notice_with("!setup"), 30)
@@ -62,7 +67,10 @@ async def test_a_linked_member_votes_on_both_platforms_and_counts_once(synapse, 
             link = re.search(r"Link code: (\S+)", await telegram(MEMBER, "/link", chat=MEMBER)).group(1)
             dm = await create_room(bob, "", invite=[bot_user], direct=True)
             await wait_for_event(bob, dm, notice_with("!setup"), 30)
-            await say(bob, dm, f"!link {link}", "Linked")
+            await say(bob, dm, f"!link {link}", "/link yes")
+            await fake.wait_for(lambda f: any(f"Matrix account {bob.user_id}" in t for t in f.texts(MEMBER)), timeout=20)
+            assert "Linked" in await telegram(MEMBER, "/link yes", chat=MEMBER)
+            await wait_for_event(bob, dm, notice_with("Linked: this account now speaks and votes as"), 30)
 
             fake.command(GROUP, STEWARD, "/propose Shared van", first_name="Ann")
             poll = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START, 30)

@@ -103,6 +103,10 @@ async def test_a_transient_failure_is_retried_from_the_row_across_a_restart(fake
         assert [c.status for c in tries] == [502, 502, 502, 200]
         # The restarted pump waited for the moment stored on the row, not from scratch.
         assert tries[2].at - tries[1].at >= 3.9
+        async def marked_sent():  # the row is marked just after the Bot API answers
+            return (await row_with(second.stores, "Must not be lost")).sent_at is not None
+
+        await until(marked_sent)
         row = await row_with(second.stores, "Must not be lost")
         assert row.attempts == 3 and row.sent_at is not None and not row.gave_up
     finally:

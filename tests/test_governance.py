@@ -247,8 +247,11 @@ async def test_rooms_bound_to_one_co_op_see_the_same_proposals(gov):
     code = re.search(r"Room code: (\S+)", await first.say("alice", "/roomcode")).group(1)
     refused = await second.say("4242", f"/bind {code}")
     assert "Only a steward of Red Bakery can bind" in refused  # a code seen over a shoulder is not enough
-    link = re.search(r"Link code: (\S+)", await Chat(gov, chat_id="dm-a", direct=True).say("alice", "/link")).group(1)
-    assert "Linked" in await Chat(gov, "telegram", "4242", direct=True).say("4242", f"/link {link}")
+    alice_dm = Chat(gov, chat_id="dm-a", direct=True)
+    link = re.search(r"Link code: (\S+)", await alice_dm.say("alice", "/link")).group(1)
+    assert "link yes" in await Chat(gov, "telegram", "4242", direct=True).say("4242", f"/link {link}")
+    assert "Only a steward of Red Bakery can bind" in await second.say("4242", f"/bind {code}")  # asked, not linked
+    assert "Linked" in await alice_dm.say("alice", "/link yes")
     assert "bound to Red Bakery" in await second.say("4242", f"/bind {code}")
     assert "unknown or has expired" in await Chat(gov, chat_id="third").say("x", f"/bind {code}")
     await first.say("alice", "/propose Shared")
@@ -257,13 +260,15 @@ async def test_rooms_bound_to_one_co_op_see_the_same_proposals(gov):
 
 
 async def test_linked_accounts_have_one_vote(gov):
-    """`link` in a direct chat and `link <code>` on the other platform: one member, one vote."""
+    """`link` in a direct chat, `link <code>` on the other platform, `link yes` back on the first:
+    one member, one vote."""
     room = Chat(gov, chat_id="general")
     await make_coop(room, 2)
     dm_console = Chat(gov, chat_id="dm-m1", direct=True)
     code = re.search(r"Link code: (\S+)", await dm_console.say("m1", "/link")).group(1)
     dm_telegram = Chat(gov, "telegram", "777", direct=True)
-    assert "Linked" in await dm_telegram.say("777", f"/link {code}")
+    assert "link yes" in await dm_telegram.say("777", f"/link {code}")
+    assert "Linked" in await dm_console.say("m1", "/link yes")
     await room.say("alice", "/propose Van")
     p = (await gov.stores.proposals.list(1))[0]
     await room.tap("m1", p.id, 1)
@@ -276,7 +281,16 @@ async def test_linking_takes_over_a_pending_join_request(gov):
     room = Chat(gov, chat_id="general")
     await make_coop(room, 1)
     await Chat(gov, "telegram", "-5").say("x", "/whoami")  # an unbound room changes nothing
-    code = re.search(r"Link code: (\S+)", await Chat(gov, chat_id="dm-m1", direct=True).say("m1", "/link")).group(1)
-    await room.say("m1-phone", "/join")  # the other account asked to join first
-    assert "Linked" in await Chat(gov, chat_id="dm-phone", direct=True).say("m1-phone", f"/link {code}")
-    assert "You are m1, a member" in await room.say("m1-phone", "/whoami")
+    dm_m1 = Chat(gov, chat_id="dm-m1", direct=True)
+    code = re.search(r"Link code: (\S+)", await dm_m1.say("m1", "/link")).group(1)
+    group = Chat(gov, "telegram", "-100200")
+    room_code = re.search(r"Room code: (\S+)", await room.say("alice", "/roomcode")).group(1)
+    # The steward links a Telegram account, which binds the group.
+    steward_code = re.search(r"Link code: (\S+)", await Chat(gov, chat_id="dm-a", direct=True).say("alice", "/link")).group(1)
+    await Chat(gov, "telegram", "4242", direct=True).say("4242", f"/link {steward_code}")
+    await Chat(gov, chat_id="dm-a", direct=True).say("alice", "/link yes")
+    assert "bound to" in await group.say("4242", f"/bind {room_code}")
+    await group.say("777", "/join")  # the other account asked to join first
+    assert "link yes" in await Chat(gov, "telegram", "777", direct=True).say("777", f"/link {code}")
+    assert "Linked" in await dm_m1.say("m1", "/link yes")
+    assert "You are m1, a member" in await group.say("777", "/whoami")

@@ -18,7 +18,7 @@ from bot.services import Services
 from bot.telegram.adapter import CARD_EDIT_INTERVAL, TelegramAdapter
 from storage.db import Database
 from storage.stores import Stores
-from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.telegram_api import ANONYMOUS_ADMIN, CHANNEL_BOT, FakeBotAPI
 
 GROUP = -1001
 STEWARD = 1
@@ -369,3 +369,32 @@ def test_a_tap_read_from_json_is_the_tap_ptb_objects_give():
         assert convert.tap_json(raw, 42) == convert.tap(Update.de_json(raw, bot), 42)
     inline = {"update_id": 99, "callback_query": {"id": "q", "from": people[0], "chat_instance": "i", "data": "v:3:1"}}
     assert convert.tap_json(inline, 42) is None  # no message: left to PTB's path, which refuses it
+
+
+async def test_setup_sent_as_an_anonymous_admin_or_a_channel_is_refused(tg, fake):
+    """Telegram sends an anonymous admin's and a channel's messages from one shared stand-in
+    (@GroupAnonymousBot, @Channel_Bot, with `sender_chat` set): no person, so no steward and no
+    vote. /setup so sent, or sent by another bot, asks them to speak as themselves; nothing stored."""
+    senders = [
+        {"user": ANONYMOUS_ADMIN, "sender_chat": GROUP},  # an admin who stays anonymous
+        {"user": CHANNEL_BOT, "sender_chat": -1009999},  # a member "sending as" a channel
+        {"user": 5555, "is_bot": True},  # another bot
+    ]
+    for sender in senders:
+        user = sender.pop("user")
+        assert "as yourself" in await tg.say(user, "/setup Red Bakery", **sender), sender
+    assert await tg.stores.coops.list() == []
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    assert "as yourself" in await tg.say(ANONYMOUS_ADMIN, "/whoami", sender_chat=GROUP)
+    coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
+    assert [m.display_name for m in await tg.stores.members.register(coop.id)] == ["user1"]
+
+
+async def test_a_tap_sent_as_an_anonymous_admin_records_nothing(tg, fake):
+    """A button tapped by the anonymous-admin stand-in or by a bot is answered, privately, with
+    the request to vote as themselves; no ballot is stored."""
+    message_id, _ = await coop_with_proposal(tg, 1)
+    assert "as yourself" in await tg.tap(ANONYMOUS_ADMIN, message_id, "v:1:0")
+    assert "as yourself" in await tg.tap(5555, message_id, "v:1:1", is_bot=True)
+    p = await tg.stores.proposals.get(1, 1)
+    assert await tg.stores.votes.ballots(p.id) == []

@@ -237,6 +237,15 @@ class TelegramAdapter:
         event = convert.command(update, self.bot_id)
         if event is None:
             return
+        if convert.impersonal(update):
+            # An anonymous admin or a channel shares one stand-in sender with every other: it
+            # cannot hold a role or a vote. Ask for the person; store nothing, not even the update.
+            if self.services.governance.addressed(event):
+                message = update.message
+                self._spawn(self._reply(message.chat_id, message.message_id, message.chat_id,
+                                        Reply(texts.SPEAK_AS_YOURSELF, refusal=True)),
+                            "telegram-reply")
+            return
         await self._remember_handle(update)
         replies = await self.services.governance.handle_command(event)
         message = update.message
@@ -247,6 +256,9 @@ class TelegramAdapter:
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if convert.impersonal(update):
+            await self._answer(query.id, texts.SPEAK_AS_YOURSELF_TAP)
+            return
         event = convert.tap(update, self.bot_id)
         if event is None:
             await self._answer(query.id, texts.BUTTON_INVALID)

@@ -17,6 +17,9 @@ MAX_CALLBACK_DATA = 64  # bytes
 # Button data: "v:<proposal id>:<option index>" votes, "u:<proposal id>" takes the vote back.
 _VOTE = re.compile(r"v:(\d{1,12}):(\d{1,2})")
 _UNVOTE = re.compile(r"u:(\d{1,12})")
+# Telegram's stand-ins for senders it does not name: @GroupAnonymousBot (an anonymous admin) and
+# @Channel_Bot (a channel, or a member "sending as" one). Everyone so hidden shares the one id.
+STAND_INS = frozenset({1087968824, 136817688})
 
 
 def vote_data(proposal_id: int, option: int) -> str:
@@ -47,6 +50,28 @@ def _text_with_ids(message: Message) -> str:
         if entity.user is not None:
             text = text.replace(shown, str(entity.user.id), 1)
     return text
+
+
+def _impersonal(user: dict | None) -> bool:
+    return user is None or bool(user.get("is_bot")) or user.get("id") in STAND_INS
+
+
+def impersonal(update: Update) -> bool:
+    """A message or tap sent in a chat's name (an anonymous admin, a channel: `sender_chat` set) or
+    by a bot: no one person is behind it, so it must never act as a member or a steward."""
+    message = update.message
+    if message is not None and message.sender_chat is not None:
+        return True
+    user = update.effective_user
+    return _impersonal(user.to_dict() if user is not None else None)
+
+
+def impersonal_json(update: dict) -> bool:
+    """`impersonal` read from an update's JSON (a tap read without PTB's objects)."""
+    if update.get("message", {}).get("sender_chat") is not None:
+        return True
+    entity = update.get("callback_query") or update.get("message") or {}
+    return _impersonal(entity.get("from"))
 
 
 def command(update: Update, bot_id: int) -> CommandReceived | None:
@@ -83,8 +108,8 @@ def tap_json(update: dict, bot_id: int) -> VoteCast | None:
     query = update.get("callback_query")
     data = query.get("data") if query else None
     message = query.get("message") if query else None
-    if data is None or not message or "chat" not in message or "from" not in query:
-        return None
+    if data is None or not message or "chat" not in message or "from" not in query or impersonal_json(update):
+        return None  # PTB's path reads it (and refuses a tap no one person made)
     raw_chat, raw_user = message["chat"], query["from"]
     chat = ChatRef(PLATFORM, str(raw_chat["id"]), is_direct=raw_chat.get("type") == Chat.PRIVATE,
                    title=raw_chat.get("title") or _full_name(raw_chat) or "")

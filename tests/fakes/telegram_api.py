@@ -61,6 +61,10 @@ NOT_MODIFIED = (
 )
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 MAX_TEXT_LENGTH = 4096  # UTF-16 code units, after entity parsing
+# Telegram's stand-in senders: what `from` holds when a message is sent in a chat's name.
+ANONYMOUS_ADMIN = 1087968824  # @GroupAnonymousBot: an admin who stays anonymous in a group
+CHANNEL_BOT = 136817688  # @Channel_Bot: a channel posting (or a member "sending as" a channel)
+_STAND_INS = {ANONYMOUS_ADMIN: ("Group", "GroupAnonymousBot"), CHANNEL_BOT: ("Channel", "Channel_Bot")}
 # Update types Telegram does not send unless they are asked for in allowed_updates.
 NOT_DELIVERED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 CHAT_ACTIONS = frozenset(
@@ -842,23 +846,34 @@ class FakeBotAPI:
         chat_type: str | None = None,
         *,
         title: str | None = None,
+        sender_chat: int | None = None,
+        is_bot: bool = False,
     ) -> dict[str, Any]:
         """Queue a message update: `user_id` writes `text` in `chat_id` (a private chat when
         chat_id == user_id > 0; a group when chat_id < 0, a supergroup from -100…). Entities
-        (bot_command, mention) are set as Telegram sets them. Returns the update."""
+        (bot_command, mention) are set as Telegram sets them. Returns the update.
+
+        `sender_chat`: sent in a chat's name, as Telegram does it: the group's own id for an
+        anonymous admin (`from` is @GroupAnonymousBot), a channel's id (negative, -100…) for a
+        channel or a member sending as one (`from` is @Channel_Bot); `user_id` is then ignored.
+        `is_bot`: the sender is another bot."""
+        if sender_chat is not None:
+            user_id = ANONYMOUS_ADMIN if sender_chat == chat_id else CHANNEL_BOT
         if chat_id > 0 and chat_id != user_id:
             raise ValueError("a private chat's id is the id of the user in it")
         if chat_type == "channel":
             raise ValueError("channels post channel_post updates without a sender; use push_update")
-        user = self._remember_user(user_id, first_name, username)
+        user = self._remember_user(user_id, first_name, username, is_bot=is_bot)
         chat = self._remember_chat(chat_id, chat_type, title)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id),
             "from": user,
-            "chat": chat,
-            "date": int(time.time()),
-            "text": text,
         }
+        if sender_chat is not None:
+            message["sender_chat"] = (
+                chat if sender_chat == chat_id else {"id": sender_chat, "title": f"Channel {abs(sender_chat)}", "type": "channel"}
+            )
+        message.update({"chat": chat, "date": int(time.time()), "text": text})
         entities = _auto_entities(text)
         if entities:
             message["entities"] = entities
@@ -877,13 +892,15 @@ class FakeBotAPI:
         username: str | None = None,
         *,
         check_button: bool = True,
+        is_bot: bool = False,
     ) -> dict[str, Any]:
         """Queue a callback_query update: `user_id` taps the button with `data` under message
         `message_id`. The message is the bot's message as it stands now (an inaccessible message
         {chat, message_id, date: 0} if the fake never saw it). Telegram delivers only taps on
         buttons the message has: with check_button, data not on the message's keyboard is a
-        ValueError (pass check_button=False to simulate a stale client). Returns the update."""
-        user = self._remember_user(user_id, first_name, username)
+        ValueError (pass check_button=False to simulate a stale client). `user_id` may be a stand-in
+        (ANONYMOUS_ADMIN, CHANNEL_BOT) or, with `is_bot`, another bot. Returns the update."""
+        user = self._remember_user(user_id, first_name, username, is_bot=is_bot)
         stored = self._messages.get(chat_id, {}).get(message_id)
         if stored is not None and not stored.deleted:
             message = copy.deepcopy(stored.message)
@@ -1090,8 +1107,13 @@ class FakeBotAPI:
 
     # ---------------------------------------------------------------- state helpers
 
-    def _remember_user(self, user_id: int, first_name: str, username: str | None) -> dict[str, Any]:
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    def _remember_user(
+        self, user_id: int, first_name: str, username: str | None, *, is_bot: bool = False
+    ) -> dict[str, Any]:
+        if user_id in _STAND_INS:
+            first_name, username = _STAND_INS[user_id]
+            is_bot = True
+        user: dict[str, Any] = {"id": user_id, "is_bot": is_bot, "first_name": first_name}
         if username:
             user["username"] = username
         user["language_code"] = "en"
