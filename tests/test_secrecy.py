@@ -1,0 +1,157 @@
+"""What "secret" means: while a secret ballot is open the bot knows who voted what (so a vote can
+be changed); from its close on, nothing stored links a member to a choice: only the tally and
+who voted remain."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from handlers.events import VoteCast
+from handlers.types import ChatRef, UserRef
+from storage.models import GovernanceEvent, SQLModel
+from tests.conftest import Chat, make_coop
+
+OPTIONS = ("Apples", "Pears", "Plums")
+# Keys under which a stored row names a member, and under which it names an option by index.
+MEMBER_KEYS = {"member_id", "author_id", "ended_by", "by", "opened_by", "paid_by"}
+OPTION_KEYS = {"option", "previous", "choice"}
+
+
+@dataclass(frozen=True)
+class Voter:
+    member_id: int
+    names: tuple[str, ...]  # what else names them: platform user ids, display names
+    choice: int
+
+
+async def dump(db) -> dict[str, list[dict]]:
+    """Every row of every table, as the database holds it."""
+    out = {}
+    async with db.read() as s:
+        for table in SQLModel.metadata.sorted_tables:
+            out[table.name] = [dict(row._mapping) for row in (await s.execute(select(table))).all()]
+    return out
+
+
+def _leaves(value, key=None):
+    """(key, value) for every scalar inside a row, JSON columns opened."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, k)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v, key)
+    else:
+        yield key, value
+
+
+def _word(name: str, text: str) -> bool:
+    return re.search(rf"(?<![\w@:]){re.escape(name)}(?![\w:])", text) is not None
+
+
+def links(tables: dict[str, list[dict]], proposal_id: int, voters: list[Voter]) -> list[str]:
+    """Rows that hold a voter and that voter's choice on this proposal together: by ids (a member
+    column beside an option column) or in words (a text naming the voter and their option but not
+    every option, as an acknowledgement would)."""
+    found = []
+    for table, rows in tables.items():
+        for row in rows:
+            if row.get("proposal_id") not in (None, proposal_id):
+                continue
+            leaves = list(_leaves(row))
+            texts = [v for _, v in leaves if isinstance(v, str)]
+            named = {label for label in OPTIONS if any(_word(label, t) for t in texts)}
+            for voter in voters:
+                is_voter = any(k in MEMBER_KEYS and v == voter.member_id for k, v in leaves) or any(
+                    _word(name, t) for name in voter.names for t in texts)
+                by_index = any(k in OPTION_KEYS and v == voter.choice and not isinstance(v, bool) for k, v in leaves)
+                in_words = OPTIONS[voter.choice] in named and named != set(OPTIONS)
+                if is_voter and (by_index or in_words):
+                    found.append(f"{table}: {row}")
+    return found
+
+
+async def _secret_vote(gov, *, changes: bool = True) -> tuple[Chat, int, list[Voter]]:
+    """Six voters on a secret ballot, typed one at a time (the single path) and tapped at once (the
+    group commit), with changes of mind and a withdrawal on the way."""
+    chat = Chat(gov)
+    names = await make_coop(chat, 6)
+    await chat.say("alice", "/propose Orchard\nballot: secret\noptions: Apples | Pears | Plums")
+    pid = (await gov.stores.proposals.list(1))[0].id
+    final = {"alice": 0, "m1": 1, "m2": 1, "m3": 2, "m4": 0, "m5": 1}
+    for who, line in [("alice", "/vote 1 Pears"), ("alice", "/vote 1 Apples"), ("m1", "/vote 1 Plums"),
+                      ("m6", "/vote 1 Apples"), ("m6", "/unvote 1")]:
+        assert "#1" in await chat.say(who, line)
+    room = ChatRef("console", "general")
+    taps = [gov.handle_vote(VoteCast(room, UserRef("console", who, who), pid, option, f"tap-{who}"))
+            for who, option in final.items() if who != "alice"]
+    assert all(r and r[0].text.startswith(("Recorded", "Changed")) for r in await asyncio.gather(*taps))
+    register = {m.display_name: m.id for m in await gov.stores.members.register(1)}
+    voters = [Voter(register[who], (who,), option) for who, option in final.items()]
+    assert len(names) == 7
+    return chat, pid, voters
+
+
+async def test_a_secret_vote_is_logged_without_the_choice(gov):
+    """Vote events of a secret ballot name the member (turnout) but never the option, on the single
+    path and the group commit alike; the ballot table alone knows the choice while voting is open."""
+    chat, pid, voters = await _secret_vote(gov)
+    async with gov.stores.db.read() as s:
+        events = (await s.execute(select(GovernanceEvent).where(
+            GovernanceEvent.proposal_id == pid, GovernanceEvent.kind.like("vote_%")))).scalars().all()
+    assert {e.kind for e in events} == {"vote_cast", "vote_changed", "vote_withdrawn"}
+    assert all(e.member_id is not None and not OPTION_KEYS & set(e.data) for e in events), [e.data for e in events]
+    # While open, the bot knows who voted what: that is what lets a vote be changed.
+    assert {b.member_id: b.option for b in await gov.stores.votes.ballots(pid)} == {v.member_id: v.choice for v in voters}
+    assert await gov.stores.proposals.counts(pid, 3) == await gov.stores.proposals.recount(pid, 3) == [2, 3, 1]
+
+
+async def test_closing_a_secret_ballot_destroys_who_chose_what(gov):
+    """At the close the member → choice link goes, in the transaction that records the result:
+    the tally and who voted remain, and every count, recount and turnout still agrees."""
+    chat, pid, voters = await _secret_vote(gov)
+    await chat.say("alice", "/close 1 enough")
+    p = await gov.stores.proposals.get_by_id(pid)
+    assert p.status == "closed" and p.result["counts"] == [2, 3, 1]
+    ballots = await gov.stores.votes.ballots(pid)
+    assert {b.member_id for b in ballots} == {v.member_id for v in voters}  # who voted
+    assert all(b.option is None and b.cast_at is not None for b in ballots)  # not what
+    assert await gov.stores.proposals.counts(pid, 3) == await gov.stores.proposals.recount(pid, 3) == [2, 3, 1]
+    non_voters = await gov.stores.proposals.non_voters_of([pid])
+    assert [member_id for member_id, _ in non_voters[pid]] == [(await gov.stores.members.register(1))[-1].id]
+    assert "Apples 2 · Pears 3 · Plums 1" in await chat.say("m1", "/show 1")
+
+
+async def test_a_withdrawn_secret_ballot_is_sealed_too(gov):
+    """Withdrawing ends the voting as a close does: the link goes, the tally is kept for a recount."""
+    chat, pid, voters = await _secret_vote(gov)
+    await chat.say("alice", "/withdraw 1 not now")
+    assert all(b.option is None for b in await gov.stores.votes.ballots(pid))
+    assert await gov.stores.proposals.recount(pid, 3) == await gov.stores.proposals.counts(pid, 3) == [2, 3, 1]
+    assert links(await dump(gov.stores.db), pid, voters) == []
+
+
+async def test_after_the_close_no_table_links_a_voter_to_a_choice(gov):
+    """Every row of every table, read after a secret ballot closes (SQLite and PostgreSQL): none
+    holds a voter and that voter's choice together. Before the close, the scan does find them."""
+    chat, pid, voters = await _secret_vote(gov)
+    assert links(await dump(gov.stores.db), pid, voters)  # open: the ballots hold the choices
+    await chat.say("alice", "/close 1")
+    assert links(await dump(gov.stores.db), pid, voters) == []
+
+
+async def test_an_open_ballot_keeps_its_votes_and_recounts_from_the_log(gov):
+    """Open ballots are unchanged: the votes stay on record and the log alone recounts them."""
+    chat = Chat(gov)
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Public matter")
+    pid = (await gov.stores.proposals.list(1))[0].id
+    for who, line in [("alice", "/vote 1 For"), ("m1", "/vote 1 Against"), ("m2", "/vote 1 For"), ("m2", "/vote 1 Abstain")]:
+        await chat.say(who, line)
+    await chat.say("alice", "/close 1")
+    assert sorted(b.option for b in await gov.stores.votes.ballots(pid)) == [0, 1, 2]
+    assert await gov.stores.proposals.recount(pid, 3) == [1, 1, 1]
