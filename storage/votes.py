@@ -1,4 +1,5 @@
-"""Store for ballots: one current vote per member and proposal, every change logged."""
+"""Store for ballots: one current vote per member and proposal, every change logged (a secret
+ballot's changes without the choice: see `_logged`)."""
 
 from __future__ import annotations
 
@@ -195,9 +196,8 @@ class VoteStore:
                 if previous == op.option:
                     continue
                 kind = "vote_withdrawn" if op.option is None else "vote_cast" if previous is None else "vote_changed"
-                data = {"previous": previous} if op.option is None else {"option": op.option, "previous": previous}
                 logs.append({"coop_id": proposal.coop_id, "proposal_id": op.proposal_id, "member_id": member.id,
-                             "kind": kind, "data": data, "at": op.now})
+                             "kind": kind, "data": _logged(proposal, op.option, previous), "at": op.now})
                 current[key] = op.option
                 last_at[key] = op.now
 
@@ -300,6 +300,17 @@ async def _member_in(session, coop: Coop | None, tapper: Tapper) -> Member | Non
     )).scalar_one_or_none()
 
 
+def _logged(proposal: Proposal, option: int | None, previous: int | None) -> dict:
+    """What a vote event records beside its member. A secret ballot's events never hold the choice:
+    they say that the member voted, changed or withdrew (turnout is public), and its tally is
+    sealed into the log at its end (`storage.proposals`). The member is kept, not the option,
+    because an option-only event would be linked back to its voter by the ballot row that names
+    it (`event_id`) and by its time (`cast_at`)."""
+    if proposal.ballot == "secret":
+        return {}
+    return {"previous": previous} if option is None else {"option": option, "previous": previous}
+
+
 async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at: dict) -> None:
     """Bring the ballots the batch changed to their final state in three statements."""
     updates, inserts, deletes = [], [], []
@@ -336,7 +347,7 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
         previous = (await s.execute(delete(Ballot).where(*key).returning(Ballot.option))).scalar_one_or_none()
         if previous is not None:
             await log(s, proposal.coop_id, "vote_withdrawn", op.now, proposal_id=proposal.id,
-                      member_id=member_id, previous=previous)
+                      member_id=member_id, **_logged(proposal, None, previous))
         return previous
     if previous is None:
         inserted = await s.execute(
@@ -355,7 +366,7 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
     # member is the order in which the ballot changed: a recount sees the same last vote.
     event_id = await log(
         s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", op.now,
-        proposal_id=proposal.id, member_id=member_id, option=op.option, previous=previous,
+        proposal_id=proposal.id, member_id=member_id, **_logged(proposal, op.option, previous),
     )
     await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id))
     return previous

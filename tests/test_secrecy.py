@@ -155,3 +155,43 @@ async def test_an_open_ballot_keeps_its_votes_and_recounts_from_the_log(gov):
     await chat.say("alice", "/close 1")
     assert sorted(b.option for b in await gov.stores.votes.ballots(pid)) == [0, 1, 2]
     assert await gov.stores.proposals.recount(pid, 3) == [1, 1, 1]
+
+
+async def _migrate(db, target: str, *, down: bool = False) -> None:
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    def run(connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(cfg, target)
+
+    async with db.writer.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()
+
+
+async def test_the_migration_seals_secret_ballots_that_ended_before_it(gov):
+    """A database written before sealing existed (a closed secret ballot still holding its choices,
+    its vote events naming them) is brought to the rule by the migration."""
+    from sqlalchemy import update
+
+    from storage.models import Proposal
+
+    chat, pid, voters = await _secret_vote(gov)
+    db = gov.stores.db
+    await _migrate(db, "0001", down=True)
+    async with db.write() as s:  # as the old code left it: closed, choices in the ballots and the log
+        await s.execute(update(Proposal.__table__).where(Proposal.id == pid)
+                        .values(status="closed", ended_at=gov.clock.now()))
+        for voter in voters:
+            await s.execute(update(GovernanceEvent.__table__).where(
+                GovernanceEvent.proposal_id == pid, GovernanceEvent.member_id == voter.member_id,
+                GovernanceEvent.kind == "vote_cast").values(data={"option": voter.choice, "previous": None}))
+    assert links(await dump(db), pid, voters)
+    await _migrate(db, "head")
+    assert links(await dump(db), pid, voters) == []
+    assert all(b.option is None for b in await gov.stores.votes.ballots(pid))
+    assert await gov.stores.proposals.recount(pid, 3) == await gov.stores.proposals.counts(pid, 3) == [2, 3, 1]
+
