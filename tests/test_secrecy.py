@@ -5,11 +5,16 @@ who voted remain."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from bot.cli import _logging
+from bot.config import Settings
 from handlers.events import VoteCast
 from handlers.types import ChatRef, UserRef
 from storage.models import GovernanceEvent, SQLModel
@@ -195,3 +200,139 @@ async def test_the_migration_seals_secret_ballots_that_ended_before_it(gov):
     assert all(b.option is None for b in await gov.stores.votes.ballots(pid))
     assert await gov.stores.proposals.recount(pid, 3) == await gov.stores.proposals.counts(pid, 3) == [2, 3, 1]
 
+
+
+# --- logs ---
+
+LIBRARIES = ("telegram", "telegram.ext", "httpx", "httpcore", "aiohttp", "nio", "peewee", "sqlalchemy.engine")
+CONFIGURED = (*LIBRARIES, "sqlalchemy", "alembic", "aiosqlite", "asyncpg")
+
+
+@pytest.fixture
+def restore_logging():
+    """The logging configuration as pytest set it, put back after a test that configures its own."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in CONFIGURED}
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, was in levels.items():
+        logging.getLogger(name).setLevel(was)
+
+
+def _debug_settings(tmp_path: Path, **extra) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'coopbot.db'}", data_dir=tmp_path, log_level="DEBUG", **extra)
+
+
+def test_libraries_log_at_info_or_above_even_at_debug(tmp_path, restore_logging):
+    """COOPBOT_LOG_LEVEL=DEBUG is coopbot's debug output, not the libraries': python-telegram-bot
+    would log each call's parameters (a vote's answer, beside the voter), SQLAlchemy each statement's."""
+    _logging(_debug_settings(tmp_path), "console")
+    assert logging.getLogger("coopbot").isEnabledFor(logging.DEBUG)
+    for name in LIBRARIES:
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)  # its INFO line is a URL, with the token
+
+
+def test_a_token_is_redacted_from_any_record(tmp_path, restore_logging):
+    """The bot token, in a URL or alone, and the other secrets of the settings never reach the log,
+    whether in a message, its arguments or a traceback."""
+    token = "7012345678:AAHk3-sEcReT_sEcReT_sEcReT_sEcReT_xyz"
+    _logging(_debug_settings(tmp_path, telegram_token=token, matrix_password="hunter2-hunter2"), "console")
+    log = logging.getLogger("coopbot.test")
+    log.warning("GET https://api.telegram.org/bot%s/getMe failed", token)
+    log.info("POST https://example.org/bot123456:TEST-token/getUpdates")
+    log.debug("logging in with %s", "hunter2-hunter2")
+    try:
+        raise RuntimeError(f"https://api.telegram.org/bot{token}/sendMessage: 502")
+    except RuntimeError:
+        log.exception("send failed")
+    text = (tmp_path / "console.log").read_text()
+    assert "getMe failed" in text and "send failed" in text and "502" in text
+    for secret in (token, token.split(":")[1], "TEST-token", "hunter2-hunter2"):
+        assert secret not in text
+
+
+# --- acceptance: a real run on Telegram, every table and the whole log read after the close ---
+
+
+@pytest.fixture
+async def fake():
+    from tests.fakes.telegram_api import FakeBotAPI
+
+    async with FakeBotAPI() as api:
+        yield api
+
+
+async def test_after_a_secret_ballot_closes_nothing_stored_or_logged_links_a_voter_to_a_choice(
+    fake, tmp_path, restore_logging, monkeypatch
+):
+    """A secret ballot on Telegram through the real adapter, with the log at DEBUG in a file for the
+    whole run: taps in a burst (group commit) and one by one, a change of mind, a typed vote, and a
+    tap and a command whose handling fails. After the close, no row of any table holds a voter
+    with their choice, and no log line holds a tap's data, a vote's answer or the token."""
+    from tests.test_telegram import GROUP, STEWARD, Harness, coop_with_proposal
+
+    _logging(_debug_settings(tmp_path, telegram_token=fake.token), "console")  # as `coopbot` configures it
+    # And every record as it is emitted, before any redaction: nothing may rely on the filter alone.
+    raw = logging.FileHandler(tmp_path / "raw.log")
+    logging.getLogger().addHandler(raw)
+    logging.getLogger().setLevel(logging.DEBUG)
+    tg = await Harness(fake, tmp_path).start()
+    try:
+        message_id, ids = await coop_with_proposal(tg, 6, "\nballot: secret\noptions: Apples | Pears | Plums")
+        p = await tg.stores.proposals.get(1, 1)
+        choices = {STEWARD: 1, ids[0]: 0, ids[1]: 1, ids[2]: 1, ids[3]: 2, ids[4]: 0}
+        for uid in ids[:4]:  # a burst: these are committed together
+            fake.callback(GROUP, uid, message_id, f"v:{p.id}:2", first_name=f"user{uid}")
+        await fake.wait_for(lambda f: len(f.calls_to("answerCallbackQuery")) == 4)
+        for uid, option in choices.items():  # one by one, three of them changing their minds
+            assert (await tg.tap(uid, message_id, f"v:{p.id}:{option}")).startswith(("Recorded", "Changed", "Already"))
+
+        async def broken(*args, **kwargs):
+            raise RuntimeError("injected failure")
+
+        failed = lambda: (tmp_path / "raw.log").read_text().count("Telegram update failed")  # noqa: E731
+        monkeypatch.setattr(tg.services.governance, "handle_vote", broken)
+        fake.callback(GROUP, ids[5], message_id, f"v:{p.id}:2", first_name=f"user{ids[5]}")
+        await fake.wait_for(lambda f: failed() == 1)
+        monkeypatch.undo()
+        monkeypatch.setattr(tg.adapter, "_remember_handle", broken)
+        fake.command(GROUP, ids[5], "/vote 1 Plums", first_name=f"user{ids[5]}")
+        await fake.wait_for(lambda f: failed() == 2)
+        monkeypatch.undo()
+        fake.command(GROUP, ids[5], "/vote 1 Plums", first_name=f"user{ids[5]}")
+        choices[ids[5]] = 2
+        await fake.wait_for(lambda f: "7 of 7 voted" in tg.card()[1]["text"], timeout=20)
+
+        fake.command(GROUP, STEWARD, "/close 1", first_name="user1")
+        result = await fake.wait_for(lambda f: [t for t in f.texts(GROUP) if t.startswith("Result of #1")], timeout=20)
+        assert "Apples 2 · Pears 3 · Plums 2" in result[0]
+        await fake.wait_for(lambda f: tg.card()[1]["reply_markup"] is None, timeout=20)
+        members = {uid: (await tg.stores.members.by_account(1, "telegram", str(uid))).id for uid in choices}
+        tables = await dump(tg.stores.db)
+    finally:
+        await tg.close()
+
+    voters = [Voter(members[uid], (f"user{uid}",) + ((str(uid),) if uid != STEWARD else ()), choice)
+              for uid, choice in choices.items()]
+    assert links(tables, p.id, voters) == []
+    assert sorted(r["member_id"] for r in tables["ballot"]) == sorted(members.values())  # who voted remains
+
+    raw.flush()
+    lines = (tmp_path / "raw.log").read_text().splitlines()
+    assert sum(line == "RuntimeError: injected failure" for line in lines) == 2  # the failures were logged
+    if (tmp_path / "console.log").exists():  # the redacted file `coopbot console` writes
+        lines += (tmp_path / "console.log").read_text().splitlines()
+    for line in lines:
+        assert not re.search(rf"[vu]:{p.id}\b", line), line  # a tap's data
+        assert not re.search(r"\b(Recorded|Changed|Already recorded): ", line), line  # a vote's answer
+        assert fake.token not in line and fake.token.split(":")[1] not in line, line
+        for voter in voters:
+            if any(_word(name, line) for name in voter.names):
+                assert not any(_word(label, line) for label in OPTIONS), line
