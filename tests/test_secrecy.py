@@ -336,3 +336,24 @@ async def test_after_a_secret_ballot_closes_nothing_stored_or_logged_links_a_vot
         for voter in voters:
             if any(_word(name, line) for name in voter.names):
                 assert not any(_word(label, line) for label in OPTIONS), line
+
+
+async def test_the_export_gives_a_secret_ballot_its_tally_only(gov):
+    """`coopbot export` (every format): a secret ballot's tally and turnout, never who voted what,
+    whether it is open (no counts yet) or closed (the sealed tally)."""
+    from bot import export
+
+    chat, pid, voters = await _secret_vote(gov)
+    for closed in (False, True):
+        if closed:
+            await chat.say("alice", "/close 1")
+        data = await export.collect(gov.stores)
+        (entry,) = data["coops"][0]["proposals"]
+        assert "votes" not in entry and entry["turnout"] == 6
+        assert entry["tally"] == ({"Apples": 2, "Pears": 3, "Plums": 1} if closed else None)
+        for fmt in export.FORMATS.values():
+            text = fmt(data)
+            for line in text.splitlines():
+                for voter in voters:
+                    if any(_word(name, line) for name in voter.names):
+                        assert not any(_word(label, line) for label in OPTIONS), line
