@@ -8,7 +8,7 @@ import os
 import logging
 import sys
 
-from bot import export
+from bot import export, logs
 from bot.config import Settings, SettingsError, load
 from bot.services import Services
 from storage.db import AlreadyRunning
@@ -33,15 +33,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _logging(settings: Settings, command: str) -> None:
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    # The console's stdout is the chat: its log, tracebacks included, goes to a file beside the data.
+    filename = None
     if command == "console":
-        # The terminal is the chat: the log, tracebacks included, goes to a file beside the data.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(level=settings.log_level, filename=settings.data_dir / "console.log", format=fmt)
-    else:
-        logging.basicConfig(level=settings.log_level, stream=sys.stderr, format=fmt)
-    # The console's stdout is the chat; keep library chatter out of the way unless asked for.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        filename = settings.data_dir / "console.log"
+    logs.configure(settings.log_level, secrets=logs.secrets_of(settings), filename=filename)
 
 
 async def _console(settings: Settings, args) -> int:

@@ -143,7 +143,10 @@ class Elector(SQLModel, table=True):
 
 
 class Ballot(SQLModel, table=True):
-    """A member's current vote on a proposal. The primary key is the one-vote guard."""
+    """A member's current vote on a proposal. The primary key is the one-vote guard.
+
+    When a secret ballot ends (closed or withdrawn), `option` is set to NULL in the transaction
+    that records its tally: the row then says only that the member voted, and when."""
 
     __tablename__ = "ballot"
 
@@ -153,7 +156,7 @@ class Ballot(SQLModel, table=True):
     member_id: int = Field(
         sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     )
-    option: int
+    option: int | None = None  # None: a secret ballot's choice, destroyed at its end
     cast_at: datetime = _ts()
     event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
 

@@ -1,4 +1,5 @@
-"""Store for proposals: opening with a frozen register, listing, closing with a tally, recounting."""
+"""Store for proposals: opening with a frozen register, listing, closing with a tally (sealing a
+secret ballot's), recounting."""
 
 from __future__ import annotations
 
@@ -237,6 +238,8 @@ class ProposalStore:
                 if r is not None:
                     await s.execute(insert(s, Waiver).values(round_id=r.id, member_id=waive, proposal_id=proposal.id)
                                     .on_conflict_do_nothing())
+            if proposal.ballot == "secret":
+                await _seal(s, proposal, counts, now)
             if proposal.purpose == "sunset":
                 # A sunset vote decides the mandate: it lapses when renewal fails, until one passes.
                 coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
@@ -265,14 +268,23 @@ class ProposalStore:
             if proposal.status != "open":
                 raise ProposalNotOpen(proposal.status)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "withdrawn", now, by, reason
+            if proposal.ballot == "secret":
+                await _seal(s, proposal, await _counts(s, proposal_id, len(proposal.options)), now)
             await log(s, proposal.coop_id, "proposal_withdrawn", now, proposal_id=proposal.id, member_id=by, reason=reason)
             await s.flush()
             await announce(s, proposal.coop_id, "proposal_withdrawn", render(proposal), now, proposal_id=proposal.id)
             return proposal
 
     async def recount(self, proposal_id: int, n_options: int) -> list[int]:
-        """Count again from the event log alone: each member's last vote event decides."""
+        """Count again from the event log alone: each member's last vote event decides. A secret
+        ballot's events hold no choices: once it has ended it recounts as the tally sealed in the
+        log at its end, and while it is open as the ballots count (they alone hold the choices)."""
         async with self.db.read() as s:
+            proposal = await s.get(Proposal, proposal_id)
+            if proposal is not None and proposal.ballot == "secret":
+                if proposal.status == "open":
+                    return await _counts(s, proposal_id, n_options)
+                return await _sealed(s, proposal_id) or [0] * n_options
             stmt = (
                 select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data)
                 .where(
@@ -310,8 +322,32 @@ def _merged(stored: dict, changes: dict) -> dict:
 
 
 async def _counts(session, proposal_id: int, n_options: int) -> list[int]:
+    """The count per option: of the current ballots, or, once a secret ballot is sealed (its
+    ballots say only who voted), the tally sealed at its end."""
     stmt = select(Ballot.option, func.count()).where(Ballot.proposal_id == proposal_id).group_by(Ballot.option)
-    counts = [0] * n_options
+    counts, sealed = [0] * n_options, False
     for option, n in (await session.execute(stmt)).all():
-        counts[option] = n
-    return counts
+        if option is None:
+            sealed = True
+        else:
+            counts[option] = n
+    return (await _sealed(session, proposal_id) or counts) if sealed else counts
+
+
+async def _seal(session, proposal: Proposal, counts: list[int], now: datetime) -> None:
+    """End a secret ballot's secret part, in the transaction that records its result: the tally
+    goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
+    reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
+    a member to a choice; the vote events never did (`storage.votes._logged`)."""
+    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(option=None))
+    await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
+              voters=sum(counts))
+
+
+async def _sealed(session, proposal_id: int) -> list[int] | None:
+    """The tally sealed into the log when this secret ballot ended, if it has."""
+    stmt = (select(GovernanceEvent.data)
+            .where(GovernanceEvent.proposal_id == proposal_id, GovernanceEvent.kind == "ballot_sealed")
+            .order_by(GovernanceEvent.id.desc()).limit(1))
+    data = (await session.execute(stmt)).scalar_one_or_none()
+    return list(data["tally"]) if data else None

@@ -1,4 +1,5 @@
-"""Store for ballots: one current vote per member and proposal, every change logged."""
+"""Store for ballots: one current vote per member and proposal, every change logged (a secret
+ballot's changes without the choice: see `_logged`)."""
 
 from __future__ import annotations
 
@@ -195,9 +196,8 @@ class VoteStore:
                 if previous == op.option:
                     continue
                 kind = "vote_withdrawn" if op.option is None else "vote_cast" if previous is None else "vote_changed"
-                data = {"previous": previous} if op.option is None else {"option": op.option, "previous": previous}
                 logs.append({"coop_id": proposal.coop_id, "proposal_id": op.proposal_id, "member_id": member.id,
-                             "kind": kind, "data": data, "at": op.now})
+                             "kind": kind, "data": _logged(proposal, op.option, previous), "at": op.now})
                 current[key] = op.option
                 last_at[key] = op.now
 
@@ -300,6 +300,17 @@ async def _member_in(session, coop: Coop | None, tapper: Tapper) -> Member | Non
     )).scalar_one_or_none()
 
 
+def _logged(proposal: Proposal, option: int | None, previous: int | None) -> dict:
+    """What a vote event records beside its member. A secret ballot's events never hold the choice:
+    they say that the member voted, changed or withdrew (turnout is public), and its tally is
+    sealed into the log at its end (`storage.proposals`). The member is kept, not the option,
+    because an option-only event would be linked back to its voter by the ballot row that names
+    it (`event_id`) and by its time (`cast_at`)."""
+    if proposal.ballot == "secret":
+        return {}
+    return {"previous": previous} if option is None else {"option": option, "previous": previous}
+
+
 async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at: dict) -> None:
     """Bring the ballots the batch changed to their final state in three statements."""
     updates, inserts, deletes = [], [], []
@@ -336,7 +347,7 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
         previous = (await s.execute(delete(Ballot).where(*key).returning(Ballot.option))).scalar_one_or_none()
         if previous is not None:
             await log(s, proposal.coop_id, "vote_withdrawn", op.now, proposal_id=proposal.id,
-                      member_id=member_id, previous=previous)
+                      member_id=member_id, **_logged(proposal, None, previous))
         return previous
     if previous is None:
         inserted = await s.execute(
@@ -355,7 +366,7 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
     # member is the order in which the ballot changed: a recount sees the same last vote.
     event_id = await log(
         s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", op.now,
-        proposal_id=proposal.id, member_id=member_id, option=op.option, previous=previous,
+        proposal_id=proposal.id, member_id=member_id, **_logged(proposal, op.option, previous),
     )
     await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id))
     return previous
@@ -370,12 +381,13 @@ async def fold_ballots(s, coop_id: int, from_member: int, into_member: int, now:
     register) keeps the duplicate's one vote as it is. Returns the proposals whose ballots changed."""
     # Proposals FOR SHARE, as a vote takes them: a close (FOR UPDATE) waits, or is seen.
     stmt = (
-        select(Proposal.id).join(Ballot, Ballot.proposal_id == Proposal.id)
+        select(Proposal).join(Ballot, Ballot.proposal_id == Proposal.id)
         .where(Ballot.member_id == from_member, Proposal.coop_id == coop_id, Proposal.status == "open")
         .order_by(Proposal.id).with_for_update(read=True, of=Proposal)
     )
     changed = []
-    for proposal_id in (await s.execute(stmt)).scalars().all():
+    for proposal in (await s.execute(stmt)).scalars().all():
+        proposal_id = proposal.id
         rows = {b.member_id: b for b in (await s.execute(
             select(Ballot).where(Ballot.proposal_id == proposal_id, Ballot.member_id.in_((from_member, into_member)))
             .order_by(Ballot.member_id).with_for_update()
@@ -387,16 +399,17 @@ async def fold_ballots(s, coop_id: int, from_member: int, into_member: int, now:
                 Elector.proposal_id == proposal_id, Elector.member_id == into_member))).first() is None:
             continue
         await s.delete(theirs)
+        # Logged as any vote is: a secret ballot's events hold no choice (`_logged`).
         await log(s, coop_id, "vote_withdrawn", now, proposal_id=proposal_id, member_id=from_member,
-                  previous=theirs.option, folded_into=into_member)
+                  folded_into=into_member, **_logged(proposal, None, theirs.option))
         if mine is None:
             event_id = await log(s, coop_id, "vote_cast", now, proposal_id=proposal_id, member_id=into_member,
-                                 option=theirs.option, previous=None, folded_from=from_member)
+                                 folded_from=from_member, **_logged(proposal, theirs.option, None))
             s.add(Ballot(proposal_id=proposal_id, member_id=into_member, option=theirs.option,
                          cast_at=theirs.cast_at, event_id=event_id))
         elif theirs.cast_at > mine.cast_at and theirs.option != mine.option:
             event_id = await log(s, coop_id, "vote_changed", now, proposal_id=proposal_id, member_id=into_member,
-                                 option=theirs.option, previous=mine.option, folded_from=from_member)
+                                 folded_from=from_member, **_logged(proposal, theirs.option, mine.option))
             mine.option, mine.cast_at, mine.event_id = theirs.option, theirs.cast_at, event_id
         changed.append(proposal_id)
     await s.flush()

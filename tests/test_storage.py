@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.script import ScriptDirectory
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text, update
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers.events import CommandReceived, VoteCast
 from handlers.types import ChatRef, UserRef
 from handlers.votes import refusal
+from storage.db import alembic_config
 from storage.models import Ballot, GovernanceEvent, SQLModel
 from storage.votes import VoteOp
 from storage.db import alembic_config
@@ -29,6 +31,9 @@ async def test_migrations_build_exactly_the_models(db):
 
     async with db.writer.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_upgrade_twice_is_harmless(db):

@@ -193,7 +193,7 @@ class TelegramAdapter:
             try:
                 await self._vote(update["callback_query"]["id"], event)
             except Exception:  # as PTB's error handler would: log it, and go on with the batch
-                logger.exception("Telegram update failed: %s", update)
+                logger.exception("Telegram update failed: %s", convert.describe(update))
 
     async def _serve_webhook(self, stop: asyncio.Event) -> None:
         from aiohttp import web  # only in webhook mode: a polling bot need not hold the server's code
@@ -287,7 +287,8 @@ class TelegramAdapter:
                 self._spawn(self._send(message.chat_id, texts.ADDED_TO_ROOM.format(prefix=PREFIX)), "telegram-hello")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        logger.error("Telegram update failed: %s", update, exc_info=context.error)
+        # Never the update itself: a tap's data or a typed vote is a secret ballot's choice.
+        logger.error("Telegram update failed: %s", convert.describe(update), exc_info=context.error)
 
     async def _remember_handle(self, update: Update) -> None:
         user = update.effective_user

@@ -30,6 +30,21 @@ def unvote_data(proposal_id: int) -> str:
     return f"u:{proposal_id}"
 
 
+def describe(update: object) -> str:
+    """An update as a log line may name it: its id and its kind, never its content (a tap's data
+    or a typed vote is a secret ballot's choice, and who sent it is beside it)."""
+    if isinstance(update, Update):
+        kinds = [kind for kind in ALLOWED_KINDS if getattr(update, kind, None) is not None]
+        return f"update {update.update_id} ({', '.join(kinds) or 'other'})"
+    if isinstance(update, dict):
+        kinds = sorted(key for key in update if key != "update_id")
+        return f"update {update.get('update_id')!r:.20} ({', '.join(k[:32] for k in kinds[:4]) or 'other'})"
+    return f"not an update ({type(update).__name__})"
+
+
+ALLOWED_KINDS = ("message", "edited_message", "callback_query", "my_chat_member", "chat_member", "channel_post")
+
+
 def chat_ref(chat: Chat) -> ChatRef:
     return ChatRef(PLATFORM, str(chat.id), is_direct=chat.type == Chat.PRIVATE, title=chat.title or chat.full_name or "")
 
