@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from handlers.charter import Charter
 from handlers.money import format_amount
@@ -123,10 +124,33 @@ def to_json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell as a spreadsheet will show it, never run it: text starting like a formula gets a
+    leading single quote (OWASP's advice), which spreadsheets hide and read as "this is text"."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """csv.writer whose every text cell goes through `csv_cell`: titles, names (pending members'
+    too), options, vows, fund names and accounts are all member-supplied."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: list) -> None:
+        self._writer.writerow([csv_cell(cell) for cell in row])
+
+
 def to_csv(data: dict) -> str:
     """One table, one row per fact: co-op, section, and the section's fields."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(out)
     writer.writerow(["coop", "section", "number", "title", "member", "role", "status", "option", "count", "detail"])
     for coop in data["coops"]:
         c = coop["name"]
@@ -157,8 +181,24 @@ def to_csv(data: dict) -> str:
     return out.getvalue()
 
 
+# Inline Markdown (CommonMark, GitHub's extensions: strikethrough, tables, math) and HTML. A
+# backslash makes any ASCII punctuation literal; <, > and & become entities, which every renderer,
+# CommonMark or not, shows as the characters themselves.
+_INLINE = {c: "\\" + c for c in "\\`*_[]|~$#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_INLINE_TABLE = str.maketrans(_INLINE)
+# What makes a line a list item, quote, rule or setext underline, at its start (a heading's # is
+# escaped wherever it is, since a heading also loses its trailing #s).
+_LINE_START = re.compile(r"^(\s*(?:\d+)?)([>+=.)-])")
+
+
+def _text(text) -> str:
+    """Member-supplied text as literal Markdown: it renders as exactly the characters typed."""
+    return _LINE_START.sub(r"\1\\\2", str(text if text is not None else "").translate(_INLINE_TABLE), count=1)
+
+
 def _cell(text) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+    """Member-supplied text on one line (a heading, a table cell, a list item)."""
+    return _text(" ".join(str(text if text is not None else "").splitlines()))
 
 
 def to_markdown(data: dict) -> str:
@@ -170,6 +210,10 @@ def to_markdown(data: dict) -> str:
         for p in coop["proposals"]:
             lines.append(f"### #{p['number']} {_cell(p['title'])}")
             lines.append(f"{p['kind']}, {p['ballot']} ballot, {p['status']}; by {_cell(p['author'])}; closes {p['closes_at']}")
+            if p["body"]:
+                lines += [""] + [f"> {_text(line)}" for line in p["body"].splitlines()] + [""]
+            if p["end_reason"]:
+                lines.append(f"Ended: {_cell(p['end_reason'])}")
             if p["result"]:
                 r = p["result"]
                 verdict = "passed" if r["passed"] else f"failed ({REASONS[r['reason']]})"
