@@ -47,6 +47,7 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             "end_reason": p.end_reason,
             "electorate": p.electorate_size,
             "rule": p.rule,
+            "action": _action(p.action, names),
         }
         counts = await stores.proposals.counts(p.id, len(p.options))
         entry["tally"] = dict(zip(p.options, counts)) if (p.ballot == "open" or p.status != "open") else None
@@ -90,6 +91,27 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         "proposals": proposals,
         **await _books(stores, coop),
     }
+
+
+def _action(action: dict | None, names: dict[int, str]) -> dict | None:
+    """What a proposal would change, as stored, with a waived member given by name: an amendment
+    keeps its changed charter leaves and the words it was said in."""
+    if not action:
+        return None
+    return {key: names.get(value) if key == "waive" else value for key, value in action.items()}
+
+
+def action_line(action: dict | None) -> str:
+    """An exported action in words: `amend: timezone = Europe/Berlin; …` or `waive: <name>`."""
+    if not action:
+        return ""
+    parts = []
+    for key, value in action.items():
+        if key == "amend":
+            parts.append("amend: " + "; ".join(action.get("said") or [json.dumps(value, ensure_ascii=False)]))
+        elif key != "said":
+            parts.append(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
+    return "; ".join(parts)
 
 
 async def _books(stores: Stores, coop: Coop) -> dict:
@@ -151,7 +173,8 @@ def to_csv(data: dict) -> str:
     """One table, one row per fact: co-op, section, and the section's fields."""
     out = io.StringIO()
     writer = _SafeWriter(out)
-    writer.writerow(["coop", "section", "number", "title", "member", "role", "status", "option", "count", "detail"])
+    writer.writerow(["coop", "section", "number", "title", "member", "role", "status", "option", "count", "detail",
+                     "action"])
     for coop in data["coops"]:
         c = coop["name"]
         for m in coop["members"]:
@@ -165,7 +188,7 @@ def to_csv(data: dict) -> str:
                     f" ({r['turnout']}); quorum {r['quorum']}; threshold {r['threshold']}"
                 )
             writer.writerow([c, "proposal", p["number"], p["title"], p["author"], p["kind"], p["status"], p["ballot"],
-                             p["turnout"], detail])
+                             p["turnout"], detail, action_line(p["action"])])
             for option, n in (p["tally"] or {}).items():
                 writer.writerow([c, "tally", p["number"], p["title"], "", "", p["status"], option, n, ""])
             for v in p.get("votes", []):
@@ -212,6 +235,7 @@ def to_markdown(data: dict) -> str:
             lines.append(f"{p['kind']}, {p['ballot']} ballot, {p['status']}; by {_cell(p['author'])}; closes {p['closes_at']}")
             if p["body"]:
                 lines += [""] + [f"> {_text(line)}" for line in p["body"].splitlines()] + [""]
+            lines += _action_lines(p["action"])
             if p["end_reason"]:
                 lines.append(f"Ended: {_cell(p['end_reason'])}")
             if p["result"]:
@@ -237,6 +261,18 @@ def to_markdown(data: dict) -> str:
                 lines += [f"- {_cell(v['member'])}: {_cell(v['text'])}" for v in vows]
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _action_lines(action: dict | None) -> list[str]:
+    if not action:
+        return []
+    lines = []
+    if "amend" in action:
+        lines.append("Would change the charter: " + _cell("; ".join(action.get("said") or [])))
+    if "waive" in action:
+        lines.append("Would waive the vow of: " + _cell(action["waive"]))
+    lines += [f"Would {_cell(key)}: {_cell(value)}" for key, value in action.items() if key not in ("amend", "said", "waive")]
+    return lines
 
 
 FORMATS = {"json": to_json, "csv": to_csv, "md": to_markdown}

@@ -1,5 +1,6 @@
 """What `coopbot export` writes: member-supplied text that a spreadsheet or a Markdown renderer
-cannot turn into formulas, links or markup."""
+cannot turn into formulas, links or markup, and each proposal's action, so that the charter's
+history can be rebuilt from an export."""
 
 from __future__ import annotations
 
@@ -80,3 +81,42 @@ async def test_markdown_keeps_plain_text_readable(chat):
     md = export.to_markdown(await export.collect(chat.gov.stores))
     assert "### #1 Buy a delivery van, for 300 a month?" in md
     assert "We spend it on couriers." in md
+
+
+async def charter_history(chat: Chat) -> dict:
+    names = await make_coop(chat, 3)
+    await chat.say("alice", "/propose Berlin time\n  amend: timezone = Europe/Berlin")
+    for who in names:
+        await chat.say(who, "/vote 1 For")
+    await chat.say("alice", "/close 1")
+    assert "Result of #1 Berlin time: passed." in "\n".join(chat.announced)
+    await chat.say("alice", "/surplus 100")
+    await chat.say("alice", "/propose Waive\n  waive: m1")
+    for who in names:
+        await chat.say(who, "/vote 2 For")
+    await chat.say("alice", "/close 2")
+    assert "Result of #2 Waive: passed." in "\n".join(chat.announced)
+    await chat.say("alice", "/propose Just lunch")
+    return await export.collect(chat.gov.stores)
+
+
+async def test_json_carries_each_proposals_action(chat):
+    """An amendment's changed charter leaves and the words it was said in; a waiver by the member's
+    name; nothing for a proposal that changes nothing."""
+    data = json.loads(export.to_json(await charter_history(chat)))
+    amendment, waiver, lunch = data["coops"][0]["proposals"]
+    assert amendment["action"] == {"amend": {"timezone": "Europe/Berlin"}, "said": ["timezone = Europe/Berlin"]}
+    assert waiver["action"] == {"waive": "m1"}
+    assert lunch["action"] is None
+    # The passed amendment is what the exported charter says now.
+    assert data["coops"][0]["charter"]["timezone"] == "Europe/Berlin"
+
+
+async def test_csv_and_markdown_carry_each_proposals_action(chat):
+    data = await charter_history(chat)
+    rows = list(csv.DictReader(io.StringIO(export.to_csv(data))))
+    actions = {row["number"]: row["action"] for row in rows if row["section"] == "proposal"}
+    assert actions == {"1": "amend: timezone = Europe/Berlin", "2": "waive: m1", "3": ""}
+    md = export.to_markdown(data)
+    assert "Would change the charter: timezone = Europe/Berlin" in md
+    assert "Would waive the vow of: m1" in md
