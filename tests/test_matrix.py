@@ -181,6 +181,43 @@ async def test_a_non_members_poll_response_is_ignored_with_a_notice(bot, people)
     assert await bot.stores.votes.ballots(p.id) == []
 
 
+async def test_what_the_bot_posts_mentions_no_one(bot, people):
+    """Every event the bot sends carries an empty m.mentions, read back from Synapse: the card, the
+    poll, the card's edit (outside and in m.new_content), a reply, the result and the poll's end. So
+    a title "@room hello" does not ping the room even when the bot may: without m.mentions,
+    Synapse's push rules highlight the poll and its end (which carry the title) for every member."""
+    alice, bob = await people("alice", False), await people("bob", False)
+    room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
+    path = f"/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels"
+    levels = bot.synapse.api("GET", path, token=alice.access_token)
+    levels.setdefault("users", {})[bot.user_id] = 50  # enough to notify the whole room
+    bot.synapse.api("PUT", path, levels, token=alice.access_token)
+    await send_text(alice, room_id, "!propose @room hello")
+    card = await wait_for_event(bob, room_id, notice_with("Proposal #1: @room hello"), 30)
+    poll = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START, 30)
+    await send_poll_response(bob, room_id, poll["event_id"], "o0")
+    edit = await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {}), 30)
+    reply = await say(alice, room_id, "!vote 1 For", "Recorded: For on #1")
+    result = await say(alice, room_id, "!close 1", "Result of #1 @room hello")
+    ended = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_END, 30)
+    # Synapse's push rules, for bob: nothing the bot sent highlights (notices never notify at all).
+    notified = bot.synapse.api("GET", "/_matrix/client/v3/notifications?limit=100", token=bob.access_token)
+    from_bot = {n["event"]["event_id"]: n["actions"] for n in notified["notifications"]
+                if n["event"]["sender"] == bot.user_id}
+    assert not [event_id for event_id, actions in from_bot.items() if highlights(actions)], from_bot
+    for sent in (card, poll, edit, reply, result, ended):
+        stored = bot.synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/event/{sent['event_id']}",
+                                 token=bob.access_token)
+        assert stored["sender"] == bot.user_id
+        assert stored["content"]["m.mentions"] == {}, stored
+        if sent is edit:
+            assert stored["content"]["m.new_content"]["m.mentions"] == {}
+
+
+def highlights(actions: list) -> bool:
+    return any(isinstance(a, dict) and a.get("set_tweak") == "highlight" and a.get("value", True) for a in actions)
+
+
 async def test_secret_ballot_is_cast_in_a_direct_chat(bot, people):
     """A secret ballot gets no public poll; a member votes by !vote in a direct chat with the bot,
     and the room's card shows turnout only."""
