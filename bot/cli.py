@@ -7,6 +7,7 @@ import asyncio
 import os
 import logging
 import sys
+from pathlib import Path
 
 from bot import export, logs
 from bot.config import Settings, SettingsError, load
@@ -81,8 +82,18 @@ async def _run(settings: Settings, args) -> int:
 COMMANDS = {"console": _console, "run": _run, "db": _upgrade, "export": _export}
 
 
+def _private(data_dir: Path) -> None:
+    """The data dir holds the register, every vote and the Matrix keys: only this user may enter
+    it. One made before (by an older coopbot, or by hand) with wider bits is closed."""
+    if data_dir.is_dir() and data_dir.stat().st_mode & 0o077:
+        os.chmod(data_dir, 0o700)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Everything this process creates (database, WAL, shared memory, lock, log, Matrix store) is
+    # for this user only, whatever umask the shell or service manager gave it.
+    os.umask(0o077)
     try:
         settings = load()
         if args.command == "run":
@@ -92,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"coopbot: {exc}", file=sys.stderr)
         return 2
+    _private(settings.data_dir)
     _logging(settings, args.command)
     try:
         return asyncio.run(COMMANDS[args.command](settings, args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from handlers.charter import Charter
 from handlers.money import format_amount
@@ -46,6 +47,7 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             "end_reason": p.end_reason,
             "electorate": p.electorate_size,
             "rule": p.rule,
+            "action": _action(p.action, names),
         }
         counts = await stores.proposals.counts(p.id, len(p.options))
         entry["tally"] = dict(zip(p.options, counts)) if (p.ballot == "open" or p.status != "open") else None
@@ -91,6 +93,27 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
     }
 
 
+def _action(action: dict | None, names: dict[int, str]) -> dict | None:
+    """What a proposal would change, as stored, with a waived member given by name: an amendment
+    keeps its changed charter leaves and the words it was said in."""
+    if not action:
+        return None
+    return {key: names.get(value) if key == "waive" else value for key, value in action.items()}
+
+
+def action_line(action: dict | None) -> str:
+    """An exported action in words: `amend: timezone = Europe/Berlin; …` or `waive: <name>`."""
+    if not action:
+        return ""
+    parts = []
+    for key, value in action.items():
+        if key == "amend":
+            parts.append("amend: " + "; ".join(action.get("said") or [json.dumps(value, ensure_ascii=False)]))
+        elif key != "said":
+            parts.append(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
+    return "; ".join(parts)
+
+
 async def _books(stores: Stores, coop: Coop) -> dict:
     """Rounds with their allocations, the vows (every one, restated ones included) and the ledger."""
     names = {m.id: m.display_name for m in await stores.members.register(coop.id)}
@@ -123,11 +146,35 @@ def to_json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell as a spreadsheet will show it, never run it: text starting like a formula gets a
+    leading single quote (OWASP's advice), which spreadsheets hide and read as "this is text"."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """csv.writer whose every text cell goes through `csv_cell`: titles, names (pending members'
+    too), options, vows, fund names and accounts are all member-supplied."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: list) -> None:
+        self._writer.writerow([csv_cell(cell) for cell in row])
+
+
 def to_csv(data: dict) -> str:
     """One table, one row per fact: co-op, section, and the section's fields."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["coop", "section", "number", "title", "member", "role", "status", "option", "count", "detail"])
+    writer = _SafeWriter(out)
+    writer.writerow(["coop", "section", "number", "title", "member", "role", "status", "option", "count", "detail",
+                     "action"])
     for coop in data["coops"]:
         c = coop["name"]
         for m in coop["members"]:
@@ -141,7 +188,7 @@ def to_csv(data: dict) -> str:
                     f" ({r['turnout']}); quorum {r['quorum']}; threshold {r['threshold']}"
                 )
             writer.writerow([c, "proposal", p["number"], p["title"], p["author"], p["kind"], p["status"], p["ballot"],
-                             p["turnout"], detail])
+                             p["turnout"], detail, action_line(p["action"])])
             for option, n in (p["tally"] or {}).items():
                 writer.writerow([c, "tally", p["number"], p["title"], "", "", p["status"], option, n, ""])
             for v in p.get("votes", []):
@@ -157,8 +204,24 @@ def to_csv(data: dict) -> str:
     return out.getvalue()
 
 
+# Inline Markdown (CommonMark, GitHub's extensions: strikethrough, tables, math) and HTML. A
+# backslash makes any ASCII punctuation literal; <, > and & become entities, which every renderer,
+# CommonMark or not, shows as the characters themselves.
+_INLINE = {c: "\\" + c for c in "\\`*_[]|~$#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_INLINE_TABLE = str.maketrans(_INLINE)
+# What makes a line a list item, quote, rule or setext underline, at its start (a heading's # is
+# escaped wherever it is, since a heading also loses its trailing #s).
+_LINE_START = re.compile(r"^(\s*(?:\d+)?)([>+=.)-])")
+
+
+def _text(text) -> str:
+    """Member-supplied text as literal Markdown: it renders as exactly the characters typed."""
+    return _LINE_START.sub(r"\1\\\2", str(text if text is not None else "").translate(_INLINE_TABLE), count=1)
+
+
 def _cell(text) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+    """Member-supplied text on one line (a heading, a table cell, a list item)."""
+    return _text(" ".join(str(text if text is not None else "").splitlines()))
 
 
 def to_markdown(data: dict) -> str:
@@ -170,6 +233,11 @@ def to_markdown(data: dict) -> str:
         for p in coop["proposals"]:
             lines.append(f"### #{p['number']} {_cell(p['title'])}")
             lines.append(f"{p['kind']}, {p['ballot']} ballot, {p['status']}; by {_cell(p['author'])}; closes {p['closes_at']}")
+            if p["body"]:
+                lines += [""] + [f"> {_text(line)}" for line in p["body"].splitlines()] + [""]
+            lines += _action_lines(p["action"])
+            if p["end_reason"]:
+                lines.append(f"Ended: {_cell(p['end_reason'])}")
             if p["result"]:
                 r = p["result"]
                 verdict = "passed" if r["passed"] else f"failed ({REASONS[r['reason']]})"
@@ -193,6 +261,18 @@ def to_markdown(data: dict) -> str:
                 lines += [f"- {_cell(v['member'])}: {_cell(v['text'])}" for v in vows]
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _action_lines(action: dict | None) -> list[str]:
+    if not action:
+        return []
+    lines = []
+    if "amend" in action:
+        lines.append("Would change the charter: " + _cell("; ".join(action.get("said") or [])))
+    if "waive" in action:
+        lines.append("Would waive the vow of: " + _cell(action["waive"]))
+    lines += [f"Would {_cell(key)}: {_cell(value)}" for key, value in action.items() if key not in ("amend", "said", "waive")]
+    return lines
 
 
 FORMATS = {"json": to_json, "csv": to_csv, "md": to_markdown}

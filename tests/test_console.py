@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -182,3 +183,52 @@ def test_a_proposal_closing_on_time_is_announced_while_the_console_runs(tmp_path
         proc.stdin.close()
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def modes(data: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in [data, *data.iterdir()]}
+
+
+def test_the_data_dir_and_its_files_are_private(tmp_path):
+    """Run with the usual umask (022): the data dir is 0700 and the database, its WAL and shared
+    memory, the lock file and the console log are 0600, looked at while the console runs."""
+    old = os.umask(0o022)
+    try:
+        proc = subprocess.Popen(
+            COOPBOT + ["console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=tmp_path, env=env_for(tmp_path),
+        )
+    finally:
+        os.umask(old)
+    data = tmp_path / "data"
+    try:
+        proc.stdin.write("/setup Quiet\n/propose Lunch\n")
+        proc.stdin.flush()
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "Proposal #1" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        found = modes(data)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert {"coopbot.db", "coopbot.db-wal", "coopbot.db-shm", "coopbot.lock", "console.log"} <= set(found), found
+    assert found == {"data": 0o700, **{name: 0o600 for name in found if name != "data"}}
+
+
+def test_a_data_dir_made_before_is_made_private(tmp_path):
+    """A data dir left world-readable (by an older coopbot, or by hand) is closed at the next start,
+    by every command: `db upgrade`, `export` and `console`."""
+    data = tmp_path / "data"
+    for command in (["db", "upgrade"], ["export"], ["console"]):
+        data.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(data, 0o755)
+        old = os.umask(0o022)
+        try:
+            done = subprocess.run(COOPBOT + command, input="", capture_output=True, text=True, cwd=tmp_path,
+                                  env=env_for(tmp_path), timeout=60)
+        finally:
+            os.umask(old)
+        assert done.returncode == 0, done.stderr
+        assert modes(data)["data"] == 0o700, command
+        assert modes(data)["coopbot.db"] == 0o600, command

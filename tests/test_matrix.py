@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import signal
 import subprocess
@@ -179,6 +180,90 @@ async def test_a_non_members_poll_response_is_ignored_with_a_notice(bot, people)
     assert "!join" in body(note)
     p = (await bot.stores.proposals.list(1))[0]
     assert await bot.stores.votes.ballots(p.id) == []
+
+
+def room_messages(synapse, room_id: str, token: str) -> list[dict]:
+    """The room's latest events as Synapse holds them, oldest first."""
+    page = synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=200", token=token)
+    return list(reversed(page["chunk"]))
+
+
+async def test_a_non_member_changing_their_poll_answer_hears_the_refusal_once(bot, people, caplog):
+    """A non-member who changes their poll answer five times within the minute gets one notice in
+    the room, not five (each would post their display name); the others are dropped with a log line."""
+    caplog.set_level(logging.INFO, logger="bot.matrix.adapter")
+    alice, mallory = await people("alice", False), await people("mallory", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    await alice.room_invite(room_id, mallory.user_id)
+    await join(mallory, room_id)
+    await send_text(alice, room_id, "!propose Lunch")
+    poll = await wait_for_event(mallory, room_id, lambda s: s.get("type") == POLL_START, 30)
+    for answer in ("o0", "o1", "o2", "o0", "o1"):
+        await send_poll_response(mallory, room_id, poll["event_id"], answer)
+    await wait_for_event(alice, room_id, notice_with("not on its register"), 30)
+    # A command after the five responses is handled after them: once it is answered (and a moment
+    # for notices sent beside the sync), every notice the responses caused has been sent.
+    await say(alice, room_id, "!whoami", "You are")
+    await asyncio.sleep(3)
+    notices = [e for e in room_messages(bot.synapse, room_id, alice.access_token)
+               if e["type"] == "m.room.message" and "not on its register" in body(e)]
+    assert len(notices) == 1, [body(e) for e in notices]
+    assert notices[0]["content"]["m.mentions"] == {}
+    dropped = [r for r in caplog.records if "not posted again" in r.getMessage()]
+    assert len(dropped) == 4 and all(r.levelno == logging.INFO for r in dropped)
+
+
+def test_the_same_refusal_is_said_again_once_the_minute_is_over():
+    """The window is per (room, sender, words): other words or another room are said at once."""
+    from bot.matrix.adapter import REFUSAL_EVERY, Quiet
+
+    now = [0.0]
+    quiet = Quiet(REFUSAL_EVERY, clock=lambda: now[0], keep=3)
+    assert quiet.first(("!r", "@m", "not a member"))
+    assert not quiet.first(("!r", "@m", "not a member"))
+    assert quiet.first(("!r", "@m", "voting has ended")) and quiet.first(("!other", "@m", "not a member"))
+    now[0] += REFUSAL_EVERY - 1
+    assert not quiet.first(("!r", "@m", "not a member"))
+    now[0] += 1
+    assert quiet.first(("!r", "@m", "not a member"))  # and the entries past their window are forgotten
+    assert len(quiet._said) == 1
+
+
+async def test_what_the_bot_posts_mentions_no_one(bot, people):
+    """Every event the bot sends carries an empty m.mentions, read back from Synapse: the card, the
+    poll, the card's edit (outside and in m.new_content), a reply, the result and the poll's end. So
+    a title "@room hello" does not ping the room even when the bot may: without m.mentions,
+    Synapse's push rules highlight the poll and its end (which carry the title) for every member."""
+    alice, bob = await people("alice", False), await people("bob", False)
+    room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
+    path = f"/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels"
+    levels = bot.synapse.api("GET", path, token=alice.access_token)
+    levels.setdefault("users", {})[bot.user_id] = 50  # enough to notify the whole room
+    bot.synapse.api("PUT", path, levels, token=alice.access_token)
+    await send_text(alice, room_id, "!propose @room hello")
+    card = await wait_for_event(bob, room_id, notice_with("Proposal #1: @room hello"), 30)
+    poll = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START, 30)
+    await send_poll_response(bob, room_id, poll["event_id"], "o0")
+    edit = await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {}), 30)
+    reply = await say(alice, room_id, "!vote 1 For", "Recorded: For on #1")
+    result = await say(alice, room_id, "!close 1", "Result of #1 @room hello")
+    ended = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_END, 30)
+    # Synapse's push rules, for bob: nothing the bot sent highlights (notices never notify at all).
+    notified = bot.synapse.api("GET", "/_matrix/client/v3/notifications?limit=100", token=bob.access_token)
+    from_bot = {n["event"]["event_id"]: n["actions"] for n in notified["notifications"]
+                if n["event"]["sender"] == bot.user_id}
+    assert not [event_id for event_id, actions in from_bot.items() if highlights(actions)], from_bot
+    for sent in (card, poll, edit, reply, result, ended):
+        stored = bot.synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/event/{sent['event_id']}",
+                                 token=bob.access_token)
+        assert stored["sender"] == bot.user_id
+        assert stored["content"]["m.mentions"] == {}, stored
+        if sent is edit:
+            assert stored["content"]["m.new_content"]["m.mentions"] == {}
+
+
+def highlights(actions: list) -> bool:
+    return any(isinstance(a, dict) and a.get("set_tweak") == "highlight" and a.get("value", True) for a in actions)
 
 
 async def test_secret_ballot_is_cast_in_a_direct_chat(bot, people):

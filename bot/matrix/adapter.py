@@ -12,6 +12,7 @@ import contextvars
 import json
 import logging
 import os
+import time
 import zlib
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -58,6 +59,12 @@ CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card while votes keep c
 SETTLED = 0.4  # no vote for this long: the burst is over, and its final tally goes out without waiting the interval
 MIN_EDIT_GAP = 1.0  # but never two edits of one card closer than this
 IDLE = 1.0
+# A refused poll response is told in the room (the poll shows the choice as made), prefixed with the
+# sender's display name. The same words to the same sender in the same room go out at most once in
+# this many seconds; repeats are dropped with a log line at INFO, so nobody outside the register can
+# make the bot post their name once per change of answer. Different words (another reason, another
+# proposal) are still said: each carries news.
+REFUSAL_EVERY = 60.0
 CURSOR_EVERY = 2.0  # seconds between saves of the sync position while syncs follow each other
 # Seconds to let events gather after a sync that carried some: in a burst, each sync and each
 # group commit then carries many votes. Matrix shows a voter their choice in the poll at once;
@@ -116,6 +123,7 @@ class MatrixAdapter:
         self._greet: set[str] = set()
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
+        self._refusals = Quiet(REFUSAL_EVERY)  # refusal notices said lately, by (room, sender, words)
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
         self.ready = asyncio.Event()  # set once logged in and the first sync is handled
         self.bot_name: str | None = None  # the user id, once logged in
@@ -396,7 +404,11 @@ class MatrixAdapter:
         chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
         replies = await gov.handle_vote(VoteCast(chat, user, proposal_id, option, event_id, made_at))
         if replies and replies[0].refusal and notify:
-            # The poll shows the choice as made; say in the room that it was not counted.
+            # The poll shows the choice as made; say in the room that it was not counted (once a minute).
+            if not self._refusals.first((room_id, sender, replies[0].text)):
+                logger.info("refusal of poll response %s by %s in %s not posted again within %d s",
+                            event_id, sender, room_id, REFUSAL_EVERY)
+                return
             self._spawn(self._notify(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
                                      f"refusal-{event_id}"), "matrix-reply")
         elif replies:
@@ -528,6 +540,24 @@ class MatrixAdapter:
 
     def card_text(self, view: CardView) -> str:
         return view.text
+
+
+class Quiet:
+    """Remembers what was said lately: `first(key)` is true once per `every` seconds for a key."""
+
+    def __init__(self, every: float, *, clock=time.monotonic, keep: int = 10_000) -> None:
+        self.every, self.clock, self.keep = every, clock, keep
+        self._said: dict[tuple, float] = {}
+
+    def first(self, key: tuple) -> bool:
+        now = self.clock()
+        said = self._said.get(key)
+        if said is not None and now - said < self.every:
+            return False
+        if len(self._said) >= self.keep:  # forget what is past its window; memory stays bounded
+            self._said = {k: t for k, t in self._said.items() if now - t < self.every}
+        self._said[key] = now
+        return True
 
 
 def _outcome(exc: Exception) -> Outcome:

@@ -14,6 +14,9 @@ POLL_END = "org.matrix.msc3381.poll.end"
 POLL_RESPONSES = ("org.matrix.msc3381.poll.response", "m.poll.response")
 TEXT = "org.matrix.msc1767.text"
 _ANSWER = re.compile(r"o(\d{1,2})")
+# Intentional mentions (Matrix 1.7): an empty m.mentions says the bot mentions no one, so "@room" or
+# a member's name in a title, a reason or a display name pings nobody. Every event the bot sends has it.
+MENTIONS = "m.mentions"
 
 
 def chat_ref(room_id: str, *, direct: bool, title: str) -> ChatRef:
@@ -80,6 +83,7 @@ def poll_start(view: CardView, fallback: str) -> dict:
         },
         TEXT: fallback,
         "body": fallback,
+        MENTIONS: {},
     }
 
 
@@ -89,21 +93,24 @@ def poll_end(poll_event_id: str, text: str) -> dict:
         POLL_END: {},
         TEXT: text,
         "body": text,
+        MENTIONS: {},
     }
 
 
 def notice(text: str, reply_to: str | None = None) -> dict:
-    content = {"msgtype": "m.notice", "body": text}
+    content = {"msgtype": "m.notice", "body": text, MENTIONS: {}}
     if reply_to:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content
 
 
 def replacement(event_id: str, text: str) -> dict:
-    """An edit (m.replace) of a card, so its tally stays current."""
+    """An edit (m.replace) of a card, so its tally stays current. Both contents mention no one:
+    clients notify on the outer one, and show (and re-evaluate) the new one."""
     return {
         "msgtype": "m.notice",
         "body": "* " + text,
-        "m.new_content": {"msgtype": "m.notice", "body": text},
+        MENTIONS: {},
+        "m.new_content": {"msgtype": "m.notice", "body": text, MENTIONS: {}},
         "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
     }
