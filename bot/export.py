@@ -98,7 +98,17 @@ def _action(action: dict | None, names: dict[int, str]) -> dict | None:
     keeps its changed charter leaves and the words it was said in."""
     if not action:
         return None
-    return {key: names.get(value) if key == "waive" else value for key, value in action.items()}
+    if "amend" in action:
+        out = {"amend": action["amend"], "said": action.get("said", [])}
+        if "changes" in action:  # before and after, in words (proposals made since cards show them)
+            out["changes"] = action["changes"]
+        return out
+    if "waive" in action:
+        out = {"waive": action.get("name") or names.get(action["waive"])}
+        if "round" in action:
+            out["round"] = action["round"]
+        return out
+    return dict(action)
 
 
 def action_line(action: dict | None) -> str:
@@ -109,7 +119,9 @@ def action_line(action: dict | None) -> str:
     for key, value in action.items():
         if key == "amend":
             parts.append("amend: " + "; ".join(action.get("said") or [json.dumps(value, ensure_ascii=False)]))
-        elif key != "said":
+        elif key == "waive":
+            parts.append(f"waive: {value}")
+        elif key not in ("said", "changes", "round"):
             parts.append(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
     return "; ".join(parts)
 
@@ -271,7 +283,8 @@ def _action_lines(action: dict | None) -> list[str]:
         lines.append("Would change the charter: " + _cell("; ".join(action.get("said") or [])))
     if "waive" in action:
         lines.append("Would waive the vow of: " + _cell(action["waive"]))
-    lines += [f"Would {_cell(key)}: {_cell(value)}" for key, value in action.items() if key not in ("amend", "said", "waive")]
+    lines += [f"Would {_cell(key)}: {_cell(value)}" for key, value in action.items()
+              if key not in ("amend", "said", "changes", "waive", "round")]
     return lines
 
 

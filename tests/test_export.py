@@ -105,8 +105,9 @@ async def test_json_carries_each_proposals_action(chat):
     name; nothing for a proposal that changes nothing."""
     data = json.loads(export.to_json(await charter_history(chat)))
     amendment, waiver, lunch = data["coops"][0]["proposals"]
-    assert amendment["action"] == {"amend": {"timezone": "Europe/Berlin"}, "said": ["timezone = Europe/Berlin"]}
-    assert waiver["action"] == {"waive": "m1"}
+    assert amendment["action"] == {"amend": {"timezone": "Europe/Berlin"}, "said": ["timezone = Europe/Berlin"],
+                                   "changes": [["timezone", "UTC", "Europe/Berlin"]]}
+    assert waiver["action"] == {"waive": "m1", "round": 1}
     assert lunch["action"] is None
     # The passed amendment is what the exported charter says now.
     assert data["coops"][0]["charter"]["timezone"] == "Europe/Berlin"
