@@ -51,5 +51,11 @@ def patch(before: Charter, after: Charter) -> dict:
     """Only the stored leaves the amendment changes, nested as stored. Decided later, it is merged
     into the charter as it is then (storage merges nested keys), so two amendments decided one
     after the other both hold, even when both touch the same kind's rule."""
-    old = before.leaves()
-    return nested({path: leaf for path, leaf in after.leaves().items() if old.get(path) != leaf})
+    # Every leaf of a changed key, not only the leaves that differ: a threshold is a share and a
+    # strictness, and two amendments merged leaf by leaf could make one no amendment passed
+    # ("at least 1/2" from "at least 3/5" and "more than 1/2").
+    leaves = {}
+    for k in before.KEYS:
+        if getattr(before, k.attr) != getattr(after, k.attr):
+            leaves.update(zip(k.json, k.value.dump(getattr(after, k.attr))))
+    return nested(leaves)

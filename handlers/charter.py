@@ -78,9 +78,16 @@ def _quoted(text: str) -> str:
     return one_line(text)[:60]
 
 
+_SHARE = re.compile(r"-?[0-9]{1,6}(?:\.[0-9]{1,6})?%?|-?[0-9]{1,6}/[0-9]{1,6}")
+
+
 def _fraction(text: str) -> Fraction | None:
-    """30%, 3/10 or 0.3; None if it is none of them."""
+    """30%, 3/10 or 0.3; None if it is none of them. Only plain digits reach Fraction: `1e999999999`
+    would make it compute a power of ten for minutes, holding every co-op's events."""
     text = text.strip()
+    if not _SHARE.fullmatch(text.replace(" ", "")):
+        return None
+    text = text.replace(" ", "")
     try:
         return Fraction(text[:-1].strip()) / 100 if text.endswith("%") else Fraction(text)
     except (ValueError, ZeroDivisionError):

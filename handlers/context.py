@@ -10,7 +10,7 @@ from handlers.charter import Charter
 from handlers.errors import BadArguments, Conflict, NoCoop, NotAllowed, NotAMember
 from handlers.parsing import one_line
 from handlers.ports import CloseHook
-from handlers.types import ChatRef, UserRef
+from handlers.types import ChatRef, UserRef, looks_like_platform_id
 from handlers.verbs import VERBS, VerbTable
 from storage.models import Coop, Member
 from storage.stores import Stores
@@ -64,7 +64,12 @@ class Context:
         who = one_line(who)
         if not who:
             raise BadArguments(texts.MISSING_ARGUMENT.format(what="whom"))
-        found = await self.stores.members.find(self.coop.id, self.sender.platform, who)
+        # An id or an @handle names an account, never a display name: anyone can call themselves
+        # "@carol:example.org" or "123456789" and be admitted in the place of the person meant.
+        platform = self.sender.platform
+        bare = who.removeprefix("@") if platform != "matrix" else who
+        by_account = platform != "console" and (who.startswith("@") or looks_like_platform_id(platform, bare))
+        found = await self.stores.members.find(self.coop.id, platform, who, names=not by_account)
         if len(found) > 1:
             accounts = await self.stores.members.accounts(self.coop.id)
             ids = ", ".join(a.user_id for a in accounts if a.member_id in {m.id for m in found})

@@ -11,7 +11,7 @@ from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import CloseHook
 from handlers.parsing import one_line, parse_closing
-from handlers.tally import DEFAULT_OPTIONS, Outcome, decide
+from handlers.tally import DEFAULT_OPTIONS, Outcome, decide, is_yes_no
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from storage.errors import ProposalNotOpen
@@ -96,6 +96,11 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     options = _options(extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
     action = None
+    # A proposal that changes something is decided For or Against: with other options, "passed"
+    # would only mean that some option won, and Against winning would change the charter.
+    renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
+    if (amending or renewal or "waive" in extras.settings) and "options" in extras.settings:
+        raise BadArguments(texts.ACTION_OPTIONS)
     if amending:
         if kind != "constitutional":
             raise BadArguments(texts.AMEND_KIND)
@@ -120,8 +125,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
             raise NotFound(texts.WAIVE_NO_ROUND.format(prefix=ctx.prefix))
         # A waiver is for this round: if it is paid out before the vote ends, the waiver lapses.
         action = {"waive": who.id, "name": who.display_name, "round_id": current.id, "round": current.number}
-    # A constitutional proposal titled as the sunset vote is a renewal of the mandate.
-    renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
+    # A constitutional proposal titled as the sunset vote is a renewal of the mandate (it can lift a
+    # lapse; only the charter's own sunset vote can make the mandate lapse).
     await ctx.stores.proposals.open(
         ctx.coop.id, author_id=author.id, title=title, body=extras.body, kind=kind, ballot=ballot,
         options=options, rule=charter.rule(kind).to_json(), closes_at=closes_at, now=ctx.now,
@@ -169,9 +174,10 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
     text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
     if late_since is not None:
         text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
-    if p.purpose == "sunset":
-        text += "\n" + (texts.MANDATE_RENEWED if outcome.passed else texts.MANDATE_LAPSED)
-    if (p.action or {}).get("amend") and outcome.passed:
+    carried = p.result.get("carried", outcome.passed)
+    if p.purpose == "sunset" and (carried or p.author_id is None):
+        text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
+    if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
     return text
 
@@ -184,7 +190,10 @@ def _reason(text: str) -> str | None:
 
 
 def _decide(p: Proposal, counts: list[int]) -> dict:
-    return decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule)).to_json()
+    outcome = decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule))
+    # `carried`: what the proposal would change takes effect. Only For over Against carries a
+    # change; with custom options "passed" means an option was chosen, which changes nothing.
+    return {**outcome.to_json(), "carried": outcome.passed and is_yes_no(p.options)}
 
 
 def _already_ended(p: Proposal, status: str | None = None) -> ProposalClosed:

@@ -459,6 +459,7 @@ FORFEITED_SHARE = "share of {name}, forfeited when removed"
 SHARE_FORFEITED = "Their unpaid share of round {number} ({amount}) goes to the movement funds, for good."
 WAIVE_NOT_ALLOWED = "This co-op's charter does not allow waiving a vow."
 WAIVE_NO_ROUND = "There is no open surplus round, so there is no vow to waive. A steward opens one with {prefix}surplus <amount>."
+ACTION_OPTIONS = "A proposal that changes the charter, renews the mandate or waives a vow is decided For or Against: give it no options."
 WAIVE_KIND = "A waiver is decided by its own proposal; give it no custom options."
 ROUNDING_RULE = "Shares are rounded down to the smallest unit of {currency}; what rounding leaves goes to the movement funds."
 

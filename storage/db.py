@@ -52,18 +52,20 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        # hide_parameters: a statement that fails is logged without its values, so a failed vote
+        # batch never prints who chose what.
         if self.is_sqlite:
             path = Path(make_url(self.url).database)
             path.parent.mkdir(parents=True, exist_ok=True)
             # SQLite allows one writer at a time. A single pooled writer connection makes
             # in-process writers queue instead of spinning on SQLITE_BUSY, and BEGIN IMMEDIATE
             # takes the write lock up front, so a read-then-write transaction cannot deadlock.
-            self.writer = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
-            self.reader = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4)
+            self.writer = create_async_engine(self.url, echo=echo, hide_parameters=True, pool_size=1, max_overflow=0, pool_timeout=60)
+            self.reader = create_async_engine(self.url, echo=echo, hide_parameters=True, pool_size=4, max_overflow=4)
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
             _sqlite_pragmas(self.reader, begin="BEGIN")
         else:
-            self.writer = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
+            self.writer = create_async_engine(self.url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20)
             self.reader = self.writer
         self._background: set[asyncio.Task] = set()
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)

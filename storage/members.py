@@ -53,8 +53,9 @@ class MemberStore:
             stmt = select(func.count()).select_from(Member).where(Member.coop_id == coop_id, Member.status == "active")
             return (await s.execute(stmt)).scalar_one()
 
-    async def find(self, coop_id: int, platform: str, text: str) -> list[Member]:
-        """Members named by `text`: an account id on this platform, or a display name."""
+    async def find(self, coop_id: int, platform: str, text: str, *, names: bool = True) -> list[Member]:
+        """Members named by `text`: an account id or handle on this platform, or (with `names`) a
+        display name."""
         bare = text.removeprefix("@") if platform != "matrix" else text
         async with self.db.read() as s:
             by_id = select(Account.member_id).where(
@@ -66,8 +67,8 @@ class MemberStore:
                 Member.coop_id == coop_id,
                 or_(
                     Member.id.in_(by_id),
-                    func.lower(Member.display_name) == text.lower(),
-                    func.lower(Member.display_name) == bare.lower(),
+                    *((func.lower(Member.display_name) == text.lower(),
+                       func.lower(Member.display_name) == bare.lower()) if names else ()),
                 ),
             ).order_by(Member.id)
             return list((await s.execute(stmt)).scalars())

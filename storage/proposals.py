@@ -222,14 +222,16 @@ class ProposalStore:
             counts = await _counts(s, proposal_id, len(proposal.options))
             proposal.result = decide(proposal, counts)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
+            # What a proposal changes takes effect only if it carried: passed, For against Against.
+            carried = proposal.result.get("carried", proposal.result.get("passed", False))
             amended = (proposal.action or {}).get("amend")
-            if amended and proposal.result["passed"]:
+            if amended and carried:
                 # A passed amendment is the co-op's new charter, from this moment on.
                 coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
                 coop.charter = _merged(coop.charter, amended)
                 await log(s, proposal.coop_id, "charter_amended", now, proposal_id=proposal.id, changes=amended)
             waive = (proposal.action or {}).get("waive")
-            if waive and proposal.result["passed"]:
+            if waive and carried:
                 # A passed waiver lifts that member's vow for the round it names, if still open.
                 stmt = select(Round).where(Round.coop_id == proposal.coop_id, Round.status == "open")
                 if "round_id" in proposal.action:
@@ -240,10 +242,11 @@ class ProposalStore:
                                     .on_conflict_do_nothing())
             if proposal.ballot == "secret":
                 await _seal(s, proposal, counts, now)
-            if proposal.purpose == "sunset":
-                # A sunset vote decides the mandate: it lapses when renewal fails, until one passes.
+            if proposal.purpose == "sunset" and (carried or proposal.author_id is None):
+                # The charter's sunset vote decides the mandate: it lapses when renewal fails, until
+                # one passes. A member's renewal proposal can only lift a lapse, never cause one.
                 coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
-                coop.mandate_lapsed_at = None if proposal.result["passed"] else (coop.mandate_lapsed_at or now)
+                coop.mandate_lapsed_at = None if carried else (coop.mandate_lapsed_at or now)
             await log(
                 s, proposal.coop_id, "proposal_closed", now, proposal_id=proposal.id, member_id=by,
                 reason=reason, result=proposal.result,

@@ -102,3 +102,73 @@ async def test_a_waivers_card_says_whose_vow_it_waives_and_needs_an_open_round(c
     await chat.say("alice", "/surplus 100")
     await chat.say("alice", "/propose Waive m2\nwaive: m2")
     assert "If passed, m2's vow for round 1 is waived." in chat.last
+
+
+async def test_against_winning_never_changes_the_charter(chat):
+    """An amendment (or a renewal, or a waiver) is decided For or Against: custom options are
+    refused, so 'passed' can never mean that Against was chosen."""
+    await make_coop(chat, members=1)
+    for lines in ["amend: voting_period = 30s", "waive: m1"]:
+        reply = await chat.say("alice", f"/propose Sneaky\n{lines}\noptions: Against | For")
+        assert "decided For or Against: give it no options" in reply, reply
+    reply = await chat.say("alice", "/propose Renew the co-op's mandate?\nkind: constitutional\noptions: No | Yes")
+    assert "decided For or Against" in reply
+    assert await chat.gov.stores.proposals.list(1) == []
+
+
+async def test_two_passed_amendments_cannot_merge_into_a_threshold_past_its_bounds(chat):
+    """From 'more than 3/5': one amendment to 'at least 3/5', another to 'more than 1/2', both
+    passed. The charter reads 'more than 1/2' (the last), never 'at least 1/2'."""
+    await make_coop(chat, members=1)
+
+    async def amend(number: int, value: str) -> None:
+        await chat.say("alice", f"/propose Rule {number}\namend: threshold.strategic = {value}")
+        await chat.say("alice", f"/vote {number} For")
+        await chat.say("m1", f"/vote {number} For")
+
+    await amend(1, "more than 3/5")
+    await chat.say("alice", "/close 1")
+    await amend(2, "at least 3/5")
+    await amend(3, "more than 1/2")
+    await chat.say("alice", "/close 2")
+    await chat.say("alice", "/close 3")
+    charter = await chat.say("m1", "/charter")
+    assert "strategic: passes with more than 1/2" in charter, charter
+
+
+async def test_a_share_written_with_a_huge_exponent_is_refused_at_once(chat):
+    """`1e999999999` would take Python minutes to turn into a fraction, holding every co-op's events."""
+    await make_coop(chat, members=1)
+    for value in ["1e999999999", "more than 1e-999999999"]:
+        key = "quorum.ordinary" if "more" not in value else "threshold.ordinary"
+        reply = await chat.say("alice", f"/propose x\namend: {key} = {value}")
+        assert "is not a" in reply and "Usage: /propose" in reply, reply
+
+
+async def test_a_members_renewal_proposal_cannot_make_the_mandate_lapse(gov, clock):
+    """Only the charter's own sunset vote makes the mandate lapse. A member's 'renewal' that fails
+    (no one had time to vote) changes nothing; one that passes lifts a lapse."""
+    chat = Chat(gov)
+    await make_coop(chat, 1)
+    await chat.say("m1", "/propose Renew the co-op's mandate?\nkind: constitutional\ncloses: 30s")
+    clock.advance(minutes=1)
+    results = [t for t in await tick(chat) if t.startswith("Result of #1")]
+    assert "failed" in results[0] and "lapsed" not in results[0]
+    assert "lapsed" not in await chat.say("m1", "/whoami")
+
+
+async def test_a_display_name_shaped_like_an_id_never_takes_that_ids_place(gov):
+    """A stranger calls themselves '123456789' and asks to join; the steward admits 123456789 (the
+    Telegram id of the person meant, who has not spoken yet). The id is admitted, not the stranger."""
+    from handlers.types import UserRef
+
+    room = Chat(gov, platform="telegram", chat_id="-100")
+    room.user = lambda name: UserRef("telegram", {"alice": "1", "mallory": "666"}[name],
+                                     {"alice": "alice", "mallory": "123456789"}[name])
+    assert "set up" in await room.say("alice", "/setup Red Bakery")
+    assert "asks to join" in await room.say("mallory", "/join")
+    assert "is admitted" in await room.say("alice", "/admit 123456789")
+    mallory = await gov.stores.members.by_account(1, "telegram", "666")
+    assert mallory.status == "pending"
+    admitted = await gov.stores.members.by_account(1, "telegram", "123456789")
+    assert admitted is not None and admitted.status == "active"
