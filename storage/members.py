@@ -78,12 +78,14 @@ class MemberStore:
             member.display_name = name
             return member
 
-    async def set_handle(self, platform: str, user_id: str, handle: str) -> None:
-        """Remember the @name an account goes by, so members can name it in commands."""
+    async def set_handle(self, platform: str, user_id: str, handle: str) -> bool:
+        """Remember the @name an account goes by, so members can name it in commands. False if no
+        account of that id exists (yet): nothing was stored."""
         async with self.db.write() as s:
-            await s.execute(
+            result = await s.execute(
                 update(Account).where(Account.platform == platform, Account.user_id == user_id).values(handle=handle)
             )
+            return result.rowcount > 0
 
     async def request_join(
         self, coop_id: int, *, platform: str, user_id: str, name: str, now: datetime,

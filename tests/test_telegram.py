@@ -398,3 +398,33 @@ async def test_a_tap_sent_as_an_anonymous_admin_records_nothing(tg, fake):
     assert "as yourself" in await tg.tap(5555, message_id, "v:1:1", is_bot=True)
     p = await tg.stores.proposals.get(1, 1)
     assert await tg.stores.votes.ballots(p.id) == []
+
+
+async def handled(fake: FakeBotAPI, update: dict, timeout: float = 15) -> None:
+    """Wait until the bot has handled `update` (it asked for the updates after it: a confirmation)."""
+    await fake.wait_for(
+        lambda f: any((c.params.get("offset") or 0) > update["update_id"] for c in f.calls_to("getUpdates")),
+        timeout=timeout,
+    )
+
+
+async def test_commands_in_one_chat_are_handled_in_its_order(tg, fake):
+    """/setup, then three people's /join in the same batch: each join sees the co-op the setup made."""
+    fake.command(GROUP, STEWARD, "/setup Red Bakery", first_name="user1")
+    for uid in (21, 22, 23):
+        last = fake.command(GROUP, uid, "/join", first_name=f"user{uid}")
+    await handled(fake, last)
+    coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
+    register = await tg.stores.members.register(coop.id)
+    assert not any("no co-op yet" in t for t in fake.texts(GROUP)), fake.summary()
+    assert sorted(m.display_name for m in register if m.status == "pending") == ["user21", "user22", "user23"]
+
+
+async def test_a_member_who_joined_since_the_start_is_admitted_by_username(tg, fake):
+    """/join by @bob_tg, then /admit @bob_tg: the handle is known once the account exists."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    # Bob speaks before any account of his exists: nothing of him may be remembered ahead.
+    await handled(fake, fake.command(GROUP, 77, "/whoami", first_name="Bob", username="bob_tg"))
+    await handled(fake, fake.command(GROUP, 77, "/join", first_name="Bob", username="bob_tg"))
+    reply = await tg.say(STEWARD, "/admit @bob_tg")
+    assert "Bob is admitted" in reply, reply

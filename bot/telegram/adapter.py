@@ -91,6 +91,7 @@ class TelegramAdapter:
             cards=CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE, min_gap=CARD_EDIT_INTERVAL),
         )
         self.cards = self.pump.cards
+        # One lock per person (taps, commands) and per chat (commands): see `_handle_one`.
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._handles: dict[str, str] = {}
         self.ready = asyncio.Event()  # set once connected and taking updates
@@ -185,15 +186,22 @@ class TelegramAdapter:
         if event is None and isinstance(update, dict):
             update = Update.de_json(update, self.bot)
         user_id = event.sender.user_id if event else str(update.effective_user.id) if update.effective_user else ""
-        lock = self._user_locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            if event is None:
+        if event is None:
+            # A command may depend on the one before it in its chat (`/setup`, then `/join`):
+            # a chat's messages are handled in the order they came (the locks queue in order, as
+            # the batch's tasks start in order), then each person's as for taps.
+            chat = update.effective_chat
+            async with self._lock(f"chat:{chat.id if chat else ''}"), self._lock(user_id):
                 await self.app.process_update(update)
-                return
+            return
+        async with self._lock(user_id):
             try:
                 await self._vote(update["callback_query"]["id"], event)
             except Exception:  # as PTB's error handler would: log it, and go on with the batch
                 logger.exception("Telegram update failed: %s", convert.describe(update))
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._user_locks.setdefault(key, asyncio.Lock())
 
     async def _serve_webhook(self, stop: asyncio.Event) -> None:
         from aiohttp import web  # only in webhook mode: a polling bot need not hold the server's code
@@ -246,8 +254,8 @@ class TelegramAdapter:
                                         Reply(texts.SPEAK_AS_YOURSELF, refusal=True)),
                             "telegram-reply")
             return
-        await self._remember_handle(update)
         replies = await self.services.governance.handle_command(event)
+        await self._remember_handle(update)  # after the command: a /join may have made the account
         message = update.message
         for reply in replies:
             if reply.proposal_id is not None:
@@ -291,9 +299,12 @@ class TelegramAdapter:
         logger.error("Telegram update failed: %s", convert.describe(update), exc_info=context.error)
 
     async def _remember_handle(self, update: Update) -> None:
+        """Store the @username of an account that exists; remembered as stored only once it was
+        (a handle cached before its account existed would never be stored)."""
         user = update.effective_user
-        if user and user.username and self._handles.get(str(user.id)) != user.username.lower():
-            await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), user.username.lower())
+        if not user or not user.username or self._handles.get(str(user.id)) == user.username.lower():
+            return
+        if await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), user.username.lower()):
             self._handles[str(user.id)] = user.username.lower()
 
     # --- sending ---
