@@ -8,7 +8,7 @@ from handlers.context import Context
 from handlers.money import format_amount
 from handlers.errors import BadArguments, Conflict, NotFound
 from handlers.parsing import one_line
-from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Reply, looks_like_platform_id
+from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, looks_like_platform_id
 from handlers.verbs import Call, Standing, Where, verb
 from storage.errors import AlreadyExists, LastSteward
 from storage.stores import Stores
@@ -57,13 +57,13 @@ async def join(ctx: Context, call: Call) -> list[Reply]:
                   notice=JOIN_NOTICE, folded=True)]
 
 
-async def join_notice(stores: Stores, chat: ChatRef) -> str | None:
+async def join_notice(stores: Stores, chat: ChatRef) -> Notice | None:
     """What the room's notice of requests to join says now; None in a room with no co-op."""
     coop = await stores.coops.get_by_room(chat.platform, chat.chat_id)
     if coop is None:
         return None
     names, total = await stores.members.pending(coop.id, texts.NAMES_SHOWN)
-    return texts.join_notice(coop.name, names, total, PREFIX.get(chat.platform, "/"))
+    return Notice(texts.join_notice(coop.name, names, total, PREFIX.get(chat.platform, "/")), empty=total == 0)
 
 
 @verb("admit", who=Standing.STEWARD, args="<member> [<member> …] | all",

@@ -14,7 +14,7 @@ from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
 from handlers.events import CommandReceived, VoteCast
 from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, parse_number, split_extras, split_first
 from handlers.ports import Clock, CloseHook
-from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Reply, UserRef
+from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, UserRef
 from handlers.verbs import VERBS, Call, Standing, Verb, VerbTable, Where
 from storage.errors import DuplicateEvent
 from storage.stores import Stores
@@ -78,7 +78,7 @@ class Governance:
             for listener in self.after_command:
                 listener()
 
-    async def notice(self, key: str, chat: ChatRef) -> str | None:
+    async def notice(self, key: str, chat: ChatRef) -> Notice | None:
         """What a room's coalesced notice `key` (see `Reply.notice`) says now; None: nothing to show."""
         return await _NOTICES[key](self.stores, chat)
 

@@ -56,6 +56,15 @@ class Reply:
     folded: bool = False
 
 
+@dataclass(frozen=True)
+class Notice:
+    """What a room's coalesced notice says now; `empty`: nothing is waiting (worth a message only
+    to correct one already shown)."""
+
+    text: str
+    empty: bool = False
+
+
 JOIN_NOTICE = "join"  # the room's notice of requests to join (see `handlers.members.join_notice`)
 
 
