@@ -396,9 +396,8 @@ class TelegramAdapter:
                 return True
             logger.info("notice %s in %s not edited (%s); sending it anew", message_id, chat.chat_id, exc)
             return False
-        except TelegramError:
-            logger.exception("notice %s in %s not edited", message_id, chat.chat_id)
-            return True  # shown as it was; the next touch tries again
+        # Any other failure (still rate limited, Telegram away) is raised: the notice keeps what it
+        # showed, and the next request to join tries again.
 
     # --- the delivery pump's Platform: one outbox row, one card edit, and what came of it ---
 
