@@ -8,9 +8,10 @@ from handlers.context import Context
 from handlers.money import format_amount
 from handlers.errors import BadArguments, Conflict, NotFound
 from handlers.parsing import one_line
-from handlers.types import Reply, looks_like_platform_id
+from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, looks_like_platform_id
 from handlers.verbs import Call, Standing, Where, verb
 from storage.errors import AlreadyExists, LastSteward
+from storage.stores import Stores
 
 MAX_COOP_NAME = 120
 
@@ -51,17 +52,71 @@ async def join(ctx: Context, call: Call) -> list[Reply]:
         coop.id, platform=ctx.sender.platform, user_id=ctx.sender.user_id, name=ctx.sender_name,
         now=ctx.now, event=ctx.event,
     )
-    return [Reply(texts.JOIN_REQUESTED.format(name=member.display_name, coop=coop.name, prefix=ctx.prefix))]
+    # The room hears of it through its one coalesced notice of requests (`join_notice`).
+    return [Reply(texts.JOIN_REQUESTED.format(name=member.display_name, coop=coop.name, prefix=ctx.prefix),
+                  notice=JOIN_NOTICE, folded=True)]
 
 
-@verb("admit", who=Standing.STEWARD, args="<member>", keys={"role": "member|steward   (optional)"},
-      summary="steward: put someone on the register")
+async def join_notice(stores: Stores, chat: ChatRef) -> Notice | None:
+    """What the room's notice of requests to join says now; None in a room with no co-op."""
+    coop = await stores.coops.get_by_room(chat.platform, chat.chat_id)
+    if coop is None:
+        return None
+    names, total = await stores.members.pending(coop.id, texts.NAMES_SHOWN)
+    return Notice(texts.join_notice(coop.name, names, total, PREFIX.get(chat.platform, "/")), empty=total == 0)
+
+
+@verb("admit", who=Standing.STEWARD, args="<member> [<member> …] | all",
+      keys={"role": "member|steward   (optional, one member at a time)"},
+      summary="steward: put people on the register (all: every pending request)")
 async def admit(ctx: Context, call: Call) -> list[Reply]:
-    steward, coop = ctx.member, ctx.coop
     role = call.settings.get("role", "").strip().lower() or None
     if role is not None and role not in texts.ROLE_WORDS:
         raise BadArguments(texts.BAD_ROLE.format(role=call.settings["role"]))
+    who = one_line(call.args)
+    words = who.replace(",", " ").split()
+    if len(words) > 1 and "all" in (w.lower() for w in words):
+        raise BadArguments(texts.ADMIT_ALL_ALONE)
+    if len(words) == 1 and words[0].lower() == "all":
+        if role is not None:
+            raise BadArguments(texts.ADMIT_ROLE_ONE)
+        return await _admit_many(ctx, None)
     target = await ctx.member_named(call.args)
+    if target is not None or len(words) <= 1:
+        return await _admit_one(ctx, call, target, role)
+    # Several people, each by id, @name or a one-word name (a name with spaces is admitted alone).
+    if role is not None:
+        raise BadArguments(texts.ADMIT_ROLE_ONE)
+    named = {word: await ctx.member_named(word) for word in dict.fromkeys(words)}
+    unknown = [word for word, member in named.items() if member is None]
+    if unknown:
+        raise NotFound(texts.MEMBER_UNKNOWN_MANY.format(
+            who=", ".join(f"'{w}'" for w in unknown), coop=ctx.coop.name, prefix=ctx.prefix))
+    waiting = [m for m in named.values() if m.status != "active"]
+    if not waiting:
+        names = texts.names_list([m.display_name for m in named.values()])
+        raise Conflict(texts.ADMIT_ALREADY.format(name=names, coop=ctx.coop.name))
+    return await _admit_many(ctx, [m.id for m in waiting])
+
+
+async def _admit_many(ctx: Context, member_ids: list[int] | None) -> list[Reply]:
+    """A batch (None: every pending request) admitted as members in one transaction, told in one line."""
+    coop = ctx.coop
+    admitted = await ctx.stores.members.admit_many(coop.id, member_ids, by=ctx.member.id, now=ctx.now, event=ctx.event)
+    if not admitted:
+        raise Conflict(texts.ADMIT_NONE_PENDING.format(coop=coop.name))
+    count = texts.members(await ctx.stores.members.count_active(coop.id))
+    if len(admitted) == 1:
+        text = texts.ADMITTED.format(name=admitted[0].display_name, coop=coop.name, role="member", count=count)
+    else:
+        names = texts.names_list([m.display_name for m in admitted])
+        text = texts.ADMITTED_MANY.format(coop=coop.name, role="member", names=names, count=count)
+    return [Reply(text, notice=JOIN_NOTICE)]
+
+
+async def _admit_one(ctx: Context, call: Call, target, role: str | None) -> list[Reply]:
+    """One person, known or new by platform id, with a role if one is given."""
+    steward, coop = ctx.member, ctx.coop
     new_account = None
     if target is None:
         who = one_line(call.args)
@@ -83,7 +138,8 @@ async def admit(ctx: Context, call: Call) -> list[Reply]:
     if was_active:
         return [Reply(texts.ROLE_CHANGED.format(name=member.display_name, role=role, coop=coop.name))]
     count = await ctx.stores.members.count_active(coop.id)
-    return [Reply(texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=role, count=texts.members(count)))]
+    text = texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=role, count=texts.members(count))
+    return [Reply(text, notice=JOIN_NOTICE)]
 
 
 @verb("remove", who=Standing.STEWARD, args="<member>", summary="steward: take someone off the register")

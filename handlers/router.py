@@ -14,7 +14,7 @@ from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
 from handlers.events import CommandReceived, VoteCast
 from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, parse_number, split_extras, split_first
 from handlers.ports import Clock, CloseHook
-from handlers.types import PREFIX, ChatRef, Reply, UserRef
+from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, UserRef
 from handlers.verbs import VERBS, Call, Standing, Verb, VerbTable, Where
 from storage.errors import DuplicateEvent
 from storage.stores import Stores
@@ -78,6 +78,10 @@ class Governance:
             for listener in self.after_command:
                 listener()
 
+    async def notice(self, key: str, chat: ChatRef) -> Notice | None:
+        """What a room's coalesced notice `key` (see `Reply.notice`) says now; None: nothing to show."""
+        return await _NOTICES[key](self.stores, chat)
+
     def addressed(self, event: CommandReceived) -> bool:
         """Whether a message is a command for this bot: not ordinary chat, nor one for another bot."""
         cmd = parse_command(event.text)
@@ -131,6 +135,9 @@ class Governance:
             # The store's transaction rolled back: say so plainly, and keep the details for the log.
             logger.exception("command failed in %s:%s", chat.platform, chat.chat_id)
             return [Reply(texts.INTERNAL_ERROR, refusal=True)]
+
+
+_NOTICES = {JOIN_NOTICE: members.join_notice}
 
 
 def _no_check(ctx: Context):

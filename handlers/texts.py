@@ -104,6 +104,17 @@ MEMBER_UNKNOWN = "No one called '{who}' has asked to join {coop}. Ask them to se
 MEMBER_AMBIGUOUS = "More than one person is called '{who}': name them by their id ({ids})."
 ADMIT_ALREADY = "{name} is already a member of {coop}."
 ADMITTED = "{name} is admitted to {coop} as a {role}. The register now has {count}."
+ADMITTED_MANY = "Admitted to {coop} as {role}s: {names}. The register now has {count}."
+ADMIT_NONE_PENDING = "No one is waiting to join {coop}."
+ADMIT_ALL_ALONE = "'all' admits every pending request; name no one else with it."
+ADMIT_ROLE_ONE = "A role: line applies to one member at a time; admit the others without it."
+MEMBER_UNKNOWN_MANY = "No one called {who} has asked to join {coop}; no one was admitted. Ask them to send {prefix}join first."
+JOIN_NOTICE_MANY = (
+    "{count} ask to join {coop}: {names}.\n"
+    "A steward admits them all with {prefix}admit all, or some with {prefix}admit <name> <name> …"
+)
+JOIN_NOTICE_DONE = "Every request to join {coop} is answered: no one is waiting."
+NAMES_SHOWN = 40  # names listed in a coalesced notice or a batch's admission line; the rest counted
 ROLE_CHANGED = "{name} is now a {role} of {coop}."
 BAD_ROLE = "A role is 'member' or 'steward', not '{role}'."
 REMOVE_NOT_MEMBER = "{name} is not on the register of {coop}."
@@ -363,6 +374,23 @@ def proposals_list(items, tz: ZoneInfo, now: datetime, coop: str) -> str:
         mark = "you voted" if voted else "you have not voted"
         lines.append(f"#{p.number} {p.title} — closes in {span(p.closes_at - now)} ({when(p.closes_at, tz)}); {mark}")
     return "\n".join(lines)
+
+
+def names_list(names: list[str], total: int | None = None) -> str:
+    """`a, b, c and 37 more`: at most NAMES_SHOWN names, so a batch of thousands stays one short message."""
+    total = len(names) if total is None else total
+    shown = ", ".join(names[:NAMES_SHOWN])
+    return shown + (f" and {total - min(len(names), NAMES_SHOWN)} more" if total > min(len(names), NAMES_SHOWN) else "")
+
+
+def join_notice(coop: str, names: list[str], total: int, prefix: str) -> str:
+    """The room's one coalesced message about requests to join (`names`: the newest first)."""
+    if total == 0:
+        return JOIN_NOTICE_DONE.format(coop=coop)
+    if total == 1:
+        return JOIN_REQUESTED.format(name=names[0], coop=coop, prefix=prefix)
+    return JOIN_NOTICE_MANY.format(count=plural(total, "person", "people"), coop=coop,
+                                   names=names_list(names, total), prefix=prefix)
 
 
 def members_list(coop: str, active, pending) -> str:

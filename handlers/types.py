@@ -49,6 +49,23 @@ class Reply:
     public_fallback: str | None = None
     refusal: bool = False  # the request was refused; nothing changed
     proposal_id: int | None = None  # a proposal whose tally this changed (its cards need an edit)
+    # Routine register news the room is also told through one coalesced notice (`JOIN_NOTICE`):
+    # `notice` names it (its text may have changed); a `folded` reply says nothing the notice does
+    # not, so an adapter short of messages (Telegram: ~20 a minute in a group) need not send it.
+    notice: str | None = None
+    folded: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a room's coalesced notice says now; `empty`: nothing is waiting (worth a message only
+    to correct one already shown)."""
+
+    text: str
+    empty: bool = False
+
+
+JOIN_NOTICE = "join"  # the room's notice of requests to join (see `handlers.members.join_notice`)
 
 
 # How commands start on each platform (Matrix clients keep `/` for themselves).

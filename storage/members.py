@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from storage.common import claim, log
 from storage.db import Database
 from storage.errors import LastSteward
-from storage.models import Account, Coop, Member
+from storage.models import Account, Coop, GovernanceEvent, Member
 from storage.rounds import forfeit_shares
 
 
@@ -79,12 +79,14 @@ class MemberStore:
             member.display_name = name
             return member
 
-    async def set_handle(self, platform: str, user_id: str, handle: str) -> None:
-        """Remember the @name an account goes by, so members can name it in commands."""
+    async def set_handle(self, platform: str, user_id: str, handle: str) -> bool:
+        """Remember the @name an account goes by, so members can name it in commands. False if no
+        account of that id exists (yet): nothing was stored."""
         async with self.db.write() as s:
-            await s.execute(
+            result = await s.execute(
                 update(Account).where(Account.platform == platform, Account.user_id == user_id).values(handle=handle)
             )
+            return result.rowcount > 0
 
     async def request_join(
         self, coop_id: int, *, platform: str, user_id: str, name: str, now: datetime,
@@ -134,6 +136,38 @@ class MemberStore:
                 member.admitted_at, member.removed_at = now, None
             await log(s, coop_id, "member_admitted", now, member_id=member.id, role=role, by=by, was=list(was))
             return member
+
+    async def admit_many(
+        self, coop_id: int, member_ids: list[int] | None, *, by: int, now: datetime,
+        event: tuple[str, str] | None = None,
+    ) -> list[Member]:
+        """Admit as members, in one transaction, these register entries (None: every pending
+        request, read under the register's lock). Entries already active are left as they are.
+        Returns those admitted, in the order they asked."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            await _lock_register(s, coop_id)
+            stmt = select(Member).where(Member.coop_id == coop_id, Member.status != "active")
+            if member_ids is None:
+                stmt = stmt.where(Member.status == "pending")
+            else:
+                stmt = stmt.where(Member.id.in_(member_ids))
+            admitted = list((await s.execute(stmt.order_by(Member.id).with_for_update())).scalars())
+            for member in admitted:
+                was = [member.status, member.role]
+                member.status, member.role, member.admitted_at, member.removed_at = "active", "member", now, None
+                # The log entry `log` would write, without a flush per member: one batch of thousands.
+                s.add(GovernanceEvent(coop_id=coop_id, member_id=member.id, kind="member_admitted", at=now,
+                                      data={"role": "member", "by": by, "was": was}))
+            return admitted
+
+    async def pending(self, coop_id: int, limit: int) -> tuple[list[str], int]:
+        """The newest `limit` names waiting to be admitted, newest first, and how many wait."""
+        async with self.db.read() as s:
+            waiting = (Member.coop_id == coop_id, Member.status == "pending")
+            total = (await s.execute(select(func.count()).select_from(Member).where(*waiting))).scalar_one()
+            names = select(Member.display_name).where(*waiting).order_by(Member.id.desc()).limit(limit)
+            return list((await s.execute(names)).scalars()), total
 
     async def remove(
         self, coop_id: int, member_id: int, *, by: int, now: datetime, forfeit_as: str,

@@ -247,6 +247,22 @@ async def test_rate_limit_sliding_window(fake, bot):
     fake.assert_clean()
 
 
+@quiet_retry_after
+async def test_group_limit_counts_sends_and_edits_of_each_group(fake, bot):
+    """group_limit: a group's sends and edits share one budget a minute; private chats are free."""
+    fake.group_limit(per_minute=3)
+    first = await bot.send_message(GROUP, "1")
+    await bot.edit_message_text("1 edited", chat_id=GROUP, message_id=first.message_id)
+    await bot.send_message(GROUP, "2")
+    with pytest.raises(RetryAfter) as exc:
+        await bot.edit_message_text("1 again", chat_id=GROUP, message_id=first.message_id)
+    assert 55 <= _retry_after(exc.value) <= 60
+    for i in range(5):
+        await bot.send_message(ALICE, f"private {i}")
+    assert fake.throttled == 1
+    fake.assert_clean()
+
+
 async def test_parse_mode_html(fake, bot):
     """HTML is parsed into text and entities like Telegram, and a stray '<' is refused."""
     sent = await bot.send_message(GROUP, "  <b>Result</b>: 3 &lt; 4 &amp; /show 1  ", parse_mode="HTML")

@@ -44,6 +44,24 @@ async def test_join_and_admit(chat):
     assert "alice (steward)" in members and "• bob" in members
 
 
+async def test_admit_several_or_all_in_one_go(chat):
+    """`admit a b` and `admit all` admit in one line; `role:` is for one member; unknown names admit no one."""
+    await chat.say("alice", "/setup Red Bakery")
+    for who in ("bob", "carol", "dan", "erin"):
+        assert "asks to join" in await chat.say(who, "/join")
+    assert "No one called 'zed'" in await chat.say("alice", "/admit bob zed")
+    assert "one member at a time" in await chat.say("alice", "/admit bob carol\nrole: steward")
+    assert "name no one else" in await chat.say("alice", "/admit bob all")
+    reply = await chat.say("alice", "/admit bob, carol")
+    assert reply == "Admitted to Red Bakery as members: bob, carol. The register now has 3 members."
+    assert "already a member" in await chat.say("alice", "/admit bob carol")
+    assert "one member at a time" in await chat.say("alice", "/admit all\nrole: steward")
+    reply = await chat.say("alice", "/admit all")
+    assert reply == "Admitted to Red Bakery as members: dan, erin. The register now has 5 members."
+    assert "No one is waiting" in await chat.say("alice", "/admit all")
+    assert "erin is now a steward" in await chat.say("alice", "/admit erin\nrole: steward")
+
+
 async def test_members_cannot_do_steward_things(chat):
     """A member who is not a steward cannot admit, remove or close."""
     await make_coop(chat, 2)

@@ -9,13 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
 from bot.services import Services
-from bot.telegram.adapter import CARD_EDIT_INTERVAL, TelegramAdapter
+from bot.telegram.adapter import CARD_EDIT_INTERVAL, NOTICE_INTERVAL, TelegramAdapter
 from storage.db import Database
 from storage.stores import Stores
 from tests.fakes.telegram_api import ANONYMOUS_ADMIN, CHANNEL_BOT, FakeBotAPI
@@ -398,3 +399,75 @@ async def test_a_tap_sent_as_an_anonymous_admin_records_nothing(tg, fake):
     assert "as yourself" in await tg.tap(5555, message_id, "v:1:1", is_bot=True)
     p = await tg.stores.proposals.get(1, 1)
     assert await tg.stores.votes.ballots(p.id) == []
+
+
+async def handled(fake: FakeBotAPI, update: dict, timeout: float = 15) -> None:
+    """Wait until the bot has handled `update` (it asked for the updates after it: a confirmation)."""
+    await fake.wait_for(
+        lambda f: any((c.params.get("offset") or 0) > update["update_id"] for c in f.calls_to("getUpdates")),
+        timeout=timeout,
+    )
+
+
+async def test_commands_in_one_chat_are_handled_in_its_order(tg, fake):
+    """/setup, then three people's /join in the same batch: each join sees the co-op the setup made."""
+    fake.command(GROUP, STEWARD, "/setup Red Bakery", first_name="user1")
+    for uid in (21, 22, 23):
+        last = fake.command(GROUP, uid, "/join", first_name=f"user{uid}")
+    await handled(fake, last)
+    coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
+    register = await tg.stores.members.register(coop.id)
+    assert not any("no co-op yet" in t for t in fake.texts(GROUP)), fake.summary()
+    assert sorted(m.display_name for m in register if m.status == "pending") == ["user21", "user22", "user23"]
+
+
+async def test_a_member_who_joined_since_the_start_is_admitted_by_username(tg, fake):
+    """/join by @bob_tg, then /admit @bob_tg: the handle is known once the account exists."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    # Bob speaks before any account of his exists: nothing of him may be remembered ahead.
+    await handled(fake, fake.command(GROUP, 77, "/whoami", first_name="Bob", username="bob_tg"))
+    await handled(fake, fake.command(GROUP, 77, "/join", first_name="Bob", username="bob_tg"))
+    await fake.wait_for(lambda f: "Bob asks to join Red Bakery." in f.texts(GROUP)[-1])  # the room's notice
+    reply = await tg.say(STEWARD, "/admit @bob_tg")
+    assert "Bob is admitted" in reply, reply
+
+
+async def test_1000_join_are_admitted_and_the_next_card_is_not_drowned(tg, fake):
+    """1,000 people /join in a burst, the steward admits them all, then proposes: the joins and the
+    admission cost a handful of group messages (one notice, edited; one admission line), within
+    Telegram's group limit, and the card is out within 10 s of the /propose."""
+    fake.group_limit()
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    ids = range(2000, 3000)
+    for uid in ids:  # pushed at once: the bot fetches them as getUpdates gives them, 100 a batch
+        last = fake.command(GROUP, uid, "/join", first_name=f"user{uid}")
+    await handled(fake, last, timeout=120)
+    # The first request is shown at once; the rest by editing that one message, within NOTICE_INTERVAL.
+    notice_id = next(m for m, message in fake.messages(GROUP).items() if "asks to join" in message["text"])
+    notice = await fake.wait_for(lambda f: "1000 people ask to join Red Bakery: user2999, user2998" in
+                                 f.message(GROUP, notice_id)["text"], timeout=NOTICE_INTERVAL + 5)
+    assert fake.message(GROUP, notice_id)["text"].endswith("and 960 more.\nA steward admits them all with "
+                                                           "/admit all, or some with /admit <name> <name> …")
+
+    fake.command(GROUP, STEWARD, "/admit all", first_name="user1")
+    admitted = await fake.wait_for(lambda f: [t for t in f.texts(GROUP) if t.startswith("Admitted to Red Bakery")],
+                                   timeout=60)
+    assert admitted[0].endswith("and 960 more. The register now has 1001 members.")
+    coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
+    assert await tg.stores.members.count_active(coop.id) == 1001
+
+    fake.command(GROUP, STEWARD, "/propose Buy a van", first_name="user1")
+    asked = time.monotonic()
+    await fake.wait_for(lambda f: any(t.startswith("Proposal #1:") for t in f.texts(GROUP)), timeout=10)
+    card = next(c for c in fake.calls_to("sendMessage") if c.ok and c.params["text"].startswith("Proposal #1:"))
+    assert card.answered_at - asked < 10
+    posted = [c for c in fake.calls if c.method in ("sendMessage", "editMessageText") and c.ok
+              and c.params.get("chat_id") == GROUP and c.at < card.at]
+    assert len(posted) <= 30, fake.summary(60)
+    assert fake.throttled == 0
+    # The notice is corrected once the requests are answered: still one message.
+    await fake.wait_for(lambda f: f.message(GROUP, notice_id)["text"].startswith("Every request to join"),
+                        timeout=NOTICE_INTERVAL + 5)
+    everything = [c for c in fake.calls if c.method in ("sendMessage", "editMessageText") and c.ok
+                  and c.params.get("chat_id") == GROUP]
+    assert len(everything) <= 31 and fake.throttled == 0

@@ -20,6 +20,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from bot.cards import CardEdits
 from bot.config import Settings
 from bot.delivery import SENT, Backoff, GiveUp, Moved, Outcome, Pump, RetryAt
+from bot.notices import Notices
 from bot.pacing import Budget, Pacer
 from bot.services import Services
 from bot.telegram import convert
@@ -27,7 +28,7 @@ from bot.telegram.request import AiohttpRequest
 from handlers import texts
 from handlers.cards import CardView, card_view
 from handlers.events import VoteCast
-from handlers.types import Reply
+from handlers.types import ChatRef, Reply
 from storage.models import Card, Outbox
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ GROUP_BUDGET = Budget(18, 60.0, reserve=6)
 PRIVATE_BUDGET = Budget(30, 60.0, reserve=10)
 OVERALL_BUDGET = Budget(25, 1.0)  # and about 30 a second overall
 OUTBOX_IDLE = 1.0
+# A group's notice of requests to join is edited at most this often: a burst of a thousand /join
+# costs a message and a few edits; after NOTICE_FRESH it is buried up the chat, and sent anew.
+NOTICE_INTERVAL = 15.0
+NOTICE_FRESH = 600.0
 MAX_RETRIES = 5
 
 
@@ -91,6 +96,12 @@ class TelegramAdapter:
             cards=CardEdits(CARD_EDIT_INTERVAL, OUTBOX_IDLE, min_gap=CARD_EDIT_INTERVAL),
         )
         self.cards = self.pump.cards
+        self.notices = Notices(
+            # The core is assembled once every adapter is attached: look it up when a notice is due.
+            lambda key, chat: self.services.governance.notice(key, chat), self._send_notice, self._edit_notice,
+            interval=NOTICE_INTERVAL, fresh=NOTICE_FRESH, spawn=self.pump.spawn,
+        )
+        # One lock per person (taps, commands) and per chat (commands): see `_handle_one`.
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._handles: dict[str, str] = {}
         self.ready = asyncio.Event()  # set once connected and taking updates
@@ -185,15 +196,22 @@ class TelegramAdapter:
         if event is None and isinstance(update, dict):
             update = Update.de_json(update, self.bot)
         user_id = event.sender.user_id if event else str(update.effective_user.id) if update.effective_user else ""
-        lock = self._user_locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            if event is None:
+        if event is None:
+            # A command may depend on the one before it in its chat (`/setup`, then `/join`):
+            # a chat's messages are handled in the order they came (the locks queue in order, as
+            # the batch's tasks start in order), then each person's as for taps.
+            chat = update.effective_chat
+            async with self._lock(f"chat:{chat.id if chat else ''}"), self._lock(user_id):
                 await self.app.process_update(update)
-                return
+            return
+        async with self._lock(user_id):
             try:
                 await self._vote(update["callback_query"]["id"], event)
             except Exception:  # as PTB's error handler would: log it, and go on with the batch
                 logger.exception("Telegram update failed: %s", convert.describe(update))
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._user_locks.setdefault(key, asyncio.Lock())
 
     async def _serve_webhook(self, stop: asyncio.Event) -> None:
         from aiohttp import web  # only in webhook mode: a polling bot need not hold the server's code
@@ -246,12 +264,16 @@ class TelegramAdapter:
                                         Reply(texts.SPEAK_AS_YOURSELF, refusal=True)),
                             "telegram-reply")
             return
-        await self._remember_handle(update)
         replies = await self.services.governance.handle_command(event)
+        await self._remember_handle(update)  # after the command: a /join may have made the account
         message = update.message
         for reply in replies:
             if reply.proposal_id is not None:
                 self.cards.mark(reply.proposal_id)
+            if reply.notice is not None:
+                self.notices.touch(reply.notice, event.chat)
+                if reply.folded:
+                    continue  # the room's notice says it, in one message for the whole burst
             self._spawn(self._reply(message.chat_id, message.message_id, message.from_user.id, reply), "telegram-reply")
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -291,9 +313,12 @@ class TelegramAdapter:
         logger.error("Telegram update failed: %s", convert.describe(update), exc_info=context.error)
 
     async def _remember_handle(self, update: Update) -> None:
+        """Store the @username of an account that exists; remembered as stored only once it was
+        (a handle cached before its account existed would never be stored)."""
         user = update.effective_user
-        if user and user.username and self._handles.get(str(user.id)) != user.username.lower():
-            await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), user.username.lower())
+        if not user or not user.username or self._handles.get(str(user.id)) == user.username.lower():
+            return
+        if await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), user.username.lower()):
             self._handles[str(user.id)] = user.username.lower()
 
     # --- sending ---
@@ -352,6 +377,27 @@ class TelegramAdapter:
             )
         except TelegramError:
             logger.exception("reply to %s failed", chat_id)
+
+    async def _send_notice(self, chat: ChatRef, text: str) -> str | None:
+        try:
+            return str((await self._send(chat.chat_id, text)).message_id)
+        except TelegramError:
+            logger.exception("notice to %s failed", chat.chat_id)
+            return None
+
+    async def _edit_notice(self, chat: ChatRef, message_id: str, text: str) -> bool:
+        """Edit a notice within the chat's budget (an edit counts as a message in a group)."""
+        try:
+            await self._call(self.bot.edit_message_text, convert.fit(text), chat_id=chat.chat_id,
+                             message_id=int(message_id), chat=chat.chat_id)
+            return True
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            logger.info("notice %s in %s not edited (%s); sending it anew", message_id, chat.chat_id, exc)
+            return False
+        # Any other failure (still rate limited, Telegram away) is raised: the notice keeps what it
+        # showed, and the next request to join tries again.
 
     # --- the delivery pump's Platform: one outbox row, one card edit, and what came of it ---
 

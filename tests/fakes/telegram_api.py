@@ -26,6 +26,7 @@ What it models, beyond the happy path:
   Message, editMessageText without reply_markup removes the keyboard (as on Telegram), "message
   is not modified", replies to unknown messages refused unless allow_sending_without_reply.
 - Faults: fail_next (429 or any error), rate_limit (sliding window, 429 with retry_after),
+  group_limit (Telegram's ~20 sends and edits a minute per group, one window for both),
   forbid (403: blocked / kicked), migrate (400 with migrate_to_chat_id), delay (latency).
 
 Every request is recorded in `calls`; unknown methods in `unknown`; exceptions raised inside the
@@ -170,10 +171,15 @@ class _Stored:
     deleted: bool = False
 
 
+GROUPS = "groups"  # a rate limit for every group chat, each counted alone
+# What Telegram counts against a group's ~20 messages a minute: what the bot posts or changes there.
+GROUP_MESSAGES = frozenset({"sendmessage", "editmessagetext", "editmessagereplymarkup"})
+
+
 @dataclass
 class _RateLimit:
-    method: str  # lower case
-    chat_id: int | str | None
+    method: str | frozenset[str]  # lower case; a set shares one window (a group's sends and edits)
+    chat_id: int | str | None  # one chat, None: every chat, GROUPS: every group chat (negative id)
     per_window: int
     window: float
     hits: dict[Any, deque] = field(default_factory=dict)
@@ -955,6 +961,11 @@ class FakeBotAPI:
         oldest call leaves the window. Counted in `throttled`."""
         self._limits.append(_RateLimit(method.lower(), chat_id, per_minute, window))
 
+    def group_limit(self, per_minute: int = 20) -> None:
+        """Telegram's limit in groups: more than `per_minute` messages sent or edited by the bot in
+        one group within a minute answer 429 with retry_after (private chats are not limited here)."""
+        self._limits.append(_RateLimit(GROUP_MESSAGES, GROUPS, per_minute, 60.0))
+
     def forbid(self, chat_id: int, description: str | None = None) -> None:
         """Every call in this chat answers 403 (the user blocked the bot / it was kicked)."""
         if description is None:
@@ -1092,9 +1103,12 @@ class FakeBotAPI:
         now = time.monotonic()
         applying = []
         for limit in self._limits:
-            if limit.method != call.method.lower():
+            if call.method.lower() not in (limit.method if isinstance(limit.method, frozenset) else {limit.method}):
                 continue
-            if limit.chat_id is not None and limit.chat_id != chat_id:
+            if limit.chat_id == GROUPS:
+                if not isinstance(chat_id, int) or chat_id >= 0:
+                    continue
+            elif limit.chat_id is not None and limit.chat_id != chat_id:
                 continue
             hits = limit.hits.setdefault(chat_id, deque())
             while hits and hits[0] <= now - limit.window:
