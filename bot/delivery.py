@@ -81,14 +81,12 @@ class Platform(Protocol):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Waits between tries of one row: `first` seconds, doubling up to `cap`. A row failing for
-    reasons that may pass is given up only once it is `horizon` old and has failed `tries` times
-    (a row that waited long in a backlog is not dropped at its first 502)."""
+    """Waits between tries of one row: `first` seconds, doubling up to `cap`. A failure that may
+    pass (a 502, a timeout, a rate limit) is retried without any time limit: an outage of a day
+    delays the co-op's news, it must not lose it. Only a permanent refusal (`GiveUp`) drops a row."""
 
     first: float = 1.0
     cap: float = 300.0
-    horizon: timedelta = timedelta(hours=24)
-    tries: int = 20
 
     def delay(self, attempts: int) -> float:
         """The wait after a failure, given the tries that failed before it."""
@@ -259,12 +257,6 @@ class Pump:
                 return False
             case RetryAt(reason, after):
                 now = clock.now()
-                if (after is None and now - item.created_at >= self.backoff.horizon
-                        and item.attempts + 1 >= self.backoff.tries):
-                    logger.error("outbox %s to %s:%s given up after %s tries since %s: %s",
-                                 item.id, name, item.chat_id, item.attempts + 1, item.created_at, reason)
-                    await outbox.give_up(item.id, f"still failing after {self.backoff.horizon}: {reason}", now)
-                    return True
                 wait = after if after is not None else self.backoff.delay(item.attempts)
                 if after is not None and self.pacer is not None:
                     self.pacer.block(item.chat_id, after)

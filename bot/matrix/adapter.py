@@ -108,8 +108,11 @@ class MatrixAdapter:
             encryption_enabled=True,
             pickle_key=settings.matrix_store_key,  # the encryption store is sealed with this
             store_sync_tokens=False,  # our own position, committed with the effects, decides
-            max_limit_exceeded=5,  # M_LIMIT_EXCEEDED is waited out, but not forever
-            max_timeouts=5,
+            # nio would sleep out M_LIMIT_EXCEEDED (and connection failures) inside a send, holding
+            # the pump's pass for every room. Instead the error comes back at once: the row waits
+            # on its own retry (the server's retry_after, or the pump's backoff), other rooms go on.
+            max_limit_exceeded=0,
+            max_timeouts=0,
             request_timeout=60,
         )
         self.client = AsyncClient(
