@@ -20,6 +20,7 @@ from bot.cards import CardEdits
 from bot.pacing import Pacer, wait_event
 from handlers.cards import CardView, card_view
 from storage.common import URGENT
+from storage.db import retrying
 from storage.models import Card, Outbox
 
 if TYPE_CHECKING:
@@ -239,7 +240,8 @@ class Pump:
         outbox, clock, name = self.services.stores.outbox, self.services.clock, self.platform.name
         match outcome:
             case Sent():
-                await outbox.mark_sent([item.id], clock.now())
+                # The send happened: its mark must land, or the row goes out again after its claim.
+                await retrying(lambda: outbox.mark_sent([item.id], clock.now()), f"marking outbox {item.id} sent")
                 if self.cards is not None and item.proposal_id is not None:
                     if item.kind == "proposal_opened":
                         self.cards.mark(item.proposal_id)  # votes may have come before the card was up
@@ -248,7 +250,7 @@ class Pump:
                 return True
             case GiveUp(reason):
                 logger.warning("outbox %s to %s:%s given up: %s", item.id, name, item.chat_id, reason)
-                await outbox.give_up(item.id, reason, clock.now())
+                await retrying(lambda: outbox.give_up(item.id, reason, clock.now()), f"giving up outbox {item.id}")
                 return True
             case Moved(chat_id):
                 logger.info("%s chat %s moved to %s; following it", name, item.chat_id, chat_id)
@@ -262,7 +264,8 @@ class Pump:
                     self.pacer.block(item.chat_id, after)
                 logger.warning("outbox %s to %s:%s failed (%s); try %s again in %.1f s",
                                item.id, name, item.chat_id, reason, item.attempts + 2, wait)
-                await outbox.retry(item.id, reason, now + timedelta(seconds=wait))
+                await retrying(lambda: outbox.retry(item.id, reason, now + timedelta(seconds=wait)),
+                               f"rescheduling outbox {item.id}")
                 return False
         raise TypeError(f"not an outcome: {outcome!r}")
 
@@ -311,5 +314,6 @@ class Pump:
                     logger.warning("card %s in %s:%s not edited (%s); will retry", card.id, name, card.chat_id, reason)
                     done = False
                     continue
-            await stores.cards.shown(card.id, text, final=final, now=self.services.clock.now())
+            await retrying(lambda: stores.cards.shown(card.id, text, final=final, now=self.services.clock.now()),
+                           f"recording card {card.id}")
         return done

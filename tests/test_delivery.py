@@ -301,3 +301,31 @@ async def test_a_failure_that_may_pass_is_retried_without_time_limit(gov, clock)
     assert await pump.deliver_once() == 1
     row = (await rows(gov.stores, "test"))[0]
     assert row.sent_at is not None and not row.gave_up
+
+
+async def test_a_mark_the_database_refuses_for_a_moment_is_retried_not_sent_again(gov, monkeypatch):
+    """The row was sent, then its mark meets a dropped connection twice: the mark is retried, the
+    row ends sent, and the platform saw it once."""
+    from sqlalchemy.exc import OperationalError
+
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "RETRY_FIRST", 0.01)
+    coop_id = await _coop(gov)
+    await _queue_direct(gov, coop_id, "c", ["once"])
+    log: list = []
+    outbox = gov.stores.outbox
+    real_mark, failures = outbox.mark_sent, []
+
+    async def flaky_mark(ids, now):
+        if len(failures) < 2:
+            failures.append(ids)
+            raise OperationalError("UPDATE outbox", {}, ConnectionError("connection was closed in the middle of operation"))
+        return await real_mark(ids, now)
+
+    monkeypatch.setattr(outbox, "mark_sent", flaky_mark)
+    pump = Pump(Recorder(log), SimpleNamespace(stores=gov.stores, clock=gov.clock, worker="w"))
+    assert await pump.deliver_once() == 1
+    assert len(failures) == 2 and len(log) == 1
+    assert all(r.sent_at is not None for r in await rows(gov.stores, "test"))
+    assert await pump.deliver_once() == 0 and len(log) == 1

@@ -644,3 +644,28 @@ async def test_a_minute_of_502s_delays_announcements_and_loses_none(synapse, peo
         await bot.close()
         await proxy.close()
 
+
+async def test_a_failing_save_of_the_sync_position_does_not_stop_the_bot(bot, people):
+    """The database refuses the sync position a few times (PostgreSQL restarted under a pooled
+    connection): the bot logs it, keeps syncing and keeps answering commands."""
+    from sqlalchemy.exc import OperationalError
+
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    cursors, failures = bot.stores.cursors, []
+    real_set = cursors.set
+
+    async def flaky_set(platform, name, value, now):
+        if name == "since" and len(failures) < 3:
+            failures.append(value)
+            raise OperationalError("INSERT INTO cursor", {}, ConnectionError("server closed the connection unexpectedly"))
+        return await real_set(platform, name, value, now)
+
+    cursors.set = flaky_set
+    for n in range(1, 5):
+        await say(alice, room_id, f"!propose Number {n}", f"Proposal #{n}: Number {n}")
+        await asyncio.sleep(2.5)  # past CURSOR_EVERY: the next sync saves its position
+    assert len(failures) == 3 and not bot.task.done()
+    await say(alice, room_id, "!propose Still here", "Proposal #5: Still here")
+    saved = await cursors.get("matrix", "since")
+    assert saved is not None and saved not in failures
