@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from schedules.due import next_due, run_due
 from schedules.state import DueState
@@ -19,6 +20,11 @@ TICK = 1.0  # seconds between ticks; a tick looks at the database only if someth
 # database, except this often: changes made by another process (PostgreSQL) are seen by then,
 # and that process's own clock has already seen them.
 RECHECK = 10.0  # seconds
+# Handled-event claims and delivered outbox rows are kept this long (platforms redeliver within
+# hours), then forgotten, this often, a bounded amount per round so the due work is never held up.
+KEEP = timedelta(days=7)
+PRUNE_EVERY = 3600.0  # seconds
+PRUNE_MOST = 50_000  # rows of each table per round
 
 
 class DueClock:
@@ -52,6 +58,7 @@ class DueClock:
         self._poked = False
         self._looked_at: float | None = None  # monotonic: when run_due last ran
         self._next_at: float | None = None  # monotonic: the next moment something falls due, as it then saw
+        self._pruned_at: float | None = None  # monotonic: when old claims and rows were last forgotten
 
     def poke(self) -> None:
         """Something changed that may move what falls due (a command was handled): look at the
@@ -99,6 +106,23 @@ class DueClock:
                 # Never let the clock die: log, and the next tick tries again from the database.
                 logger.exception("due work failed; trying again in %.0fs", self.tick)
 
+    async def prune(self) -> None:
+        """Forget handled platform events and delivered outbox rows older than KEEP (scheduled
+        work's claims are kept forever), so neither table grows without end."""
+        self._pruned_at = self.monotonic()
+        task = asyncio.current_task()
+        self._runs.add(task)
+        try:
+            before = self.clock.now() - KEEP
+            rows = await self.stores.outbox.forget_sent(before, most=PRUNE_MOST)
+            claims = await self.stores.cursors.forget_handled(before, most=PRUNE_MOST)
+            if rows or claims:
+                logger.info("forgot %d delivered outbox rows and %d handled events older than %s", rows, claims, KEEP)
+        except Exception:
+            logger.exception("forgetting old outbox rows and handled events failed; trying again in an hour")
+        finally:
+            self._runs.discard(task)
+
     def _sleep(self) -> float:
         """Seconds until the next tick: a tick, or less if something falls due sooner."""
         if self._next_at is None:
@@ -108,6 +132,8 @@ class DueClock:
     async def _ticking(self) -> None:
         while not self._stopping:
             await self.tick_once()
+            if self._pruned_at is None or self.monotonic() - self._pruned_at >= PRUNE_EVERY:
+                await self.prune()
             await asyncio.sleep(self._sleep())
 
     def start(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert as sa_insert, not_, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert as sa_insert, not_, or_, select, update
 
 from storage.common import URGENT, claim_many, priority
 from storage.db import Database
@@ -169,6 +169,18 @@ class OutboxStore:
         async with self.db.write() as s:
             await s.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None)).values(sent_at=now))
 
+
+    async def forget_sent(self, before: datetime, *, batch: int = 1000, most: int | None = None) -> int:
+        """Delete rows delivered (or given up) before `before`, a batch per transaction; pending
+        rows are kept however old. At most about `most`; returns how many were deleted."""
+        deleted = 0
+        while True:
+            async with self.db.write() as s:
+                old = select(Outbox.id).where(Outbox.sent_at < before).limit(batch)
+                done = (await s.execute(delete(Outbox).where(Outbox.id.in_(old)))).rowcount or 0
+            deleted += done
+            if done < batch or (most is not None and deleted >= most):
+                return deleted
 
 
 async def _claim_keys(session, keys: list[str], now: datetime) -> set[str]:
