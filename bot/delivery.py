@@ -202,6 +202,12 @@ class Pump:
             if self._stopping or not await self._may_send(item.chat_id, routine=item.priority != URGENT):
                 await self._release(rows[i:])
                 break
+            if not await self._still_mine(item):
+                # The claim lapsed while the chat's earlier rows went out, and another process
+                # took it: that process sends it, and the rows after it, in order.
+                self._held.discard(item.id)
+                await self._release(rows[i + 1:])
+                break
             try:
                 outcome = await self.platform.deliver(item)
             except asyncio.CancelledError:
@@ -218,6 +224,15 @@ class Pump:
                 await self._release(rows[i + 1:])
                 break
         return settled
+
+    async def _still_mine(self, item: Outbox) -> bool:
+        """Renew the row's claim before its send if half its lease is gone (a chat's turn can
+        outlast it); False if another process holds it now."""
+        now = self.services.clock.now()
+        if item.claimed_until is None or item.claimed_until - now > LEASE / 2:
+            return True
+        renewed = await self.services.stores.outbox.renew([item.id], self.services.worker, now + LEASE)
+        return item.id in renewed
 
     async def _may_send(self, chat: str, *, routine: bool) -> bool:
         """Spend from the chat's budget if it allows a send within WAIT_AT_MOST; else False."""
@@ -241,7 +256,8 @@ class Pump:
         match outcome:
             case Sent():
                 # The send happened: its mark must land, or the row goes out again after its claim.
-                await retrying(lambda: outbox.mark_sent([item.id], clock.now()), f"marking outbox {item.id} sent")
+                await retrying(lambda: outbox.mark_sent([item.id], clock.now(), worker=self.services.worker),
+                               f"marking outbox {item.id} sent")
                 if self.cards is not None and item.proposal_id is not None:
                     if item.kind == "proposal_opened":
                         self.cards.mark(item.proposal_id)  # votes may have come before the card was up

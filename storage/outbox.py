@@ -163,11 +163,26 @@ class OutboxStore:
             async with self.db.write() as s:
                 await _claim_keys(s, keys[i:i + BATCH], now)
 
-    async def mark_sent(self, ids: list[int], now: datetime) -> None:
+    async def renew(self, ids: list[int], worker: str, until: datetime) -> set[int]:
+        """Extend this worker's claims that are still its own (not sent, not taken by another
+        process since they lapsed). Returns the ids it still holds."""
+        if not ids:
+            return set()
+        async with self.db.write() as s:
+            stmt = (update(Outbox).where(Outbox.id.in_(ids), Outbox.claimed_by == worker, Outbox.sent_at.is_(None))
+                    .values(claimed_until=until).returning(Outbox.id))
+            return set((await s.execute(stmt)).scalars())
+
+    async def mark_sent(self, ids: list[int], now: datetime, *, worker: str | None = None) -> None:
+        """Record a delivery. With `worker`, only rows that worker still holds: a process whose
+        lapsed claim another took does not settle the row under the holder's feet."""
         if not ids:
             return
         async with self.db.write() as s:
-            await s.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None)).values(sent_at=now))
+            stmt = update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None))
+            if worker is not None:
+                stmt = stmt.where(Outbox.claimed_by == worker)
+            await s.execute(stmt.values(sent_at=now))
 
 
     async def forget_sent(self, before: datetime, *, batch: int = 1000, most: int | None = None) -> int:

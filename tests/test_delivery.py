@@ -317,11 +317,11 @@ async def test_a_mark_the_database_refuses_for_a_moment_is_retried_not_sent_agai
     outbox = gov.stores.outbox
     real_mark, failures = outbox.mark_sent, []
 
-    async def flaky_mark(ids, now):
+    async def flaky_mark(ids, now, **kw):
         if len(failures) < 2:
             failures.append(ids)
             raise OperationalError("UPDATE outbox", {}, ConnectionError("connection was closed in the middle of operation"))
-        return await real_mark(ids, now)
+        return await real_mark(ids, now, **kw)
 
     monkeypatch.setattr(outbox, "mark_sent", flaky_mark)
     pump = Pump(Recorder(log), SimpleNamespace(stores=gov.stores, clock=gov.clock, worker="w"))
@@ -329,3 +329,45 @@ async def test_a_mark_the_database_refuses_for_a_moment_is_retried_not_sent_agai
     assert len(failures) == 2 and len(log) == 1
     assert all(r.sent_at is not None for r in await rows(gov.stores, "test"))
     assert await pump.deliver_once() == 0 and len(log) == 1
+
+
+class Slow(Recorder):
+    """A platform whose first send takes 70 s of the test clock (past the claim's minute); on each
+    later send, a second process tries to claim what is pending."""
+
+    def __init__(self, log: list, clock, other) -> None:
+        super().__init__(log)
+        self.clock, self.other, self.stolen = clock, other, []
+
+    async def deliver(self, item):
+        if not self.log:
+            self.clock.advance(seconds=70)
+        else:
+            self.stolen += await self.other("B", self.clock.now())
+        self.log.append(item.id)
+        return SENT
+
+
+async def test_a_claim_is_renewed_before_a_send_and_only_its_holder_marks_the_row(gov, clock):
+    """A chat's turn outlasts the claim's lease: the next row's claim is renewed before its send,
+    so another process does not take it and send it twice; a process whose claim was taken cannot
+    mark the row sent."""
+    coop_id = await _coop(gov)
+    await _queue_direct(gov, coop_id, "c", ["first", "second"])
+    outbox = gov.stores.outbox
+
+    async def other(worker, now):
+        return await outbox.claim("test", worker, now, per_chat=5)
+
+    platform = Slow([], clock, other)
+    pump = Pump(platform, SimpleNamespace(stores=gov.stores, clock=clock, worker="A"), per_chat=5)
+    assert await pump.deliver_once() == 2
+    assert platform.stolen == [] and len(platform.log) == 2
+    await _queue_direct(gov, coop_id, "d", ["third"])
+    [row] = await outbox.claim("test", "A", clock.now(), per_chat=5)
+    clock.advance(seconds=61)
+    [taken] = await outbox.claim("test", "B", clock.now(), per_chat=5)  # A's lease lapsed: B holds it
+    await outbox.mark_sent([row.id], clock.now(), worker="A")
+    assert (await rows(gov.stores, "test"))[-1].sent_at is None
+    await outbox.mark_sent([taken.id], clock.now(), worker="B")
+    assert (await rows(gov.stores, "test"))[-1].sent_at is not None
