@@ -669,3 +669,26 @@ async def test_a_failing_save_of_the_sync_position_does_not_stop_the_bot(bot, pe
     await say(alice, room_id, "!propose Still here", "Proposal #5: Still here")
     saved = await cursors.get("matrix", "since")
     assert saved is not None and saved not in failures
+
+
+async def test_a_rate_limited_send_comes_back_to_the_pump_at_once(bot, people, synapse):
+    """Synapse answers M_LIMIT_EXCEEDED: the send returns "retry after" at once instead of sleeping
+    it out inside nio, so the pump's pass (and every other room in it) is not held up."""
+    import time
+
+    from bot.delivery import RetryAt
+    from storage.models import Outbox
+
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    synapse.override_ratelimit(bot.user_id, messages_per_second=1, burst_count=1)
+    outcomes = []
+    for n in range(5):
+        row = Outbox(id=90_000 + n, coop_id=1, platform="matrix", chat_id=room_id, kind="notice", priority=1,
+                     text=f"limited {n}", created_at=datetime.now(timezone.utc))
+        started = time.monotonic()
+        outcomes.append(await bot.adapter.deliver(row))
+        assert time.monotonic() - started < 2.0, outcomes  # nio would sleep each 1 s limit out, 5 times
+    limited = [o for o in outcomes if isinstance(o, RetryAt)]
+    assert limited and all(o.after and o.after > 0 for o in limited), outcomes
+    synapse.override_ratelimit(bot.user_id, 0, 0)
