@@ -89,6 +89,16 @@ def _private(data_dir: Path) -> None:
         os.chmod(data_dir, 0o700)
 
 
+def _usable(data_dir: Path) -> None:
+    """The data dir exists (made if need be) and this user may write in it; else one line."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            raise PermissionError(f"not writable by this user: {data_dir}")
+    except OSError as exc:
+        raise SettingsError("DATA_DIR", f"cannot use {data_dir}: {exc.strerror or exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Everything this process creates (database, WAL, shared memory, lock, log, Matrix store) is
@@ -100,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.runner import check_platforms
 
             check_platforms(settings)
+        _usable(settings.data_dir)
     except SettingsError as exc:
         print(f"coopbot: {exc}", file=sys.stderr)
         return 2
@@ -107,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     _logging(settings, args.command)
     try:
         return asyncio.run(COMMANDS[args.command](settings, args))
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, SettingsError) as exc:  # SettingsError: the database cannot be reached
         print(f"coopbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

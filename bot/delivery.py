@@ -20,6 +20,7 @@ from bot.cards import CardEdits
 from bot.pacing import Pacer, wait_event
 from handlers.cards import CardView, card_view
 from storage.common import URGENT
+from storage.db import retrying
 from storage.models import Card, Outbox
 
 if TYPE_CHECKING:
@@ -81,14 +82,12 @@ class Platform(Protocol):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Waits between tries of one row: `first` seconds, doubling up to `cap`. A row failing for
-    reasons that may pass is given up only once it is `horizon` old and has failed `tries` times
-    (a row that waited long in a backlog is not dropped at its first 502)."""
+    """Waits between tries of one row: `first` seconds, doubling up to `cap`. A failure that may
+    pass (a 502, a timeout, a rate limit) is retried without any time limit: an outage of a day
+    delays the co-op's news, it must not lose it. Only a permanent refusal (`GiveUp`) drops a row."""
 
     first: float = 1.0
     cap: float = 300.0
-    horizon: timedelta = timedelta(hours=24)
-    tries: int = 20
 
     def delay(self, attempts: int) -> float:
         """The wait after a failure, given the tries that failed before it."""
@@ -203,6 +202,12 @@ class Pump:
             if self._stopping or not await self._may_send(item.chat_id, routine=item.priority != URGENT):
                 await self._release(rows[i:])
                 break
+            if not await self._still_mine(item):
+                # The claim lapsed while the chat's earlier rows went out, and another process
+                # took it: that process sends it, and the rows after it, in order.
+                self._held.discard(item.id)
+                await self._release(rows[i + 1:])
+                break
             try:
                 outcome = await self.platform.deliver(item)
             except asyncio.CancelledError:
@@ -219,6 +224,15 @@ class Pump:
                 await self._release(rows[i + 1:])
                 break
         return settled
+
+    async def _still_mine(self, item: Outbox) -> bool:
+        """Renew the row's claim before its send if half its lease is gone (a chat's turn can
+        outlast it); False if another process holds it now."""
+        now = self.services.clock.now()
+        if item.claimed_until is None or item.claimed_until - now > LEASE / 2:
+            return True
+        renewed = await self.services.stores.outbox.renew([item.id], self.services.worker, now + LEASE)
+        return item.id in renewed
 
     async def _may_send(self, chat: str, *, routine: bool) -> bool:
         """Spend from the chat's budget if it allows a send within WAIT_AT_MOST; else False."""
@@ -241,7 +255,9 @@ class Pump:
         outbox, clock, name = self.services.stores.outbox, self.services.clock, self.platform.name
         match outcome:
             case Sent():
-                await outbox.mark_sent([item.id], clock.now())
+                # The send happened: its mark must land, or the row goes out again after its claim.
+                await retrying(lambda: outbox.mark_sent([item.id], clock.now(), worker=self.services.worker),
+                               f"marking outbox {item.id} sent")
                 if self.cards is not None and item.proposal_id is not None:
                     if item.kind == "proposal_opened":
                         self.cards.mark(item.proposal_id)  # votes may have come before the card was up
@@ -250,7 +266,7 @@ class Pump:
                 return True
             case GiveUp(reason):
                 logger.warning("outbox %s to %s:%s given up: %s", item.id, name, item.chat_id, reason)
-                await outbox.give_up(item.id, reason, clock.now())
+                await retrying(lambda: outbox.give_up(item.id, reason, clock.now()), f"giving up outbox {item.id}")
                 return True
             case Moved(chat_id):
                 logger.info("%s chat %s moved to %s; following it", name, item.chat_id, chat_id)
@@ -259,18 +275,13 @@ class Pump:
                 return False
             case RetryAt(reason, after):
                 now = clock.now()
-                if (after is None and now - item.created_at >= self.backoff.horizon
-                        and item.attempts + 1 >= self.backoff.tries):
-                    logger.error("outbox %s to %s:%s given up after %s tries since %s: %s",
-                                 item.id, name, item.chat_id, item.attempts + 1, item.created_at, reason)
-                    await outbox.give_up(item.id, f"still failing after {self.backoff.horizon}: {reason}", now)
-                    return True
                 wait = after if after is not None else self.backoff.delay(item.attempts)
                 if after is not None and self.pacer is not None:
                     self.pacer.block(item.chat_id, after)
                 logger.warning("outbox %s to %s:%s failed (%s); try %s again in %.1f s",
                                item.id, name, item.chat_id, reason, item.attempts + 2, wait)
-                await outbox.retry(item.id, reason, now + timedelta(seconds=wait))
+                await retrying(lambda: outbox.retry(item.id, reason, now + timedelta(seconds=wait)),
+                               f"rescheduling outbox {item.id}")
                 return False
         raise TypeError(f"not an outcome: {outcome!r}")
 
@@ -319,5 +330,6 @@ class Pump:
                     logger.warning("card %s in %s:%s not edited (%s); will retry", card.id, name, card.chat_id, reason)
                     done = False
                     continue
-            await stores.cards.shown(card.id, text, final=final, now=self.services.clock.now())
+            await retrying(lambda: stores.cards.shown(card.id, text, final=final, now=self.services.clock.now()),
+                           f"recording card {card.id}")
         return done

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from handlers.ports import Clock, CloseHook, SystemClock
 from handlers.router import Governance
-from storage.db import Database
+from storage.db import Database, is_transient, one_line
 from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,17 @@ class Services:
     async def start(cls, settings: Settings, *, clock: Clock | None = None, exclusive: bool = False) -> Services:
         """Open the database and bring its schema up to date before anything else runs.
         `exclusive`: this process acts on schedules (run, console), so on SQLite it must be alone."""
-        db = Database(settings.database_url)
-        if exclusive:
-            db.hold_single_process()
-        await db.upgrade()
+        try:
+            db = Database(settings.database_url)
+            if exclusive:
+                db.hold_single_process()
+            await db.upgrade()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # Down, refused, no such host, a directory that cannot be made: the operator's to fix,
+            # said in one line (the URL itself is not repeated: it may hold a password).
+            raise SettingsError("DATABASE_URL", f"cannot open the database: {one_line(exc)}") from None
         stores = Stores.over(db)
         clock = clock or SystemClock()
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -1,13 +1,12 @@
-"""The clock: APScheduler wakes the due work; the database alone says what is due."""
+"""The clock: a monotonic ticker wakes the due work; the database alone says what is due."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from datetime import timedelta
 
 from schedules.due import next_due, run_due
 from schedules.state import DueState
@@ -20,18 +19,24 @@ TICK = 1.0  # seconds between ticks; a tick looks at the database only if someth
 # A tick with no command since the last look and nothing due yet by the last look skips the
 # database, except this often: changes made by another process (PostgreSQL) are seen by then,
 # and that process's own clock has already seen them.
-RECHECK = timedelta(seconds=10)
-# A job every second (and a wake-up whenever something falls due) would log lines every second
-# at INFO; the scheduler's warnings and the jobs' failures are still logged.
-for _name in ("apscheduler.executors.default", "apscheduler.scheduler"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+RECHECK = 10.0  # seconds
+# Handled-event claims and delivered outbox rows are kept this long (platforms redeliver within
+# hours), then forgotten, this often, a bounded amount per round so the due work is never held up.
+KEEP = timedelta(days=7)
+PRUNE_EVERY = 3600.0  # seconds
+PRUNE_MOST = 50_000  # rows of each table per round
 
 
 class DueClock:
     """Runs `run_due` every tick, and once more at the next moment the database says something
-    falls due, so a close or reminder is late by the work it takes, not by up to a tick. The
-    scheduler keeps no deadlines of its own (its job store holds only these jobs), so a restart
-    or a missed tick loses nothing: the next run does what the database says is due, once."""
+    falls due, so a close or reminder is late by the work it takes, not by up to a tick. It keeps
+    no deadlines of its own, so a restart or a missed tick loses nothing: the next run does what
+    the database says is due, once.
+
+    What is due is read from the database at `clock.now()`. The clock's own decisions (when it
+    last looked, when to look again, whether a tick may skip the database) are on a monotonic
+    source, and its ticks are asyncio sleeps (the event loop's monotonic time): a system clock
+    stepped back or forward neither stops the ticks nor makes a tick skip a look it needs."""
 
     def __init__(
         self,
@@ -41,16 +46,19 @@ class DueClock:
         before_close: Callable[[], tuple[CloseHook, ...]] = tuple,
         after: Callable[[], Awaitable[None]] | None = None,
         tick: float = TICK,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stores, self.clock, self.before_close, self.after, self.tick = stores, clock, before_close, after, tick
-        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.monotonic = monotonic
         self.state = DueState()  # derived from the database; lets a run skip what is merely pending
-        self._lock = asyncio.Lock()  # the tick and an early wake-up never run at once
+        self._lock = asyncio.Lock()  # a tick and a forced run never run at once
         self._runs: set[asyncio.Task] = set()
+        self._loop: asyncio.Task | None = None
         self._stopping = False
         self._poked = False
-        self._looked_at: datetime | None = None  # when run_due last ran
-        self._next: datetime | None = None  # the next moment something falls due, as it then saw
+        self._looked_at: float | None = None  # monotonic: when run_due last ran
+        self._next_at: float | None = None  # monotonic: the next moment something falls due, as it then saw
+        self._pruned_at: float | None = None  # monotonic: when old claims and rows were last forgotten
 
     def poke(self) -> None:
         """Something changed that may move what falls due (a command was handled): look at the
@@ -68,57 +76,77 @@ class DueClock:
     async def tick_once(self) -> None:
         await self.run_once(force=False)
 
-    def _idle(self, now: datetime) -> bool:
+    def _idle(self, mono: float) -> bool:
         """Nothing can be due: no command since the last look, which found nothing due before
         its next moment, and that look is recent. A vote burst then costs the clock nothing."""
-        return (not self._poked and self._looked_at is not None and now - self._looked_at < RECHECK
-                and now >= self._looked_at and (self._next is None or now < self._next))
+        return (not self._poked and self._looked_at is not None and 0 <= mono - self._looked_at < RECHECK
+                and (self._next_at is None or mono < self._next_at))
 
     async def _run(self, force: bool) -> None:
         async with self._lock:
             if self._stopping:
                 return  # queued behind the last run as the clock stopped: the database is closing
             try:
-                now = self.clock.now()
-                if not force and self._idle(now):
-                    self._wake_for(self._next)  # the next moment may now be under a tick away
+                mono = self.monotonic()
+                if not force and self._idle(mono):
                     return
                 self._poked = False
+                now = self.clock.now()
                 await run_due(self.stores, now, self.before_close(), self.state)
                 if self.after is not None:
                     await self.after()
-                self._next = await next_due(self.stores, now, self.state)
+                upcoming = await next_due(self.stores, now, self.state)
                 if await self.stores.proposals.due(now, limit=1):
-                    self._next = now  # a close failed and stays due: try again next tick, not in RECHECK
-                self._looked_at = now
-                self._wake_for(self._next)
+                    upcoming = now  # a close failed and stays due: try again next tick, not in RECHECK
+                # The wall-clock distance to the next due moment, counted from this look on the
+                # monotonic source (if the wall clock steps meanwhile, RECHECK bounds the error).
+                self._next_at = None if upcoming is None else mono + max((upcoming - now).total_seconds(), 0.0)
+                self._looked_at = mono
             except Exception:
                 # Never let the clock die: log, and the next tick tries again from the database.
                 logger.exception("due work failed; trying again in %.0fs", self.tick)
 
-    def _wake_for(self, moment: datetime | None) -> None:
-        """Run again at `moment` if it comes before the next tick."""
-        if moment is None or not self.scheduler.running:
-            return
-        wait = (moment - self.clock.now()).total_seconds()
-        if wait < self.tick:
-            self.scheduler.add_job(
-                self.run_once, "date", run_date=datetime.now(timezone.utc) + timedelta(seconds=max(wait, 0.0)),
-                id="due-soon", name="due-soon", replace_existing=True, misfire_grace_time=None,
-            )
+    async def prune(self) -> None:
+        """Forget handled platform events and delivered outbox rows older than KEEP (scheduled
+        work's claims are kept forever), so neither table grows without end."""
+        self._pruned_at = self.monotonic()
+        task = asyncio.current_task()
+        self._runs.add(task)
+        try:
+            before = self.clock.now() - KEEP
+            rows = await self.stores.outbox.forget_sent(before, most=PRUNE_MOST)
+            claims = await self.stores.cursors.forget_handled(before, most=PRUNE_MOST)
+            if rows or claims:
+                logger.info("forgot %d delivered outbox rows and %d handled events older than %s", rows, claims, KEEP)
+        except Exception:
+            logger.exception("forgetting old outbox rows and handled events failed; trying again in an hour")
+        finally:
+            self._runs.discard(task)
+
+    def _sleep(self) -> float:
+        """Seconds until the next tick: a tick, or less if something falls due sooner."""
+        if self._next_at is None:
+            return self.tick
+        return min(self.tick, max(self._next_at - self.monotonic(), 0.0))
+
+    async def _ticking(self) -> None:
+        while not self._stopping:
+            await self.tick_once()
+            if self._pruned_at is None or self.monotonic() - self._pruned_at >= PRUNE_EVERY:
+                await self.prune()
+            await asyncio.sleep(self._sleep())
 
     def start(self) -> None:
-        self.scheduler.add_job(
-            self.tick_once, "interval", seconds=self.tick, id="due-work", name="due-work",
-            max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(timezone.utc),
-        )
-        self.scheduler.start()
+        self._loop = asyncio.create_task(self._ticking(), name="due-work")
 
     async def stop(self) -> None:
         """No new runs; the run in progress finishes (its transaction commits) before we return,
         so the database is never closed under it."""
         self._stopping = True
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self._loop is not None and self._loop not in self._runs:
+            self._loop.cancel()  # between ticks: nothing in hand
         if self._runs:
             await asyncio.wait(list(self._runs), timeout=30)
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, tuple_
 
 from storage.common import insert
 from storage.db import Database
-from storage.models import Cursor, InboundEvent
+from storage.models import Cursor, InboundEvent, Proposal
+from storage.outbox import SCHEDULE
 
 
 class CursorStore:
@@ -40,3 +41,27 @@ class CursorStore:
                 InboundEvent.platform == platform, InboundEvent.event_id.in_(event_ids)
             )
             return set((await s.execute(stmt)).scalars())
+
+    async def forget_handled(self, before: datetime, *, batch: int = 1000, most: int | None = None) -> int:
+        """Forget platform events handled before `before` (a platform redelivers within hours, not
+        weeks), a batch per transaction so SQLite's one writer is held briefly. Scheduled work's
+        claims are kept; so is every claim since the oldest open proposal opened (Matrix looks up
+        a poll's responses at its close). At most about `most`; returns how many were forgotten."""
+        forgotten = 0
+        async with self.db.read() as s:
+            oldest_open = (await s.execute(
+                select(func.min(Proposal.opened_at)).where(Proposal.status == "open"))).scalar()
+        if oldest_open is not None:
+            before = min(before, oldest_open)
+        key = tuple_(InboundEvent.platform, InboundEvent.event_id)
+        while True:
+            async with self.db.write() as s:
+                old = (
+                    select(InboundEvent.platform, InboundEvent.event_id)
+                    .where(InboundEvent.platform != SCHEDULE, InboundEvent.handled_at < before)
+                    .limit(batch)
+                )
+                done = (await s.execute(delete(InboundEvent).where(key.in_(old)))).rowcount or 0
+            forgotten += done
+            if done < batch or (most is not None and forgotten >= most):
+                return forgotten

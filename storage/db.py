@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -19,6 +20,42 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Retries of bookkeeping writes that may pass (see `retrying`): 0.25 s doubling to 5 s, about a
+# minute in all, so a row is still ours (its claim lasts a minute) when its mark finally lands.
+RETRY_FIRST, RETRY_CAP, RETRY_TRIES = 0.25, 5.0, 15
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database failure that may pass by itself: the server restarted under a pooled connection,
+    the network dropped, SQLite stayed busy past its timeout, the disk was full. Not a bug, nor a
+    constraint the same write would meet again."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OSError, asyncio.TimeoutError))
+
+
+def one_line(exc: BaseException) -> str:
+    """The driver's own words for a database failure, on one line (SQLAlchemy adds SQL and a link)."""
+    cause = getattr(exc, "orig", None) or exc
+    return " ".join(f"{type(cause).__name__}: {cause}".split())
+
+
+async def retrying(write: Callable[[], Awaitable[None]], what: str, *, tries: int = RETRY_TRIES) -> None:
+    """Run a bookkeeping write (an outbox mark, a card's shown text), retrying failures that may
+    pass: log, wait, go on. After `tries`, or at once on any other error, the error is raised."""
+    wait = RETRY_FIRST
+    for attempt in range(1, tries + 1):
+        try:
+            await write()
+            return
+        except Exception as exc:
+            if not is_transient(exc) or attempt == tries:
+                raise
+            logger.warning("%s failed (%s: %s); trying again in %.2f s", what, type(exc).__name__, exc, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RETRY_CAP)
 
 
 class UnsupportedDatabase(ValueError):
@@ -65,7 +102,9 @@ class Database:
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
             _sqlite_pragmas(self.reader, begin="BEGIN")
         else:
-            self.writer = create_async_engine(self.url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20)
+            # pool_pre_ping: a pooled connection the server dropped (a restart, a failover) is
+            # replaced before use instead of failing the first transaction that takes it.
+            self.writer = create_async_engine(self.url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.reader = self.writer
         self._background: set[asyncio.Task] = set()
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)

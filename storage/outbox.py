@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert as sa_insert, not_, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert as sa_insert, not_, or_, select, update
 
 from storage.common import URGENT, claim_many, priority
 from storage.db import Database
@@ -163,12 +163,39 @@ class OutboxStore:
             async with self.db.write() as s:
                 await _claim_keys(s, keys[i:i + BATCH], now)
 
-    async def mark_sent(self, ids: list[int], now: datetime) -> None:
+    async def renew(self, ids: list[int], worker: str, until: datetime) -> set[int]:
+        """Extend this worker's claims that are still its own (not sent, not taken by another
+        process since they lapsed). Returns the ids it still holds."""
+        if not ids:
+            return set()
+        async with self.db.write() as s:
+            stmt = (update(Outbox).where(Outbox.id.in_(ids), Outbox.claimed_by == worker, Outbox.sent_at.is_(None))
+                    .values(claimed_until=until).returning(Outbox.id))
+            return set((await s.execute(stmt)).scalars())
+
+    async def mark_sent(self, ids: list[int], now: datetime, *, worker: str | None = None) -> None:
+        """Record a delivery. With `worker`, only rows that worker still holds: a process whose
+        lapsed claim another took does not settle the row under the holder's feet."""
         if not ids:
             return
         async with self.db.write() as s:
-            await s.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None)).values(sent_at=now))
+            stmt = update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None))
+            if worker is not None:
+                stmt = stmt.where(Outbox.claimed_by == worker)
+            await s.execute(stmt.values(sent_at=now))
 
+
+    async def forget_sent(self, before: datetime, *, batch: int = 1000, most: int | None = None) -> int:
+        """Delete rows delivered (or given up) before `before`, a batch per transaction; pending
+        rows are kept however old. At most about `most`; returns how many were deleted."""
+        deleted = 0
+        while True:
+            async with self.db.write() as s:
+                old = select(Outbox.id).where(Outbox.sent_at < before).limit(batch)
+                done = (await s.execute(delete(Outbox).where(Outbox.id.in_(old)))).rowcount or 0
+            deleted += done
+            if done < batch or (most is not None and deleted >= most):
+                return deleted
 
 
 async def _claim_keys(session, keys: list[str], now: datetime) -> set[str]:

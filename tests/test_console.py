@@ -232,3 +232,23 @@ def test_a_data_dir_made_before_is_made_private(tmp_path):
         assert done.returncode == 0, done.stderr
         assert modes(data)["data"] == 0o700, command
         assert modes(data)["coopbot.db"] == 0o600, command
+
+
+COMMANDS = (["console"], ["run"], ["export"], ["db", "upgrade"])
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("COOPBOT_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x"),  # nothing listens on port 1
+    ("COOPBOT_DATA_DIR", "/proc/foo"),  # cannot be made
+])
+def test_an_unreachable_database_or_unusable_data_dir_is_one_line(tmp_path, setting, value):
+    """Every command stops with one line on stderr naming the setting and the cause, not a traceback."""
+    env = env_for(tmp_path)
+    env[setting] = value
+    env["COOPBOT_TELEGRAM_TOKEN"] = "123456:not-used-the-database-fails-first"  # `run` needs a platform
+    for command in COMMANDS:
+        done = subprocess.run(COOPBOT + command, input="", capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=60)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode != 0, (command, done.stderr)
+        assert len(lines) == 1 and setting in lines[0], (command, done.stderr)

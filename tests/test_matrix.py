@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -570,3 +570,125 @@ async def test_a_send_failing_longer_than_five_tries_is_retried_not_given_up(bot
             break
         await asyncio.sleep(0.05)
     assert row.attempts == 8 and not row.gave_up and "502" in row.last_error
+
+
+async def test_a_minute_of_502s_delays_announcements_and_loses_none(synapse, people, tmp_path):
+    """The bot reaches the homeserver through a proxy that answers 502 for 60 s. Meanwhile a
+    proposal closes and another is opened: their rows wait out the outage on their own retries
+    (no horizon, no giving up), and afterwards the result and the new card are each posted once."""
+    import dataclasses
+
+    from bot.delivery import Backoff
+    from bot.matrix import convert
+    from handlers.events import CommandReceived
+    from tests.fakes.proxy import OutageProxy
+
+    class Running(FakeClock):
+        """Moves with real time (retries fall due), and the test can jump it past a deadline."""
+
+        def __init__(self) -> None:
+            super().__init__(datetime.now(timezone.utc))
+            self.offset = timedelta(0)
+
+        def now(self) -> datetime:
+            return datetime.now(timezone.utc) + self.offset
+
+        def advance(self, **kwargs) -> None:
+            self.offset += timedelta(**kwargs)
+
+    proxy = await OutageProxy(synapse.base_url).start()
+    clock = Running()
+    bot = Bot(synapse, tmp_path, f"coopbotp{next(_names)}", clock=clock)
+    bot.settings = dataclasses.replace(bot.settings, matrix_homeserver=proxy.base_url)
+    await bot.start()
+    try:
+        bot.adapter.pump.backoff = Backoff(first=0.5, cap=4.0)
+        alice = await people("alice", False)  # the members talk to Synapse directly
+        room_id = await co_op_room(bot, alice, encrypted=False)
+        await send_text(alice, room_id, "!propose Close me\ncloses: 1h")
+        await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30)
+
+        proxy.down = True
+        opened = CommandReceived(convert.chat_ref(room_id, direct=False, title="Bakery"),
+                                 convert.user_ref(alice.user_id, "alice"), "!propose Open me\ncloses: 48h", "$outage-1")
+        await bot.services.governance.handle_command(opened)
+        clock.advance(hours=2)
+        await run_due(bot.stores, clock.now(), bot.services.governance.before_close)
+        assert (await bot.stores.proposals.get_by_id(1)).status == "closed"
+        bot.adapter.kick()
+        await asyncio.sleep(60)
+        waiting = await bot.stores.outbox.pending("matrix")
+        assert {row.kind for row in waiting} >= {"proposal_result", "proposal_opened"}
+        # The room's first row is retried (the rows after it keep their order behind it).
+        assert max(row.attempts for row in waiting) >= 5
+        assert proxy.bad_gateways > 10
+
+        proxy.down = False
+        await wait_for_event(alice, room_id, notice_with("Result of #1 Close me"), 60)
+        await wait_for_event(alice, room_id, notice_with("Proposal #2: Open me"), 60)
+        for _ in range(100):
+            if not await bot.stores.outbox.pending("matrix"):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3)  # any duplicate would have been posted by now
+        async with bot.stores.db.read() as s:
+            assert not (await s.execute(text("SELECT count(*) FROM outbox WHERE gave_up"))).scalar()
+        events = room_messages(synapse, room_id, alice.access_token)
+        notices = [body(e) for e in events if e.get("type") == "m.room.message"
+                   and "m.new_content" not in e.get("content", {})]
+        assert sum("Result of #1 Close me" in b for b in notices) == 1
+        assert sum(b.startswith("Proposal #2: Open me") for b in notices) == 1, notices
+        assert sum(e.get("type") == POLL_START for e in events) == 2
+        assert sum(e.get("type") == POLL_END for e in events) == 1
+    finally:
+        await bot.close()
+        await proxy.close()
+
+
+async def test_a_failing_save_of_the_sync_position_does_not_stop_the_bot(bot, people):
+    """The database refuses the sync position a few times (PostgreSQL restarted under a pooled
+    connection): the bot logs it, keeps syncing and keeps answering commands."""
+    from sqlalchemy.exc import OperationalError
+
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    cursors, failures = bot.stores.cursors, []
+    real_set = cursors.set
+
+    async def flaky_set(platform, name, value, now):
+        if name == "since" and len(failures) < 3:
+            failures.append(value)
+            raise OperationalError("INSERT INTO cursor", {}, ConnectionError("server closed the connection unexpectedly"))
+        return await real_set(platform, name, value, now)
+
+    cursors.set = flaky_set
+    for n in range(1, 5):
+        await say(alice, room_id, f"!propose Number {n}", f"Proposal #{n}: Number {n}")
+        await asyncio.sleep(2.5)  # past CURSOR_EVERY: the next sync saves its position
+    assert len(failures) == 3 and not bot.task.done()
+    await say(alice, room_id, "!propose Still here", "Proposal #5: Still here")
+    saved = await cursors.get("matrix", "since")
+    assert saved is not None and saved not in failures
+
+
+async def test_a_rate_limited_send_comes_back_to_the_pump_at_once(bot, people, synapse):
+    """Synapse answers M_LIMIT_EXCEEDED: the send returns "retry after" at once instead of sleeping
+    it out inside nio, so the pump's pass (and every other room in it) is not held up."""
+    import time
+
+    from bot.delivery import RetryAt
+    from storage.models import Outbox
+
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    synapse.override_ratelimit(bot.user_id, messages_per_second=1, burst_count=1)
+    outcomes = []
+    for n in range(5):
+        row = Outbox(id=90_000 + n, coop_id=1, platform="matrix", chat_id=room_id, kind="notice", priority=1,
+                     text=f"limited {n}", created_at=datetime.now(timezone.utc))
+        started = time.monotonic()
+        outcomes.append(await bot.adapter.deliver(row))
+        assert time.monotonic() - started < 2.0, outcomes  # nio would sleep each 1 s limit out, 5 times
+    limited = [o for o in outcomes if isinstance(o, RetryAt)]
+    assert limited and all(o.after and o.after > 0 for o in limited), outcomes
+    synapse.override_ratelimit(bot.user_id, 0, 0)

@@ -302,7 +302,8 @@ async def test_the_clock_looks_at_the_database_only_when_something_may_be_due(ch
 
     monkeypatch.setattr(schedules.clock, "run_due", looking)
     await make_coop(chat, 2)
-    ticker = schedules.clock.DueClock(chat.gov.stores, clock)  # not started: the test ticks it by hand
+    # Not started: the test ticks it by hand, and its monotonic time is the test clock's.
+    ticker = schedules.clock.DueClock(chat.gov.stores, clock, monotonic=lambda: clock.now().timestamp())
     chat.gov.after_command.append(ticker.poke)
     await ticker.tick_once()
     clock.advance(seconds=1)
@@ -323,3 +324,38 @@ async def test_the_clock_looks_at_the_database_only_when_something_may_be_due(ch
     await ticker.tick_once()
     assert len(looks) == 4  # the close fell due
     assert [t for t in await chat.drain() if t.startswith("Result of #1 Van")]
+
+
+async def test_a_system_clock_stepped_back_does_not_hold_up_the_clock(chat, clock, monkeypatch):
+    """The system clock steps back 60 s (as NTP may): the wall clock as APScheduler would read it,
+    and the test clock that says what is due. The clock keeps ticking on monotonic time, and a
+    proposal that falls due is closed at the next tick, not a minute later."""
+    import apscheduler.schedulers.base
+    import schedules.clock
+    from datetime import datetime as real_datetime
+
+    class SteppedBack(real_datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime.now(tz) - timedelta(seconds=60)
+
+    mono = [1000.0]
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Van\n  closes: 1h")
+    ticker = schedules.clock.DueClock(chat.gov.stores, clock, tick=0.05, monotonic=lambda: mono[0])
+    chat.gov.after_command.append(ticker.poke)
+    ticker.start()
+    try:
+        await asyncio.sleep(0.3)  # a few ticks: looked, nothing due for an hour
+        monkeypatch.setattr(apscheduler.schedulers.base, "datetime", SteppedBack)
+        clock.advance(seconds=-60)
+        await asyncio.sleep(0.3)
+        clock.advance(hours=1, seconds=61)  # an hour on: the proposal is due
+        mono[0] += 3601
+        for _ in range(40):
+            if (await chat.gov.stores.proposals.list(1))[0].status == "closed":
+                break
+            await asyncio.sleep(0.05)
+        assert (await chat.gov.stores.proposals.list(1))[0].status == "closed"
+    finally:
+        await ticker.stop()

@@ -45,6 +45,7 @@ from handlers import texts
 from handlers.cards import CardView, card_view
 from handlers.events import CommandReceived, VoteCast
 from handlers.types import Reply
+from storage.db import is_transient
 from storage.models import Card, Outbox
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,11 @@ class MatrixAdapter:
             encryption_enabled=True,
             pickle_key=settings.matrix_store_key,  # the encryption store is sealed with this
             store_sync_tokens=False,  # our own position, committed with the effects, decides
-            max_limit_exceeded=5,  # M_LIMIT_EXCEEDED is waited out, but not forever
-            max_timeouts=5,
+            # nio would sleep out M_LIMIT_EXCEEDED (and connection failures) inside a send, holding
+            # the pump's pass for every room. Instead the error comes back at once: the row waits
+            # on its own retry (the server's retry_after, or the pump's backoff), other rooms go on.
+            max_limit_exceeded=0,
+            max_timeouts=0,
             request_timeout=60,
         )
         self.client = AsyncClient(
@@ -184,8 +188,7 @@ class MatrixAdapter:
     # --- receiving ---
 
     async def _sync_loop(self, stop: asyncio.Event) -> None:
-        cursors, clock = self.services.stores.cursors, self.services.clock
-        since = await cursors.get(convert.PLATFORM, "since")
+        since = await self.services.stores.cursors.get(convert.PLATFORM, "since")
         first, unsaved, loop = True, False, asyncio.get_running_loop()
         saved_at = loop.time()
         stopping = asyncio.create_task(stop.wait())
@@ -230,13 +233,12 @@ class MatrixAdapter:
                     finally:
                         _in_sync.reset(token)
                 since = response.next_batch
+                unsaved = True
                 if first or loop.time() - saved_at >= CURSOR_EVERY:
                     # Saved at most every few seconds in a burst: after a crash the events since are
                     # fetched again, and those already stored are recognised by their event ids.
-                    await cursors.set(convert.PLATFORM, "since", since, clock.now())
-                    saved_at, unsaved = loop.time(), False
-                else:
-                    unsaved = True
+                    if await self._save_position(since):
+                        saved_at, unsaved = loop.time(), False
                 first = False
                 self.ready.set()
                 self.cards.kick.set()  # commands kick the outbox themselves
@@ -247,7 +249,22 @@ class MatrixAdapter:
         finally:
             stopping.cancel()
             if unsaved:
-                await cursors.set(convert.PLATFORM, "since", since, clock.now())
+                await self._save_position(since)
+
+    async def _save_position(self, since: str) -> bool:
+        """Store the sync position; False if the database refused. A failed save is no reason to
+        stop: the position simply stays behind, the next save catches up, and events synced again
+        after a restart are recognised by their ids."""
+        try:
+            await self.services.stores.cursors.set(convert.PLATFORM, "since", since, self.services.clock.now())
+        except Exception as exc:
+            if is_transient(exc):
+                logger.warning("saving the Matrix sync position failed (%s: %s); will save it later",
+                               type(exc).__name__, exc)
+            else:
+                logger.exception("saving the Matrix sync position failed; will save it later")
+            return False
+        return True
 
     async def _keep_keys(self) -> None:
         """What sync_forever would do between syncs for end-to-end encryption."""

@@ -54,8 +54,26 @@ def user_ref(user: User) -> UserRef:
 
 
 def event_id(bot_id: int, update: Update) -> str:
-    # Update ids are counted per bot: with the bot's id they stay unique if the token changes.
+    """The claim key of an update. Not its update_id alone: after a week without updates Telegram
+    may count update ids again from a lower number, and every new update would then look handled.
+    A message is named by its chat and message id, a tap by its callback query id; neither is ever
+    reused, and a redelivered update carries the same. With the bot's id, keys stay unique if
+    the token changes."""
+    if update.callback_query is not None:
+        return f"{bot_id}:q:{update.callback_query.id}"
+    if update.message is not None:
+        return f"{bot_id}:m:{update.message.chat.id}:{update.message.message_id}"
     return f"{bot_id}:{update.update_id}"
+
+
+def _event_id(bot_id: int, update: dict) -> str:
+    """`event_id` read from an update's JSON."""
+    message, query = update.get("message"), update.get("callback_query")
+    if query and query.get("id"):
+        return f"{bot_id}:q:{query['id']}"
+    if message and message.get("chat") and message.get("message_id") is not None:
+        return f"{bot_id}:m:{message['chat']['id']}:{message['message_id']}"
+    return f"{bot_id}:{update.get('update_id')}"
 
 
 def _text_with_ids(message: Message) -> str:
@@ -129,7 +147,7 @@ def tap_json(update: dict, bot_id: int) -> VoteCast | None:
     chat = ChatRef(PLATFORM, str(raw_chat["id"]), is_direct=raw_chat.get("type") == Chat.PRIVATE,
                    title=raw_chat.get("title") or _full_name(raw_chat) or "")
     sender = UserRef(PLATFORM, str(raw_user["id"]), _full_name(raw_user) or raw_user.get("username") or str(raw_user["id"]))
-    eid = f"{bot_id}:{update['update_id']}"
+    eid = _event_id(bot_id, update)
     if match := _VOTE.fullmatch(data):
         return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
     if match := _UNVOTE.fullmatch(data):
