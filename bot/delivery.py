@@ -315,7 +315,7 @@ class Pump:
                 outcome = RetryAt(f"{type(exc).__name__}: {exc}")
             match outcome:
                 case Sent():
-                    pass
+                    pass  # recorded as shown below, with the text it now shows
                 case GiveUp(reason):
                     # Out of reach (kicked, message gone): this card will not change again.
                     logger.warning("card %s in %s:%s given up: %s", card.id, name, card.chat_id, reason)
