@@ -35,7 +35,7 @@ class Governance:
     verbs: VerbTable = VERBS
 
     async def _context(self, chat: ChatRef, sender: UserRef, event_id: str | None) -> Context:
-        coop = member = None
+        member = None
         coop = await self.stores.coops.get_by_room(chat.platform, chat.chat_id)
         if coop is not None:
             member = await learn_name(self.stores, await self.stores.members.by_account(coop.id, sender.platform, sender.user_id), sender)
