@@ -30,6 +30,9 @@ FLOORS = {
     "aiosqlite": logging.INFO,
     "asyncpg": logging.INFO,
     "alembic": logging.WARNING,
+    "apscheduler": logging.WARNING,  # at INFO, a line for every tick of the clock
+    # A tick skipped because the last run of due work is still going is by design, not a warning.
+    "apscheduler.scheduler": logging.ERROR,
 }
 REDACTED = "<redacted>"
 # A Bot API token: in a URL (`/bot<id>:<secret>/`) or alone (`<id>:<35 characters>`).

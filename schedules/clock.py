@@ -1,4 +1,4 @@
-"""The clock: a monotonic ticker wakes the due work; the database alone says what is due."""
+"""The clock: APScheduler ticks the due work, kept honest on monotonic time; the database says what is due."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from schedules.due import next_due, run_due
 from schedules.state import DueState
@@ -25,6 +27,7 @@ RECHECK = 10.0  # seconds
 KEEP = timedelta(days=7)
 PRUNE_EVERY = 3600.0  # seconds
 PRUNE_MOST = 50_000  # rows of each table per round
+JOB = "due-work"
 
 
 class DueClock:
@@ -33,10 +36,14 @@ class DueClock:
     no deadlines of its own, so a restart or a missed tick loses nothing: the next run does what
     the database says is due, once.
 
-    What is due is read from the database at `clock.now()`. The clock's own decisions (when it
-    last looked, when to look again, whether a tick may skip the database) are on a monotonic
-    source, and its ticks are asyncio sleeps (the event loop's monotonic time): a system clock
-    stepped back or forward neither stops the ticks nor makes a tick skip a look it needs."""
+    What is due is read from the database at `clock.now()`. The ticks are an APScheduler
+    interval job (coalesced, one at a time). APScheduler plans on the wall clock, so the clock's
+    own decisions (when it last looked, when to look again, whether a tick may skip the
+    database, when to prune) are on a monotonic source, and a guard on the event loop's
+    monotonic time pulls the job's next run back to now whenever the scheduler's plan lies
+    further ahead than a tick could: a system clock stepped back (NTP) would otherwise hold
+    every close and reminder for as long as it stepped. A step forward needs nothing: the
+    scheduler's timer is monotonic and the job, late by its wall clock, runs at once."""
 
     def __init__(
         self,
@@ -53,7 +60,8 @@ class DueClock:
         self.state = DueState()  # derived from the database; lets a run skip what is merely pending
         self._lock = asyncio.Lock()  # a tick and a forced run never run at once
         self._runs: set[asyncio.Task] = set()
-        self._loop: asyncio.Task | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._guard: asyncio.TimerHandle | None = None
         self._stopping = False
         self._poked = False
         self._looked_at: float | None = None  # monotonic: when run_due last ran
@@ -129,24 +137,55 @@ class DueClock:
             return self.tick
         return min(self.tick, max(self._next_at - self.monotonic(), 0.0))
 
-    async def _ticking(self) -> None:
-        while not self._stopping:
-            await self.tick_once()
-            if self._pruned_at is None or self.monotonic() - self._pruned_at >= PRUNE_EVERY:
-                await self.prune()
-            await asyncio.sleep(self._sleep())
+    async def _ticked(self) -> None:
+        """The scheduler's job: the due work, the hourly pruning, and the next run brought
+        forward when something falls due before the next tick."""
+        if self._stopping:
+            return
+        await self.tick_once()
+        if self._pruned_at is None or self.monotonic() - self._pruned_at >= PRUNE_EVERY:
+            await self.prune()
+        sooner = self._sleep()
+        if sooner < self.tick and not self._stopping:
+            self._scheduler.modify_job(JOB, next_run_time=_wall() + timedelta(seconds=sooner))
+
+    def _keep_plan(self) -> None:
+        """Every tick of monotonic time: a next run further ahead than a tick can only be the
+        wall clock stepped back under the scheduler, so run now (in the scheduler's own frame)."""
+        if self._stopping:
+            return
+        job = self._scheduler.get_job(JOB)
+        now = _wall()
+        if job is not None and job.next_run_time is not None and (job.next_run_time - now).total_seconds() > 2 * self.tick:
+            logger.info("the system clock stepped back %.0fs; due work runs now", (job.next_run_time - now).total_seconds())
+            self._scheduler.modify_job(JOB, next_run_time=now)
+        self._guard = asyncio.get_running_loop().call_later(self.tick, self._keep_plan)
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self._ticking(), name="due-work")
+        self._scheduler = AsyncIOScheduler(
+            timezone=timezone.utc,
+            # One run at a time; runs missed while one was long are one run, however late.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._scheduler.add_job(self._ticked, "interval", seconds=self.tick, id=JOB, next_run_time=_wall())
+        self._scheduler.start()
+        self._guard = asyncio.get_running_loop().call_later(self.tick, self._keep_plan)
 
     async def stop(self) -> None:
         """No new runs; the run in progress finishes (its transaction commits) before we return,
-        so the database is never closed under it."""
+        so the database is never closed under it. (APScheduler's shutdown cancels the jobs it
+        is running, so it comes only after.)"""
         self._stopping = True
-        if self._loop is not None and self._loop not in self._runs:
-            self._loop.cancel()  # between ticks: nothing in hand
+        if self._guard is not None:
+            self._guard.cancel()
+        if self._scheduler is not None:
+            self._scheduler.pause()
         if self._runs:
             await asyncio.wait(list(self._runs), timeout=30)
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+
+
+def _wall() -> datetime:
+    """The wall clock as APScheduler reads it."""
+    return datetime.now(timezone.utc)

@@ -327,9 +327,10 @@ async def test_the_clock_looks_at_the_database_only_when_something_may_be_due(ch
 
 
 async def test_a_system_clock_stepped_back_does_not_hold_up_the_clock(chat, clock, monkeypatch):
-    """The system clock steps back 60 s (as NTP may): the wall clock as APScheduler would read it,
-    and the test clock that says what is due. The clock keeps ticking on monotonic time, and a
-    proposal that falls due is closed at the next tick, not a minute later."""
+    """The system clock steps back 60 s (as NTP may): the wall clock as APScheduler and the clock
+    read it, and the test clock that says what is due. APScheduler alone would wait out the 60 s;
+    the clock keeps ticking on monotonic time, and a proposal that falls due is closed at the next
+    tick, not a minute later."""
     import apscheduler.schedulers.base
     import schedules.clock
     from datetime import datetime as real_datetime
@@ -348,6 +349,7 @@ async def test_a_system_clock_stepped_back_does_not_hold_up_the_clock(chat, cloc
     try:
         await asyncio.sleep(0.3)  # a few ticks: looked, nothing due for an hour
         monkeypatch.setattr(apscheduler.schedulers.base, "datetime", SteppedBack)
+        monkeypatch.setattr(schedules.clock, "datetime", SteppedBack)
         clock.advance(seconds=-60)
         await asyncio.sleep(0.3)
         clock.advance(hours=1, seconds=61)  # an hour on: the proposal is due
