@@ -20,13 +20,15 @@ logger = logging.getLogger(__name__)
 
 
 class Adapter(Protocol):
-    """What an adapter declares for the core: the name it answers to (known once logged in, so
-    read late) and the hooks it needs before a count."""
+    """What an adapter declares for the core: its platform, the name it answers to (known once
+    logged in, so read late) and its last look before a count (None: nothing to bring in)."""
+
+    platform: str
 
     @property
     def bot_name(self) -> str | None: ...
 
-    before_close: tuple[CloseHook, ...]
+    last_look: CloseHook | None
 
 
 class _BotNames:
@@ -82,7 +84,7 @@ class Services:
             raise RuntimeError("the core is assembled once")
         self._governance = Governance(
             self.stores, self.clock, bot_names=_BotNames(self.adapters),
-            before_close=tuple(hook for adapter in self.adapters for hook in adapter.before_close),
+            before_close={adapter.platform: adapter.last_look for adapter in self.adapters},
             after_command=list(after_command),
         )
         return self._governance

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers import texts
 from handlers.charter import Charter
 from handlers.errors import BadArguments, Conflict, NoCoop, NotAllowed, NotAMember
 from handlers.parsing import one_line
-from handlers.ports import CloseHook
+from handlers.ports import LastLooks
 from handlers.types import ChatRef, UserRef, looks_like_platform_id
 from handlers.verbs import VERBS, VerbTable
 from storage.models import Coop, Member
@@ -28,7 +28,7 @@ class Context:
     coop: Coop | None = None
     member: Member | None = None  # the sender's register entry, whatever its status
     event: tuple[str, str] | None = None  # (platform, event id) for exactly-once handling
-    before_close: tuple[CloseHook, ...] = ()  # adapters' last look before a count (see ports)
+    before_close: LastLooks = field(default_factory=dict)  # adapters' last look before a count (see ports)
     verbs: VerbTable = VERBS
 
     @property

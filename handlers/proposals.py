@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from handlers import amend, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
-from handlers.ports import CloseHook
+from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide, is_yes_no
 from handlers.types import Reply
@@ -26,6 +27,10 @@ MAX_REASON = 500
 MAX_OPTION = 60
 OPTIONS_RANGE = (2, 10)
 LATE_GRACE = timedelta(minutes=1)
+# How long a count waits for a platform whose votes cannot be brought in (its homeserver is down,
+# its process is not running), counted from the first try: long enough for a restart, short
+# enough that a result is not held hostage by one platform.
+COUNT_GRACE = timedelta(minutes=10)
 PROPOSE_KEYS = {
     "closes": "48h | 2026-12-01 18:00",
     "kind": "ordinary|strategic|constitutional",
@@ -174,6 +179,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
     text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
     if late_since is not None:
         text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
+    if unchecked := p.result.get("unchecked"):
+        text += "\n" + texts.UNCHECKED.format(platforms=_platforms(unchecked), grace=texts.span(COUNT_GRACE))
     carried = p.result.get("carried", outcome.passed)
     if p.purpose == "sunset" and (carried or p.author_id is None):
         text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
@@ -208,11 +215,17 @@ async def close(ctx: Context, call: Call) -> list[Reply]:
         raise _already_ended(p)
     if p.author_id is None:
         raise NotAllowed(texts.MANDATED.format(number=p.number))
-    await _last_look(ctx.before_close, p.id)
-    charter = ctx.charter
+    look = await last_look(ctx.stores, p, ctx.before_close, ctx.now, upto=ctx.now)
     try:
+        if look.waiting:
+            # Another platform's votes up to now are not in yet (its process has not looked, or
+            # cannot): voting ends now, and the clock counts once they are in, or the grace ends.
+            await ctx.stores.proposals.end_voting(p.id, now=ctx.now, by=steward.id, reason=reason, event=ctx.event)
+            return [Reply(texts.COUNT_WAITS.format(number=p.number, platforms=_platforms(look.waiting),
+                                                   grace=texts.span(COUNT_GRACE)))]
+        charter = ctx.charter
         await ctx.stores.proposals.close(
-            p.id, now=ctx.now, by=steward.id, reason=reason, decide=_decide,
+            p.id, now=ctx.now, by=steward.id, reason=reason, decide=look.decide,
             render=lambda q: result_text(q, charter, steward.display_name), event=ctx.event,
         )
     except ProposalNotOpen as exc:
@@ -236,28 +249,67 @@ async def withdraw(ctx: Context, call: Call) -> list[Reply]:
     return []
 
 
-async def _last_look(hooks: tuple[CloseHook, ...], proposal_id: int) -> None:
-    for hook in hooks:
+@dataclass(frozen=True)
+class LastLook:
+    """Whether a proposal can be counted: the platforms whose votes are still awaited (`waiting`),
+    or, once the grace is over, those counted without their last look (`unchecked`)."""
+
+    since: datetime  # the first try at counting
+    waiting: tuple[str, ...] = ()
+    unchecked: tuple[str, ...] = ()
+
+    def decide(self, p: Proposal, counts: list[int]) -> dict:
+        result = _decide(p, counts)
+        return {**result, "unchecked": list(self.unchecked)} if self.unchecked else result
+
+
+async def last_look(stores: Stores, p: Proposal, hooks: LastLooks, now: datetime, *, upto: datetime) -> LastLook:
+    """Before a count: every platform with a room in the co-op must have brought in its votes up
+    to `upto` (the closing time). This process looks for the platforms it serves; the others'
+    processes record theirs in the database, so the count waits for them, across processes, for
+    at most COUNT_GRACE from the first try."""
+    since, platforms, looks = await stores.proposals.counting(p.id, now)
+    for platform in sorted(platforms & hooks.keys()):
+        if looks.get(platform) is not None and looks[platform] >= upto:
+            continue
+        hook = hooks[platform]
         try:
-            await hook(proposal_id)
-        except Exception:
-            # A platform that cannot be reached must not stop the co-op's count.
-            logger.exception("before-close hook failed for proposal %s", proposal_id)
+            if hook is not None:
+                await hook(p.id)
+        except Exception as exc:
+            # Tried again at the next tick, until the grace ends; the count never goes without it silently.
+            logger.warning("%s votes on proposal %s could not be brought in: %s", platform, p.id, exc)
+            continue
+        await stores.proposals.looked(p.id, platform, now)
+        looks[platform] = now
+    missing = tuple(sorted(name for name in platforms if looks.get(name) is None or looks[name] < upto))
+    if missing and now - since < COUNT_GRACE:
+        return LastLook(since, waiting=missing)
+    return LastLook(since, unchecked=missing)
 
 
-async def close_due(stores: Stores, now: datetime, before_close: tuple[CloseHook, ...] = ()) -> int:
-    """Close every proposal whose time has come; each result is queued once, with the close."""
+def _platforms(names: tuple[str, ...]) -> str:
+    return texts.and_list([texts.platform_name(name) for name in names])
+
+
+async def close_due(stores: Stores, now: datetime, before_close: LastLooks) -> int:
+    """Close every proposal whose time has come, once every platform's votes are in (or the grace
+    is over); each result is queued once, with the close."""
     closed = 0
     for p in await stores.proposals.due(now):
-        await _last_look(before_close, p.id)
-        coop = await stores.coops.get(p.coop_id)
-        charter = Charter.from_json(coop.charter)
-        # Closing well after the deadline means the bot was down then: the result says so.
-        late = p.closes_at if now - p.closes_at > LATE_GRACE else None
         try:
+            look = await last_look(stores, p, before_close, now, upto=p.closes_at)
+            if look.waiting:
+                continue  # stays due: the next tick looks again
+            coop = await stores.coops.get(p.coop_id)
+            charter = Charter.from_json(coop.charter)
+            # A first try well after the deadline means the bot was down then: the result says so.
+            late = p.closes_at if look.since - p.closes_at > LATE_GRACE else None
+            # A steward's close that waited for another platform's votes is still theirs.
+            steward = p.ended_by and await stores.members.get(p.ended_by)
             await stores.proposals.close(
-                p.id, now=now, by=None, reason=None, decide=_decide,
-                render=lambda q: result_text(q, charter, None, late),
+                p.id, now=now, by=p.ended_by, reason=p.end_reason, decide=look.decide,
+                render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
             )
             closed += 1
         except ProposalNotOpen:

@@ -13,7 +13,7 @@ from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
 from handlers.events import CommandReceived, VoteCast
 from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, parse_number, split_extras, split_first
-from handlers.ports import Clock, CloseHook
+from handlers.ports import Clock, LastLooks
 from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, UserRef
 from handlers.verbs import VERBS, Call, Standing, Verb, VerbTable, Where
 from storage.errors import DuplicateEvent
@@ -29,7 +29,7 @@ class Governance:
     stores: Stores
     clock: Clock
     bot_names: tuple[str, ...] = ()  # names this bot answers to in /verb@BotName
-    before_close: tuple[CloseHook, ...] = ()
+    before_close: LastLooks = field(default_factory=dict)  # the platforms this process serves
     # Called after every command: a command may change what falls due when (the clock listens).
     after_command: list[Callable[[], None]] = field(default_factory=list)
     verbs: VerbTable = VERBS

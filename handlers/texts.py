@@ -446,6 +446,14 @@ MANDATE_LAPSED = "The co-op's mandate has lapsed; it stands lapsed until a renew
 MANDATE_RENEWED = "The co-op's mandate is renewed."
 MANDATE_STANDING = "The mandate of {coop} lapsed on {when}; a renewal vote ({title}) must pass."
 CLOSED_LATE = "Closed late: the bot was not running at the closing time ({when})."
+UNCHECKED = (
+    "Counted without a last look at {platforms}: it could not be reached for {grace} after the closing "
+    "time, so votes made there that the bot had not yet received are not in this count."
+)
+COUNT_WAITS = (
+    "Voting on #{number} has ended. The count waits until the votes made on {platforms} up to now are in "
+    "(at most {grace}); the result follows."
+)
 
 
 def calendar_text(coop: str, tz_name: str, items: list[tuple[datetime, str]], tz: ZoneInfo, lapsed: str | None) -> str:

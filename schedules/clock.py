@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from schedules.due import next_due, run_due
 from schedules.state import DueState
-from handlers.ports import Clock, CloseHook
+from handlers.ports import Clock, LastLooks
 from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class DueClock:
         stores: Stores,
         clock: Clock,
         *,
-        before_close: Callable[[], tuple[CloseHook, ...]] = tuple,
+        before_close: Callable[[], LastLooks],
         after: Callable[[], Awaitable[None]] | None = None,
         tick: float = TICK,
         monotonic: Callable[[], float] = time.monotonic,

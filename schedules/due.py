@@ -9,7 +9,7 @@ from handlers.due import (
     DEADLINE_CLAIM, CalendarClaims, CalendarPlan, CoopView, calendar_claims, calendar_due, deadline_reminder,
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
-from handlers.ports import CloseHook
+from handlers.ports import LastLooks
 from handlers.proposals import close_due
 from schedules.state import DueState
 from storage.outbox import SCHEDULE
@@ -25,7 +25,7 @@ CHECK = 500  # claim keys per "already handled?" query
 
 
 async def run_due(
-    stores: Stores, now: datetime, before_close: tuple[CloseHook, ...] = (), state: DueState | None = None
+    stores: Stores, now: datetime, before_close: LastLooks, state: DueState | None = None
 ) -> None:
     """Everything due at `now`, each piece once; safe to run often, late, or in two processes.
     `state` (kept by the clock) makes a run cheap; without it the run looks at everything."""

@@ -127,6 +127,22 @@ class Proposal(SQLModel, table=True):
     ended_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
     end_reason: str | None = Field(default=None, max_length=500)
     result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # When the count was first tried: a count waits (a bounded grace from here) until every
+    # platform with a room in the co-op has brought in its votes up to the closing time.
+    counting_since: datetime | None = _ts(nullable=True)
+
+
+class LastLook(SQLModel, table=True):
+    """A platform's votes on a proposal brought in up to `at` (Matrix poll responses a sync may
+    have skipped), by whichever process serves that platform: the count waits for these."""
+
+    __tablename__ = "last_look"
+
+    proposal_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
+    )
+    platform: str = Field(primary_key=True, max_length=16)
+    at: datetime = _ts()
 
 
 class Elector(SQLModel, table=True):

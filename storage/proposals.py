@@ -14,7 +14,7 @@ from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import ProposalNotOpen
 from storage.models import (
-    Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, Member, Proposal, Round, Waiver,
+    Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Proposal, Room, Round, Waiver,
 )
 from storage.types import UTCDateTime
 
@@ -200,6 +200,42 @@ class ProposalStore:
     async def counts(self, proposal_id: int, n_options: int) -> list[int]:
         async with self.db.read() as s:
             return await _counts(s, proposal_id, n_options)
+
+    async def looked(self, proposal_id: int, platform: str, at: datetime) -> None:
+        """This platform's votes on the proposal are all in, up to `at`."""
+        async with self.db.write() as s:
+            stmt = insert(s, LastLook).values(proposal_id=proposal_id, platform=platform, at=at)
+            await s.execute(stmt.on_conflict_do_update(
+                index_elements=["proposal_id", "platform"], set_={"at": stmt.excluded.at},
+                where=LastLook.at < stmt.excluded.at,
+            ))
+
+    async def counting(self, proposal_id: int, now: datetime) -> tuple[datetime, set[str], dict[str, datetime]]:
+        """Before a count: when it was first tried (now, if this is the first try), the platforms
+        with a room in the co-op, and how far each platform's last look reached."""
+        async with self.db.write() as s:
+            await s.execute(update(Proposal).where(Proposal.id == proposal_id, Proposal.counting_since.is_(None))
+                            .values(counting_since=now))
+            since, coop_id = (await s.execute(
+                select(Proposal.counting_since, Proposal.coop_id).where(Proposal.id == proposal_id))).one()
+            platforms = set((await s.execute(select(Room.platform).where(Room.coop_id == coop_id).distinct())).scalars())
+            looks = dict((await s.execute(
+                select(LastLook.platform, LastLook.at).where(LastLook.proposal_id == proposal_id))).all())
+            return since, platforms, looks
+
+    async def end_voting(
+        self, proposal_id: int, *, now: datetime, by: int, reason: str | None, event: tuple[str, str] | None = None,
+    ) -> Proposal:
+        """A steward's close that must wait for another platform's votes: voting ends now (later
+        votes are refused), and the count follows once those votes are in (`close` by the clock)."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
+            if proposal.status != "open":
+                raise ProposalNotOpen(proposal.status)
+            proposal.closes_at, proposal.ended_by, proposal.end_reason = now, by, reason
+            await log(s, proposal.coop_id, "voting_ended", now, proposal_id=proposal.id, member_id=by, reason=reason)
+            return proposal
 
     async def close(
         self,

@@ -19,7 +19,7 @@ class KeptClock:
         self.chat, self.state = chat, DueState()
 
     async def tick(self) -> list[str]:
-        await run_due(self.chat.gov.stores, self.chat.gov.clock.now(), (), self.state)
+        await run_due(self.chat.gov.stores, self.chat.gov.clock.now(), self.chat.gov.before_close, self.state)
         return await self.chat.drain()
 
 
@@ -119,7 +119,7 @@ async def test_reminder_offsets_cost_a_fixed_number_of_statements(gov, clock):
     async def count() -> int:
         state = DueState()
         statements.clear()
-        await run_due(gov.stores, clock.now(), (), state)
+        await run_due(gov.stores, clock.now(), gov.before_close, state)
         await next_due(gov.stores, clock.now(), state)
         return len(statements)
 

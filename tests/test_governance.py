@@ -203,8 +203,8 @@ async def test_voting_ends_at_closing_time(chat, clock):
     await chat.say("alice", "/vote 1 For")
     clock.advance(hours=1)
     assert "ended at" in await chat.say("m1", "/vote 1 For")
-    assert await close_due(chat.gov.stores, clock.now()) == 1
-    assert await close_due(chat.gov.stores, clock.now()) == 0
+    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
+    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 0
     await chat.drain()
     results = [t for t in chat.announced if t.startswith("Result of #1")]
     assert len(results) == 1 and "passed" in results[0]

@@ -94,7 +94,7 @@ async def test_the_clock_forgets_old_rows_once_an_hour(gov, clock):
         await claim_many(s, [("telegram", "42:m:-100:1")], clock.now())
     clock.advance(days=8)
     mono = [0.0]
-    ticker = DueClock(gov.stores, clock, tick=0.02, monotonic=lambda: mono[0])
+    ticker = DueClock(gov.stores, clock, before_close=lambda: gov.before_close, tick=0.02, monotonic=lambda: mono[0])
     ticker.start()
     try:
         await asyncio.sleep(0.2)

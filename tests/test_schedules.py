@@ -17,7 +17,7 @@ from schedules.due import run_due
 from storage.db import Database
 from storage.models import Coop, Outbox
 from storage.stores import Stores
-from tests.conftest import Chat, FakeClock, make_coop
+from tests.conftest import EVERY_PLATFORM, Chat, FakeClock, make_coop
 from tests.test_console import COOPBOT, env_for
 
 
@@ -28,7 +28,7 @@ async def directs(stores) -> list[Outbox]:
 
 async def tick(chat: Chat) -> list[str]:
     """One run of the due work at the clock's time; returns what was announced in the room."""
-    await run_due(chat.gov.stores, chat.gov.clock.now())
+    await run_due(chat.gov.stores, chat.gov.clock.now(), chat.gov.before_close)
     return await chat.drain()
 
 
@@ -203,7 +203,7 @@ async def test_two_processes_on_one_postgresql_database_send_each_reminder_once(
     stores_a, stores_b = Stores.over(first), Stores.over(second)
     from handlers.router import Governance
 
-    chat = Chat(Governance(stores_a, clock))
+    chat = Chat(Governance(stores_a, clock, before_close=EVERY_PLATFORM))
     await make_coop(chat, 3)
     for i in range(5):
         await chat.say("alice", f"/propose Matter {i}\n  closes: {20 + i}h")
@@ -211,7 +211,7 @@ async def test_two_processes_on_one_postgresql_database_send_each_reminder_once(
     start = clock.now()
     for moment in moments:
         now = start + moment
-        await asyncio.gather(*(run_due(s, now) for s in (stores_a, stores_b, stores_a, stores_b)))
+        await asyncio.gather(*(run_due(s, now, EVERY_PLATFORM) for s in (stores_a, stores_b, stores_a, stores_b)))
     async with first.read() as s:
         rows = list((await s.execute(select(Outbox.kind, Outbox.text).where(Outbox.kind != "proposal_opened"))).all())
     reminders = [t for k, t in rows if k == "reminder"]
@@ -233,11 +233,11 @@ def test_an_announcement_committed_before_a_crash_goes_out_once_after_restart(tm
         stores = Stores.over(db)
         from handlers.router import Governance
 
-        chat = Chat(Governance(stores, FakeClock()), chat_id="general")
+        chat = Chat(Governance(stores, FakeClock(), before_close=EVERY_PLATFORM), chat_id="general")
         await make_coop(chat, 1, founder="you")
         await chat.say("you", "/propose Van\n  closes: 1h")
         await chat.say("you", "/vote 1 For")
-        await run_due(stores, chat.gov.clock.now() + timedelta(hours=2))  # committed, not delivered
+        await run_due(stores, chat.gov.clock.now() + timedelta(hours=2), EVERY_PLATFORM)  # committed, not delivered
         await db.dispose()
 
     asyncio.run(close_without_announcing())
@@ -303,7 +303,7 @@ async def test_the_clock_looks_at_the_database_only_when_something_may_be_due(ch
     monkeypatch.setattr(schedules.clock, "run_due", looking)
     await make_coop(chat, 2)
     # Not started: the test ticks it by hand, and its monotonic time is the test clock's.
-    ticker = schedules.clock.DueClock(chat.gov.stores, clock, monotonic=lambda: clock.now().timestamp())
+    ticker = schedules.clock.DueClock(chat.gov.stores, clock, before_close=lambda: chat.gov.before_close, monotonic=lambda: clock.now().timestamp())
     chat.gov.after_command.append(ticker.poke)
     await ticker.tick_once()
     clock.advance(seconds=1)
@@ -343,7 +343,7 @@ async def test_a_system_clock_stepped_back_does_not_hold_up_the_clock(chat, cloc
     mono = [1000.0]
     await make_coop(chat, 2)
     await chat.say("alice", "/propose Van\n  closes: 1h")
-    ticker = schedules.clock.DueClock(chat.gov.stores, clock, tick=0.05, monotonic=lambda: mono[0])
+    ticker = schedules.clock.DueClock(chat.gov.stores, clock, before_close=lambda: chat.gov.before_close, tick=0.05, monotonic=lambda: mono[0])
     chat.gov.after_command.append(ticker.poke)
     ticker.start()
     try:

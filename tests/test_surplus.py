@@ -175,7 +175,7 @@ async def test_vow_reminders_reach_only_members_without_a_vow(chat, clock):
 
 
 async def _tick(chat: Chat) -> list[str]:
-    await run_due(chat.gov.stores, chat.gov.clock.now())
+    await run_due(chat.gov.stores, chat.gov.clock.now(), chat.gov.before_close)
     return await chat.drain()
 
 

@@ -8,7 +8,7 @@ from handlers.errors import BadArguments
 from handlers.router import Governance
 from handlers.types import Reply
 from handlers.verbs import VERBS, Standing, Where
-from tests.conftest import Chat, make_coop
+from tests.conftest import EVERY_PLATFORM, Chat, make_coop
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def toy(stores, clock):
         colour = call.settings.get("colour", "red").strip()
         return [Reply(f"{colour}: " + " ".join(str(i) for i in range(1, int(call.args) + 1)) + f" ({call.body})")]
 
-    return Chat(Governance(stores, clock, bot_names=("coopbot",), verbs=verbs))
+    return Chat(Governance(stores, clock, bot_names=("coopbot",), verbs=verbs, before_close=EVERY_PLATFORM))
 
 
 async def test_a_toy_verb_is_one_declaration_and_one_function(toy):

@@ -30,7 +30,8 @@ class Console:
     name = PLATFORM
     prefix = "/"
     bot_name = None
-    before_close = ()
+    platform = PLATFORM
+    last_look = None
 
     def __init__(self, services: Services, *, speaker: str, room: str, out: TextIO, interactive: bool) -> None:
         self.services = services
@@ -111,7 +112,8 @@ class Console:
 
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
         # Results of proposals closing on time, and reminders, are printed while the console runs.
-        ticker = DueClock(self.services.stores, self.services.clock, after=self.deliver_now)
+        ticker = DueClock(self.services.stores, self.services.clock, after=self.deliver_now,
+                          before_close=lambda: self.services.governance.before_close)
         self.services.assemble(after_command=(ticker.poke,))
         ticker.start()
         try:

@@ -34,7 +34,8 @@ from nio import (
     WhoamiResponse,
 )
 
-from nio.api import RelationshipType
+from nio.api import Api, RelationshipType
+from nio.responses import RoomEventRelationsResponse
 
 from bot.cards import CardEdits
 from bot.config import Settings
@@ -96,7 +97,7 @@ def _timestamp(milliseconds: int | None) -> datetime | None:
 class MatrixAdapter:
     """Also the delivery pump's `Platform` for Matrix: `deliver`, `edit` and `card_text`."""
 
-    name = convert.PLATFORM
+    name = platform = convert.PLATFORM
     prefix = PREFIX
 
     def __init__(self, services: Services, settings: Settings, *, backoff: Backoff = Backoff()) -> None:
@@ -131,7 +132,7 @@ class MatrixAdapter:
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
         self.ready = asyncio.Event()  # set once logged in and the first sync is handled
         self.bot_name: str | None = None  # the user id, once logged in
-        self.before_close = (self.reconcile,)  # poll responses a sync skipped are fetched before a count
+        self.last_look = self.reconcile  # poll responses a sync skipped are fetched before a count
         services.attach(self)
 
     @property
@@ -458,9 +459,7 @@ class MatrixAdapter:
             if card.poll_id is None:
                 continue
             latest: dict[str, tuple[int, str, dict]] = {}
-            async for event in self.client.room_get_event_relations(
-                card.chat_id, card.poll_id, RelationshipType.reference
-            ):
+            async for event in self._relations(card.chat_id, card.poll_id):
                 if isinstance(event, MegolmEvent):
                     event = self.client.decrypt_event(event)
                 source = getattr(event, "source", {})
@@ -484,6 +483,25 @@ class MatrixAdapter:
                 logger.info("reconciling poll response %s of %s", event_id, sender)
                 # A refusal (non-member) was said when the response came; not again now.
                 await self._poll_response(card.chat_id, event_id, sender, content, notify=False, made_at=made_at)
+
+    async def _relations(self, room_id: str, event_id: str):
+        """The events that refer to one (a poll's responses), page by page. matrix-nio's own
+        iterator takes an error response for a page and fails on it with an AttributeError; here
+        an error (the homeserver down, a 502 from its proxy) is raised as what it is, so the
+        count waits and tries again."""
+        page = None
+        while True:
+            method, path = Api.room_get_event_relations(
+                self.client.access_token, room_id, event_id, RelationshipType.reference, paginate_from=page)
+            response = await self.client._send(RoomEventRelationsResponse, method, path, response_data=(room_id, event_id))
+            if not isinstance(response, RoomEventRelationsResponse):
+                raise SendFailed(f"relations of {event_id} in {room_id}: {response}",
+                                 getattr(response, "status_code", None), getattr(response, "retry_after_ms", None))
+            for event in response.events:
+                yield event
+            if not response.next_batch:
+                return
+            page = response.next_batch
 
     # --- sending ---
 

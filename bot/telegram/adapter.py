@@ -60,7 +60,8 @@ class TelegramAdapter:
 
     name = convert.PLATFORM
     prefix = PREFIX
-    before_close = ()  # Telegram holds no votes the database has not seen
+    platform = convert.PLATFORM
+    last_look = None  # Telegram holds no votes the database has not seen
 
     def __init__(
         self, services: Services, settings: Settings, *, pacer: Pacer | None = None, backoff: Backoff = Backoff()
