@@ -34,11 +34,17 @@ class Voter:
 
 
 async def dump(db) -> dict[str, list[dict]]:
-    """Every row of every table, as the database holds it."""
+    """Every row of every table, as the database holds it (at whatever revision it is)."""
+    from sqlalchemy import MetaData
+
     out = {}
     async with db.read() as s:
+        stored = MetaData()
+        await s.run_sync(lambda sync: stored.reflect(bind=sync.connection()))
         for table in SQLModel.metadata.sorted_tables:
-            out[table.name] = [dict(row._mapping) for row in (await s.execute(select(table))).all()]
+            if table.name in stored.tables:  # the model's types (JSON opened), the stored columns
+                columns = [c for c in table.c if c.name in stored.tables[table.name].c]
+                out[table.name] = [dict(row._mapping) for row in (await s.execute(select(*columns))).all()]
     return out
 
 

@@ -25,11 +25,11 @@ def upgrade() -> None:
         sa.Column('platform', sa.String(length=16), primary_key=True),
         sa.Column('at', storage.types.UTCDateTime(), nullable=False),
     )
-    with op.batch_alter_table('proposal', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('counting_since', storage.types.UTCDateTime(), nullable=True))
+    # A plain ALTER (no batch copy): copying `proposal` on SQLite would drop the old table, and
+    # with foreign keys on that cascades into every ballot.
+    op.add_column('proposal', sa.Column('counting_since', storage.types.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('proposal', schema=None) as batch_op:
-        batch_op.drop_column('counting_since')
+    op.drop_column('proposal', 'counting_since')  # SQLite 3.35+ drops a plain column in place
     op.drop_table('last_look')
