@@ -5,7 +5,7 @@ A reply that names a notice (`Reply.notice`) only marks the chat's notice as beh
 chat and notice then renders it from the database (`Governance.notice`) and sends it, or edits
 the message it sent, once the interval since the last send or edit has passed. Whatever came
 meanwhile is in that one edit. The message ids live in memory: after a restart, or once the last
-message is `fresh` seconds old (buried up the chat), the notice is sent anew."""
+message is `fresh` seconds old (buried up the chat), or deleted, the notice is sent anew."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from handlers.types import ChatRef, Notice
+from handlers.types import ChatRef, Notice, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,19 @@ class Notices:
         self._behind: dict[tuple[str, str], ChatRef] = {}
         self._shown: dict[tuple[str, str], _Shown] = {}
         self._running: set[tuple[str, str]] = set()
+
+    def folds(self, chat: ChatRef, reply: Reply) -> bool:
+        """Touch the notice a reply to a command in `chat` names; True if that notice says all the
+        reply would (`Reply.folded`), so it is not sent on its own."""
+        if reply.notice is None:
+            return False
+        self.touch(reply.notice, chat)
+        return reply.folded
+
+    def gone(self, message_id: str) -> None:
+        """The message `message_id` was deleted: a notice it showed is sent anew at its next touch
+        (Matrix takes edits of a redacted message, and no client shows them)."""
+        self._shown = {slot: shown for slot, shown in self._shown.items() if shown.message_id != message_id}
 
     def touch(self, key: str, chat: ChatRef) -> None:
         """The notice `key` of this chat may say something new."""

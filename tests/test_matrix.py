@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -182,10 +183,11 @@ async def test_a_non_members_poll_response_is_ignored_with_a_notice(bot, people)
     assert await bot.stores.votes.ballots(p.id) == []
 
 
-def room_messages(synapse, room_id: str, token: str) -> list[dict]:
-    """The room's latest events as Synapse holds them, oldest first."""
-    page = synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=200", token=token)
-    return list(reversed(page["chunk"]))
+def room_messages(synapse, room_id: str, token: str, after: str | None = None) -> list[dict]:
+    """The room's latest events as Synapse holds them, oldest first; with `after`, those after that event."""
+    page = synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=1000", token=token)
+    events = list(reversed(page["chunk"]))
+    return events if after is None else events[[e["event_id"] for e in events].index(after) + 1:]
 
 
 async def test_a_non_member_changing_their_poll_answer_hears_the_refusal_once(bot, people, caplog):
@@ -313,8 +315,8 @@ def response_content(poll_id: str, answer: str) -> dict:
             UNSTABLE_POLL_RESPONSE: {"answers": [answer]}}
 
 
-async def crowd(synapse, stores, room_id: str, count: int, prefix: str) -> list[tuple[str, str]]:
-    """`count` registered users who joined the (public) room and are on the co-op's register."""
+async def guests(synapse, room_id: str, count: int, prefix: str) -> list[tuple[str, str]]:
+    """`count` registered users (user id, access token) who joined the (public) room."""
     users = await asyncio.gather(*(synapse.register(f"{prefix}{i}") for i in range(count)))
     raw = Raw(synapse)
     try:
@@ -327,6 +329,12 @@ async def crowd(synapse, stores, room_id: str, count: int, prefix: str) -> list[
         await asyncio.gather(*(join_one(token) for _, token in users))
     finally:
         await raw.close()
+    return users
+
+
+async def crowd(synapse, stores, room_id: str, count: int, prefix: str) -> list[tuple[str, str]]:
+    """`count` registered users who joined the (public) room and are on the co-op's register."""
+    users = await guests(synapse, room_id, count, prefix)
     coop = await stores.coops.get_by_room("matrix", room_id)
     steward = (await stores.members.register(coop.id))[0]
     for user_id, _ in users:
@@ -343,13 +351,19 @@ async def public_co_op_room(bot: Bot, alice) -> str:
 
 async def send_all(synapse, room_id: str, users, poll_id: str, answer_of) -> list[str]:
     """Every user answers the poll, 30 at a time; returns the response event ids in user order."""
+    return await all_send(synapse, room_id, users, UNSTABLE_POLL_RESPONSE,
+                          lambda i: response_content(poll_id, answer_of(i)))
+
+
+async def all_send(synapse, room_id: str, users, event_type: str, content_of) -> list[str]:
+    """Every user sends an event (`content_of(i)`), 30 at a time; returns the event ids in user order."""
     raw = Raw(synapse)
     try:
         sem = asyncio.Semaphore(30)
 
         async def one(i, token):
             async with sem:
-                return await raw.send(token, room_id, UNSTABLE_POLL_RESPONSE, response_content(poll_id, answer_of(i)))
+                return await raw.send(token, room_id, event_type, content_of(i))
 
         return await asyncio.gather(*(one(i, token) for i, (_, token) in enumerate(users)))
     finally:
@@ -383,6 +397,118 @@ async def test_300_poll_responses_within_seconds_are_all_counted(bot, people, sy
     assert sum(await bot.stores.proposals.counts(p.id, 3)) == 299
     result = await say(alice, room_id, "!close 1", "Result of #1 Big decision")
     assert "Turnout: 300 of 301" in body(result)
+
+
+NOTICE_EVERY = 2.0  # the join notice's interval in these tests: a burst still coalesces, and no test waits 15 s
+
+
+def localpart(user_id: str) -> str:
+    """A test account's display name: Synapse gives it the localpart."""
+    return user_id[1:].split(":")[0]
+
+
+def edit_of(event_id: str, text: str):
+    def match(source: dict) -> bool:
+        content = source.get("content", {})
+        return (content.get("m.relates_to") == {"rel_type": "m.replace", "event_id": event_id}
+                and text in content.get("m.new_content", {}).get("body", ""))
+    match.__name__ = f"edit of {event_id} containing {text!r}"
+    return match
+
+
+async def test_30_join_are_one_notice_and_the_next_card_is_not_drowned(bot, people, synapse):
+    """30 people send !join at once, the steward admits them all, then proposes. The requests are
+    answered by one notice that the bot edits (no message per !join) and that names every asker;
+    the admission is one line; the notice then says no one is waiting; the card follows within
+    seconds. The whole onboarding costs the room a handful of the bot's messages, edits counted."""
+    bot.adapter.notices.interval = NOTICE_EVERY
+    alice = await people("alice", False)
+    room_id = await public_co_op_room(bot, alice)
+    users = await guests(synapse, room_id, 30, f"asker{next(_names)}x")
+    names = [localpart(user_id) for user_id, _ in users]
+    marker = room_messages(synapse, room_id, alice.access_token)[-1]["event_id"]
+    await all_send(synapse, room_id, users, "m.room.message", lambda i: {"msgtype": "m.text", "body": "!join"})
+    listed = await wait_for_event(alice, room_id, notice_with("30 people ask to join Red Bakery: "), 30)
+    assert all(name in body(listed) for name in names), body(listed)
+    admitted = await say(alice, room_id, "!admit all", "Admitted to Red Bakery as members: ")
+    assert all(name in body(admitted) for name in names) and "The register now has 31 members." in body(admitted)
+    asked = time.monotonic()
+    await send_text(alice, room_id, "!propose Buy a van")
+    card = await wait_for_event(alice, room_id, notice_with("Proposal #1: Buy a van"), 30)
+    assert time.monotonic() - asked < 5
+    await wait_for_event(alice, room_id, notice_with("Every request to join Red Bakery is answered"), NOTICE_EVERY + 10)
+
+    said = [e for e in room_messages(synapse, room_id, alice.access_token, after=marker)
+            if e["sender"] == bot.user_id and e["type"] == "m.room.message"]
+    shown = [body(e)[:50] for e in said]
+    notices = [e for e in said if "to join Red Bakery" in body(e) and "m.relates_to" not in e["content"]]
+    assert len(notices) == 1, shown
+    edits = [e for e in said if e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"]
+    assert {e["content"]["m.relates_to"]["event_id"] for e in edits} == {notices[0]["event_id"]}, shown
+    assert body(edits[-1]).startswith("Every request to join Red Bakery is answered"), shown
+    before_card = said[:[e["event_id"] for e in said].index(card["event_id"])]
+    assert len(before_card) <= 5 and len(said) <= 7, shown
+
+
+async def test_the_notice_follows_each_change_and_starts_anew_once_redacted(bot, people):
+    """Requests come and go: the notice is edited each time, even back to a text an earlier edit
+    showed (each edit has a transaction id of its own: Synapse answers a reused one with the old
+    event and posts nothing). A moderator redacts it: the next request starts a new notice, as
+    edits of a redacted message are shown by no client."""
+    bot.adapter.notices.interval = 0.2
+    alice = await people("alice", False)
+    room_id = await public_co_op_room(bot, alice)
+    bob, carol, dave, erin = [await people(name, False) for name in ("bob", "carol", "dave", "erin")]
+    for person in (bob, carol, dave, erin):
+        await join(person, room_id)
+    b, c, d, e = (localpart(person.user_id) for person in (bob, carol, dave, erin))
+    notice = await say(bob, room_id, "!join", f"{b} asks to join Red Bakery.")
+    assert "m.relates_to" not in notice["content"]  # the room's notice, not a reply to bob
+    first = notice["event_id"]
+    await send_text(carol, room_id, "!join")
+    await wait_for_event(alice, room_id, edit_of(first, f"2 people ask to join Red Bakery: {c}, {b}."))
+    await say(alice, room_id, f"!admit {carol.user_id}", f"{c} is admitted")
+    await wait_for_event(alice, room_id, edit_of(first, f"{b} asks to join Red Bakery."))
+    await send_text(dave, room_id, "!join")
+    await wait_for_event(alice, room_id, edit_of(first, f"2 people ask to join Red Bakery: {d}, {b}."))
+    await say(alice, room_id, f"!admit {dave.user_id}", f"{d} is admitted")
+    await wait_for_event(alice, room_id, edit_of(first, f"{b} asks to join Red Bakery."))  # that text again
+    await alice.room_redact(room_id, first, reason="tidying up")
+    anew = await say(erin, room_id, "!join", f"2 people ask to join Red Bakery: {e}, {b}.")
+    assert anew["event_id"] != first and "m.relates_to" not in anew["content"], anew
+
+
+async def test_a_notice_waits_out_a_rate_limit_and_an_edit_refused_for_good_sends_it_anew(bot, people, synapse):
+    """Rate limited (the bot held to 1 message a second), a notice waits as long as Synapse asks
+    (and a second more) and is posted. An edit refused for good (M_FORBIDDEN, M_NOT_FOUND…) answers
+    False, so the notice is sent anew; one that may pass (a 502) raises, so the notice stays as it
+    was for the next request to join (bot/notices.py)."""
+    from bot.matrix import convert
+    from bot.matrix.adapter import SendFailed
+
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    adapter, chat = bot.adapter, convert.chat_ref(room_id, direct=False, title="Bakery")
+    synapse.override_ratelimit(bot.user_id, messages_per_second=1, burst_count=1)
+    try:
+        sent = [await adapter._send_notice(chat, f"limited {n}") for n in range(3)]
+    finally:
+        synapse.override_ratelimit(bot.user_id, 0, 0)
+    assert all(sent) and len(set(sent)) == 3, sent
+    real_send, refusal = adapter._send, []
+
+    async def refusing(room, content, *, txn, **kw):
+        if refusal and "m.new_content" in content:
+            raise SendFailed(f"m.room.message to {room}: refused", refusal[-1])
+        return await real_send(room, content, txn=txn, **kw)
+
+    adapter._send = refusing
+    assert await adapter._edit_notice(chat, sent[0], "edited")
+    refusal.append("M_FORBIDDEN")
+    assert not await adapter._edit_notice(chat, sent[0], "edited again")
+    refusal.append(None)  # a 502 carries no errcode
+    with pytest.raises(SendFailed):
+        await adapter._edit_notice(chat, sent[0], "edited again")
 
 
 def _run_bot(synapse, tmp_path: Path, user_id: str) -> subprocess.Popen:
@@ -685,8 +811,6 @@ async def test_a_failing_save_of_the_sync_position_does_not_stop_the_bot(bot, pe
 async def test_a_rate_limited_send_comes_back_to_the_pump_at_once(bot, people, synapse):
     """Synapse answers M_LIMIT_EXCEEDED: the send returns "retry after" at once instead of sleeping
     it out inside nio, so the pump's pass (and every other room in it) is not held up."""
-    import time
-
     from bot.delivery import RetryAt
     from storage.models import Outbox
 

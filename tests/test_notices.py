@@ -83,3 +83,22 @@ async def test_a_notice_that_cannot_be_edited_or_is_buried_is_sent_anew():
     n.touch("join", ROOM)  # cannot be edited: sent anew
     await asyncio.sleep(0.02)
     assert room.log == [("send", "bob asks to join"), ("send", "2 ask to join"), ("send", "3 ask to join")]
+
+
+async def test_a_notice_said_to_be_gone_is_sent_anew():
+    """A Matrix client shows no edit of a redacted message (and the server takes it): once the
+    adapter says the message is gone, the next touch sends a new notice."""
+    room = Room()
+    n = notices(room, interval=0.0)
+    room.now = Notice("bob asks to join")
+    n.touch("join", ROOM)
+    await asyncio.sleep(0.02)
+    n.gone("someone else's message")  # not a notice: nothing changes
+    room.now = Notice("2 ask to join")
+    n.touch("join", ROOM)
+    await asyncio.sleep(0.02)
+    n.gone("1")
+    room.now = Notice("3 ask to join")
+    n.touch("join", ROOM)
+    await asyncio.sleep(0.02)
+    assert room.log == [("send", "bob asks to join"), ("edit", "2 ask to join"), ("send", "3 ask to join")]

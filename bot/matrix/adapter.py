@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+import uuid
 import zlib
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -26,6 +27,7 @@ from nio import (
     LoginResponse,
     MegolmEvent,
     MessageDirection,
+    RedactionEvent,
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -41,11 +43,12 @@ from bot.cards import CardEdits
 from bot.config import Settings
 from bot.delivery import SENT, Backoff, GiveUp, Outcome, Pump, RetryAt
 from bot.matrix import convert
+from bot.notices import Notices
 from bot.services import Services
 from handlers import texts
 from handlers.cards import CardView, card_view
 from handlers.events import CommandReceived, VoteCast
-from handlers.types import Reply
+from handlers.types import ChatRef, Reply
 from storage.db import is_transient
 from storage.models import Card, Outbox
 
@@ -61,6 +64,16 @@ CARD_EDIT_INTERVAL = 3.0  # seconds between edits of one card while votes keep c
 SETTLED = 0.4  # no vote for this long: the burst is over, and its final tally goes out without waiting the interval
 MIN_EDIT_GAP = 1.0  # but never two edits of one card closer than this
 IDLE = 1.0
+# A room's notice of requests to join (bot/notices.py) is edited at most this often, as on Telegram:
+# Synapse limits each sending account across all its rooms, not each room (rc_message: 0.2 messages
+# a second, bursts of 10, by default), and an edit counts as a message, so one room's notice edited
+# every 15 s already takes a third of a default budget. After NOTICE_FRESH it is far up the room: sent anew.
+NOTICE_INTERVAL = 15.0
+NOTICE_FRESH = 600.0
+# A rate-limited notice send or edit is tried again this many times at most, each time a second
+# later than the homeserver asks, so a card or result waiting on the same limit goes first.
+NOTICE_TRIES = 5
+NOTICE_YIELD = 1.0
 # A refused poll response is told in the room (the poll shows the choice as made), prefixed with the
 # sender's display name. The same words to the same sender in the same room go out at most once in
 # this many seconds; repeats are dropped with a log line at INFO, so nobody outside the register can
@@ -124,6 +137,11 @@ class MatrixAdapter:
         self.pump = Pump(self, services, backoff=backoff, idle=IDLE,
                          cards=CardEdits(CARD_EDIT_INTERVAL, IDLE, settled=SETTLED, min_gap=MIN_EDIT_GAP))
         self.cards = self.pump.cards
+        self.notices = Notices(
+            # The core is assembled once every adapter is attached: look it up when a notice is due.
+            lambda key, chat: self.services.governance.notice(key, chat), self._send_notice, self._edit_notice,
+            interval=NOTICE_INTERVAL, fresh=NOTICE_FRESH, spawn=self.pump.spawn,
+        )
         self._polls: dict[tuple[str, str], int] = {}  # (room, poll event id) -> proposal id, for our polls
         self._greet: set[str] = set()
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
@@ -372,10 +390,14 @@ class MatrixAdapter:
             command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id)
             for i, reply in enumerate(await gov.handle_command(command)):
                 self.cards.mark(reply.proposal_id)
+                if self.notices.folds(command.chat, reply):
+                    continue  # the room's notice says it, in one message for the whole burst
                 # Sent beside the sync, not in it: a rate-limited reply must not hold up the votes
                 # that come after it (its effect is already stored; its transaction id keeps it single).
                 self._spawn(self._reply(room_id, event, reply, i), "matrix-reply")
             self.kick()
+        elif isinstance(event, RedactionEvent):
+            self.notices.gone(event.redacts)  # if it was a notice, the next one is a new message
         elif _is_vote(event):
             await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}),
                                       made_at=_timestamp(event.server_timestamp))
@@ -523,6 +545,42 @@ class MatrixAdapter:
             await self._send(room_id, convert.notice(text, event.event_id), txn=f"reply-{event.event_id}-{index}")
         except Exception:
             logger.exception("reply in %s failed", room_id)
+
+    async def _send_notice(self, chat: ChatRef, text: str) -> str | None:
+        try:
+            return await self._send_routine(chat.chat_id, convert.notice(text))
+        except SendFailed as exc:
+            logger.warning("notice to %s not sent: %s", chat.chat_id, exc)
+            return None
+
+    async def _edit_notice(self, chat: ChatRef, message_id: str, text: str) -> bool:
+        try:
+            await self._send_routine(chat.chat_id, convert.replacement(message_id, text))
+        except SendFailed as exc:
+            if exc.errcode not in PERMANENT:
+                # Still rate limited, or the homeserver away: the notice keeps what it showed, and
+                # the next request to join tries again.
+                raise
+            logger.info("notice %s in %s not edited (%s); sending it anew", message_id, chat.chat_id, exc)
+            return False
+        return True
+
+    async def _send_routine(self, room_id: str, content: dict) -> str:
+        """Send a notice or its edit, waiting out a rate limit (a few times at most).
+
+        Its transaction id is new for each send or edit and kept across the tries, so a retried
+        one posts once. It is not derived from the text, as a card edit's is: a notice comes back to
+        an earlier text ("bob asks to join" after carol is admitted), and Synapse answers a reused
+        id, for half an hour, with the earlier event and posts nothing."""
+        txn = f"notice-{uuid.uuid4().hex}"
+        for _ in range(NOTICE_TRIES - 1):
+            try:
+                return await self._send(room_id, content, txn=txn)
+            except SendFailed as exc:
+                if not exc.retry_after_ms:
+                    raise
+                await asyncio.sleep(exc.retry_after_ms / 1000 + NOTICE_YIELD)
+        return await self._send(room_id, content, txn=txn)
 
     # --- the delivery pump's Platform: one outbox row, one card edit, and what came of it ---
 

@@ -105,8 +105,8 @@ def notice(text: str, reply_to: str | None = None) -> dict:
 
 
 def replacement(event_id: str, text: str) -> dict:
-    """An edit (m.replace) of a card, so its tally stays current. Both contents mention no one:
-    clients notify on the outer one, and show (and re-evaluate) the new one."""
+    """An edit (m.replace) of a card or a room's notice, so its tally or list stays current. Both
+    contents mention no one: clients notify on the outer one, and show (and re-evaluate) the new one."""
     return {
         "msgtype": "m.notice",
         "body": "* " + text,

@@ -271,10 +271,8 @@ class TelegramAdapter:
         for reply in replies:
             if reply.proposal_id is not None:
                 self.cards.mark(reply.proposal_id)
-            if reply.notice is not None:
-                self.notices.touch(reply.notice, event.chat)
-                if reply.folded:
-                    continue  # the room's notice says it, in one message for the whole burst
+            if self.notices.folds(event.chat, reply):
+                continue  # the room's notice says it, in one message for the whole burst
             self._spawn(self._reply(message.chat_id, message.message_id, message.from_user.id, reply), "telegram-reply")
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
