@@ -46,6 +46,7 @@ def command_text(body: str) -> str:
 # not read for pills at all, and its plain body stands (refused by the core if too long itself).
 MAX_FORMATTED = 4 * MAX_MESSAGE
 _PILL_PREFIX = "https://matrix.to/#/"
+_HTML_SPACE = str.maketrans("\t\n\r\f", "    ")
 # Tags Element shows on lines of their own; a paragraph or a heading leaves a blank line after it, as
 # the Markdown it was written in did.
 _BLOCKS = {"p": 2, "div": 1, "blockquote": 1, "pre": 1, "ul": 1, "ol": 1, "li": 1, "table": 1, "tr": 1,
@@ -120,9 +121,11 @@ class _Mentions(HTMLParser):
         if self._hidden or self._pill:
             return
         if not self._pre:
-            # White space runs show as one space, and none at the start of a line.
-            words = " ".join(data.split())
-            data = (" " if data[:1].isspace() else "") + words + (" " if words and data[-1:].isspace() else "")
+            # HTML shows a run of its white space (not a no-break space) as one space, and none at
+            # the start of a line.
+            spaced = data.translate(_HTML_SPACE)
+            words = " ".join(word for word in spaced.split(" ") if word)
+            data = (" " if spaced[:1] == " " else "") + words + (" " if words and spaced[-1:] == " " else "")
             if self._at_line_start():
                 data = data.lstrip(" ")
         if data:
@@ -142,8 +145,8 @@ def with_mentions(body: str, formatted: str | None) -> str:
         # Python 3.11's markup base raises on a malformed `<![` declaration: not readable, so plain.
         return body
     # close() is never called: Python 3.11's rescans each unfinished tag or comment to the end
-    # (quadratic; fixed in 3.11.13). What feed() leaves is such an unfinished construct, which HTML
-    # drops at the end of input, or text held back for a character reference cut short.
+    # (quadratic, CPython gh-135462: 9 s for 32 KB of "<a "). What feed() leaves is such an unfinished
+    # construct, which HTML drops at the end of input, or text held back for a character reference.
     rest = reader.rawdata
     if rest and not rest.startswith("<"):
         reader.handle_data(html.unescape(rest))
