@@ -20,7 +20,9 @@ _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u2
 # Terminal escape sequences (colours, cursor moves, window titles) go whole, not just their ESC.
 _ANSI_ESCAPE = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _COMMAND = re.compile(r"^[/!]([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_.:\-]{1,64}))?(?:\s+(.*))?$", re.S)
-_SETTING = re.compile(r"^\s*([A-Za-z][A-Za-z_ ]{0,30}?)\s*:\s*(.*?)\s*$")
+# A setting's key; the line is split on its first ':' before this is tried, so the pattern only
+# ever sees the key (a lazy pattern over the whole line took quadratic time in a run of spaces).
+_KEY = re.compile(r"[A-Za-z][A-Za-z_ ]{0,30}")
 _DURATION = re.compile(r"^(?:(\d{1,6})\s*([smhdw]))+$")
 _DURATION_PART = re.compile(r"(\d{1,6})\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -75,24 +77,33 @@ def split_extras(lines: tuple[str, ...], keys: frozenset[str] | set[str], *, bod
     problems: list[str] = []
     for raw in lines:
         line = raw.strip()
-        match = _SETTING.match(line) if line else None
-        key = match.group(1).strip().lower().replace(" ", "_") if match else None
-        guess = difflib.get_close_matches(key, keys, n=1, cutoff=0.7) if match and key not in keys else None
+        key, value = _setting(line)
+        guess = difflib.get_close_matches(key, keys, n=1, cutoff=0.7) if key and key not in keys else None
         if key in keys:
             if key in settings:
                 problems.append(texts.REPEATED_SETTING.format(key=key))
-            settings[key] = match.group(2)
+            settings[key] = value
         elif guess:
             problems.append(texts.UNKNOWN_SETTING.format(key=key[:32], guess=guess[0]))
         elif not body:
             if line:
-                problems.append(texts.NO_EXTRA_LINES if not (match and keys) else
+                problems.append(texts.NO_EXTRA_LINES if not (key and keys) else
                                 texts.UNKNOWN_SETTING_TAKES.format(key=key[:32], keys=", ".join(sorted(keys))))
         else:
             free.append(raw.rstrip())
     if problems:
         raise BadArguments("\n".join(dict.fromkeys(problems)), usage)
     return Extras(settings, "\n".join(free).strip())
+
+
+def _setting(line: str) -> tuple[str | None, str]:
+    """(key, value) of a `key: value` line, the key as declared (`Closes At` is `closes_at`);
+    (None, "") when the line is not one."""
+    key, colon, value = line.partition(":")
+    key = key.strip()
+    if not colon or not _KEY.fullmatch(key):
+        return None, ""
+    return key.lower().replace(" ", "_"), value.strip()
 
 
 # Longer than any proposal may run, short enough that adding it to now cannot overflow.

@@ -30,6 +30,7 @@ from tests.fakes.synapse import (
     UserExists,
     create_room,
     join,
+    send_event,
     send_poll_response,
     send_text,
     wait_for_event,
@@ -181,6 +182,33 @@ async def test_a_non_members_poll_response_is_ignored_with_a_notice(bot, people)
     assert "!join" in body(note)
     p = (await bot.stores.proposals.list(1))[0]
     assert await bot.stores.votes.ballots(p.id) == []
+
+
+async def test_a_non_members_60_kb_of_unclosed_mention_links_is_answered_at_once(bot, people, monkeypatch):
+    """Issue 13 item 11: a formatted body of 60 KB of unclosed mention links once held the event
+    loop over a second (a regex looked for each link's end to the end of the body). Over the cap,
+    it is not read for pills: the non-member's plain `!propose` is refused, at once."""
+    alice, mallory = await people("alice", False), await people("mallory", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    await alice.room_invite(room_id, mallory.user_id)
+    await join(mallory, room_id)
+    spent: dict[str, float] = {}
+    handle = bot.adapter._event
+
+    async def timed(room: str, event) -> None:
+        start = time.process_time()
+        await handle(room, event)
+        spent[event.event_id] = time.process_time() - start
+
+    monkeypatch.setattr(bot.adapter, "_event", timed)
+    unclosed = '<a href="https://matrix.to/#/@x">'
+    event_id = await send_event(mallory, room_id, "m.room.message", {
+        "msgtype": "m.text", "body": "!propose Lunch", "format": "org.matrix.custom.html",
+        "formatted_body": "!propose " + unclosed * (60_000 // len(unclosed)),
+    })
+    await wait_for_event(mallory, room_id, notice_with("not on its register"), 30)
+    assert spent[event_id] < 0.2, f"the event took {spent[event_id]:.2f} s of CPU"
+    assert await bot.stores.proposals.list(1) == []
 
 
 def room_messages(synapse, room_id: str, token: str, after: str | None = None) -> list[dict]:

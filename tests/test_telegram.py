@@ -372,6 +372,23 @@ def test_a_tap_read_from_json_is_the_tap_ptb_objects_give():
     assert convert.tap_json(inline, 42) is None  # no message: left to PTB's path, which refuses it
 
 
+def test_a_text_mention_becomes_the_id_where_it_stands():
+    """A mention of someone without a username is replaced where Telegram says it stands (offsets
+    count UTF-16 units), never by looking for its shown name: one shown as "ad" leaves "/admit" alone."""
+    from telegram import Bot, Update
+
+    from bot.telegram import convert
+
+    text = "/admit ad and \U0001f389 Bo"  # the emoji is two UTF-16 units
+    entities = [{"type": "bot_command", "offset": 0, "length": 6},
+                {"type": "text_mention", "offset": 7, "length": 2, "user": {"id": 5, "is_bot": False, "first_name": "ad"}},
+                {"type": "text_mention", "offset": 17, "length": 2, "user": {"id": 6, "is_bot": False, "first_name": "Bo"}}]
+    raw = {"update_id": 1, "message": {"message_id": 1, "date": 1, "text": text, "entities": entities,
+                                       "chat": {"id": -100, "type": "supergroup", "title": "Bakery"},
+                                       "from": {"id": 7, "is_bot": False, "first_name": "Ada"}}}
+    assert convert.command(Update.de_json(raw, Bot("1:abc")), 42).text == "/admit 5 and \U0001f389 6"
+
+
 async def test_setup_sent_as_an_anonymous_admin_or_a_channel_is_refused(tg, fake):
     """Telegram sends an anonymous admin's and a channel's messages from one shared stand-in
     (@GroupAnonymousBot, @Channel_Bot, with `sender_chat` set): no person, so no steward and no

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import re
 import urllib.parse
+from html.parser import HTMLParser
 
 from handlers.cards import CardView
+from handlers.parsing import MAX_MESSAGE
 from handlers.types import ChatRef, UserRef
 
 PLATFORM = "matrix"
@@ -38,17 +41,116 @@ def command_text(body: str) -> str:
     return "\n".join(lines)
 
 
-_PILL = re.compile(r'<a href="https://matrix\.to/#/((?:@|%40)[^"/?]+)"[^>]*>(.*?)</a>')
+# A formatted body is the text and its markup, a pill some 50 characters of markup around one name:
+# four times the longest message the core takes is room for any that people write. A longer one is
+# not read for pills at all, and its plain body stands (refused by the core if too long itself).
+MAX_FORMATTED = 4 * MAX_MESSAGE
+_PILL_PREFIX = "https://matrix.to/#/"
+_HTML_SPACE = str.maketrans("\t\n\r\f", "    ")
+# Tags Element shows on lines of their own; a paragraph or a heading leaves a blank line after it, as
+# the Markdown it was written in did.
+_BLOCKS = {"p": 2, "div": 1, "blockquote": 1, "pre": 1, "ul": 1, "ol": 1, "li": 1, "table": 1, "tr": 1,
+           "hr": 1, "h1": 2, "h2": 2, "h3": 2, "h4": 2, "h5": 2, "h6": 2, "details": 1, "summary": 1}
+
+
+def _pill_target(href: str | None) -> str | None:
+    """The Matrix id a mention link (`https://matrix.to/#/@sam:example.org?via=...`) names, or None."""
+    if not href or not href.startswith(_PILL_PREFIX):
+        return None
+    target = urllib.parse.unquote(href[len(_PILL_PREFIX):].partition("?")[0].partition("/")[0])
+    return target if target.startswith("@") else None
+
+
+class _Mentions(HTMLParser):
+    """One pass over a formatted body: its text as Element shows it, each pill as the Matrix id it
+    names, in its own place."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.pills = 0
+        self._pill = False  # inside a pill: its shown text is replaced by the id
+        self._hidden = 0  # inside <mx-reply>: the quoted message a reply carries
+        self._pre = 0  # inside <pre>: white space as written
+        self._breaks = 0  # line breaks owed before the next text
+
+    def text(self) -> str:
+        return "".join(self.out).strip()
+
+    def _put(self, text: str) -> None:
+        if self.out and self._breaks:
+            self.out[-1] = self.out[-1].rstrip(" ")
+            self.out.append("\n" * self._breaks)
+        self._breaks = 0
+        self.out.append(text)
+
+    def _at_line_start(self) -> bool:
+        return not self.out or self._breaks > 0 or self.out[-1].endswith("\n")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "mx-reply":
+            self._hidden += 1
+        if self._hidden:
+            return
+        if tag == "a":
+            # A link inside a link closes the first, as browsers read it.
+            self._pill = False
+            if (target := _pill_target(dict(attrs).get("href"))) is not None:
+                self._put(target)
+                self._pill, self.pills = True, self.pills + 1
+        elif self._pill:
+            return
+        elif tag == "br":
+            self._put("\n")
+        elif tag in _BLOCKS:
+            self._breaks = max(self._breaks, _BLOCKS[tag])
+            self._pre += tag == "pre"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "mx-reply":
+            self._hidden = max(0, self._hidden - 1)
+        elif self._hidden:
+            return
+        elif tag == "a":
+            self._pill = False
+        elif tag in _BLOCKS and not self._pill:
+            self._breaks = max(self._breaks, _BLOCKS[tag])
+            self._pre = max(0, self._pre - (tag == "pre"))
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden or self._pill:
+            return
+        if not self._pre:
+            # HTML shows a run of its white space (not a no-break space) as one space, and none at
+            # the start of a line.
+            spaced = data.translate(_HTML_SPACE)
+            words = " ".join(word for word in spaced.split(" ") if word)
+            data = (" " if spaced[:1] == " " else "") + words + (" " if words and spaced[-1:] == " " else "")
+            if self._at_line_start():
+                data = data.lstrip(" ")
+        if data:
+            self._put(data)
 
 
 def with_mentions(body: str, formatted: str | None) -> str:
-    """Element shows a mention as a pill, whose plain text is only a display name: put the
-    Matrix id in its place, so `!admit <pill>` names exactly that person."""
-    for user_id, shown in _PILL.findall(formatted or ""):
-        shown = re.sub(r"<[^>]+>", "", shown)
-        if shown and shown in body:
-            body = body.replace(shown, urllib.parse.unquote(user_id), 1)
-    return body
+    """Element shows a mention as a pill, whose plain text is only a display name: the text is
+    read from the formatted body, with the Matrix id in the pill's place, so `!admit <pill>` names
+    exactly that person. Without a pill (or too long to read), the plain body is the text."""
+    if not formatted or len(formatted) > MAX_FORMATTED:
+        return body
+    reader = _Mentions()
+    try:
+        reader.feed(formatted)
+    except AssertionError:
+        # Python 3.11's markup base raises on a malformed `<![` declaration: not readable, so plain.
+        return body
+    # close() is never called: Python 3.11's rescans each unfinished tag or comment to the end
+    # (quadratic, CPython gh-135462: 9 s for 32 KB of "<a "). What feed() leaves is such an unfinished
+    # construct, which HTML drops at the end of input, or text held back for a character reference.
+    rest = reader.rawdata
+    if rest and not rest.startswith("<"):
+        reader.handle_data(html.unescape(rest))
+    return reader.text() if reader.pills else body
 
 
 def answer_id(option: int) -> str:

@@ -77,12 +77,21 @@ def _event_id(bot_id: int, update: dict) -> str:
 
 
 def _text_with_ids(message: Message) -> str:
-    """A mention of someone without a username carries their id; the core names people by id."""
+    """A mention of someone without a username carries their id; the core names people by id. Each
+    is replaced where Telegram says it stands, never by looking for its shown name in the text."""
     text = message.text or ""
-    for entity, shown in message.parse_entities([MessageEntity.TEXT_MENTION]).items():
-        if entity.user is not None:
-            text = text.replace(shown, str(entity.user.id), 1)
-    return text
+    mentions = sorted((e for e in message.entities if e.type == MessageEntity.TEXT_MENTION and e.user is not None),
+                      key=lambda e: e.offset, reverse=True)
+    if not mentions:
+        return text
+    # Offsets count UTF-16 code units; replacing from the last keeps the earlier ones valid.
+    units = text.encode("utf-16-le")
+    end = len(units)
+    for entity in mentions:
+        start, stop = 2 * entity.offset, 2 * (entity.offset + entity.length)
+        if 0 <= start <= stop <= end:  # one overlapping another, or out of the text, is left as written
+            units, end = units[:start] + str(entity.user.id).encode("utf-16-le") + units[stop:], start
+    return units.decode("utf-16-le", errors="replace")
 
 
 def _impersonal(user: dict | None) -> bool:
