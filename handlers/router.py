@@ -21,6 +21,8 @@ from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
 
+HEAD = 200  # characters of an over-long message read to see whether it is a command for us
+
 
 @dataclass
 class Governance:
@@ -60,11 +62,14 @@ class Governance:
         if voided := await rooms.void_shown_codes(self.stores, event.chat, event.text, self.clock.now(),
                                                   PREFIX.get(event.chat.platform, "/")):
             return voided
-        cmd = parse_command(event.text)
+        too_long = len(event.text) > MAX_MESSAGE
+        # An over-long message is read no further than its head: enough to see whether it is a
+        # command for us, so its refusal costs the same whatever its length.
+        cmd = parse_command(event.text[:HEAD] if too_long else event.text)
         if cmd is None or not self._ours(cmd):
             return []
         prefix = PREFIX.get(event.chat.platform, "/")
-        if len(event.text) > MAX_MESSAGE:
+        if too_long:
             return [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE), refusal=True)]
         verb = self.verbs.get(cmd.verb)
         if verb is None:
