@@ -12,7 +12,7 @@ from handlers.parsing import one_line
 from handlers.ports import LastLooks
 from handlers.types import ChatRef, UserRef, looks_like_platform_id
 from handlers.verbs import VERBS, VerbTable
-from storage.models import Coop, Member
+from storage.models import Coop, Member, Proposal
 from storage.stores import Stores
 
 MAX_DISPLAY_NAME = 120
@@ -30,6 +30,7 @@ class Context:
     event: tuple[str, str] | None = None  # (platform, event id) for exactly-once handling
     before_close: LastLooks = field(default_factory=dict)  # adapters' last look before a count (see ports)
     verbs: VerbTable = VERBS
+    revising: Proposal | None = None  # an edit of the message that opened this proposal
 
     @property
     def charter(self) -> Charter:

@@ -17,6 +17,21 @@ class CommandReceived:
     sender: UserRef
     text: str
     event_id: str | None = None
+    # An edit: the id of the message it corrects (its own id is `event_id`). Handled as the
+    # corrected command if the original was refused or cast a vote; an unvoted proposal's
+    # author may revise it; anything else already done stays done.
+    corrects: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageRetracted:
+    """A message deleted by its sender (a Matrix redaction). A vote it cast is withdrawn, if it is
+    still the member's current vote on an open proposal."""
+
+    chat: ChatRef
+    sender: UserRef
+    retracted: str  # the deleted message's id
+    event_id: str | None = None  # the deletion's own id
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide, is_yes_no
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
-from storage.errors import ProposalNotOpen
+from storage.errors import AlreadyVoted, ProposalNotOpen
 from storage.models import Proposal
 from storage.stores import Stores
 
@@ -100,6 +100,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
     options = _options(extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
+    if ctx.revising is not None and "closes" not in extras.settings:
+        closes_at = ctx.revising.closes_at  # an edit that does not name the closing time keeps it
     action = None
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
@@ -132,13 +134,28 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         action = {"waive": who.id, "name": who.display_name, "round_id": current.id, "round": current.number}
     # A constitutional proposal titled as the sunset vote is a renewal of the mandate (it can lift a
     # lapse; only the charter's own sunset vote can make the mandate lapse).
-    await ctx.stores.proposals.open(
-        ctx.coop.id, author_id=author.id, title=title, body=extras.body, kind=kind, ballot=ballot,
-        options=options, rule=charter.rule(kind).to_json(), closes_at=closes_at, now=ctx.now,
-        event=ctx.event, purpose="sunset" if renewal else None, action=action,
-    )
+    spec = dict(title=title, body=extras.body, kind=kind, ballot=ballot, options=options,
+                rule=charter.rule(kind).to_json(), closes_at=closes_at, purpose="sunset" if renewal else None,
+                action=action)
+    if ctx.revising is not None:
+        return await _revise(ctx, ctx.revising, spec)
+    await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []
+
+
+async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
+    """The author edited the message that opened `p`: while nobody has voted, the proposal becomes
+    what the message now says, and its card (and poll) are edited to match."""
+    if p.author_id != ctx.member.id:
+        raise NotAllowed(texts.EDIT_NOT_YOURS.format(number=p.number))
+    try:
+        await ctx.stores.proposals.revise(p.id, now=ctx.now, event=ctx.event, **spec)
+    except AlreadyVoted:
+        raise NotAllowed(texts.EDIT_VOTED.format(number=p.number, prefix=ctx.prefix)) from None
+    except ProposalNotOpen as exc:
+        raise _already_ended(p, exc.status) from None
+    return [Reply(texts.PROPOSAL_REVISED.format(number=p.number), proposal_id=p.id)]
 
 
 def not_open(p: Proposal, status: str | None = None) -> ProposalClosed:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # The modules that declare verbs, imported for their declarations (in the order `help` lists them).
 from handlers import help, members, rooms, proposals, votes, agenda, surplus  # noqa: F401
 from handlers import texts
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
-from handlers.events import CommandReceived, VoteCast
+from handlers.events import CommandReceived, MessageRetracted, VoteCast
 from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, parse_number, split_extras, split_first
 from handlers.ports import Clock, LastLooks
 from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, UserRef
@@ -78,7 +78,8 @@ class Governance:
                     else texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))
             return [Reply(text, refusal=True)]
         try:
-            return await self._guard(event.chat, event.event_id, verb, prefix, lambda: self._dispatch(event, verb, cmd))
+            handle = self._correct if event.corrects is not None else self._dispatch
+            return await self._guard(event.chat, event.event_id, verb, prefix, lambda: handle(event, verb, cmd))
         finally:
             for listener in self.after_command:
                 listener()
@@ -95,9 +96,28 @@ class Governance:
     def _ours(self, cmd: Command) -> bool:
         return not cmd.addressed_to or cmd.addressed_to.lower() in {n.lower() for n in self.bot_names}
 
-    async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command) -> list[Reply]:
+    async def _correct(self, event: CommandReceived, verb: Verb, cmd: Command) -> list[Reply]:
+        """An edited message: what its original did decides what the edit may do. A proposal it
+        opened is revised by its author (while nobody has voted); a vote it cast, or a command
+        that was refused (nothing was claimed), gives way to the corrected command; anything
+        else it did stays done."""
+        ctx = await self._context(event.chat, event.sender, event.event_id)
+        opened = ctx.coop and await self.stores.proposals.opened_by(ctx.coop.id, event.corrects)
+        if opened:
+            if verb.name != "propose":
+                raise NotAllowed(texts.EDIT_PROPOSAL_ONLY.format(number=opened.number, prefix=ctx.prefix))
+            return await self._dispatch(event, verb, cmd, revising=opened)
+        voted = ctx.member and await self.stores.votes.cast_by(ctx.member.id, event.corrects)
+        if not voted and await self.stores.cursors.handled(event.chat.platform, [event.corrects]):
+            raise NotAllowed(texts.EDIT_DONE.format(prefix=ctx.prefix))
+        replies = await self._dispatch(event, verb, cmd)
+        return [replace(r, text=texts.FROM_EDIT.format(text=r.text)) if i == 0 else r for i, r in enumerate(replies)]
+
+    async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command, revising=None) -> list[Reply]:
         """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""
         ctx = await self._context(event.chat, event.sender, event.event_id)
+        if revising is not None:
+            ctx = replace(ctx, revising=revising)
         if verb.where is Where.ROOM and ctx.chat.is_direct:
             raise NotAllowed(texts.ROOM_ONLY.format(prefix=ctx.prefix, verb=verb.name))
         if verb.where is Where.DIRECT and not ctx.chat.is_direct:
@@ -115,6 +135,15 @@ class Governance:
                 raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=proposal.number, author=author))
         call = Call(verb, args, cmd.lines, extras.settings, extras.body, proposal)
         return await verb.run(ctx, call)
+
+    async def handle_retraction(self, event: MessageRetracted) -> list[Reply]:
+        """A deleted message: the vote it cast is withdrawn if it is still the member's current
+        vote on an open proposal (by the one vote path, so the card and the count follow)."""
+        ctx = await self._context(event.chat, event.sender, event.event_id)
+        ballot = ctx.member and await self.stores.votes.cast_by(ctx.member.id, event.retracted)
+        if not ballot:
+            return []
+        return await self.handle_vote(VoteCast(event.chat, event.sender, ballot.proposal_id, None, event.event_id))
 
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
         """A vote from a button or a native poll (option None takes it back): one path with typed votes."""

@@ -192,6 +192,22 @@ ALREADY_ENDED = "#{number} is already {status}."
 VOTING_ENDED = "Voting on #{number} ended at {when}; the result is being counted."
 NOT_ELECTOR = "You joined {coop} after #{number} opened, so you are not on its frozen register."
 VOTE_RECORDED = "Recorded: {option} on #{number}."
+# Edits of a message the bot has read.
+FROM_EDIT = "From your edit: {text}"
+EDIT_DONE = (
+    "Your edit changes nothing: the command in that message was already carried out. To do something "
+    "more, send a new message (for example {prefix}help)."
+)
+EDIT_PROPOSAL_ONLY = (
+    "That message opened #{number}; an edit of it can only change the proposal ({prefix}propose …). "
+    "Send anything else as a new message."
+)
+EDIT_NOT_YOURS = "Only the author of #{number} can change it."
+EDIT_VOTED = (
+    "#{number} was not changed: members have already voted on it. To change it, withdraw it "
+    "({prefix}withdraw {number} <reason>) and propose again."
+)
+PROPOSAL_REVISED = "#{number} is changed as your edit says; its card shows it now."
 VOTE_CHANGED = "Changed: {option} on #{number} (was {previous})."
 VOTE_SAME = "Already recorded: {option} on #{number}."
 VOTE_SECRET_PUBLIC = "Your vote on #{number} is recorded (secret ballot)."

@@ -25,3 +25,11 @@ class ProposalNotOpen(StoreError):
 
 class LastSteward(StoreError):
     """Removing this member would leave the co-op with no steward."""
+
+
+class AlreadyVoted(StoreError):
+    """A proposal someone has voted on cannot be revised."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number

@@ -130,6 +130,8 @@ class Proposal(SQLModel, table=True):
     # When the count was first tried: a count waits (a bounded grace from here) until every
     # platform with a room in the co-op has brought in its votes up to the closing time.
     counting_since: datetime | None = _ts(nullable=True)
+    # The platform message that opened it, so an edit of that message can revise it.
+    source: str | None = Field(default=None, max_length=255)
 
 
 class LastLook(SQLModel, table=True):
@@ -175,6 +177,9 @@ class Ballot(SQLModel, table=True):
     option: int | None = None  # None: a secret ballot's choice, destroyed at its end
     cast_at: datetime = _ts()
     event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The platform event that cast it (a message, a poll response, a tap), so deleting that
+    # message withdraws the vote and editing it corrects the vote; None once a secret ballot ends.
+    source: str | None = Field(default=None, max_length=255)
 
 
 class GovernanceEvent(SQLModel, table=True):

@@ -12,7 +12,7 @@ from sqlalchemy import (
 
 from storage.common import announce, claim, insert, log
 from storage.db import Database
-from storage.errors import ProposalNotOpen
+from storage.errors import AlreadyVoted, ProposalNotOpen
 from storage.models import (
     Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Proposal, Room, Round, Waiver,
 )
@@ -177,7 +177,7 @@ class ProposalStore:
             proposal = Proposal(
                 coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
-                purpose=purpose, action=action,
+                purpose=purpose, action=action, source=event[1][:255] if event else None,
             )
             s.add(proposal)
             await s.flush()
@@ -195,6 +195,35 @@ class ProposalStore:
             )
             await s.flush()
             await announce(s, coop_id, "proposal_opened", "", now, proposal_id=proposal.id)
+            return proposal
+
+    async def opened_by(self, coop_id: int, source: str) -> Proposal | None:
+        """The proposal this platform message opened, if it opened one."""
+        async with self.db.read() as s:
+            return (await s.execute(
+                select(Proposal).where(Proposal.coop_id == coop_id, Proposal.source == source))).scalars().first()
+
+    async def revise(
+        self, proposal_id: int, *, now: datetime, event: tuple[str, str] | None, **fields,
+    ) -> Proposal:
+        """Its author's edit of an open proposal nobody has voted on: its title, text, options,
+        kind, ballot, rule, closing time and action change; its card is edited wherever it was
+        posted (the card is rendered from the stored proposal). Raises ProposalNotOpen, or
+        AlreadyVoted once a ballot exists (checked under the proposal's row lock, which a vote
+        shares)."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
+            if proposal.status != "open" or proposal.closes_at <= now:
+                raise ProposalNotOpen(proposal.status)
+            if (await s.execute(select(Ballot.member_id).where(Ballot.proposal_id == proposal_id).limit(1))).first():
+                raise AlreadyVoted(proposal.number)
+            for name, value in fields.items():
+                setattr(proposal, name, value)
+            await log(s, proposal.coop_id, "proposal_revised", now, proposal_id=proposal.id,
+                      member_id=proposal.author_id, title=proposal.title, kind=proposal.kind, ballot=proposal.ballot,
+                      options=proposal.options, closes_at=proposal.closes_at.isoformat())
+            await s.flush()
             return proposal
 
     async def counts(self, proposal_id: int, n_options: int) -> list[int]:
@@ -378,7 +407,7 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime) -
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
     a member to a choice; the vote events never did (`storage.votes._logged`)."""
-    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(option=None))
+    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(option=None, source=None))
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
               voters=sum(counts))
 

@@ -105,6 +105,14 @@ class VoteStore:
             stmt = select(Ballot.option).where(Ballot.proposal_id == proposal_id, Ballot.member_id == member_id)
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def cast_by(self, member_id: int, source: str) -> Ballot | None:
+        """The member's current vote on an open proposal that this platform event cast, if any."""
+        async with self.db.read() as s:
+            return (await s.execute(
+                select(Ballot).join(Proposal, Proposal.id == Ballot.proposal_id)
+                .where(Ballot.member_id == member_id, Ballot.source == source, Proposal.status == "open")
+            )).scalars().first()
+
     async def ballot(self, proposal_id: int, member_id: int) -> Ballot | None:
         async with self.db.read() as s:
             return await s.get(Ballot, (proposal_id, member_id))
@@ -177,7 +185,7 @@ class VoteStore:
 
             current = dict(stored)
             outcomes: list[VoteResult | Exception] = []
-            claims, logs, last_at = [], [], {}
+            claims, logs, last_at, sources = [], [], {}, {}
             for pending, event, (coop, member) in zip(batch, events, voters):
                 op = pending.op
                 if event is not None and event in claimed:
@@ -200,6 +208,7 @@ class VoteStore:
                              "kind": kind, "data": _logged(proposal, op.option, previous), "at": op.now})
                 current[key] = op.option
                 last_at[key] = op.now
+                sources[key] = _source(op)
 
             if len(await claim_many(s, claims, max(op.now for op in ops))) != len(claims):
                 raise Contended("an event was claimed by another process")
@@ -210,7 +219,7 @@ class VoteStore:
                     insert(s, EVENT).returning(EVENT.c.id, EVENT.c.proposal_id, EVENT.c.member_id), logs
                 ):
                     event_ids[(pid, mid)] = max(event_id, event_ids.get((pid, mid), 0))
-                await _settle(s, stored, current, event_ids, last_at)
+                await _settle(s, stored, current, event_ids, last_at, sources)
         return outcomes
 
 
@@ -311,11 +320,11 @@ def _logged(proposal: Proposal, option: int | None, previous: int | None) -> dic
     return {"previous": previous} if option is None else {"option": option, "previous": previous}
 
 
-async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at: dict) -> None:
+async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at: dict, sources: dict) -> None:
     """Bring the ballots the batch changed to their final state in three statements."""
     updates, inserts, deletes = [], [], []
     for key, event_id in event_ids.items():
-        row = {"p": key[0], "m": key[1], "o": current[key], "t": cast_at[key], "e": event_id}
+        row = {"p": key[0], "m": key[1], "o": current[key], "t": cast_at[key], "e": event_id, "s": sources[key]}
         if current[key] is None:
             if key in stored:
                 deletes.append(row)
@@ -323,11 +332,12 @@ async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at
             updates.append(row)
         else:
             inserts.append({"proposal_id": key[0], "member_id": key[1], "option": current[key],
-                            "cast_at": cast_at[key], "event_id": event_id})
+                            "cast_at": cast_at[key], "event_id": event_id, "source": sources[key]})
     this = (BALLOT.c.proposal_id == bindparam("p")) & (BALLOT.c.member_id == bindparam("m"))
     if updates:
         await session.execute(
-            update(BALLOT).where(this).values(option=bindparam("o"), cast_at=bindparam("t"), event_id=bindparam("e")),
+            update(BALLOT).where(this).values(option=bindparam("o"), cast_at=bindparam("t"), event_id=bindparam("e"),
+                                              source=bindparam("s")),
             updates,
         )
     if deletes:
@@ -368,8 +378,13 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
         s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", op.now,
         proposal_id=proposal.id, member_id=member_id, **_logged(proposal, op.option, previous),
     )
-    await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id))
+    await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id,
+                                                       source=_source(op)))
     return previous
+
+
+def _source(op: VoteOp) -> str | None:
+    return op.event[1][:255] if op.event else None
 
 
 async def fold_ballots(s, coop_id: int, from_member: int, into_member: int, now: datetime) -> list[int]:

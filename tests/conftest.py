@@ -148,8 +148,9 @@ class Chat:
     def user(self, name: str) -> UserRef:
         return UserRef(self.chat.platform, name, name)
 
-    async def say(self, who: str, text: str, event_id: str | None = None) -> str:
-        self.replies = await self.gov.handle_command(CommandReceived(self.chat, self.user(who), text, event_id))
+    async def say(self, who: str, text: str, event_id: str | None = None, corrects: str | None = None) -> str:
+        """`corrects`: this message is an edit of that one (`event_id` is the edit's own id)."""
+        self.replies = await self.gov.handle_command(CommandReceived(self.chat, self.user(who), text, event_id, corrects))
         await self.drain()
         return "\n".join(r.text for r in self.replies)
 
