@@ -93,6 +93,13 @@ class Governance:
         cmd = parse_command(event.text)
         return cmd is not None and self._ours(cmd)
 
+    def takes_lines(self, text: str) -> bool:
+        """Whether a message is a command for this bot whose verb reads lines after the first, so
+        that someone typing it may have more to say (the console keeps it open for them)."""
+        cmd = parse_command(text)
+        verb = self.verbs.get(cmd.verb) if cmd is not None and self._ours(cmd) else None
+        return verb is not None and verb.takes_lines
+
     def _ours(self, cmd: Command) -> bool:
         return not cmd.addressed_to or cmd.addressed_to.lower() in {n.lower() for n in self.bot_names}
 

@@ -243,6 +243,21 @@ SPEAK_AS_YOURSELF = (
     "to me in a direct chat."
 )
 SPEAK_AS_YOURSELF_TAP = "I cannot tell who tapped that. Please vote as yourself, not anonymously or as a channel."
+# The terminal chat (`coopbot console`): its greeting and prompts, and what it says of lines
+# coopbot does not read.
+CONSOLE_INTRO = (
+    "coopbot console — room '{room}', speaking as '{speaker}'. Start with /help or /setup <name>.\n"
+    "Type 'name: text' to speak as someone else. A command that takes more lines ({verbs}) stays open "
+    "at the '...' prompt: indent each further line. An empty line sends it (after indented lines, two "
+    "empty lines: one alone is kept, as a paragraph break); so does the next unindented line. "
+    "Ctrl-D quits."
+)
+CONSOLE_PROMPT = "> "
+CONSOLE_MORE = "... "
+CONSOLE_NOT_A_COMMAND = (
+    "(coopbot only reads commands, which start with /. To continue a command on more lines, type "
+    "them indented while it is open, at the '...' prompt.)"
+)
 NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn"}

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 PLATFORMS = ("console", "telegram", "matrix")
 
+# A console person's id: letters of any script, digits, `_`, `.` and `-` (`héctor`, `ana-maria`).
+CONSOLE_ID = r"[\w.\-]{1,64}"
+
 # What a platform id looks like, so `admit @alice:example.org` can name someone the bot has not met.
 _PLATFORM_ID = {
-    "console": re.compile(r"^[\w.\-]{1,64}$"),
+    "console": re.compile(rf"^{CONSOLE_ID}$"),
     "telegram": re.compile(r"^\d{1,20}$"),
     "matrix": re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-:\[\]]+$"),
 }

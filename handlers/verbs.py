@@ -60,6 +60,11 @@ class Verb:
     where: Where = Where.ANY
     hidden: bool = False  # works, but not listed (platform conventions such as Telegram's /start)
 
+    @property
+    def takes_lines(self) -> bool:
+        """Whether lines after the first mean anything to it: settings or a body."""
+        return bool(self.keys) or self.body is not None
+
     def usage(self, prefix: str = "/") -> str:
         return texts.usage(self.name, self.args, self.keys, self.body, prefix)
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from storage.common import claim, log
 from storage.db import Database
 from storage.errors import LastSteward
-from storage.models import Account, Coop, GovernanceEvent, Member
+from storage.models import Account, Coop, GovernanceEvent, Member, Room
 from storage.rounds import forfeit_shares
 
 
@@ -47,6 +47,19 @@ class MemberStore:
     async def accounts(self, coop_id: int) -> list[Account]:
         async with self.db.read() as s:
             return list((await s.execute(select(Account).where(Account.coop_id == coop_id).order_by(Account.id))).scalars())
+
+    async def names_in_room(self, platform: str, chat_id: str) -> list[tuple[str, str]]:
+        """The accounts of this platform on the register of the co-op the room belongs to, as
+        (account id, member's name); [] for a room of no co-op."""
+        async with self.db.read() as s:
+            stmt = (
+                select(Account.user_id, Member.display_name)
+                .join(Member, Member.id == Account.member_id)
+                .join(Room, Room.coop_id == Account.coop_id)
+                .where(Room.platform == platform, Room.chat_id == chat_id, Account.platform == platform)
+                .order_by(Account.id)
+            )
+            return [tuple(row) for row in (await s.execute(stmt)).all()]
 
     async def count_active(self, coop_id: int) -> int:
         async with self.db.read() as s:

@@ -1,7 +1,11 @@
 """End to end through the real `coopbot console` and `coopbot export` processes."""
 
+import codecs
 import json
 import os
+import pty
+import re
+import select
 import stat
 import subprocess
 import sys
@@ -155,6 +159,164 @@ def test_as_and_room(tmp_path):
     assert "You are rosa, a steward of Kitchen." in done.stdout
     done = console(tmp_path, "/whoami\n", "--room", "garden")
     assert "This room has no co-op yet" in done.stdout
+
+
+def test_a_blank_line_inside_a_scripted_body_keeps_the_rest(tmp_path):
+    """In a script, a blank line between paragraphs of a body is part of the body, and the lines
+    after it still belong to the command; the indentation that marks them as continuing is not."""
+    done = console(tmp_path, "/setup Red Bakery\n/propose Buy a van\n  kind: strategic\n  First paragraph.\n\n"
+                             "  Second paragraph,\n    indented more.\n\n/whoami\n")
+    assert "Traceback" not in done.stdout + done.stderr
+    (p,) = json.loads(export(tmp_path))["coops"][0]["proposals"]
+    assert p["kind"] == "strategic"
+    assert p["body"] == "First paragraph.\n\nSecond paragraph,\n  indented more."
+
+
+def test_a_speaker_with_a_non_ascii_name_gets_a_reply(tmp_path):
+    """`héctor:` speaks as héctor, whether admitted (a member) or not yet (asking to join)."""
+    done = console(tmp_path, "/setup Red Bakery\n/admit héctor\nhéctor: /whoami\nzoë: /join\n/members\n")
+    assert "You are héctor, a member of Red Bakery." in done.stdout
+    assert "héctor> /whoami" in done.stdout and "zoë> /join" in done.stdout
+    assert "zoë" in done.stdout.split("you> /members", 1)[1]
+
+
+def test_a_speaker_named_in_another_case_speaks_as_the_member(tmp_path):
+    """`Bob:` speaks as the admitted `bob` (and `HÉCTOR:` as `héctor`): their votes count as theirs."""
+    done = console(tmp_path, "/setup Red Bakery\n/admit bob\n/admit héctor\nBob: /whoami\n/propose Van\n"
+                             "Bob: /vote 1 Against\nHÉCTOR: /vote 1 For\n")
+    assert "You are bob, a member of Red Bakery." in done.stdout
+    assert "bob> /whoami" in done.stdout
+    (p,) = json.loads(export(tmp_path))["coops"][0]["proposals"]
+    assert sorted((v["member"], v["option"]) for v in p["votes"]) == [("bob", "Against"), ("héctor", "For")]
+    assert p["author"] == "you"
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[=>]|\r")
+PROMPT, MORE = "\n> ", "\n... "  # the console's prompts, as they show at the start of a line
+
+
+class Terminal:
+    """`coopbot console` on a pseudo-terminal, typed at as a person does: a line, then a look at
+    the screen until what should show does (`expect`), escapes and carriage returns left out."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(COOPBOT + ["console", *args], stdin=slave, stdout=slave, stderr=slave,
+                                     cwd=tmp_path, env={**env_for(tmp_path), "TERM": "dumb"})
+        os.close(slave)
+        self.decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+        self.screen = ""
+        self.seen = 0  # how far `expect` has read
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        try:
+            chunk = os.read(self.master, 4096) if ready else b""
+        except OSError:  # EIO: the console has exited
+            return False
+        self.screen += _ESCAPES.sub("", self.decode(chunk))
+        return not ready or bool(chunk)
+
+    def expect(self, text: str, timeout: float = 20) -> str:
+        """What showed after the last expected text, up to and including `text`."""
+        deadline = time.monotonic() + timeout
+        while (at := self.screen.find(text, self.seen)) < 0:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.5)):
+                assert text in self.screen[self.seen:], (
+                    f"{text!r} did not show; after the last expected text the screen shows {self.screen[self.seen:]!r}")
+        shown, self.seen = self.screen[self.seen:at + len(text)], at + len(text)
+        return shown
+
+    def quit(self) -> int:
+        os.write(self.master, b"\x04")  # Ctrl-D on an empty line
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        return self.proc.wait(timeout=1)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    term = Terminal(tmp_path)
+    try:
+        term.expect(PROMPT)
+        yield term
+    finally:
+        term.close()
+
+
+def test_typed_a_command_stays_open_through_a_pause(terminal, tmp_path):
+    """At a terminal a command that takes more lines waits for them however slowly they come: an
+    indented line typed after a pause (longer than the 0.4 s after which the console once sent)
+    still belongs to it, and it goes on an empty line."""
+    terminal.type("/setup Red Bakery")
+    terminal.expect("Red Bakery is set up")
+    terminal.expect(PROMPT)
+    terminal.type("/propose Buy a van")
+    terminal.expect(MORE)
+    time.sleep(0.6)
+    terminal.type("  kind: strategic")
+    terminal.expect(MORE)
+    time.sleep(0.6)
+    terminal.type("")
+    terminal.expect(MORE)
+    terminal.type("")
+    assert "strategic" in terminal.expect("Proposal #1: Buy a van\n  by you · strategic")
+    terminal.expect(PROMPT)
+    assert terminal.quit() == 0
+    (p,) = json.loads(export(tmp_path))["coops"][0]["proposals"]
+    assert p["kind"] == "strategic"
+
+
+def test_typed_a_blank_line_inside_a_body_keeps_the_rest(terminal, tmp_path):
+    """At a terminal one empty line inside a body is a paragraph break, kept; the lines after it
+    still belong to the command; two empty lines send it."""
+    terminal.type("/setup Red Bakery")
+    terminal.expect(PROMPT)
+    for line in ("/propose Buy a van", "  First paragraph.", "", "  Second paragraph.", ""):
+        terminal.type(line)
+        terminal.expect(MORE)
+    terminal.type("")
+    terminal.expect("First paragraph.\n\n  Second paragraph.")
+    terminal.expect(PROMPT)
+    assert terminal.quit() == 0
+    (p,) = json.loads(export(tmp_path))["coops"][0]["proposals"]
+    assert p["body"] == "First paragraph.\n\nSecond paragraph."
+
+
+def test_typed_the_prompt_shows_whether_a_command_is_open(terminal, tmp_path):
+    """`> ` asks for a new message, `... ` for more of an open one. A command that takes no more
+    lines goes at once; one that may (propose) stays open until an empty line or the next
+    unindented line; text that is no command is answered with a hint, not silence."""
+    terminal.type("/setup Red Bakery")
+    terminal.expect(PROMPT)
+    terminal.type("/whoami")
+    assert "You are you, a steward of Red Bakery." in terminal.expect(PROMPT)
+    terminal.type("/propose Tea")
+    assert "coopbot" not in terminal.expect(MORE)
+    terminal.type("")
+    assert "Proposal #1: Tea" in terminal.expect(PROMPT)
+    terminal.type("/propose Coffee")
+    terminal.expect(MORE)
+    terminal.type("  Beans from the co-op next door.")
+    terminal.expect(MORE)
+    terminal.type("/whoami")  # the next unindented line sends the open command, then goes itself
+    shown = terminal.expect(PROMPT)
+    assert shown.index("Proposal #2: Coffee") < shown.index("You are you, a steward")
+    terminal.type("  an indented line with nothing open")
+    assert "only reads commands" in terminal.expect(PROMPT)
+    assert terminal.quit() == 0
+    assert [p["title"] for p in json.loads(export(tmp_path))["coops"][0]["proposals"]] == ["Tea", "Coffee"]
 
 
 def test_db_upgrade(tmp_path):

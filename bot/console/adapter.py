@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO
 
-from bot.console.lines import Assembler, Message
+from bot.console.lines import Assembler, Message, speaker_id
 from bot.delivery import SENT, GiveUp, Outcome, Pump
 from bot.services import Services
 from handlers import texts
 from handlers.cards import card_view
 from handlers.events import CommandReceived
 from handlers.types import ChatRef, Reply, UserRef
+from handlers.verbs import VERBS
 from storage.models import Outbox
 from schedules.clock import DueClock
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "console"
-IDLE_FLUSH = 0.4  # seconds of quiet after which the message being typed is complete
+IDLE_FLUSH = 0.4  # piped input: seconds of quiet after which the open message is complete
 
 
 class Console:
@@ -36,24 +40,38 @@ class Console:
     def __init__(self, services: Services, *, speaker: str, room: str, out: TextIO, interactive: bool) -> None:
         self.services = services
         self.chat = ChatRef(PLATFORM, room, is_direct=False, title=room)
-        self.assembler = Assembler(speaker)
+        # At a terminal a command stays open for the lines its verb may take, however slowly they
+        # come; the core says which verbs take lines (read late: it is assembled in `run`).
+        self.assembler = Assembler(speaker, typed=interactive,
+                                   takes_lines=lambda text: self.services.governance.takes_lines(text))
         self.out = out
         self.interactive = interactive
         self.lock = asyncio.Lock()  # one message at a time, like one person typing
+        self.prompts: queue.Queue[str] = queue.Queue()  # at a terminal: the prompt for the next line
+        self.prompting: str | None = None  # the prompt input() shows now, if it waits for a line
+        self.typed_so_far: Callable[[], str] = lambda: ""  # the line being edited (readline's buffer)
         # Printed right after each command, in order: one chat at a time, no cards to edit, no budget.
         self.pump = Pump(self, services, per_chat=1000, parallel=1)
         services.attach(self)
 
-    def say(self, who: str, text: str, mark: str = ":") -> None:
-        lines = text.split("\n")
-        self.out.write(f"{who}{mark} {lines[0]}\n")
-        for line in lines[1:]:
-            self.out.write(f"  {line}\n" if line else "\n")
+    def write(self, text: str) -> None:
+        prompting = self.prompting
+        if prompting is not None:
+            # An announcement while a line is being typed: it goes above the prompt line, which
+            # is drawn again below it with what was typed so far.
+            self.out.write("\r\x1b[K")
+        self.out.write(text)
+        if prompting is not None:
+            self.out.write(prompting + self.typed_so_far())
         self.out.flush()
 
-    def show(self, message: Message, reply: Reply) -> None:
+    def say(self, who: str, text: str, mark: str = ":") -> None:
+        first, *rest = text.split("\n")
+        self.write("".join([f"{who}{mark} {first}\n", *(f"  {line}\n" if line else "\n" for line in rest)]))
+
+    def show(self, speaker: str, reply: Reply) -> None:
         if reply.private:
-            self.say(f"coopbot (only to {message.speaker})", reply.text)
+            self.say(f"coopbot (only to {speaker})", reply.text)
         else:
             self.say("coopbot", reply.text)
 
@@ -61,13 +79,18 @@ class Console:
         if not message.text.strip():
             return
         async with self.lock:
+            register = await self.services.stores.members.names_in_room(PLATFORM, self.chat.chat_id)
+            speaker = speaker_id(message.speaker, register)
             if not self.interactive:
                 # Echo scripted input, so a transcript reads like the chat it was.
-                self.say(message.speaker, message.text, mark=">")
-            sender = UserRef(PLATFORM, message.speaker, message.speaker)
-            replies = await self.services.governance.handle_command(CommandReceived(self.chat, sender, message.text))
+                self.say(speaker, message.text, mark=">")
+            event = CommandReceived(self.chat, UserRef(PLATFORM, speaker, speaker), message.text)
+            governance = self.services.governance
+            replies = await governance.handle_command(event)
             for reply in replies:
-                self.show(message, reply)
+                self.show(speaker, reply)
+            if self.interactive and not replies and not governance.addressed(event):
+                self.write(texts.CONSOLE_NOT_A_COMMAND + "\n")  # a person at a terminal gets no silence
             await self.print_pending()
 
     async def print_pending(self) -> None:
@@ -104,13 +127,14 @@ class Console:
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str | None] = asyncio.Queue()
 
-        def read() -> None:
-            # A thread, so the loop keeps printing announcements while input waits.
-            for line in stdin:
-                loop.call_soon_threadsafe(lines.put_nowait, line)
-            loop.call_soon_threadsafe(lines.put_nowait, None)
+        def put(line: str | None) -> None:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
 
-        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        # A thread, so the loop keeps printing announcements while input waits. At a terminal each
+        # line is read by input() (from sys.stdin, with readline's editing where run_console set it
+        # up) once the loop has handled the line before and chosen the prompt: is a message open?
+        source = iter(lambda: self._input(self.prompts.get()), None) if self.interactive else stdin
+        threading.Thread(target=self._read, args=(source, put), name="console-stdin", daemon=True).start()
         # Results of proposals closing on time, and reminders, are printed while the console runs.
         ticker = DueClock(self.services.stores, self.services.clock, after=self.deliver_now,
                           before_close=lambda: self.services.governance.before_close)
@@ -120,36 +144,79 @@ class Console:
             async with self.lock:
                 await self.print_pending()
             while True:
-                # A message is complete when its next line starts a new one, at the end of input,
-                # or when input pauses: a person (or a program on a pipe) waiting for an answer.
-                timeout = IDLE_FLUSH if self.assembler.pending else None
+                if self.interactive:
+                    self.prompts.put(texts.CONSOLE_MORE if self.assembler.pending else texts.CONSOLE_PROMPT)
+                # Piped, a message is also complete when input pauses: a program waiting for an
+                # answer. A person at a terminal may pause as long as they like (the prompt shows
+                # that a message is open).
+                timeout = IDLE_FLUSH if self.assembler.pending and not self.interactive else None
                 try:
                     line = await asyncio.wait_for(lines.get(), timeout)
                 except TimeoutError:
-                    await self._flush()
+                    await self._send(self.assembler.flush())
                     continue
                 if line is None:
-                    await self._flush()
+                    await self._send(self.assembler.flush())
                     break
-                message = self.assembler.feed(line)
-                if message is not None:
-                    await self.handle(message)
+                await self._send(self.assembler.feed(line))
         finally:
             await ticker.stop()
 
-    async def _flush(self) -> None:
-        message = self.assembler.flush()
-        if message is not None:
+    async def _send(self, messages: list[Message]) -> None:
+        for message in messages:
             await self.handle(message)
+
+    def _read(self, source: Iterable[str], put: Callable[[str | None], None]) -> None:
+        try:
+            for line in source:
+                put(line)
+        except Exception:
+            logger.exception("reading the console's input failed")
+        finally:
+            put(None)
+
+    def _input(self, prompt: str) -> str | None:
+        self.prompting = prompt
+        try:
+            return input(prompt)
+        except EOFError:
+            self.out.write("\n")  # Ctrl-D: what the shell says next goes on a line of its own
+            return None
+        finally:
+            self.prompting = None
 
 
 async def run_console(services: Services, *, speaker: str, room: str) -> None:
+    sys.stdin.reconfigure(errors="replace")  # a stray byte that is no UTF-8 is one odd character, not the end
     interactive = sys.stdin.isatty()
     console = Console(services, speaker=speaker, room=room, out=sys.stdout, interactive=interactive)
-    if interactive:
-        sys.stdout.write(
-            f"coopbot console — room '{room}', speaking as '{speaker}'. Start with /help or /setup <name>.\n"
-            "Type 'name: text' to speak as someone else; indent a line to continue a command. Ctrl-D quits.\n"
-        )
-        sys.stdout.flush()
-    await console.run(sys.stdin)
+    if not interactive:
+        await console.run(sys.stdin)
+        return
+    verbs = ", ".join(f"{console.prefix}{v.name}" for v in VERBS.listed() if v.takes_lines)
+    console.write(texts.CONSOLE_INTRO.format(room=room, speaker=speaker, verbs=verbs) + "\n")
+    with _line_editing(console):
+        await console.run(sys.stdin)
+
+
+@contextlib.contextmanager
+def _line_editing(console: Console) -> Iterator[None]:
+    """Line editing and history for input() at a terminal, where Python has readline; and the
+    terminal's settings put back at the end, however it comes (Ctrl-C stops the loop while
+    readline holds the terminal in its own mode)."""
+    try:
+        import readline
+        import termios
+    except ImportError:  # a Python without them: input() still reads lines, without editing
+        yield
+        return
+    # Tab indents a continuation line, rather than completing file names.
+    readline.parse_and_bind("bind ^I ed-insert" if "libedit" in (readline.__doc__ or "") else "tab: tab-insert")
+    console.typed_so_far = readline.get_line_buffer
+    saved = termios.tcgetattr(sys.stdin.fileno())
+    try:
+        yield
+    finally:
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        if console.prompting is not None:  # Ctrl-C at a prompt: the shell's goes on a line of its own
+            sys.stdout.write("\n")
