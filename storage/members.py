@@ -94,11 +94,16 @@ class MemberStore:
 
     async def set_handle(self, platform: str, user_id: str, handle: str) -> bool:
         """Remember the @name an account goes by, so members can name it in commands. False if no
-        account of that id exists (yet): nothing was stored."""
+        account of that id exists (yet): nothing was stored. An @name is one account's at a time:
+        one its owner gave up may since be someone else's, so any other account that had it
+        loses it (an @name then names only the account seen holding it last)."""
         async with self.db.write() as s:
             result = await s.execute(
                 update(Account).where(Account.platform == platform, Account.user_id == user_id).values(handle=handle)
             )
+            if result.rowcount:
+                await s.execute(update(Account).where(Account.platform == platform, Account.handle == handle,
+                                                      Account.user_id != user_id).values(handle=None))
             return result.rowcount > 0
 
     async def request_join(

@@ -439,3 +439,21 @@ async def test_ptb_application_polls_replies_and_confirms(fake):
     reply = fake.calls_to("sendMessage")[0].params
     assert reply["reply_parameters"] == {"message_id": 1}
     fake.assert_clean()
+
+
+async def test_topics_and_pushed_messages(fake, bot):
+    """A pushed message in a forum topic makes that topic one the bot may send to, and what is sent
+    there says so; a thread the fake never saw as a topic (a chain of replies, a made-up id) is
+    refused as Telegram refuses it. An edit is pushed as an edited_message of the same message."""
+    forum = {"id": GROUP, "title": "Bakery", "type": "supergroup", "is_forum": True}
+    sender = {"id": ALICE, "is_bot": False, "first_name": "Alice"}
+    update = fake.push_message({"chat": forum, "from": sender, "date": 1, "text": "hi",
+                                "message_thread_id": 42, "is_topic_message": True})
+    sent = await bot.send_message(GROUP, "hello", message_thread_id=42)
+    assert (sent.message_thread_id, sent.is_topic_message) == (42, True)
+    with pytest.raises(BadRequest, match="thread not found"):
+        await bot.send_message(GROUP, "hello", message_thread_id=7)
+    edit = fake.push_message({**update["message"], "text": "hi all", "edit_date": 2}, edited=True)
+    assert edit["edited_message"]["message_id"] == update["message"]["message_id"]
+    assert fake.message(GROUP, update["message"]["message_id"])["text"] == "hi all"
+    fake.assert_clean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -24,6 +25,7 @@ from tests.fakes.telegram_api import ANONYMOUS_ADMIN, CHANNEL_BOT, FakeBotAPI
 GROUP = -1001
 STEWARD = 1
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "telegram"
 
 
 def free_port() -> int:
@@ -63,13 +65,25 @@ class Harness:
         return self.services.stores
 
     async def say(self, user: int, text: str, chat: int = GROUP, **kw) -> str:
-        """Send a command and wait for the bot's reply in that chat (or the user's DM)."""
+        """Send a command and wait for the bot's reply in that chat (or the user's DM); the
+        update it came in is kept as `said`."""
+        def send() -> None:
+            self.said = self.fake.command(chat, user, text, first_name=f"user{user}", **kw)
+
+        return (await self._answer(send, chat, user))["text"]
+
+    async def push(self, message: dict, *, edited: bool = False) -> dict:
+        """Push a Message (a fixture's) and wait for the bot's reply: its sendMessage parameters."""
+        return await self._answer(lambda: self.fake.push_message(message, edited=edited),
+                                  message["chat"]["id"], message["from"]["id"])
+
+    async def _answer(self, send, chat: int, user: int) -> dict:
         before = len(self.fake.calls_to("sendMessage"))
-        self.fake.command(chat, user, text, first_name=f"user{user}", **kw)
+        send()
         sent = await self.fake.wait_for(
             lambda f: [c for c in f.calls_to("sendMessage")[before:] if c.ok and c.params["chat_id"] in (chat, user)]
         )
-        return sent[0].params["text"]
+        return sent[0].params
 
     async def tap(self, user: int, message_id: int, data: str, chat: int = GROUP, **kw) -> str:
         """Tap a button and wait for the answer only this user sees."""
@@ -98,6 +112,21 @@ class Harness:
                 by=steward.id, now=self.services.clock.now(),
             )
         return ids
+
+
+def fixture(name: str) -> dict:
+    """A Bot API update from tests/fixtures/telegram (where each shape comes from: its README)."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def edit_of(original: dict, text: str) -> dict:
+    """`edited_message.json` made the edit of `original` (a message update the fake delivered) to `text`."""
+    shape, message = fixture("edited_message.json")["edited_message"], original["message"]
+    edited = {**shape, **{k: message[k] for k in ("message_id", "from", "chat", "date")}, "text": text,
+              "edit_date": message["date"] + shape["edit_date"] - shape["date"]}
+    command = text.split(maxsplit=1)[0] if text.startswith("/") else None
+    edited["entities"] = [{**shape["entities"][0], "length": len(command)}] if command else []
+    return edited
 
 
 @pytest.fixture
@@ -269,6 +298,7 @@ async def test_webhook_refuses_requests_without_the_secret(fake, tmp_path):
     ).start()
     try:
         assert fake.webhook["url"] == url and fake.webhook["secret_token"] == "s3cret-token_1"
+        assert "edited_message" in fake.calls_to("setWebhook")[0].params["allowed_updates"]
         setup = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "/setup Hook Co-op",
                  "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
                  "chat": {"id": GROUP, "type": "group", "title": "g"},
@@ -389,6 +419,25 @@ def test_a_text_mention_becomes_the_id_where_it_stands():
     assert convert.command(Update.de_json(raw, Bot("1:abc")), 42).text == "/admit 5 and \U0001f389 6"
 
 
+def test_an_edit_names_the_message_it_corrects_by_that_messages_own_key():
+    """An edit's `corrects` is exactly the event id its message was handled under (so the core
+    finds the vote it cast or the proposal it opened); each edit has an id of its own, even two
+    within one second, and a redelivered edit has the same one."""
+    from telegram import Bot, Update
+
+    from bot.telegram import convert
+
+    bot = Bot("1:abc")
+    edited = fixture("edited_message.json")
+    original = {"update_id": 1, "message": {k: v for k, v in edited["edited_message"].items() if k != "edit_date"}}
+    sent = convert.command(Update.de_json(original, bot), 42)
+    first = convert.command(Update.de_json(edited, bot), 42)
+    again = convert.command(Update.de_json({**edited, "update_id": edited["update_id"] + 1}, bot), 42)
+    assert sent.corrects is None and first.corrects == again.corrects == sent.event_id
+    assert len({sent.event_id, first.event_id, again.event_id}) == 3
+    assert convert.command(Update.de_json(edited, bot), 42).event_id == first.event_id
+
+
 async def test_setup_sent_as_an_anonymous_admin_or_a_channel_is_refused(tg, fake):
     """Telegram sends an anonymous admin's and a channel's messages from one shared stand-in
     (@GroupAnonymousBot, @Channel_Bot, with `sender_chat` set): no person, so no steward and no
@@ -488,3 +537,82 @@ async def test_1000_join_are_admitted_and_the_next_card_is_not_drowned(tg, fake)
     everything = [c for c in fake.calls if c.method in ("sendMessage", "editMessageText") and c.ok
                   and c.params.get("chat_id") == GROUP]
     assert len(everything) <= 31 and fake.throttled == 0
+
+
+async def test_a_vote_fixed_by_editing_the_command_is_counted(tg, fake):
+    """`/vote 1 fro` is refused; the member edits the message to `/vote 1 for` (an edited_message
+    update): the reply says the vote came from the edit, and it is counted. Editing a message
+    that is no command is ordinary chat, as sending it was."""
+    _, ids = await coop_with_proposal(tg, 2)
+    assert "no option" in await tg.say(ids[0], "/vote 1 fro")
+    reply = await tg.push(edit_of(tg.said, "/vote 1 for"), edited=True)
+    assert reply["text"] == "From your edit: Recorded: For on #1."
+    p = await tg.stores.proposals.get(1, 1)
+    assert await tg.stores.proposals.counts(p.id, 3) == [1, 0, 0]
+
+    before = len(fake.calls_to("sendMessage"))
+    chat = fake.command(GROUP, ids[1], "lunch at noon?")
+    await handled(fake, fake.push_message(edit_of(chat, "lunch at one?"), edited=True))
+    assert len(fake.calls_to("sendMessage")) == before
+
+
+async def test_the_author_revises_an_unvoted_proposal_by_editing_it(tg, fake):
+    """The author edits the /propose message while nobody has voted: the card is edited to the new
+    title and buttons, though no vote changed its tally. Once someone voted, an edit is refused
+    with how to withdraw and propose again, and the card stays."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    ids = await tg.seed_members(2)
+    opened = fake.command(GROUP, STEWARD, "/propose Buy a vna", first_name="user1")
+    await fake.wait_for(lambda f: any(t.startswith("Proposal #1:") for t in f.texts(GROUP)))
+    message_id, _ = tg.card()
+    reply = await tg.push(edit_of(opened, "/propose Buy a van\noptions: Van | Bike"), edited=True)
+    assert reply["text"].startswith("#1 is changed")
+    edits = await fake.wait_for(lambda f: [c for c in f.calls_to("editMessageText") if c.ok], timeout=15)
+    assert edits[0].params["message_id"] == message_id
+    assert edits[0].params["text"].startswith("Proposal #1: Buy a van")
+    buttons = [b["text"] for row in edits[0].params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["Van", "Bike", "Take my vote back"]
+
+    assert await tg.tap(ids[0], message_id, "v:1:1") == "Recorded: Bike on #1."
+    # The same edit_date as the first edit (two edits within a second): still an edit of its own.
+    refusal = (await tg.push(edit_of(opened, "/propose Buy a bus"), edited=True))["text"]
+    assert "already voted" in refusal and "/withdraw 1" in refusal and "propose again" in refusal
+    assert (await tg.stores.proposals.get(1, 1)).title == "Buy a van"
+
+
+async def test_admit_by_tapping_people_without_a_username(tg, fake):
+    """`/admit` naming two people picked from the member list (text_mention entities, which carry
+    their ids; the second after an emoji, so offsets count UTF-16 units) and one by @username (a
+    mention entity): all three are admitted. The @username names the account that holds it now:
+    Bob gave up @bob_tg (without a word to the bot since) and Rob took it."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    joining = ((5, "\U0001f33b Ann", None), (6, "Bo Lee", None), (77, "Bob", "bob_tg"), (88, "Rob", "bob_tg"))
+    for uid, name, username in joining:
+        await handled(fake, fake.command(GROUP, uid, "/join", first_name=name, username=username))
+    reply = (await tg.push(fixture("text_mention.json")["message"]))["text"]
+    assert reply.startswith("Admitted to Red Bakery as members:"), reply
+    coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
+    accounts = {a.member_id: a.user_id for a in await tg.stores.members.accounts(coop.id)}
+    active = {accounts[m.id] for m in await tg.stores.members.register(coop.id) if m.status == "active"}
+    assert active == {str(STEWARD), "5", "6", "88"}
+
+
+async def test_a_command_in_a_topic_is_answered_in_that_topic(tg, fake):
+    """In a forum supergroup, a command sent in a topic is answered in that topic (sendMessage with
+    its message_thread_id). One in the General topic is answered without one, and so is one in a
+    chain of replies in a group that is no forum (Telegram numbers the chain as a thread too)."""
+    in_topic = fixture("topic_message.json")["message"]
+    sent = await tg.push(in_topic)
+    assert "set up" in sent["text"] and sent["message_thread_id"] == 42
+
+    command = [{"offset": 0, "length": 7, "type": "bot_command"}]
+    outside = {k: v for k, v in in_topic.items() if k not in ("message_thread_id", "is_topic_message", "reply_to_message")}
+    sent = await tg.push({**outside, "text": "/whoami", "entities": command})
+    assert "Red Bakery" in sent["text"] and "message_thread_id" not in sent
+
+    plain = {"id": -1009876543210, "title": "Plain", "type": "supergroup"}
+    root = {"message_id": 42, "from": in_topic["from"], "chat": plain, "date": in_topic["date"], "text": "keys?"}
+    chain = {**outside, "chat": plain, "message_thread_id": 42, "reply_to_message": root, "text": "/whoami",
+             "entities": command}
+    sent = await tg.push(chain)
+    assert "no co-op yet" in sent["text"] and "message_thread_id" not in sent

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
-from telegram import BotCommand, ReplyParameters, Update
+from telegram import BotCommand, Message, ReplyParameters, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/"
 LONG_POLL = 25  # seconds a getUpdates call may wait for news
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# edited_message: a member corrects a command by editing it (a deleted message sends nothing).
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CARD_EDIT_INTERVAL = 5.0  # at most one edit of a card this often; a burst of votes becomes one edit
 # Telegram allows about 20 messages a minute in a group; a third of a chat's budget is kept for
@@ -81,7 +82,7 @@ class TelegramAdapter:
             self._updates_request
         )
         self.app: Application = builder.build()
-        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self._on_command))
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & filters.COMMAND, self._on_command))
         self.app.add_handler(CallbackQueryHandler(self._on_tap))
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.StatusUpdate.MIGRATE, self._on_migrate))
         self.app.add_handler(
@@ -104,7 +105,8 @@ class TelegramAdapter:
         )
         # One lock per person (taps, commands) and per chat (commands): see `_handle_one`.
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._handles: dict[str, str] = {}
+        self._handles: dict[str, str] = {}  # Telegram user id -> the @name stored for it
+        self._holders: dict[str, str] = {}  # and back
         self.ready = asyncio.Event()  # set once connected and taking updates
         services.attach(self)
 
@@ -260,20 +262,18 @@ class TelegramAdapter:
             # An anonymous admin or a channel shares one stand-in sender with every other: it
             # cannot hold a role or a vote. Ask for the person; store nothing, not even the update.
             if self.services.governance.addressed(event):
-                message = update.message
-                self._spawn(self._reply(message.chat_id, message.message_id, message.chat_id,
-                                        Reply(texts.SPEAK_AS_YOURSELF, refusal=True)),
+                self._spawn(self._reply(convert.message_of(update), Reply(texts.SPEAK_AS_YOURSELF, refusal=True)),
                             "telegram-reply")
             return
         replies = await self.services.governance.handle_command(event)
         await self._remember_handle(update)  # after the command: a /join may have made the account
-        message = update.message
+        message = convert.message_of(update)
         for reply in replies:
             if reply.proposal_id is not None:
-                self.cards.mark(reply.proposal_id)
+                self.cards.mark(reply.proposal_id)  # a vote, or a revision: the card shows it
             if self.notices.folds(event.chat, reply):
                 continue  # the room's notice says it, in one message for the whole burst
-            self._spawn(self._reply(message.chat_id, message.message_id, message.from_user.id, reply), "telegram-reply")
+            self._spawn(self._reply(message, reply), "telegram-reply")
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -317,8 +317,11 @@ class TelegramAdapter:
         user = update.effective_user
         if not user or not user.username or self._handles.get(str(user.id)) == user.username.lower():
             return
-        if await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), user.username.lower()):
-            self._handles[str(user.id)] = user.username.lower()
+        handle = user.username.lower()
+        if await self.services.stores.members.set_handle(convert.PLATFORM, str(user.id), handle):
+            # Whoever held it before lost it in storage: should it come back to them, store it again.
+            self._handles.pop(self._holders.get(handle, ""), None)
+            self._handles[str(user.id)], self._holders[handle] = handle, str(user.id)
 
     # --- sending ---
 
@@ -354,7 +357,10 @@ class TelegramAdapter:
     async def _send(self, chat_id: int | str, text: str, **kwargs):
         return await self._call(self.bot.send_message, chat_id=chat_id, text=convert.fit(text), chat=str(chat_id), **kwargs)
 
-    async def _reply(self, chat_id: int, message_id: int, user_id: int, reply: Reply) -> None:
+    async def _reply(self, message: Message, reply: Reply) -> None:
+        """Answer a message: in its chat (in its topic, in a forum), or, if private, to its sender."""
+        chat_id, message_id, user_id = message.chat_id, message.message_id, message.from_user.id
+        thread = convert.topic(message)
         try:
             if reply.private and chat_id != user_id:
                 try:
@@ -369,10 +375,13 @@ class TelegramAdapter:
                 except TelegramError as exc:
                     logger.info("could not delete a typed secret vote in %s (no right to?): %s", chat_id, exc)
                 if text:
-                    await self._send(chat_id, text)
+                    await self._send(chat_id, text, message_thread_id=thread)
                 return
+            # The topic is named, not left to the reply: a reply to a message deleted meanwhile
+            # would go to the forum's General topic.
             await self._send(
-                chat_id, reply.text, reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True)
+                chat_id, reply.text, message_thread_id=thread,
+                reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
             )
         except TelegramError:
             logger.exception("reply to %s failed", chat_id)

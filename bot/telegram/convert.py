@@ -58,16 +58,37 @@ def event_id(bot_id: int, update: Update) -> str:
     may count update ids again from a lower number, and every new update would then look handled.
     A message is named by its chat and message id, a tap by its callback query id; neither is ever
     reused, and a redelivered update carries the same. With the bot's id, keys stay unique if
-    the token changes."""
+    the token changes. An edit keeps its message's id: it is named by that message, its
+    edit_date (update ids may be counted again) and its update_id (two edits within one second
+    share an edit_date)."""
     if update.callback_query is not None:
         return f"{bot_id}:q:{update.callback_query.id}"
     if update.message is not None:
-        return f"{bot_id}:m:{update.message.chat.id}:{update.message.message_id}"
+        return _message_key(bot_id, update.message)
+    if (edited := update.edited_message) is not None:
+        edit_date = int(edited.edit_date.timestamp()) if edited.edit_date else 0
+        return f"{_message_key(bot_id, edited)}:e{edit_date}:{update.update_id}"
     return f"{bot_id}:{update.update_id}"
 
 
+def _message_key(bot_id: int, message: Message) -> str:
+    """A message's claim key, which an edit of it names as the message it corrects."""
+    return f"{bot_id}:m:{message.chat.id}:{message.message_id}"
+
+
+def message_of(update: Update) -> Message | None:
+    """The message a command may be in: a new one, or a new version of one the bot has read."""
+    return update.message or update.edited_message
+
+
+def topic(message: Message) -> int | None:
+    """The forum topic a message was sent in, for the answer to go there too. A chain of replies
+    in a group also has a message_thread_id, but Telegram refuses to send to it."""
+    return message.message_thread_id if message.is_topic_message else None
+
+
 def _event_id(bot_id: int, update: dict) -> str:
-    """`event_id` read from an update's JSON."""
+    """`event_id` read from an update's JSON (a tap's or a message's; an edit is read by PTB)."""
     message, query = update.get("message"), update.get("callback_query")
     if query and query.get("id"):
         return f"{bot_id}:q:{query['id']}"
@@ -101,7 +122,7 @@ def _impersonal(user: dict | None) -> bool:
 def impersonal(update: Update) -> bool:
     """A message or tap sent in a chat's name (an anonymous admin, a channel: `sender_chat` set) or
     by a bot: no one person is behind it, so it must never act as a member or a steward."""
-    message = update.message
+    message = message_of(update)
     if message is not None and message.sender_chat is not None:
         return True
     user = update.effective_user
@@ -117,11 +138,13 @@ def impersonal_json(update: dict) -> bool:
 
 
 def command(update: Update, bot_id: int) -> CommandReceived | None:
-    message = update.message
+    """A message as a command; an edited message as the command that corrects the original."""
+    message = message_of(update)
     if message is None or message.from_user is None or not message.text:
         return None
+    corrects = _message_key(bot_id, message) if update.edited_message is not None else None
     return CommandReceived(chat_ref(message.chat), user_ref(message.from_user), _text_with_ids(message),
-                           event_id(bot_id, update))
+                           event_id(bot_id, update), corrects)
 
 
 def tap(update: Update, bot_id: int) -> VoteCast | None:

@@ -25,6 +25,10 @@ What it models, beyond the happy path:
   inline keyboards validated (callback_data 1-64 bytes), only inline keyboards echoed back in the
   Message, editMessageText without reply_markup removes the keyboard (as on Telegram), "message
   is not modified", replies to unknown messages refused unless allow_sending_without_reply.
+- Forum topics: a message_thread_id is accepted only for a topic of a forum supergroup that a
+  message pushed in (is_topic_message) showed; any other (a chain of replies, which Telegram also
+  numbers as a thread, or a made-up id) is refused "message thread not found", as Telegram does.
+  A message sent into a topic carries message_thread_id and is_topic_message.
 - Faults: fail_next (429 or any error), rate_limit (sliding window, 429 with retry_after),
   group_limit (Telegram's ~20 sends and edits a minute per group, one window for both),
   forbid (403: blocked / kicked), migrate (400 with migrate_to_chat_id), delay (latency).
@@ -669,6 +673,7 @@ class FakeBotAPI:
         self._users: dict[int, dict[str, Any]] = {}
         self._messages: dict[int, dict[int, _Stored]] = {}
         self._last_message_id: dict[int, int] = {}
+        self._topics: dict[int, set[int]] = {}  # forum chat id -> the topics (thread ids) seen in it
         self._callbacks: dict[str, bool] = {}  # query id -> answered
         self._callback_ids = itertools.count(1)
         self._failures: dict[str, deque[ApiError]] = {}
@@ -885,6 +890,31 @@ class FakeBotAPI:
             message["entities"] = entities
         self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
             copy.deepcopy(message), from_bot=False, text=text, parse_mode=None, reply_markup=None
+        )
+        return self.push_update({"update_id": self._next_update_id, "message": message})
+
+    def push_message(self, message: dict[str, Any], *, edited: bool = False) -> dict[str, Any]:
+        """Queue a Message built elsewhere (a fixture of the Bot API's JSON) as a `message` update,
+        with the chat's next message_id; or, `edited`, as an `edited_message` update of the
+        message it names by message_id, which must be one the fake delivered. Its `from` and
+        `chat` are remembered as given (a forum's `is_forum` too), and a topic it is in becomes
+        one the bot may send to. Returns the update."""
+        message = copy.deepcopy(message)
+        chat_id = message["chat"]["id"]
+        self._chats[chat_id] = copy.deepcopy(message["chat"])
+        if "from" in message:
+            self._users[message["from"]["id"]] = copy.deepcopy(message["from"])
+        if message.get("is_topic_message") and message["chat"].get("is_forum"):
+            self._topics.setdefault(chat_id, set()).add(message["message_thread_id"])
+        if edited:
+            stored = self._messages.get(chat_id, {}).get(message["message_id"])
+            if stored is None or stored.from_bot:
+                raise ValueError(f"no message {message['message_id']} of a user in chat {chat_id} to edit")
+            stored.message, stored.text = copy.deepcopy(message), message.get("text", "")
+            return self.push_update({"update_id": self._next_update_id, "edited_message": message})
+        message["message_id"] = self._next_message_id(chat_id)
+        self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
+            copy.deepcopy(message), from_bot=False, text=message.get("text", ""), parse_mode=None, reply_markup=None
         )
         return self.push_update({"update_id": self._next_update_id, "message": message})
 
@@ -1408,6 +1438,9 @@ class FakeBotAPI:
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat_id(params)
+        thread = params.get("message_thread_id")
+        if thread is not None and thread not in self._topics.get(chat_id, set()):
+            raise ApiError(400, "Bad Request: message thread not found")
         markup = self._markup(params)
         text, entities = _render(params.get("text"), params.get("parse_mode"), params.get("entities"))
         reply_to = self._reply_target(chat_id, params)
@@ -1417,6 +1450,8 @@ class FakeBotAPI:
             "chat": self._chat(chat_id),
             "date": int(time.time()),
         }
+        if thread is not None:
+            message["message_thread_id"] = thread
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         message["text"] = text
@@ -1426,6 +1461,8 @@ class FakeBotAPI:
             message["link_preview_options"] = params["link_preview_options"]
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        if thread is not None:
+            message["is_topic_message"] = True
         self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
             copy.deepcopy(message),
             from_bot=True,
