@@ -31,6 +31,7 @@ class Context:
     before_close: LastLooks = field(default_factory=dict)  # adapters' last look before a count (see ports)
     verbs: VerbTable = VERBS
     revising: Proposal | None = None  # an edit of the message that opened this proposal
+    corrects: str | None = None  # an edit: the message it corrects, which a vote it casts stands for
 
     @property
     def charter(self) -> Charter:

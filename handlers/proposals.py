@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide, is_yes_no
-from handlers.types import Reply
+from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
 from storage.errors import AlreadyVoted, ProposalNotOpen
 from storage.models import Proposal
@@ -31,6 +32,7 @@ LATE_GRACE = timedelta(minutes=1)
 # its process is not running), counted from the first try: long enough for a restart, short
 # enough that a result is not held hostage by one platform.
 COUNT_GRACE = timedelta(minutes=10)
+LOOK_TIMEOUT = 20.0  # seconds one last look may take before it counts as failed (and is tried again)
 PROPOSE_KEYS = {
     "closes": "48h | 2026-12-01 18:00",
     "kind": "ordinary|strategic|constitutional",
@@ -60,9 +62,11 @@ def _options(text: str | None) -> list[str]:
 
 
 def _closing(ctx: Context, text: str | None, charter: Charter) -> datetime:
+    # A revision reads `closes: 2h` from when the proposal opened, as the message always meant.
+    start = ctx.revising.opened_at if ctx.revising is not None else ctx.now
     if text is None:
-        return ctx.now + charter.voting_period
-    closes = parse_closing(text, ctx.now, charter.tz)
+        return start + charter.voting_period
+    closes = parse_closing(text, start, charter.tz)
     if closes is None:
         raise BadArguments(texts.BAD_CLOSES.format(text=one_line(text)[:60]))
     if closes <= ctx.now:
@@ -100,8 +104,6 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
     options = _options(extras.settings.get("options"))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter)
-    if ctx.revising is not None and "closes" not in extras.settings:
-        closes_at = ctx.revising.closes_at  # an edit that does not name the closing time keeps it
     action = None
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
@@ -286,13 +288,15 @@ async def last_look(stores: Stores, p: Proposal, hooks: LastLooks, now: datetime
     processes record theirs in the database, so the count waits for them, across processes, for
     at most COUNT_GRACE from the first try."""
     since, platforms, looks = await stores.proposals.counting(p.id, now)
+    platforms &= LATE_VOTES  # the others' votes reach the database as they are made
     for platform in sorted(platforms & hooks.keys()):
         if looks.get(platform) is not None and looks[platform] >= upto:
             continue
         hook = hooks[platform]
         try:
             if hook is not None:
-                await hook(p.id)
+                # Bounded: a homeserver that accepts and never answers must not hold up every other close.
+                await asyncio.wait_for(hook(p.id), LOOK_TIMEOUT)
         except Exception as exc:
             # Tried again at the next tick, until the grace ends; the count never goes without it silently.
             logger.warning("%s votes on proposal %s could not be brought in: %s", platform, p.id, exc)
@@ -325,7 +329,7 @@ async def close_due(stores: Stores, now: datetime, before_close: LastLooks) -> i
             # A steward's close that waited for another platform's votes is still theirs.
             steward = p.ended_by and await stores.members.get(p.ended_by)
             await stores.proposals.close(
-                p.id, now=now, by=p.ended_by, reason=p.end_reason, decide=look.decide,
+                p.id, now=now, by=None, reason=None, decide=look.decide,
                 render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
             )
             closed += 1

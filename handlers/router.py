@@ -58,6 +58,16 @@ class Governance:
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
         """Replies to a message; [] for ordinary chat, commands for other bots, and duplicates."""
+        replies = await self._command(event)
+        if replies and replies[0].refusal and event.event_id:
+            # Remembered as refused: an edit of this message is then its corrected command.
+            try:
+                await self.stores.cursors.refused(event.chat.platform, event.event_id, self.clock.now())
+            except Exception:
+                logger.exception("could not record that %s was refused", event.event_id)
+        return replies
+
+    async def _command(self, event: CommandReceived) -> list[Reply]:
         # A live link code shown outside a direct chat dies here, whatever the message.
         if voided := await rooms.void_shown_codes(self.stores, event.chat, event.text, self.clock.now(),
                                                   PREFIX.get(event.chat.platform, "/")):
@@ -108,23 +118,36 @@ class Governance:
         opened is revised by its author (while nobody has voted); a vote it cast, or a command
         that was refused (nothing was claimed), gives way to the corrected command; anything
         else it did stays done."""
+        platform, original = event.chat.platform, event.corrects
         ctx = await self._context(event.chat, event.sender, event.event_id)
-        opened = ctx.coop and await self.stores.proposals.opened_by(ctx.coop.id, event.corrects)
+        opened = ctx.coop and await self.stores.proposals.opened_by(ctx.coop.id, original)
         if opened:
             if verb.name != "propose":
                 raise NotAllowed(texts.EDIT_PROPOSAL_ONLY.format(number=opened.number, prefix=ctx.prefix))
             return await self._dispatch(event, verb, cmd, revising=opened)
-        voted = ctx.member and await self.stores.votes.cast_by(ctx.member.id, event.corrects)
-        if not voted and await self.stores.cursors.handled(event.chat.platform, [event.corrects]):
-            raise NotAllowed(texts.EDIT_DONE.format(prefix=ctx.prefix))
-        replies = await self._dispatch(event, verb, cmd)
+        voted = ctx.member and await self.stores.votes.cast_by(ctx.member.id, original)
+        if not voted:
+            outcome = await self.stores.cursors.outcome(platform, original)
+            if outcome is None:
+                # Not a command we know: plain chat, or a message so old its record is gone.
+                raise NotAllowed(texts.EDIT_UNKNOWN.format(prefix=ctx.prefix))
+            if outcome == "done":
+                raise NotAllowed(texts.EDIT_DONE.format(prefix=ctx.prefix))
+        replies = await self._dispatch(event, verb, cmd, corrects=original)
+        if replies and not replies[0].refusal:
+            await self.stores.cursors.corrected(platform, original)
+            # One message casts one vote: an edit that moved it to another proposal takes back the first.
+            for moved in (await self.stores.votes.cast_by(ctx.member.id, original))[:-1] if ctx.member else ():
+                await self.handle_vote(VoteCast(event.chat, event.sender, moved.proposal_id, None,
+                                                f"{event.event_id}:moved:{moved.proposal_id}"))
         return [replace(r, text=texts.FROM_EDIT.format(text=r.text)) if i == 0 else r for i, r in enumerate(replies)]
 
-    async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command, revising=None) -> list[Reply]:
+    async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command, revising=None,
+                        corrects: str | None = None) -> list[Reply]:
         """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""
         ctx = await self._context(event.chat, event.sender, event.event_id)
-        if revising is not None:
-            ctx = replace(ctx, revising=revising)
+        if revising is not None or corrects is not None:
+            ctx = replace(ctx, revising=revising, corrects=corrects)
         if verb.where is Where.ROOM and ctx.chat.is_direct:
             raise NotAllowed(texts.ROOM_ONLY.format(prefix=ctx.prefix, verb=verb.name))
         if verb.where is Where.DIRECT and not ctx.chat.is_direct:
@@ -147,10 +170,10 @@ class Governance:
         """A deleted message: the vote it cast is withdrawn if it is still the member's current
         vote on an open proposal (by the one vote path, so the card and the count follow)."""
         ctx = await self._context(event.chat, event.sender, event.event_id)
-        ballot = ctx.member and await self.stores.votes.cast_by(ctx.member.id, event.retracted)
-        if not ballot:
+        cast = ctx.member and await self.stores.votes.cast_by(ctx.member.id, event.retracted)
+        if not cast:
             return []
-        return await self.handle_vote(VoteCast(event.chat, event.sender, ballot.proposal_id, None, event.event_id))
+        return await self.handle_vote(VoteCast(event.chat, event.sender, cast[-1].proposal_id, None, event.event_id))
 
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
         """A vote from a button or a native poll (option None takes it back): one path with typed votes."""

@@ -198,6 +198,10 @@ EDIT_DONE = (
     "Your edit changes nothing: the command in that message was already carried out. To do something "
     "more, send a new message (for example {prefix}help)."
 )
+EDIT_UNKNOWN = (
+    "Your edit changes nothing: I have no record of a command in that message (it was not one, or it is "
+    "older than a week). Send the command as a new message."
+)
 EDIT_PROPOSAL_ONLY = (
     "That message opened #{number}; an edit of it can only change the proposal ({prefix}propose …). "
     "Send anything else as a new message."
@@ -224,6 +228,8 @@ VOTE_REFUSED = {
     "no_option": "#{number} has no option '{option}'. Its options are: {options}.",
     "not_open": NOT_OPEN,
     "voting_ended": VOTING_ENDED,
+    "revised": "#{number} was changed by its author after you voted, so that vote is not counted. "
+               "Its options now: {options}. Please vote again.",
     "not_elector": NOT_ELECTOR,
     "nothing_to_withdraw": UNVOTE_NONE,
 }
@@ -260,7 +266,8 @@ CONSOLE_NOT_A_COMMAND = (
 )
 NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose <title>."
 
-STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn"}
+STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn",
+                "counting": "being counted (its voting time has ended)"}
 KIND_WORDS = {"ordinary": "ordinary", "strategic": "strategic", "constitutional": "constitutional"}
 BALLOT_WORDS = {"open": "open ballot", "secret": "secret ballot"}
 ROLE_WORDS = {"member": "member", "steward": "steward"}

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 PLATFORMS = ("console", "telegram", "matrix")
+# Platforms whose votes may reach the bot after they were made (Matrix poll responses come through
+# the sync, which an outage or a gap delays): a count waits for their last look.
+LATE_VOTES = frozenset({"matrix"})
 
 # A console person's id: letters of any script, digits, `_`, `.` and `-` (`héctor`, `ana-maria`).
 CONSOLE_ID = r"[\w.\-]{1,64}"

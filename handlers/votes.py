@@ -34,6 +34,8 @@ def refusal(f: VoteFacts) -> str | None:
         return "not_open"
     if f.op.when >= f.proposal.closes_at:
         return "voting_ended"
+    if f.op.made_at is not None and f.proposal.revised_at is not None and f.op.made_at < f.proposal.revised_at:
+        return "revised"  # made on the text (and options) the proposal had before its author's edit
     if not f.elector:
         return "not_elector"
     if f.op.option is None and f.previous is None:
@@ -45,7 +47,7 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
     """Submit one vote (option None withdraws it) and answer the voter. The voter is the sender's
     account where they spoke, looked up in the vote's own transaction."""
     tapper = Tapper(ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
-    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper)
+    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects)
     result = await ctx.stores.votes.submit(op, refusal)
     if ctx.member is None and result.member is not None:
         await learn_name(ctx.stores, result.member, ctx.sender)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_, update
 
 from storage.common import insert
 from storage.db import Database
@@ -41,6 +41,27 @@ class CursorStore:
                 InboundEvent.platform == platform, InboundEvent.event_id.in_(event_ids)
             )
             return set((await s.execute(stmt)).scalars())
+
+    async def refused(self, platform: str, event_id: str, now: datetime) -> None:
+        """This command was refused (nothing done): an edit of it may be the corrected command.
+        A claim already there (its effect stored) stays as it is."""
+        async with self.db.write() as s:
+            await s.execute(insert(s, InboundEvent).values(platform=platform, event_id=event_id[:255], handled_at=now,
+                                                           refused=True).on_conflict_do_nothing())
+
+    async def outcome(self, platform: str, event_id: str) -> str | None:
+        """What became of a command: "refused", "done", or None if nothing is known of it (never
+        a command, or handled so long ago that its claim was forgotten)."""
+        async with self.db.read() as s:
+            refused = (await s.execute(select(InboundEvent.refused).where(
+                InboundEvent.platform == platform, InboundEvent.event_id == event_id[:255]))).scalar_one_or_none()
+        return None if refused is None else "refused" if refused else "done"
+
+    async def corrected(self, platform: str, event_id: str) -> None:
+        """A refused command's edit was carried out: the original now counts as done."""
+        async with self.db.write() as s:
+            await s.execute(update(InboundEvent).where(InboundEvent.platform == platform,
+                                                       InboundEvent.event_id == event_id[:255]).values(refused=False))
 
     async def forget_handled(self, before: datetime, *, batch: int = 1000, most: int | None = None) -> int:
         """Forget platform events handled before `before` (a platform redelivers within hours, not

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, false as sa_false, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, false as sa_false, BigInteger, Boolean, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -130,8 +130,10 @@ class Proposal(SQLModel, table=True):
     # When the count was first tried: a count waits (a bounded grace from here) until every
     # platform with a room in the co-op has brought in its votes up to the closing time.
     counting_since: datetime | None = _ts(nullable=True)
-    # The platform message that opened it, so an edit of that message can revise it.
+    # The platform message that opened it, so an edit of that message can revise it; when it was
+    # last revised, so a vote made before that (a poll response still on its way) is refused.
     source: str | None = Field(default=None, max_length=255)
+    revised_at: datetime | None = _ts(nullable=True)
 
 
 class LastLook(SQLModel, table=True):
@@ -161,12 +163,14 @@ class Elector(SQLModel, table=True):
 
 
 class Ballot(SQLModel, table=True):
-    """A member's current vote on a proposal. The primary key is the one-vote guard.
+    """A member's current vote on a proposal. The primary key is the one-vote guard; the member's
+    own index finds the vote a message cast (`source`) when the message is edited or deleted.
 
     When a secret ballot ends (closed or withdrawn), `option` is set to NULL in the transaction
     that records its tally: the row then says only that the member voted, and when."""
 
     __tablename__ = "ballot"
+    __table_args__ = (Index("ix_ballot_member", "member_id"),)
 
     proposal_id: int = Field(
         sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
@@ -207,6 +211,8 @@ class InboundEvent(SQLModel, table=True):
     platform: str = Field(primary_key=True, max_length=16)
     event_id: str = Field(primary_key=True, max_length=255)
     handled_at: datetime = _ts()
+    # A command that was refused (nothing done): an edit of it is the corrected command.
+    refused: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=sa_false()))
 
 
 class Outbox(SQLModel, table=True):

@@ -220,6 +220,7 @@ class ProposalStore:
                 raise AlreadyVoted(proposal.number)
             for name, value in fields.items():
                 setattr(proposal, name, value)
+            proposal.revised_at = now  # a vote made before this (a poll response still on its way) was for another text
             await log(s, proposal.coop_id, "proposal_revised", now, proposal_id=proposal.id,
                       member_id=proposal.author_id, title=proposal.title, kind=proposal.kind, ballot=proposal.ballot,
                       options=proposal.options, closes_at=proposal.closes_at.isoformat())
@@ -243,10 +244,12 @@ class ProposalStore:
         """Before a count: when it was first tried (now, if this is the first try), the platforms
         with a room in the co-op, and how far each platform's last look reached."""
         async with self.db.write() as s:
-            await s.execute(update(Proposal).where(Proposal.id == proposal_id, Proposal.counting_since.is_(None))
-                            .values(counting_since=now))
+            # Only a count that is due starts the grace: a steward's early close that fails must not.
+            await s.execute(update(Proposal).where(Proposal.id == proposal_id, Proposal.counting_since.is_(None),
+                                                   Proposal.closes_at <= now).values(counting_since=now))
             since, coop_id = (await s.execute(
                 select(Proposal.counting_since, Proposal.coop_id).where(Proposal.id == proposal_id))).one()
+            since = since or now
             platforms = set((await s.execute(select(Room.platform).where(Room.coop_id == coop_id).distinct())).scalars())
             looks = dict((await s.execute(
                 select(LastLook.platform, LastLook.at).where(LastLook.proposal_id == proposal_id))).all())
@@ -262,7 +265,10 @@ class ProposalStore:
             proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
             if proposal.status != "open":
                 raise ProposalNotOpen(proposal.status)
+            if proposal.closes_at <= now:
+                raise ProposalNotOpen("counting")  # its time came already: the count is waiting, not voting
             proposal.closes_at, proposal.ended_by, proposal.end_reason = now, by, reason
+            proposal.counting_since = proposal.counting_since or now
             await log(s, proposal.coop_id, "voting_ended", now, proposal_id=proposal.id, member_id=by, reason=reason)
             return proposal
 
@@ -286,6 +292,8 @@ class ProposalStore:
                 raise ProposalNotOpen(proposal.status)
             counts = await _counts(s, proposal_id, len(proposal.options))
             proposal.result = decide(proposal, counts)
+            if by is None:  # the clock's count: a steward's close that waited for it keeps their name
+                by, reason = proposal.ended_by, proposal.end_reason
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
             # What a proposal changes takes effect only if it carried: passed, For against Against.
             carried = proposal.result.get("carried", proposal.result.get("passed", False))
@@ -335,6 +343,10 @@ class ProposalStore:
             proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
             if proposal.status != "open":
                 raise ProposalNotOpen(proposal.status)
+            if proposal.closes_at <= now:
+                # Voting has ended and the count is waiting (for a platform's votes): the votes are
+                # the co-op's now, and withdrawing would throw them away.
+                raise ProposalNotOpen("counting")
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "withdrawn", now, by, reason
             if proposal.ballot == "secret":
                 await _seal(s, proposal, await _counts(s, proposal_id, len(proposal.options)), now)

@@ -44,6 +44,7 @@ class VoteOp:
     made_at: datetime | None = None  # when the platform says the member voted, if it says
     member_id: int | None = None
     tapper: Tapper | None = None
+    source: str | None = None  # the message this vote stands for, if not its own event (an edit's original)
 
     def __post_init__(self) -> None:
         if (self.member_id is None) == (self.tapper is None):
@@ -105,13 +106,15 @@ class VoteStore:
             stmt = select(Ballot.option).where(Ballot.proposal_id == proposal_id, Ballot.member_id == member_id)
             return (await s.execute(stmt)).scalar_one_or_none()
 
-    async def cast_by(self, member_id: int, source: str) -> Ballot | None:
-        """The member's current vote on an open proposal that this platform event cast, if any."""
+    async def cast_by(self, member_id: int, source: str) -> list[Ballot]:
+        """The member's current votes on open proposals that this platform message cast, the latest
+        last (one, unless an edit moved the vote to another proposal)."""
         async with self.db.read() as s:
-            return (await s.execute(
+            return list((await s.execute(
                 select(Ballot).join(Proposal, Proposal.id == Ballot.proposal_id)
                 .where(Ballot.member_id == member_id, Ballot.source == source, Proposal.status == "open")
-            )).scalars().first()
+                .order_by(Ballot.event_id)
+            )).scalars())
 
     async def ballot(self, proposal_id: int, member_id: int) -> Ballot | None:
         async with self.db.read() as s:
@@ -384,6 +387,8 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
 
 
 def _source(op: VoteOp) -> str | None:
+    if op.source is not None:
+        return op.source[:255]
     return op.event[1][:255] if op.event else None
 
 

@@ -55,12 +55,13 @@ async def test_an_edit_of_a_command_carried_out_changes_nothing(chat):
 
 async def test_an_unvoted_proposal_is_revised_by_its_authors_edit(chat):
     """The author fixes the title and the options by editing the message that opened it: the
-    proposal, its card and its closing time (kept, since the edit does not name one) follow."""
+    proposal and its card follow; `closes: 2h` still means two hours from the opening, not from
+    the edit."""
     await make_coop(chat, 2)
     await chat.say("alice", "/propose Buy a vna\ncloses: 2h\nWe need deliveries.", event_id="$p")
     before = await chat.gov.stores.proposals.get(1, 1)
-    chat.gov.clock.advance(minutes=5)
-    answer = await chat.say("alice", "/propose Buy a van\noptions: Van | Bike\nWe need deliveries.",
+    chat.gov.clock.advance(minutes=50)
+    answer = await chat.say("alice", "/propose Buy a van\ncloses: 2h\noptions: Van | Bike\nWe need deliveries.",
                             event_id="$p-edit", corrects="$p")
     assert "#1 is changed" in answer
     p = await chat.gov.stores.proposals.get(1, 1)
@@ -141,3 +142,69 @@ async def test_deleting_a_vote_that_was_since_replaced_changes_nothing(chat):
     assert await retract(chat, "m1", "$v1", "$redaction-1") == ""
     assert await retract(chat, "alice", "$v2", "$redaction-2") == ""
     assert (await ballot_of(chat, "m1")).option == 1
+
+
+async def test_a_vote_edited_twice_or_deleted_after_an_edit_follows_the_message(chat):
+    """Each edit names the original message: the second edit corrects the vote again, and deleting
+    the message withdraws the vote its last edit cast."""
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Van")
+    await chat.say("m1", "/vote 1 for", event_id="$v1")
+    assert "Changed: Against" in await chat.say("m1", "/vote 1 against", event_id="$v1-e1", corrects="$v1")
+    assert "Changed: Abstain" in await chat.say("m1", "/vote 1 abstain", event_id="$v1-e2", corrects="$v1")
+    assert "withdrawn" in (await retract(chat, "m1", "$v1", "$red")).lower()
+    assert await ballot_of(chat, "m1") is None
+
+
+async def test_an_edit_that_moves_a_vote_to_another_proposal_takes_back_the_first(chat):
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Van")
+    await chat.say("alice", "/propose Bus")
+    await chat.say("m1", "/vote 1 for", event_id="$v1")
+    assert "Recorded: For on #2" in await chat.say("m1", "/vote 2 for", event_id="$v1-e1", corrects="$v1")
+    assert await ballot_of(chat, "m1", 1) is None
+    assert (await ballot_of(chat, "m1", 2)).option == 0
+
+
+async def test_an_edit_of_a_command_whose_record_is_gone_is_not_run(chat):
+    """A week on, the record of `/admit m9` is forgotten; editing it into `/admit m8` still does
+    nothing (the edit could be of anything), and says to send a new message."""
+    from datetime import timedelta
+
+    await make_coop(chat, 1)
+    await chat.say("m8", "/join")
+    await chat.say("m9", "/join")
+    assert "admitted" in await chat.say("alice", "/admit m9", event_id="$admit")
+    chat.gov.clock.advance(days=8)
+    await chat.gov.stores.cursors.forget_handled(chat.gov.clock.now() - timedelta(days=7))
+    answer = await chat.say("alice", "/admit m8", event_id="$e2", corrects="$admit")
+    assert "no record" in answer and "new message" in answer
+    assert (await chat.gov.stores.members.by_account(1, "console", "m8")).status != "active"
+
+
+async def test_a_refused_command_corrected_once_stays_done(chat):
+    """`/admit` (no one named) is refused; its edit `/admit m8` admits m8; a second edit of the
+    same message into `/admit m9` changes nothing: the message's command is done."""
+    await make_coop(chat, 1)
+    await chat.say("m8", "/join")
+    await chat.say("m9", "/join")
+    assert "Usage" in await chat.say("alice", "/admit", event_id="$a")
+    assert "admitted" in await chat.say("alice", "/admit m8", event_id="$a-e1", corrects="$a")
+    assert "already carried out" in await chat.say("alice", "/admit m9", event_id="$a-e2", corrects="$a")
+    assert (await chat.gov.stores.members.by_account(1, "console", "m9")).status != "active"
+
+
+async def test_a_poll_response_made_before_a_revision_is_not_counted_for_the_new_options(chat):
+    """A poll response on the old options arrives after the author changed them: refused, with the
+    new options, not counted as whatever option now has its number."""
+    from handlers.events import VoteCast
+
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Van", event_id="$p")
+    p = await chat.gov.stores.proposals.get(1, 1)
+    made = chat.gov.clock.now()
+    chat.gov.clock.advance(minutes=1)
+    assert "changed" in await chat.say("alice", "/propose Van\noptions: Against | For", event_id="$p-e", corrects="$p")
+    replies = await chat.gov.handle_vote(VoteCast(chat.chat, chat.user("m1"), p.id, 1, "$late", made_at=made))
+    assert replies[0].refusal and "changed by its author after you voted" in replies[0].text
+    assert await ballot_of(chat, "m1") is None

@@ -168,3 +168,82 @@ async def test_one_process_serving_every_platform_counts_at_once(gov, clock):
     await two.tick(both)
     assert [p.status for p in await gov.stores.proposals.list(1)] == ["closed", "closed"]
     assert (await gov.stores.proposals.get_by_id(first.id)).result["counts"] == [1, 0, 0]
+
+
+async def test_once_voting_has_ended_the_author_cannot_withdraw_while_the_count_waits(gov, clock):
+    """A steward's close waits for Matrix, or the deadline passed and the count waits: the votes
+    are the co-op's now. The author's withdrawal is refused; the result is published."""
+    two = Processes(gov.stores, clock)
+    await two.start()
+    await two.group.say(MEMBER, "/propose Van\ncloses: 48h")
+    await two.group.say(MEMBER, "/propose Bus\ncloses: 1h")
+    await two.group.say(STEWARD, "/vote 1 against")
+    assert "Voting on #1 has ended" in await two.group.say(STEWARD, "/close 1 decided at the meeting")
+    assert "being counted" in await two.group.say(MEMBER, "/withdraw 1 never mind")
+    clock.advance(hours=1, minutes=2)
+    await two.tick(two.telegram)  # #2 waits for Matrix
+    assert "being counted" in await two.group.say(MEMBER, "/withdraw 2 losing")
+    await two.tick(two.matrix)
+    assert [p.status for p in await gov.stores.proposals.list(1)] == ["closed", "closed"]
+    assert (await gov.stores.proposals.get(1, 1)).result["counts"] == [0, 1, 0]
+
+
+async def test_a_stewards_close_after_the_deadline_never_moves_it_later(gov, clock):
+    """#1's time came at T; at T+5m the count still waits for Matrix and a steward sends /close.
+    The deadline stays T: a poll response made at T+3m is refused, and the result is the clock's
+    close, not an early one."""
+    two = Processes(gov.stores, clock)
+    await two.start()
+    await two.group.say(MEMBER, "/propose Van\ncloses: 1h")
+    p = await gov.stores.proposals.get(1, 1)
+    clock.advance(hours=1, seconds=1)
+    await two.tick(two.telegram)
+    clock.advance(minutes=3)
+    two.poll_response(p.id, 1, clock.now())  # made after the deadline
+    clock.advance(minutes=2)
+    assert "being counted" in await two.group.say(STEWARD, "/close 1 too late")
+    assert (await gov.stores.proposals.get(1, 1)).closes_at == p.closes_at
+    await two.tick(two.matrix)
+    closed = await gov.stores.proposals.get(1, 1)
+    assert closed.status == "closed" and closed.result["counts"] == [0, 0, 0]
+    assert closed.ended_by is None
+
+
+async def test_a_failed_early_close_does_not_use_up_the_grace(gov, clock, monkeypatch):
+    """A steward's /close fails (a database hiccup). At the real deadline two days later, the count
+    still waits for Matrix and counts the poll response made before it."""
+    two = Processes(gov.stores, clock)
+    await two.start()
+    await two.group.say(MEMBER, "/propose Van\ncloses: 48h")
+    p = await gov.stores.proposals.get(1, 1)
+
+    async def hiccup(*args, **kwargs):
+        raise ConnectionError("database restarted")
+
+    monkeypatch.setattr(gov.stores.proposals, "end_voting", hiccup)
+    await two.group.say(STEWARD, "/close 1 x")
+    monkeypatch.undo()
+    assert (await gov.stores.proposals.get(1, 1)).counting_since is None
+    clock.advance(hours=47)
+    two.poll_response(p.id, 0, clock.now())
+    clock.advance(hours=1, seconds=1)
+    await two.tick(two.telegram)
+    assert (await gov.stores.proposals.get(1, 1)).status == "open"  # waits for Matrix
+    await two.tick(two.matrix)
+    closed = await gov.stores.proposals.get(1, 1)
+    assert closed.result["counts"] == [1, 0, 0] and "unchecked" not in closed.result
+
+
+async def test_a_telegram_process_alone_counts_a_telegram_only_coop_at_once(gov, clock):
+    """Telegram's votes reach the database as they are made: a co-op with only a Telegram group is
+    counted at its deadline by the Telegram process, without waiting for anyone."""
+    telegram = Governance(gov.stores, clock, bot_names=("coopbot",), before_close={"telegram": None})
+    group = Chat(telegram, "telegram", "-100")
+    await group.say(STEWARD, "/setup Red Bakery")
+    await group.say(STEWARD, "/propose Van\ncloses: 1h")
+    clock.advance(hours=1, seconds=1)
+    from schedules.due import run_due
+
+    await run_due(gov.stores, clock.now(), telegram.before_close)
+    closed = (await gov.stores.proposals.list(1))[0]
+    assert closed.status == "closed" and "unchecked" not in closed.result
