@@ -235,6 +235,17 @@ VOTE_REFUSED = {
 }
 
 WITHDRAW_BUTTON = "Take my vote back"
+# Matrix: Element counts a poll's responses itself. Votes typed with the vote command never reach the
+# poll, and a response the bot refused stays in it unless the bot may remove it, so the poll, the card
+# and the result say which count is the co-op's.
+POLL_QUESTION = "{title} (the official count is the card above; votes typed with {prefix}vote count too)"
+CARD_POLL_NOTE = "The official count is this card's tally; it includes votes typed with {prefix}vote, which the poll does not show."
+RESULT_POLL_NOTE = (
+    "This is the official count: it includes votes typed with {prefix}vote, which the poll does not show, "
+    "and no refused poll answers."
+)
+POLL_ANSWER_REMOVED = "Your answer is removed from the poll."
+POLL_ANSWER_SHOWN = "The poll still shows your answer, but it is not in the official count (the card's tally)."
 ADDED_TO_ROOM = (
     "Hello! I run this co-op's decisions: proposals, one member one vote, results.\n"
     "To start, a founding member sends {prefix}setup <co-op name>. To add this room to an existing co-op, "

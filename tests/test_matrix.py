@@ -25,6 +25,7 @@ from schedules.due import run_due
 from storage.db import Database
 from storage.stores import Stores
 from tests.conftest import FakeClock
+from tests.fakes.shapes import shape
 from tests.fakes.synapse import (
     UNSTABLE_POLL_RESPONSE,
     UserExists,
@@ -238,7 +239,7 @@ async def test_a_non_member_changing_their_poll_answer_hears_the_refusal_once(bo
     notices = [e for e in room_messages(bot.synapse, room_id, alice.access_token)
                if e["type"] == "m.room.message" and "not on its register" in body(e)]
     assert len(notices) == 1, [body(e) for e in notices]
-    assert notices[0]["content"]["m.mentions"] == {}
+    assert notices[0]["content"]["m.mentions"] == {"user_ids": [mallory.user_id]}  # only the person answered
     dropped = [r for r in caplog.records if "not posted again" in r.getMessage()]
     assert len(dropped) == 4 and all(r.levelno == logging.INFO for r in dropped)
 
@@ -261,21 +262,20 @@ def test_the_same_refusal_is_said_again_once_the_minute_is_over():
 
 async def test_what_the_bot_posts_mentions_no_one(bot, people):
     """Every event the bot sends carries an empty m.mentions, read back from Synapse: the card, the
-    poll, the card's edit (outside and in m.new_content), a reply, the result and the poll's end. So
-    a title "@room hello" does not ping the room even when the bot may: without m.mentions,
-    Synapse's push rules highlight the poll and its end (which carry the title) for every member."""
+    poll, the card's edit (outside and in m.new_content), the result and the poll's end; a direct
+    answer mentions only the person answered. So a title "@room hello" does not ping the room even
+    when the bot may, not even in an answer that shows it: without m.mentions, Synapse's push rules
+    highlight the poll and its end (which carry the title) for every member."""
     alice, bob = await people("alice", False), await people("bob", False)
     room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
-    path = f"/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels"
-    levels = bot.synapse.api("GET", path, token=alice.access_token)
-    levels.setdefault("users", {})[bot.user_id] = 50  # enough to notify the whole room
-    bot.synapse.api("PUT", path, levels, token=alice.access_token)
+    set_power(bot.synapse, room_id, alice.access_token, bot.user_id, 50)  # enough to notify the whole room
     await send_text(alice, room_id, "!propose @room hello")
     card = await wait_for_event(bob, room_id, notice_with("Proposal #1: @room hello"), 30)
     poll = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START, 30)
     await send_poll_response(bob, room_id, poll["event_id"], "o0")
     edit = await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {}), 30)
     reply = await say(alice, room_id, "!vote 1 For", "Recorded: For on #1")
+    shown = await wait_for_event(alice, room_id, answer_to(await send_text(alice, room_id, "!show 1")), 30)
     result = await say(alice, room_id, "!close 1", "Result of #1 @room hello")
     ended = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_END, 30)
     # Synapse's push rules, for bob: nothing the bot sent highlights (notices never notify at all).
@@ -283,13 +283,30 @@ async def test_what_the_bot_posts_mentions_no_one(bot, people):
     from_bot = {n["event"]["event_id"]: n["actions"] for n in notified["notifications"]
                 if n["event"]["sender"] == bot.user_id}
     assert not [event_id for event_id, actions in from_bot.items() if highlights(actions)], from_bot
-    for sent in (card, poll, edit, reply, result, ended):
+    for sent in (card, poll, edit, reply, shown, result, ended):
         stored = bot.synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/event/{sent['event_id']}",
                                  token=bob.access_token)
         assert stored["sender"] == bot.user_id
-        assert stored["content"]["m.mentions"] == {}, stored
+        answered = {"user_ids": [alice.user_id]} if sent in (reply, shown) else {}
+        assert stored["content"]["m.mentions"] == answered, stored
         if sent is edit:
             assert stored["content"]["m.new_content"]["m.mentions"] == {}
+
+
+def set_power(synapse, room_id: str, token: str, user_id: str, level: int) -> None:
+    """Give `user_id` a power level in the room (as its creator, whose `token` this is)."""
+    path = f"/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels"
+    levels = synapse.api("GET", path, token=token)
+    levels.setdefault("users", {})[user_id] = level
+    synapse.api("PUT", path, levels, token=token)
+
+
+def answer_to(event_id: str):
+    """The bot's direct answer to the message `event_id`."""
+    def match(source: dict) -> bool:
+        return source.get("content", {}).get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id
+    match.__name__ = f"answer to {event_id}"
+    return match
 
 
 def highlights(actions: list) -> bool:
@@ -855,3 +872,189 @@ async def test_a_rate_limited_send_comes_back_to_the_pump_at_once(bot, people, s
     limited = [o for o in outcomes if isinstance(o, RetryAt)]
     assert limited and all(o.after and o.after > 0 for o in limited), outcomes
     synapse.override_ratelimit(bot.user_id, 0, 0)
+
+
+# --- issue 14: messages as Element and matrix-js-sdk really send them (shapes: tests/fixtures/matrix/) ---
+
+
+async def poll_room(bot: Bot, people, *members: str) -> tuple[str, dict, dict, dict]:
+    """A co-op room with `members` admitted and a proposal open: (room, card, poll, answer ids by label)."""
+    alice = await people("alice", False)
+    others = [await people(name, False) for name in members]
+    room_id = await co_op_room(bot, alice, encrypted=False, members=others)
+    await send_text(alice, room_id, "!propose Buy a van")
+    card = await wait_for_event(alice, room_id, notice_with("Proposal #1: Buy a van"), 30)
+    poll = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30)
+    answers = {a["org.matrix.msc1767.text"]: a["id"] for a in poll["content"][POLL_START]["answers"]}
+    return room_id, card, poll, answers
+
+
+async def send_shape(client, room_id: str, which: str, /, **fill: str) -> str:
+    event_type, content = shape(which, **fill)
+    return await send_event(client, room_id, event_type, content)
+
+
+async def test_an_emptied_poll_answer_withdraws_the_vote_in_either_shape(bot, people):
+    """MSC3381: an empty selection takes the vote back. matrix-js-sdk's serialize() of an emptied
+    response leaves `answers` out altogether (`{"org.matrix.msc3381.poll.response": {}}`), and the
+    stable form sends `"m.selections": []`: either withdraws the member's vote, and the card says so."""
+    room_id, card, poll, answers = await poll_room(bot, people)
+    alice = await people("alice", False)
+    p = (await bot.stores.proposals.list(1))[0]
+    for emptied in ("poll_response_emptied", "poll_response_stable_emptied"):
+        await send_shape(alice, room_id, "poll_response", poll_id=poll["event_id"], answer=answers["For"])
+        await wait_for_event(alice, room_id, edit_of(card["event_id"], "For 1 · Against 0 · Abstain 0 (1 of 1 voted)"), 30)
+        await send_shape(alice, room_id, emptied, poll_id=poll["event_id"])
+        await wait_for_event(alice, room_id, edit_of(card["event_id"], "For 0 · Against 0 · Abstain 0 (0 of 1 voted)"), 30)
+        assert await bot.stores.votes.ballots(p.id) == [], emptied
+
+
+async def test_a_tally_that_comes_back_to_an_earlier_text_is_shown_again(bot, people):
+    """A vote For, changed to Against, then back to For: the card's tally returns to a text an earlier
+    edit showed. Each edit has a transaction id of its own (Synapse answers a reused one, for half an
+    hour, with the earlier event and posts nothing), so the last edit shows For again."""
+    room_id, card, poll, answers = await poll_room(bot, people)
+    alice = await people("alice", False)
+    for label, tally in (("For", "For 1 · Against 0"), ("Against", "For 0 · Against 1"), ("For", "For 1 · Against 0")):
+        await send_shape(alice, room_id, "poll_response", poll_id=poll["event_id"], answer=answers[label])
+        await wait_for_event(alice, room_id, edit_of(card["event_id"], tally), 20)
+
+
+def relations(synapse, room_id: str, event_id: str, token: str) -> list[dict]:
+    path = f"/_matrix/client/v1/rooms/{room_id}/relations/{urllib.parse.quote(event_id)}/m.reference"
+    return synapse.api("GET", path, token=token)["chunk"]
+
+
+def redaction_of(event_id: str):
+    def match(source: dict) -> bool:
+        redacts = source.get("redacts") or source.get("content", {}).get("redacts")
+        return source.get("type") == "m.room.redaction" and redacts == event_id
+    match.__name__ = f"redaction of {event_id}"
+    return match
+
+
+async def test_a_refused_poll_answer_is_redacted_where_the_bot_may_redact(bot, people, synapse):
+    """Element counts every poll response itself, refused or not. Where the room lets the bot
+    redact others' events (a moderator's power level), it redacts a refused response, with the
+    refusal as its reason: the poll (which reads its responses from /relations) drops it, and the
+    notice says so. Where it may not, the response stays, and the notice says the poll still shows it
+    but the card's count does not."""
+    room_id, card, poll, answers = await poll_room(bot, people)
+    alice, mallory, oscar = await people("alice", False), await people("mallory", False), await people("oscar", False)
+    for person in (mallory, oscar):
+        await alice.room_invite(room_id, person.user_id)
+        await join(person, room_id)
+
+    set_power(synapse, room_id, alice.access_token, bot.user_id, 50)
+    refused = await send_shape(mallory, room_id, "poll_response", poll_id=poll["event_id"], answer=answers["For"])
+    redaction = await wait_for_event(alice, room_id, redaction_of(refused), 30)
+    assert redaction["sender"] == bot.user_id and "not on its register" in redaction["content"]["reason"]
+    note = await wait_for_event(alice, room_id, notice_with("Your answer is removed from the poll"), 30)
+    assert "not on its register" in body(note)
+    assert refused not in [e["event_id"] for e in relations(synapse, room_id, poll["event_id"], alice.access_token)]
+
+    set_power(synapse, room_id, alice.access_token, bot.user_id, 0)
+    kept = await send_shape(oscar, room_id, "poll_response", poll_id=poll["event_id"], answer=answers["For"])
+    note = await wait_for_event(alice, room_id, notice_with("The poll still shows your answer"), 30)
+    assert "not on its register" in body(note)
+    assert kept in [e["event_id"] for e in relations(synapse, room_id, poll["event_id"], alice.access_token)]
+    p = (await bot.stores.proposals.list(1))[0]
+    assert await bot.stores.votes.ballots(p.id) == []
+
+
+async def test_the_poll_the_card_and_the_result_say_which_count_is_official(bot, people):
+    """Typed votes never show in Element's poll: the poll's question, the card and the result say
+    that the card's tally is the official count and that votes typed with !vote are in it."""
+    room_id, card, poll, answers = await poll_room(bot, people)
+    alice = await people("alice", False)
+    question = poll["content"][POLL_START]["question"]["org.matrix.msc1767.text"]
+    assert question.startswith("Proposal #1: Buy a van") and "!vote" in question and "official" in question
+    assert "The official count is this card's tally; it includes votes typed with !vote" in body(card)
+    await say(alice, room_id, "!vote 1 For", "Recorded: For on #1")
+    result = await say(alice, room_id, "!close 1", "Result of #1 Buy a van")
+    assert "official count" in body(result) and "!vote" in body(result)
+
+
+async def test_a_command_in_a_thread_is_answered_in_that_thread(bot, people):
+    """A command written in a thread (matrix-js-sdk's thread relation: is_falling_back with the
+    thread's last reply) is answered in the same thread, as a reply to the command."""
+    alice = await people("alice", False)
+    room_id = await co_op_room(bot, alice, encrypted=False)
+    root = await send_text(alice, room_id, "About the van")
+    last = await send_shape(alice, room_id, "thread_message", command="Shall we?", root=root, last=root)
+    command = await send_shape(alice, room_id, "thread_message", command="!whoami", root=root, last=last)
+    answer = await wait_for_event(alice, room_id, answer_to(command), 30)
+    assert body(answer).startswith("You are") and answer["content"]["m.relates_to"] == {
+        "rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": command}}
+
+
+async def test_a_command_addressed_to_the_bot_is_answered_with_a_mention_of_the_asker(bot, people, synapse):
+    """`coopbot: !show 1` typed, or with the bot's name tapped into Element's composer (a pill, then
+    ": "), is a command. A direct answer mentions the person answered (m.mentions), and so notifies
+    them; cards and results still mention no one."""
+    alice, bob = await people("alice", False), await people("bob", False)
+    room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
+    await say(alice, room_id, "!propose Buy a van", "Proposal #1: Buy a van")
+    name = bot.localpart
+    typed = await send_text(bob, room_id, f"{name}: !show 1")
+    answer = await wait_for_event(bob, room_id, answer_to(typed), 30)
+    assert body(answer).startswith("Proposal #1: Buy a van")
+    tapped = await send_shape(bob, room_id, "addressed_with_pill", name=name, user_id=bot.user_id, command="!whoami")
+    answer = await wait_for_event(bob, room_id, answer_to(tapped), 30)
+    assert body(answer).startswith("You are") and answer["content"]["m.mentions"] == {"user_ids": [bob.user_id]}
+    notified = synapse.api("GET", "/_matrix/client/v3/notifications?limit=100", token=bob.access_token)
+    actions = {n["event"]["event_id"]: n["actions"] for n in notified["notifications"]}
+    assert highlights(actions.get(answer["event_id"], [])), actions
+
+
+async def test_a_member_named_by_a_mention_is_the_account_it_names(bot, people, synapse):
+    """Two people go by "Tom & Jerry". A steward names one with Element's pill (its shown name
+    HTML-escaped in formatted_body) and the other with a plain-text mention (only m.mentions.user_ids
+    says who): each admission takes exactly the account mentioned, never a look-up of the name."""
+    alice = await people("alice", False)
+    room_id = await public_co_op_room(bot, alice)
+    toms = [await people("tom", False), await people("jerry", False)]
+    for tom in toms:
+        await join(tom, room_id)
+        synapse.api("PUT", f"/_matrix/client/v3/profile/{urllib.parse.quote(tom.user_id)}/displayname",
+                    {"displayname": "Tom & Jerry"}, token=tom.access_token)
+        await wait_for_event(alice, room_id, lambda s, tom=tom: s.get("type") == "m.room.member" and s.get(
+            "state_key") == tom.user_id and s["content"].get("displayname") == "Tom & Jerry", 30)
+    for tom in toms:
+        await say(tom, room_id, "!join", "to join Red Bakery")
+    await send_shape(alice, room_id, "mention_pill", command="!admit", name="Tom & Jerry", user_id=toms[0].user_id)
+    await wait_for_event(alice, room_id, notice_with(f"({toms[0].user_id}) is admitted"), 30)
+    await send_shape(alice, room_id, "mention_plain", command="!admit", name="Tom & Jerry", user_id=toms[1].user_id)
+    await wait_for_event(alice, room_id, notice_with(f"({toms[1].user_id}) is admitted"), 30)
+    coop = await bot.stores.coops.get_by_room("matrix", room_id)
+    for tom in toms:
+        member = await bot.stores.members.by_account(coop.id, "matrix", tom.user_id)
+        assert member is not None and member.status == "active", tom.user_id
+
+
+def test_poll_responses_read_as_clients_write_them():
+    """Each captured shape reads as the vote it is: an answer, or (emptied, either form) a withdrawal."""
+    from bot.matrix.convert import poll_response
+
+    assert poll_response(shape("poll_response", poll_id="$p", answer="o2")[1]) == ("$p", 2)
+    assert poll_response(shape("poll_response_emptied", poll_id="$p")[1]) == ("$p", None)
+    assert poll_response(shape("poll_response_stable_emptied", poll_id="$p")[1]) == ("$p", None)
+    assert poll_response({"m.relates_to": {"rel_type": "m.reference", "event_id": "$p"}}) is None
+
+
+def test_an_address_or_a_mention_names_exactly_whom_it_names():
+    """The bot's name, localpart or id then a colon addresses it (any other name does not); a whole
+    argument that is a mentioned person's shown name becomes their id, and nothing else is rewritten."""
+    from bot.matrix.convert import addressed, named_by_mention
+
+    names = ("@coopbot:example.org", "coopbot", "Co-op Bot")
+    assert addressed("coopbot: !show 2", names) == "!show 2"
+    assert addressed("@coopbot:example.org: !show 2", names) == "!show 2"
+    assert addressed("co-op bot:!whoami", names) == "!whoami"
+    assert addressed("alice: !show 2", names) == "alice: !show 2"
+    assert addressed("coopbot3: !show 2", names) == "coopbot3: !show 2"
+    tom = {"@tom:example.org": "Tom & Jerry"}
+    assert named_by_mention("!admit Tom & Jerry", tom) == "!admit @tom:example.org"
+    assert named_by_mention("!admit @Tom & Jerry", tom) == "!admit @tom:example.org"
+    assert named_by_mention("!propose Thanks to Tom & Jerry\nbody", tom) == "!propose Thanks to Tom & Jerry\nbody"
+    assert named_by_mention("!admit Tom", {**tom, "@t2:example.org": "Tom", "@t3:example.org": "Tom"}) == "!admit Tom"

@@ -14,8 +14,8 @@ import logging
 import os
 import time
 import uuid
-import zlib
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from nio import (
     RedactionEvent,
     RoomMessagesResponse,
     RoomMessageText,
+    RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
     UnknownEvent,
@@ -74,11 +75,12 @@ NOTICE_FRESH = 600.0
 # later than the homeserver asks, so a card or result waiting on the same limit goes first.
 NOTICE_TRIES = 5
 NOTICE_YIELD = 1.0
-# A refused poll response is told in the room (the poll shows the choice as made), prefixed with the
-# sender's display name. The same words to the same sender in the same room go out at most once in
-# this many seconds; repeats are dropped with a log line at INFO, so nobody outside the register can
-# make the bot post their name once per change of answer. Different words (another reason, another
-# proposal) are still said: each carries news.
+# A refused poll response is told in the room, prefixed with the sender's display name, and redacted
+# where the room lets the bot redact others' events (Element counts what the poll holds, refused or
+# not). The same words to the same sender in the same room are said at most once in this many
+# seconds; repeats are dropped with a log line at INFO, so nobody outside the register can make the
+# bot post their name once per change of answer. Different words (another reason, another proposal)
+# are still said: each carries news.
 REFUSAL_EVERY = 60.0
 CURSOR_EVERY = 2.0  # seconds between saves of the sync position while syncs follow each other
 # Seconds to let events gather after a sync that carried some: in a burst, each sync and each
@@ -147,6 +149,9 @@ class MatrixAdapter:
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
         self._refusals = Quiet(REFUSAL_EVERY)  # refusal notices said lately, by (room, sender, words)
+        # card id -> (text, transaction id) of its edit not yet known to be posted: a retry of that
+        # edit reuses the id (posts once); any other edit gets a new one.
+        self._edits: dict[int, tuple[str, str]] = {}
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
         self.ready = asyncio.Event()  # set once logged in and the first sync is handled
         self.bot_name: str | None = None  # the user id, once logged in
@@ -381,10 +386,30 @@ class MatrixAdapter:
         room = self.client.rooms.get(room_id)
         return convert.user_ref(user_id, room.user_name(user_id) if room else None)
 
+    def _shown_name(self, room_id: str, user_id: str) -> str | None:
+        """The name a client shows for someone in this room (a pill's text), as they set it."""
+        room = self.client.rooms.get(room_id)
+        user = room.users.get(user_id) if room else None
+        return user.display_name if user else None
+
+    def _command_text(self, room_id: str, event: RoomMessageText) -> str:
+        """What a message says, with each person it names as their id: pills where they stand, the
+        reply's quoted fallback left out, an address to the bot (`coopbot: !show 2`) taken off, and
+        an argument that is only a mentioned person's shown name read as that person."""
+        content = event.source.get("content", {})
+        text = convert.command_text(convert.with_mentions(event.body or "", event.formatted_body))
+        me = self.user_id
+        text = convert.addressed(text, (me, me[1:].partition(":")[0], self._shown_name(room_id, me) or ""))
+        names = {user_id: name for user_id in convert.mentioned(content)
+                 if user_id != me and (name := self._shown_name(room_id, user_id))}
+        return convert.named_by_mention(text, names) if names else text
+
     async def _event(self, room_id: str, event) -> None:
         gov = self.services.governance
         if isinstance(event, RoomMessageText):
-            text = convert.command_text(convert.with_mentions(event.body or "", event.formatted_body))
+            # TODO(issue 14, edits): an edit (m.replace) is not a command today only because clients
+            # write its fallback body as "* <text>"; the handling of edits settles it.
+            text = self._command_text(room_id, event)
             if not text.lstrip().startswith(("!", "/")):
                 return
             command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id)
@@ -443,16 +468,46 @@ class MatrixAdapter:
             proposal_id = self._polls[(room_id, poll_id)] = card.proposal_id
         chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
         replies = await gov.handle_vote(VoteCast(chat, user, proposal_id, option, event_id, made_at))
-        if replies and replies[0].refusal and notify:
-            # The poll shows the choice as made; say in the room that it was not counted (once a minute).
-            if not self._refusals.first((room_id, sender, replies[0].text)):
+        if replies and replies[0].refusal:
+            # The poll shows the choice as made: take it out of the poll where the bot may, and say
+            # in the room that it was not counted (once a minute).
+            say = notify and self._refusals.first((room_id, sender, replies[0].text))
+            if notify and not say:
                 logger.info("refusal of poll response %s by %s in %s not posted again within %d s",
                             event_id, sender, room_id, REFUSAL_EVERY)
-                return
-            self._spawn(self._notify(room_id, convert.notice(f"{user.display_name}: {replies[0].text}", event_id),
-                                     f"refusal-{event_id}"), "matrix-reply")
+            self._spawn(self._refuse(room_id, event_id, user, replies[0].text, say=say), "matrix-refusal")
         elif replies:
             self.cards.mark(proposal_id)
+
+    async def _refuse(self, room_id: str, event_id: str, user, refusal: str, *, say: bool) -> None:
+        """A refused poll response: redacted if the room's power levels let the bot redact others'
+        events (Element's poll then drops it), and, if `say`, the refusal told to its sender."""
+        removed = self._may_redact(room_id) and await self._redact(room_id, event_id, refusal)
+        if say:
+            words = texts.POLL_ANSWER_REMOVED if removed else texts.POLL_ANSWER_SHOWN
+            told = convert.answer(f"{user.display_name}: {refusal} {words}", event_id, user.user_id)
+            await self._notify(room_id, told, f"refusal-{event_id}")
+
+    def _may_redact(self, room_id: str) -> bool:
+        """Do the room's m.room.power_levels (as the last sync left them) let the bot redact others' events?"""
+        room = self.client.rooms.get(room_id)
+        levels = room.power_levels if room else None
+        return bool(levels and levels.can_user_redact(self.user_id)
+                    and levels.can_user_send_message(self.user_id, "m.room.redaction"))
+
+    async def _redact(self, room_id: str, event_id: str, reason: str) -> bool:
+        """Redact one event, waiting out a rate limit; False if the homeserver refused."""
+        async def once() -> RoomRedactResponse:
+            # One transaction id per event: a retry, or a second refusal of the same response, redacts once.
+            response = await self.client.room_redact(room_id, event_id, reason=reason, tx_id=f"redact-{event_id}")
+            return _checked(response, RoomRedactResponse, f"redaction of {event_id} in {room_id}")
+
+        try:
+            await self._patiently(once)
+        except SendFailed as exc:
+            logger.warning("poll response %s in %s not redacted: %s", event_id, room_id, exc)
+            return False
+        return True
 
     async def _hello(self, room_id: str) -> None:
         if await self.services.stores.coops.get_by_room(convert.PLATFORM, room_id) is None:
@@ -515,10 +570,9 @@ class MatrixAdapter:
         while True:
             method, path = Api.room_get_event_relations(
                 self.client.access_token, room_id, event_id, RelationshipType.reference, paginate_from=page)
-            response = await self.client._send(RoomEventRelationsResponse, method, path, response_data=(room_id, event_id))
-            if not isinstance(response, RoomEventRelationsResponse):
-                raise SendFailed(f"relations of {event_id} in {room_id}: {response}",
-                                 getattr(response, "status_code", None), getattr(response, "retry_after_ms", None))
+            response = _checked(
+                await self.client._send(RoomEventRelationsResponse, method, path, response_data=(room_id, event_id)),
+                RoomEventRelationsResponse, f"relations of {event_id} in {room_id}")
             for event in response.events:
                 yield event
             if not response.next_batch:
@@ -531,18 +585,17 @@ class MatrixAdapter:
         response = await self.client.room_send(
             room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
         )
-        if not isinstance(response, RoomSendResponse):
-            raise SendFailed(f"{event_type} to {room_id}: {response}", getattr(response, "status_code", None),
-                             getattr(response, "retry_after_ms", None))
-        return response.event_id
+        return _checked(response, RoomSendResponse, f"{event_type} to {room_id}").event_id
 
     async def _reply(self, room_id: str, event, reply: Reply, index: int) -> None:
         text = reply.text
         if reply.private and not self._chat(room_id).is_direct:
             # The room sees only what it may: a secret ballot is cast in a direct chat.
             text = reply.public_fallback or text
+        thread = convert.thread_root(event.source.get("content", {}))
+        content = convert.answer(text, event.event_id, event.sender, thread)
         try:
-            await self._send(room_id, convert.notice(text, event.event_id), txn=f"reply-{event.event_id}-{index}")
+            await self._send(room_id, content, txn=f"reply-{event.event_id}-{index}")
         except Exception:
             logger.exception("reply in %s failed", room_id)
 
@@ -573,14 +626,19 @@ class MatrixAdapter:
         an earlier text ("bob asks to join" after carol is admitted), and Synapse answers a reused
         id, for half an hour, with the earlier event and posts nothing."""
         txn = f"notice-{uuid.uuid4().hex}"
+        return await self._patiently(lambda: self._send(room_id, content, txn=txn))
+
+    async def _patiently(self, attempt: Callable[[], Awaitable]):
+        """Try a routine send, waiting out a rate limit a few times at most, each a second longer than
+        asked, so a card or result waiting on the same limit goes first."""
         for _ in range(NOTICE_TRIES - 1):
             try:
-                return await self._send(room_id, content, txn=txn)
+                return await attempt()
             except SendFailed as exc:
                 if not exc.retry_after_ms:
                     raise
                 await asyncio.sleep(exc.retry_after_ms / 1000 + NOTICE_YIELD)
-        return await self._send(room_id, content, txn=txn)
+        return await attempt()
 
     # --- the delivery pump's Platform: one outbox row, one card edit, and what came of it ---
 
@@ -598,40 +656,58 @@ class MatrixAdapter:
             view = await card_view(self.services.stores, item.proposal_id, PREFIX)
             if view is None:
                 raise SendFailed(f"proposal {item.proposal_id} no longer exists", "M_NOT_FOUND")
-            card_id = await self._send(item.chat_id, convert.notice(view.text), txn=f"card-{item.id}")
-            if view.ballot != "open" or not view.is_open:
+            text = self.card_text(view)
+            card_id = await self._send(item.chat_id, convert.notice(text), txn=f"card-{item.id}")
+            if not _polled(view):
                 await self.services.stores.cards.record(
-                    convert.PLATFORM, item.chat_id, item.proposal_id, card_id, view.text, self.services.clock.now()
+                    convert.PLATFORM, item.chat_id, item.proposal_id, card_id, text, self.services.clock.now()
                 )
                 return
             # The poll and its record go together while syncs wait, so no response to the poll can
             # be handled before the bot knows the poll is its own.
+            question = texts.POLL_QUESTION.format(title=view.text.split("\n", 1)[0], prefix=PREFIX)
             async with self._lock:
                 poll_id = await self._send(
-                    item.chat_id, convert.poll_start(view, view.text), txn=f"poll-{item.id}", event_type=convert.POLL_START
+                    item.chat_id, convert.poll_start(view, text, question), txn=f"poll-{item.id}",
+                    event_type=convert.POLL_START,
                 )
                 await self.services.stores.cards.record(
-                    convert.PLATFORM, item.chat_id, item.proposal_id, card_id, view.text, self.services.clock.now(),
+                    convert.PLATFORM, item.chat_id, item.proposal_id, card_id, text, self.services.clock.now(),
                     poll_id=poll_id,
                 )
             return
         text = texts.for_platform(item.text, PREFIX)
-        await self._send(item.chat_id, convert.notice(text), txn=f"outbox-{item.id}")
+        polls = []
         if item.proposal_id is not None and item.kind in ("proposal_result", "proposal_withdrawn"):
-            for card in await self.services.stores.cards.for_proposal(convert.PLATFORM, item.proposal_id):
-                if card.chat_id == item.chat_id and card.poll_id:
-                    await self._send(item.chat_id, convert.poll_end(card.poll_id, text),
-                                     txn=f"pollend-{item.id}", event_type=convert.POLL_END)
+            cards = await self.services.stores.cards.for_proposal(convert.PLATFORM, item.proposal_id)
+            polls = [card.poll_id for card in cards if card.chat_id == item.chat_id and card.poll_id]
+        if polls and item.kind == "proposal_result":
+            text += "\n" + texts.RESULT_POLL_NOTE.format(prefix=PREFIX)
+        await self._send(item.chat_id, convert.notice(text), txn=f"outbox-{item.id}")
+        for poll_id in polls:
+            await self._send(item.chat_id, convert.poll_end(poll_id, text), txn=f"pollend-{item.id}",
+                             event_type=convert.POLL_END)
 
     async def edit(self, card: Card, view: CardView, text: str) -> Outcome:
+        # Each edit has a transaction id of its own, kept only for retries of that same edit: a
+        # tally that comes back to an earlier text (a vote changed and changed back) must be posted
+        # again, and Synapse answers a reused id, for half an hour, with the earlier event and posts nothing.
+        pending = self._edits.get(card.id)
+        txn = pending[1] if pending and pending[0] == text else f"edit-{card.id}-{uuid.uuid4().hex}"
+        self._edits[card.id] = (text, txn)
         try:
-            await self._send(card.chat_id, convert.replacement(card.message_id, text),
-                             txn=f"edit-{card.id}-{zlib.crc32(text.encode())}")
+            await self._send(card.chat_id, convert.replacement(card.message_id, text), txn=txn)
         except Exception as exc:
-            return _outcome(exc)
+            outcome = _outcome(exc)
+            if isinstance(outcome, GiveUp):
+                self._edits.pop(card.id, None)
+            return outcome
+        self._edits.pop(card.id, None)
         return SENT
 
     def card_text(self, view: CardView) -> str:
+        if _polled(view):
+            return view.text + "\n" + texts.CARD_POLL_NOTE.format(prefix=PREFIX)
         return view.text
 
 
@@ -651,6 +727,20 @@ class Quiet:
             self._said = {k: t for k, t in self._said.items() if now - t < self.every}
         self._said[key] = now
         return True
+
+
+def _polled(view: CardView) -> bool:
+    """Does this card come with a poll? Only an open ballot, while voting is open (a secret ballot
+    is cast in a direct chat: poll responses are public)."""
+    return view.ballot == "open" and view.is_open
+
+
+def _checked(response, expected: type, what: str):
+    """matrix-nio returns an error response rather than raising it: raise it, with its errcode and wait."""
+    if not isinstance(response, expected):
+        raise SendFailed(f"{what}: {response}", getattr(response, "status_code", None),
+                         getattr(response, "retry_after_ms", None))
+    return response
 
 
 def _outcome(exc: Exception) -> Outcome:

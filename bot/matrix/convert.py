@@ -18,8 +18,10 @@ POLL_RESPONSES = ("org.matrix.msc3381.poll.response", "m.poll.response")
 TEXT = "org.matrix.msc1767.text"
 _ANSWER = re.compile(r"o(\d{1,2})")
 # Intentional mentions (Matrix 1.7): an empty m.mentions says the bot mentions no one, so "@room" or
-# a member's name in a title, a reason or a display name pings nobody. Every event the bot sends has it.
+# a member's name in a title, a reason or a display name pings nobody. Every event the bot sends has
+# it; only a direct answer names someone in it: the person answered.
 MENTIONS = "m.mentions"
+THREAD = "m.thread"
 
 
 def chat_ref(room_id: str, *, direct: bool, title: str) -> ChatRef:
@@ -28,6 +30,44 @@ def chat_ref(room_id: str, *, direct: bool, title: str) -> ChatRef:
 
 def user_ref(user_id: str, display_name: str | None) -> UserRef:
     return UserRef(PLATFORM, user_id, display_name or user_id)
+
+
+def addressed(text: str, names: tuple[str, ...]) -> str:
+    """The command in a message that begins by naming the bot (`coopbot: !show 2`; Element's pill,
+    read as the bot's id, then ": "): the text after the name. Any other text as it is."""
+    for name in names:
+        if name and text[:len(name)].casefold() == name.casefold() and text[len(name):len(name) + 1] == ":":
+            return text[len(name) + 1:].lstrip()
+    return text
+
+
+def mentioned(content: dict) -> list[str]:
+    """The user ids a message says it mentions (`m.mentions.user_ids`, Matrix 1.7)."""
+    mentions = content.get(MENTIONS)
+    ids = mentions.get("user_ids") if isinstance(mentions, dict) else None
+    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+
+def named_by_mention(text: str, names: dict[str, str]) -> str:
+    """A command whose whole argument is the shown name of someone the message mentions, with no
+    pill to say where it stands (a client that sends no formatted body): the argument becomes that
+    person's id, taken from `m.mentions`. `names` maps each mentioned id to the name a client shows
+    for it. Nothing else is rewritten, and a name is never looked for inside other text."""
+    head, newline, rest = text.partition("\n")
+    verb, _, argument = head.strip().partition(" ")
+    argument = argument.strip()
+    meant = [user_id for user_id, name in names.items() if argument in (name, "@" + name)]
+    if len(meant) != 1:
+        return text
+    return f"{verb} {meant[0]}{newline}{rest}"
+
+
+def thread_root(content: dict) -> str | None:
+    """The root of the thread a message was written in, if it was."""
+    relates = content.get("m.relates_to")
+    if isinstance(relates, dict) and relates.get("rel_type") == THREAD and isinstance(relates.get("event_id"), str):
+        return relates["event_id"]
+    return None
 
 
 def command_text(body: str) -> str:
@@ -163,8 +203,10 @@ def poll_response(content: dict) -> tuple[str, int | None] | None:
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") != "m.reference" or not isinstance(relates.get("event_id"), str):
         return None
-    body = content.get("org.matrix.msc3381.poll.response") or content.get("m.poll.response") or content.get("m.selections")
-    answers = body.get("answers") if isinstance(body, dict) else body
+    block = next((content[key] for key in POLL_RESPONSES if isinstance(content.get(key), dict)), None)
+    # matrix-js-sdk's PollResponseEvent.serialize() writes an emptied (spoiled) response with
+    # `answers: undefined`, which JSON leaves out: a response block without answers takes the vote back.
+    answers = block.get("answers", []) if block is not None else content.get("m.selections")
     if not isinstance(answers, list):
         return None
     if not answers:
@@ -173,9 +215,8 @@ def poll_response(content: dict) -> tuple[str, int | None] | None:
     return (relates["event_id"], int(match.group(1))) if match else (relates["event_id"], -1)
 
 
-def poll_start(view: CardView, fallback: str) -> dict:
+def poll_start(view: CardView, fallback: str, question: str) -> dict:
     """A native poll as Element understands it (MSC3381), with a text fallback."""
-    question = view.text.split("\n", 1)[0]  # "Proposal #N: title"
     return {
         POLL_START: {
             "question": {TEXT: question, "body": question},
@@ -199,11 +240,21 @@ def poll_end(poll_event_id: str, text: str) -> dict:
     }
 
 
-def notice(text: str, reply_to: str | None = None) -> dict:
-    content = {"msgtype": "m.notice", "body": text, MENTIONS: {}}
-    if reply_to:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-    return content
+def notice(text: str) -> dict:
+    return {"msgtype": "m.notice", "body": text, MENTIONS: {}}
+
+
+def answer(text: str, reply_to: str, person: str, thread: str | None = None) -> dict:
+    """A direct answer to one person: a reply to what they sent (in its thread, if it was written in
+    one) that mentions them. An m.text, not a notice: Synapse's push rules never notify for a notice
+    (.m.rule.suppress_notices comes before .m.rule.is_user_mention), and the answer should reach
+    whoever asked, on their phone too."""
+    relates: dict = {"m.in_reply_to": {"event_id": reply_to}}
+    if thread:
+        # As matrix-js-sdk writes a message in a thread: the reply is the fallback for clients
+        # without threads, not a reply of its own.
+        relates = {"rel_type": THREAD, "event_id": thread, "is_falling_back": True, **relates}
+    return {"msgtype": "m.text", "body": text, MENTIONS: {"user_ids": [person]}, "m.relates_to": relates}
 
 
 def replacement(event_id: str, text: str) -> dict:
