@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dataclasses import dataclass
 
 from handlers.charter import Charter
@@ -17,6 +19,7 @@ class CardView:
     options: tuple[str, ...]
     is_open: bool  # buttons are shown only while voting is open
     ballot: str
+    revised_at: datetime | None = None  # its author changed it (a native poll must be changed too)
 
 
 async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView | None:
@@ -25,4 +28,4 @@ async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView |
         return None
     coop = await stores.coops.get(p.coop_id)
     text = await describe(stores, p, Charter.from_json(coop.charter), prefix)
-    return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot)
+    return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot, p.revised_at)

@@ -1058,3 +1058,57 @@ def test_an_address_or_a_mention_names_exactly_whom_it_names():
     assert named_by_mention("!admit @Tom & Jerry", tom) == "!admit @tom:example.org"
     assert named_by_mention("!propose Thanks to Tom & Jerry\nbody", tom) == "!propose Thanks to Tom & Jerry\nbody"
     assert named_by_mention("!admit Tom", {**tom, "@t2:example.org": "Tom", "@t3:example.org": "Tom"}) == "!admit Tom"
+
+
+async def test_a_vote_fixed_by_an_element_edit_is_counted(bot, people):
+    """Issue 14, case 1: `!vote 1 fro` is refused; the member fixes it as Element does (an m.replace
+    with m.new_content). The edit is the corrected command: the vote counts, and the answer says it
+    came from the edit and replies to the message that was edited."""
+    room_id, card, poll, answers = await poll_room(bot, people, "bob")
+    bob = await people("bob", False)
+    typo = await send_text(bob, room_id, "!vote 1 fro")
+    await wait_for_event(bob, room_id, notice_with("no option"), 30)
+    await send_shape(bob, room_id, "edit", command="!vote 1 for", original=typo)
+    answer = await wait_for_event(bob, room_id, notice_with("From your edit: Recorded: For on #1"), 30)
+    assert answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == typo
+    p = (await bot.stores.proposals.list(1))[0]
+    assert await bot.stores.proposals.counts(p.id, 3) == [1, 0, 0]
+
+
+async def test_an_edited_proposal_changes_its_card_and_its_poll_until_someone_votes(bot, people):
+    """The author edits `!propose` before anyone votes: the card and the poll (an m.replace of the
+    poll, as Element edits an unanswered poll) show the new title and options. Once someone has
+    voted, an edit is refused with how to withdraw and propose again."""
+    alice, bob = await people("alice", False), await people("bob", False)
+    room_id = await co_op_room(bot, alice, encrypted=False, members=[bob])
+    opened = await send_text(alice, room_id, "!propose Buy a vna")
+    card = await wait_for_event(alice, room_id, notice_with("Proposal #1: Buy a vna"), 30)
+    poll = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START, 30)
+    await send_shape(alice, room_id, "edit", command="!propose Buy a van\noptions: Van | Bike", original=opened)
+    await wait_for_event(alice, room_id, notice_with("#1 is changed"), 30)
+    await wait_for_event(alice, room_id, lambda s: s.get("content", {}).get("m.relates_to", {}).get("event_id")
+                         == card["event_id"] and "Proposal #1: Buy a van" in body(s), 30)
+    replaced = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START
+                                    and s["content"].get("m.relates_to", {}).get("event_id") == poll["event_id"], 30)
+    new_poll = replaced["content"]["m.new_content"][POLL_START]
+    assert [a["org.matrix.msc1767.text"] for a in new_poll["answers"]] == ["Van", "Bike"]
+    assert "Buy a van" in new_poll["question"]["org.matrix.msc1767.text"]
+    await say(bob, room_id, "!vote 1 van", "Recorded: Van on #1")
+    await send_shape(alice, room_id, "edit", command="!propose Buy a bus", original=opened)
+    refused = await wait_for_event(alice, room_id, notice_with("already voted"), 30)
+    assert "!withdraw 1" in body(refused) and "propose again" in body(refused)
+    assert (await bot.stores.proposals.list(1))[0].title == "Buy a van"
+
+
+async def test_a_redacted_vote_command_withdraws_that_vote(bot, people):
+    """Issue 14, case 5: `!vote 1 for` redacted by its sender no longer counts at the close."""
+    room_id, card, poll, answers = await poll_room(bot, people, "bob")
+    bob = await people("bob", False)
+    vote = await send_text(bob, room_id, "!vote 1 for")
+    await wait_for_event(bob, room_id, notice_with("Recorded: For on #1"), 30)
+    await bob.room_redact(room_id, vote, reason="changed my mind")
+    await wait_for_event(bob, room_id, notice_with("withdrawn"), 30)
+    p = (await bot.stores.proposals.list(1))[0]
+    assert await bot.stores.proposals.counts(p.id, 3) == [0, 0, 0]
+    await say(await people("alice", False), room_id, "!close 1 done", "Result of #1 Buy a van")
+    assert (await bot.stores.proposals.get_by_id(p.id)).result["counts"] == [0, 0, 0]

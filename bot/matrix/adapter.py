@@ -48,7 +48,7 @@ from bot.notices import Notices
 from bot.services import Services
 from handlers import texts
 from handlers.cards import CardView, card_view
-from handlers.events import CommandReceived, VoteCast
+from handlers.events import CommandReceived, MessageRetracted, VoteCast
 from handlers.types import ChatRef, Reply
 from storage.db import is_transient
 from storage.models import Card, Outbox
@@ -152,6 +152,7 @@ class MatrixAdapter:
         # card id -> (text, transaction id) of its edit not yet known to be posted: a retry of that
         # edit reuses the id (posts once); any other edit gets a new one.
         self._edits: dict[int, tuple[str, str]] = {}
+        self._polls_revised: dict[int, datetime] = {}  # card id -> the revision its poll shows
         self._lock = asyncio.Lock()  # sync handling and close-time reconciliation take turns
         self.ready = asyncio.Event()  # set once logged in and the first sync is handled
         self.bot_name: str | None = None  # the user id, once logged in
@@ -392,12 +393,13 @@ class MatrixAdapter:
         user = room.users.get(user_id) if room else None
         return user.display_name if user else None
 
-    def _command_text(self, room_id: str, event: RoomMessageText) -> str:
-        """What a message says, with each person it names as their id: pills where they stand, the
-        reply's quoted fallback left out, an address to the bot (`coopbot: !show 2`) taken off, and
-        an argument that is only a mentioned person's shown name read as that person."""
-        content = event.source.get("content", {})
-        text = convert.command_text(convert.with_mentions(event.body or "", event.formatted_body))
+    def _command_text(self, room_id: str, content: dict) -> str:
+        """What a message's content says, with each person it names as their id: pills where they
+        stand, the reply's quoted fallback left out, an address to the bot (`coopbot: !show 2`)
+        taken off, and an argument that is only a mentioned person's shown name read as that person."""
+        body, formatted = content.get("body"), content.get("formatted_body")
+        formatted = formatted if content.get("format") == convert.HTML and isinstance(formatted, str) else None
+        text = convert.command_text(convert.with_mentions(body if isinstance(body, str) else "", formatted))
         me = self.user_id
         text = convert.addressed(text, (me, me[1:].partition(":")[0], self._shown_name(room_id, me) or ""))
         names = {user_id: name for user_id in convert.mentioned(content)
@@ -407,22 +409,25 @@ class MatrixAdapter:
     async def _event(self, room_id: str, event) -> None:
         gov = self.services.governance
         if isinstance(event, RoomMessageText):
-            # TODO(issue 14, edits): an edit (m.replace) is not a command today only because clients
-            # write its fallback body as "* <text>"; the handling of edits settles it.
-            text = self._command_text(room_id, event)
+            content = event.source.get("content", {})
+            corrects = convert.edited(content)
+            if corrects is not None:
+                # An edit (as Element sends it): the message now says its m.new_content, and the core
+                # decides what correcting the original may do. The " * …" fallback is never read.
+                content = content["m.new_content"]
+            text = self._command_text(room_id, content)
             if not text.lstrip().startswith(("!", "/")):
                 return
-            command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id)
-            for i, reply in enumerate(await gov.handle_command(command)):
-                self.cards.mark(reply.proposal_id)
-                if self.notices.folds(command.chat, reply):
-                    continue  # the room's notice says it, in one message for the whole burst
-                # Sent beside the sync, not in it: a rate-limited reply must not hold up the votes
-                # that come after it (its effect is already stored; its transaction id keeps it single).
-                self._spawn(self._reply(room_id, event, reply, i), "matrix-reply")
-            self.kick()
+            command = CommandReceived(self._chat(room_id), self._user(room_id, event.sender), text, event.event_id,
+                                      corrects)
+            self._answer(room_id, event, await gov.handle_command(command), reply_to=corrects or event.event_id)
         elif isinstance(event, RedactionEvent):
             self.notices.gone(event.redacts)  # if it was a notice, the next one is a new message
+            if event.sender != self.user_id and event.redacts:
+                # Deleted by its sender: a vote that message cast is withdrawn (the core checks whose it was).
+                retracted = MessageRetracted(self._chat(room_id), self._user(room_id, event.sender), event.redacts,
+                                             event.event_id)
+                self._answer(room_id, event, await gov.handle_retraction(retracted), reply_to=event.redacts)
         elif _is_vote(event):
             await self._poll_response(room_id, event.event_id, event.sender, event.source.get("content", {}),
                                       made_at=_timestamp(event.server_timestamp))
@@ -587,13 +592,25 @@ class MatrixAdapter:
         )
         return _checked(response, RoomSendResponse, f"{event_type} to {room_id}").event_id
 
-    async def _reply(self, room_id: str, event, reply: Reply, index: int) -> None:
+    def _answer(self, room_id: str, event, replies: list[Reply], *, reply_to: str) -> None:
+        """The core's replies to one event, each sent beside the sync, not in it: a rate-limited
+        reply must not hold up the votes that come after it (its effect is already stored; its
+        transaction id keeps it single)."""
+        chat = self._chat(room_id)
+        for i, reply in enumerate(replies):
+            self.cards.mark(reply.proposal_id)
+            if self.notices.folds(chat, reply):
+                continue  # the room's notice says it, in one message for the whole burst
+            self._spawn(self._reply(room_id, event, reply, i, reply_to), "matrix-reply")
+        self.kick()  # a command may have queued announcements (a card) with no reply at all
+
+    async def _reply(self, room_id: str, event, reply: Reply, index: int, reply_to: str) -> None:
         text = reply.text
         if reply.private and not self._chat(room_id).is_direct:
             # The room sees only what it may: a secret ballot is cast in a direct chat.
             text = reply.public_fallback or text
         thread = convert.thread_root(event.source.get("content", {}))
-        content = convert.answer(text, event.event_id, event.sender, thread)
+        content = convert.answer(text, reply_to, event.sender, thread)
         try:
             await self._send(room_id, content, txn=f"reply-{event.event_id}-{index}")
         except Exception:
@@ -665,10 +682,9 @@ class MatrixAdapter:
                 return
             # The poll and its record go together while syncs wait, so no response to the poll can
             # be handled before the bot knows the poll is its own.
-            question = texts.POLL_QUESTION.format(title=view.text.split("\n", 1)[0], prefix=PREFIX)
             async with self._lock:
                 poll_id = await self._send(
-                    item.chat_id, convert.poll_start(view, text, question), txn=f"poll-{item.id}",
+                    item.chat_id, convert.poll_start(view, text, _question(view)), txn=f"poll-{item.id}",
                     event_type=convert.POLL_START,
                 )
                 await self.services.stores.cards.record(
@@ -688,6 +704,19 @@ class MatrixAdapter:
             await self._send(item.chat_id, convert.poll_end(poll_id, text), txn=f"pollend-{item.id}",
                              event_type=convert.POLL_END)
 
+    async def _revise_poll(self, card: Card, view: CardView) -> None:
+        """Its author changed the proposal: the poll's question and answers are replaced too (an
+        m.replace of the poll, as Element edits a poll nobody has answered), once per revision."""
+        if card.poll_id is None or view.revised_at is None or self._polls_revised.get(card.id) == view.revised_at:
+            return
+        text = view.text
+        content = {**convert.poll_start(view, text, _question(view)),
+                   "m.new_content": convert.poll_start(view, text, _question(view)),
+                   "m.relates_to": {"rel_type": "m.replace", "event_id": card.poll_id}}
+        await self._send(card.chat_id, content, txn=f"poll-edit-{card.id}-{view.revised_at.isoformat()}",
+                         event_type=convert.POLL_START)
+        self._polls_revised[card.id] = view.revised_at
+
     async def edit(self, card: Card, view: CardView, text: str) -> Outcome:
         # Each edit has a transaction id of its own, kept only for retries of that same edit: a
         # tally that comes back to an earlier text (a vote changed and changed back) must be posted
@@ -696,6 +725,8 @@ class MatrixAdapter:
         txn = pending[1] if pending and pending[0] == text else f"edit-{card.id}-{uuid.uuid4().hex}"
         self._edits[card.id] = (text, txn)
         try:
+            if view.is_open:
+                await self._revise_poll(card, view)
             await self._send(card.chat_id, convert.replacement(card.message_id, text), txn=txn)
         except Exception as exc:
             outcome = _outcome(exc)
@@ -709,6 +740,10 @@ class MatrixAdapter:
         if _polled(view):
             return view.text + "\n" + texts.CARD_POLL_NOTE.format(prefix=PREFIX)
         return view.text
+
+
+def _question(view: CardView) -> str:
+    return texts.POLL_QUESTION.format(title=view.text.split("\n", 1)[0], prefix=PREFIX)
 
 
 class Quiet:

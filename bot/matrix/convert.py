@@ -22,6 +22,7 @@ _ANSWER = re.compile(r"o(\d{1,2})")
 # it; only a direct answer names someone in it: the person answered.
 MENTIONS = "m.mentions"
 THREAD = "m.thread"
+HTML = "org.matrix.custom.html"  # the only `format` of a formatted body
 
 
 def chat_ref(room_id: str, *, direct: bool, title: str) -> ChatRef:
@@ -60,6 +61,15 @@ def named_by_mention(text: str, names: dict[str, str]) -> str:
     if len(meant) != 1:
         return text
     return f"{verb} {meant[0]}{newline}{rest}"
+
+
+def edited(content: dict) -> str | None:
+    """The id of the message an edit replaces (`m.replace` with its `m.new_content`), else None."""
+    relates = content.get("m.relates_to")
+    if (isinstance(relates, dict) and relates.get("rel_type") == "m.replace"
+            and isinstance(relates.get("event_id"), str) and isinstance(content.get("m.new_content"), dict)):
+        return relates["event_id"]
+    return None
 
 
 def thread_root(content: dict) -> str | None:
