@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from handlers.minutes import short
 from handlers.money import format_amount
 from handlers.tally import is_abstain, is_yes_no
 
@@ -614,6 +615,15 @@ def books(coop: str, entries: list[dict], tz: ZoneInfo) -> str:
 def payout_refused(missing: list[str]) -> str:
     owed = plural(len(missing), "member owed a share has", "members owed a share have")
     return f"No payout yet: {owed} not vowed: " + ", ".join(missing) + "."
+
+
+# --- the minutes ---
+# How an announcement ends: the minutes' size and the start of their head, which members witness.
+MINUTES_HEAD = "Minutes {size} · {head}"
+
+
+def head_text(size: int, root: bytes) -> str:
+    return MINUTES_HEAD.format(size=size, head=short(root))
 
 
 # --- the charter: what `charter` says of each key, and why an amendment is refused ---

@@ -49,3 +49,14 @@ def test_core_does_not_import_the_adapters():
         if "bot" in _imports(path)
     ]
     assert offenders == []
+
+
+def test_chance_comes_only_from_draws():
+    """Nothing the bot runs imports `random`: its draws (handlers/draws.py) are replayable, and its only chance."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("bot", *CORE)
+        for path in (ROOT / package).rglob("*.py")
+        if "random" in _imports(path)
+    ]
+    assert offenders == []
