@@ -1112,3 +1112,26 @@ async def test_a_redacted_vote_command_withdraws_that_vote(bot, people):
     assert await bot.stores.proposals.counts(p.id, 3) == [0, 0, 0]
     await say(await people("alice", False), room_id, "!close 1 done", "Result of #1 Buy a van")
     assert (await bot.stores.proposals.get_by_id(p.id)).result["counts"] == [0, 0, 0]
+
+
+async def test_a_redacted_poll_answer_withdraws_that_vote_unless_replaced(bot, people):
+    """Redacting a poll answer takes back the vote it cast; redacting an earlier answer that a
+    later one replaced changes nothing."""
+    room_id, card, poll, answers = await poll_room(bot, people, "bob", "carol")
+    bob, carol = await people("bob", False), await people("carol", False)
+    p = (await bot.stores.proposals.list(1))[0]
+    answered = await send_poll_response(bob, room_id, poll["event_id"], answers["For"])
+    first = await send_poll_response(carol, room_id, poll["event_id"], answers["For"])
+    await send_poll_response(carol, room_id, poll["event_id"], answers["Against"])
+    for _ in range(200):
+        if await bot.stores.proposals.counts(p.id, 3) == [1, 1, 0]:
+            break
+        await asyncio.sleep(0.05)
+    await bob.room_redact(room_id, answered)
+    await carol.room_redact(room_id, first)
+    await wait_for_event(bob, room_id, notice_with("Your vote on #1 is withdrawn"), 30)
+    for _ in range(200):
+        if await bot.stores.proposals.counts(p.id, 3) == [0, 1, 0]:
+            break
+        await asyncio.sleep(0.05)
+    assert await bot.stores.proposals.counts(p.id, 3) == [0, 1, 0]
