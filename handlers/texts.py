@@ -680,3 +680,68 @@ AMEND_FUNDS_COUNT = "{key} must name from {low} to {high} funds ({count} given)"
 AMEND_NOT_CHOICE = "{key} is {choices}, not '{text}'"
 AMEND_NOT_CURRENCY = "'{text}' is not an ISO 4217 currency code (write EUR, USD, GBP…)"
 AMEND_NOT_TIMEZONE = "'{text}' is not a timezone (write Europe/Berlin or America/New_York)"
+
+# --- draws anyone can replay ---
+DRAW_USAGE_SHOW = "Write {prefix}draw D3 to see a draw, or {prefix}draw <seats> <purpose> to announce one."
+DRAW_BAD_SEATS = "'{text}' is not a number of seats (write 1, 2, 3…)."
+DRAW_NO_SEATS = "A draw has at least one seat."
+DRAW_TOO_MANY_SEATS = "A draw has at most {limit} seats."
+DRAW_NO_PURPOSE = "Say what the draw is for: {prefix}draw 3 auditors."
+DRAW_PURPOSE_TOO_LONG = "A draw's purpose can be at most {limit} characters ({length} given)."
+DRAW_BAD_SOURCE = "'{text}' is not a pool: write from: members (or from: allies)."
+DRAW_NO_ALLIES = ("Drawing from allies comes with affiliated organisations, which this co-op does not have yet. "
+                  "Draw from members for now.")
+DRAW_BAD_COOLDOWN = "'{text}' is not a cooldown: write how many past draws of the same purpose to look back on (0 to {limit})."
+DRAW_BAD_AT = "I can't read the draw time '{text}'. Write a duration (10m, 2h, 1d) or a time like 2026-12-01 18:00."
+DRAW_AT_PAST = "The draw time {when} has already passed."
+DRAW_AT_TOO_SOON = "A draw is made at least {minimum} after it is announced, so members can shuffle."
+DRAW_AT_TOO_LATE = "A draw is made at most {maximum} after it is announced."
+DRAW_EMPTY_POOL = "Nobody is left to draw from: every active member is excluded."
+DRAW_BAD_NUMBER = "'{text}' is not a draw number (write D3 or 3)."
+DRAW_UNKNOWN = "{coop} has no draw D{number}."
+DRAW_NOT_STEWARD = "Only a steward of {coop} can announce a draw. Anyone can look at one: {prefix}draw D3."
+DRAW_REASON_COOLDOWN = "seated in D{number} ({purpose})"
+
+DRAW_ANNOUNCED = """Draw D{number}: {seats} for {purpose}, at {when}.
+Pool, in register order:
+{pool}
+{excluded}Commitment: sha256(secret) = {commitment}
+Until the draw time, anyone in the co-op may add their own randomness: {prefix}shuffle D{number} <any text>. Every shuffle is posted, and goes into the draw in the order received."""
+DRAW_EXCLUDED_HEAD = "Excluded:"
+DRAW_EXCLUDED_LINE = "- {name}: {reason}"
+DRAW_NONE_EXCLUDED = "Nobody is excluded.\n"
+
+SHUFFLE_POSTED = "Shuffle {seq} for D{number}, from {name}: {text}"
+SHUFFLE_EMPTY = "A shuffle needs some text of your own: {prefix}shuffle D{number} <any text>."
+SHUFFLE_TOO_LONG = "A shuffle can be at most {limit} characters ({length} given)."
+SHUFFLE_ONE_LINE = "A shuffle is one line."
+SHUFFLE_CLOSED = "D{number}'s draw time ({when}) has come: no more shuffles."
+SHUFFLE_DIRECT = "Your shuffle is in D{number} as number {seq}, and posted in the co-op's rooms."
+
+DRAW_RESULT = """Result of draw D{number} ({purpose}): {seated_line}
+Seated, in the order drawn:
+{seated}
+{unfilled}The secret: {secret}
+sha256(secret) = {commitment}, as committed before the draw.
+Key inputs: the secret, then {contributions_said}.
+Anyone can replay it: {prefix}draw D{number}."""
+DRAW_SEATED_LINE = "{names}."
+DRAW_SEATED_ITEM = "{index}. {name}"
+DRAW_UNFILLED = "{seats} left empty: nobody was left to draw.\n"
+DRAW_NO_CONTRIBUTIONS = "no shuffles"
+
+DRAW_SHOW = """Draw D{number}: {seats} for {purpose}, {status}.
+Pool, in register order:
+{pool}
+{excluded}Commitment: sha256(secret) = {commitment}
+Shuffles, in the order received:
+{contributions}"""
+DRAW_STATUS_ANNOUNCED = "drawn at {when}; the secret is shown then"
+DRAW_STATUS_DUE = "to be drawn now (was due {when})"
+DRAW_STATUS_DRAWN = "drawn at {when}"
+DRAW_SHOW_NO_CONTRIBUTIONS = "(none)"
+DRAW_SHOW_CONTRIBUTION = "{seq}. {name}: {text}"
+DRAW_SHOW_RESULT = """Secret: {secret}
+Seated: {seated}
+Replay it in Python (it prints the seats, numbered as in the pool):
+{snippet}"""

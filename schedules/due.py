@@ -1,5 +1,5 @@
-"""The due work, run by the clock: closing on time, deadline, vow and audit reminders, sunset
-votes. Each step reads what is due from storage, lets handlers.due decide, and writes the result."""
+"""The due work, run by the clock: closing on time, draws at their time, deadline, vow and audit
+reminders, sunset votes. Each step reads what is due from storage, lets handlers.due decide, and writes the result."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from handlers.due import (
     DEADLINE_CLAIM, CalendarClaims, CalendarPlan, CoopView, calendar_claims, calendar_due, deadline_reminder,
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
+from handlers.lottery import draw_due
 from handlers.ports import LastLooks
 from handlers.proposals import close_due
 from schedules.state import DueState
@@ -31,6 +32,7 @@ async def run_due(
     `state` (kept by the clock) makes a run cheap; without it the run looks at everything."""
     state = state if state is not None else DueState()
     await close_due(stores, now, before_close)
+    await draw_due(stores, now)
     changed = await state.refresh(stores)
     full = (changed or state.since is None or now < state.since or state.full_at is None
             or now - state.full_at >= FULL_LOOK_EVERY)
@@ -49,7 +51,8 @@ async def next_due(stores: Stores, now: datetime, state: DueState) -> datetime |
     moments = [plan.until for plan in state.plans.values()]
     offsets = {int(o.total_seconds()) for view in state.coops.values() for o in view.charter.reminder_offsets}
     reminder = await stores.proposals.next_reminder(now, offsets)
-    return min(moments + ([reminder] if reminder is not None else []), default=None)
+    draw = await stores.draws.next_at(now)
+    return min(moments + [m for m in (reminder, draw) if m is not None], default=None)
 
 
 async def _handled(stores: Stores, keys: list[str]) -> set[str]:

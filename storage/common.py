@@ -15,7 +15,8 @@ from storage.models import GovernanceEvent, InboundEvent, Outbox, Room
 # What a chat sees first when its budget is short: cards, results, reminders and audits go before
 # routine announcements (joins, vows, rounds) queued earlier.
 URGENT, ROUTINE = 0, 1
-URGENT_KINDS = frozenset({"proposal_opened", "proposal_result", "proposal_withdrawn", "reminder", "audit"})
+URGENT_KINDS = frozenset({"proposal_opened", "proposal_result", "proposal_withdrawn", "reminder", "audit",
+                          "draw_announced", "draw_drawn"})
 
 
 def priority(kind: str) -> int:

@@ -336,3 +336,46 @@ class Waiver(SQLModel, table=True):
     round_id: int = Field(sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"), primary_key=True))
     member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True))
     proposal_id: int = _fk("proposal.id")
+
+
+class Draw(SQLModel, table=True):
+    """A lottery anyone can replay (SPEC 'Draws anyone can replay'): its pool and exclusions as
+    announced, the commitment, and the secret kept from the announcement (so a restart draws with
+    the committed one) but shown only once drawn."""
+
+    __tablename__ = "draw"
+    __table_args__ = (
+        UniqueConstraint("coop_id", "number", name="uq_draw_coop_number"),
+        Index("ix_draw_status_at", "status", "draw_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    number: int
+    purpose: str = Field(max_length=100)
+    seats: int
+    source: str = Field(default="members", max_length=8)  # members | allies
+    pool: list = Field(sa_column=Column(JSON, nullable=False))  # [{"id": member id, "name": …}] in register order
+    excluded: list = Field(sa_column=Column(JSON, nullable=False))  # [{"name": …, "reason": …}]
+    commitment: str = Field(max_length=64)  # sha256(secret) hex
+    secret: str = Field(max_length=64)  # hex; shown only once drawn
+    draw_at: datetime = _ts()
+    status: str = Field(default="announced", max_length=16)  # announced | drawn
+    result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _ts()
+    created_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")  # None: opened by the bot
+    drawn_at: datetime | None = _ts(nullable=True)
+
+
+class DrawContribution(SQLModel, table=True):
+    """A member's `shuffle`: one line of their own randomness, in the order received."""
+
+    __tablename__ = "draw_contribution"
+    __table_args__ = (UniqueConstraint("draw_id", "seq", name="uq_draw_contribution_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    draw_id: int = _fk("draw.id")
+    seq: int
+    member_id: int | None = _fk("member.id", nullable=True, ondelete="SET NULL")
+    text: str = Field(max_length=200)
+    at: datetime = _ts()

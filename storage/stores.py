@@ -8,6 +8,7 @@ from storage.cards import CardStore
 from storage.coops import CoopStore
 from storage.cursors import CursorStore
 from storage.db import Database
+from storage.draws import DrawStore
 from storage.members import MemberStore
 from storage.outbox import OutboxStore
 from storage.proposals import ProposalStore
@@ -26,10 +27,11 @@ class Stores:
     cards: CardStore
     cursors: CursorStore
     rounds: RoundStore
+    draws: DrawStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
-            CursorStore(db), RoundStore(db),
+            CursorStore(db), RoundStore(db), DrawStore(db),
         )

@@ -1,0 +1,268 @@
+"""Lotteries anyone can replay: the `draw` and `shuffle` verbs, `hold_draw` for the features that
+draw by lot, and drawing what is due (SPEC 'Draws anyone can replay'; the chance is handlers.draws)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers import draws, texts
+from handlers.charter import Charter
+from handlers.context import Context
+from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
+from handlers.parsing import one_line, parse_closing, parse_number, split_first
+from handlers.types import Reply
+from handlers.verbs import Call, Standing, verb
+from storage.draws import DrawNotOpen
+from storage.models import Draw, DrawContribution, Member
+from storage.stores import Stores
+
+logger = logging.getLogger(__name__)
+
+MAX_PURPOSE = 100
+MAX_SEATS = 100
+MAX_SHUFFLE = 200
+MAX_COOLDOWN = 100
+DEFAULT_AT = timedelta(minutes=10)
+MIN_AT = timedelta(minutes=1)  # members need a moment to shuffle
+MAX_AT = timedelta(days=30)
+SOURCES = ("members", "allies")
+DRAW_KEYS = {
+    "from": "members|allies",
+    "cooldown": "<n>   (exclude whoever was seated in the last n draws of this purpose)",
+    "at": "10m | 2026-12-01 18:00   (the draw time; default 10 minutes on)",
+}
+
+
+def _tz(coop) -> ZoneInfo:
+    return Charter.from_json(coop.charter).tz
+
+
+async def hold_draw(
+    stores: Stores, coop_id: int, *, purpose: str, seats: int, pool: Sequence[Member],
+    excluded: Sequence[tuple[str, str]] = (), at: datetime, now: datetime, by: int | None = None,
+    source: str = "members", event: tuple[str, str] | None = None,
+) -> Draw:
+    """Announce a draw from `pool` (in register order) with a fresh secret committed to: the one
+    entry for every feature that draws by lot (the `draw` verb, auditors, facilitators, red teams,
+    stewards). `excluded` is (name, reason) for everyone left out and why. It is drawn at `at` by
+    the due work, once."""
+    if seats < 1 or not pool:
+        raise ValueError(f"a draw needs a seat and someone to draw ({seats} seats, pool of {len(pool)})")
+    coop = await stores.coops.get(coop_id)
+    tz = _tz(coop)
+    secret = draws.new_secret()
+    return await stores.draws.announce(
+        coop_id, purpose=purpose, seats=seats, source=source,
+        pool=[{"id": m.id, "name": m.display_name} for m in pool],
+        excluded=[{"name": name, "reason": reason} for name, reason in excluded],
+        secret=secret.hex(), commitment=draws.commitment(secret), draw_at=at, by=by, now=now,
+        render=lambda d: announcement(d, tz), event=event,
+    )
+
+
+def _pool_lines(d: Draw) -> str:
+    return "\n".join(f"{i}. {entry['name']}" for i, entry in enumerate(d.pool, 1))
+
+
+def _excluded_lines(d: Draw) -> str:
+    if not d.excluded:
+        return texts.DRAW_NONE_EXCLUDED
+    lines = [texts.DRAW_EXCLUDED_LINE.format(name=e["name"], reason=e["reason"]) for e in d.excluded]
+    return "\n".join([texts.DRAW_EXCLUDED_HEAD, *lines]) + "\n"
+
+
+def _seats(n: int) -> str:
+    return texts.plural(n, "seat", "seats")
+
+
+def announcement(d: Draw, tz: ZoneInfo) -> str:
+    return texts.DRAW_ANNOUNCED.format(
+        number=d.number, seats=_seats(d.seats), purpose=d.purpose, when=texts.when(d.draw_at, tz),
+        pool=_pool_lines(d), excluded=_excluded_lines(d), commitment=d.commitment, prefix=texts.PREFIX_MARK,
+    )
+
+
+def _seated_items(d: Draw) -> list[str]:
+    return [texts.DRAW_SEATED_ITEM.format(index=s["number"], name=s["name"]) for s in d.result["seated"]]
+
+
+def result_text(d: Draw) -> str:
+    result = d.result
+    names = ", ".join(s["name"] for s in result["seated"])
+    contributions = result["contributions"]
+    said = (texts.plural(len(contributions), "shuffle", "shuffles") + " in the order received" if contributions
+            else texts.DRAW_NO_CONTRIBUTIONS)
+    return texts.DRAW_RESULT.format(
+        number=d.number, purpose=d.purpose, seated_line=texts.DRAW_SEATED_LINE.format(names=names),
+        seated="\n".join(_seated_items(d)),
+        unfilled=texts.DRAW_UNFILLED.format(seats=_seats(result["unfilled"])) if result["unfilled"] else "",
+        secret=d.secret, commitment=d.commitment, contributions_said=said, prefix=texts.PREFIX_MARK,
+    )
+
+
+def decide(d: Draw, contributions: list[str]) -> dict:
+    """The draw itself, from the stored secret and the shuffles in the order received."""
+    key = draws.key(d.secret, contributions)
+    picked = draws.picks(key, list(range(len(d.pool))), d.seats)
+
+    def entry(i: int) -> dict:
+        return {"number": i + 1, "id": d.pool[i]["id"], "name": d.pool[i]["name"]}
+
+    return {"contributions": contributions, "key": key.hex(), "seated": [entry(i) for i in picked.seated],
+            "unfilled": picked.unfilled, "values": picked.values}
+
+
+async def draw_due(stores: Stores, now: datetime) -> int:
+    """Reveal and draw every announced draw whose time has come, each once (the store moves it
+    announced → drawn under its row lock): also those whose time passed while the bot was down."""
+    done = 0
+    for d in await stores.draws.due(now):
+        try:
+            if await stores.draws.draw(d.id, now=now, decide=decide, render=result_text) is not None:
+                done += 1
+        except Exception:
+            # One draw that fails must not hold the others; the next run tries it again.
+            logger.exception("drawing D%s of co-op %s failed; will retry", d.number, d.coop_id)
+    return done
+
+
+def _number(text: str) -> int | None:
+    text = text.strip()
+    return parse_number(text[1:] if text[:1] in ("D", "d") else text)
+
+
+async def _find(ctx: Context, text: str) -> Draw:
+    number = _number(text)
+    if number is None:
+        raise BadArguments(texts.DRAW_BAD_NUMBER.format(text=one_line(text)[:40]) if text.strip()
+                           else texts.MISSING_ARGUMENT.format(what="the draw number"))
+    found = await ctx.stores.draws.get(ctx.coop.id, number)
+    if found is None:
+        raise NotFound(texts.DRAW_UNKNOWN.format(coop=ctx.coop.name, number=number))
+    return found
+
+
+@verb("draw", who=Standing.IN_COOP, args="<seats> <purpose> | D<n>", keys=DRAW_KEYS,
+      summary="steward: announce a lottery; anyone: draw D<n> shows a draw and how to replay it")
+async def draw(ctx: Context, call: Call) -> list[Reply]:
+    first, rest = split_first(call.args)
+    if not first:
+        raise BadArguments(texts.DRAW_USAGE_SHOW.format(prefix=ctx.prefix))
+    # `draw D3` and `draw 3` show a draw; `draw 3 auditors` announces one.
+    if first[:1] in ("D", "d") or (not rest and not call.settings):
+        if rest:
+            raise BadArguments(texts.UNEXPECTED_ARGUMENT)
+        return [Reply(await describe(ctx.stores, await _find(ctx, first), _tz(ctx.coop), ctx.now))]
+    return await _announce(ctx, call, first, rest)
+
+
+async def _announce(ctx: Context, call: Call, seats_text: str, purpose_text: str) -> list[Reply]:
+    if ctx.member is None or ctx.member.status != "active" or ctx.member.role != "steward":
+        raise NotAllowed(texts.DRAW_NOT_STEWARD.format(coop=ctx.coop.name, prefix=ctx.prefix))
+    steward, settings = ctx.member, call.settings
+    seats = parse_number(seats_text)
+    if seats is None:
+        raise BadArguments(texts.DRAW_BAD_SEATS.format(text=one_line(seats_text)[:40]))
+    if seats < 1:
+        raise BadArguments(texts.DRAW_NO_SEATS)
+    if seats > MAX_SEATS:
+        raise BadArguments(texts.DRAW_TOO_MANY_SEATS.format(limit=MAX_SEATS))
+    purpose = one_line(purpose_text)
+    if not purpose:
+        raise BadArguments(texts.DRAW_NO_PURPOSE.format(prefix=ctx.prefix))
+    if len(purpose) > MAX_PURPOSE:
+        raise BadArguments(texts.DRAW_PURPOSE_TOO_LONG.format(limit=MAX_PURPOSE, length=len(purpose)))
+    source = settings.get("from", "members").strip().lower()
+    if source not in SOURCES:
+        raise BadArguments(texts.DRAW_BAD_SOURCE.format(text=one_line(settings["from"])[:40]))
+    if source == "allies":
+        raise NotAllowed(texts.DRAW_NO_ALLIES)
+    cooldown = 0
+    if "cooldown" in settings:
+        cooldown = parse_number(settings["cooldown"])
+        if cooldown is None or cooldown > MAX_COOLDOWN:
+            raise BadArguments(texts.DRAW_BAD_COOLDOWN.format(text=one_line(settings["cooldown"])[:40],
+                                                              limit=MAX_COOLDOWN))
+    at = _draw_time(ctx, settings.get("at"))
+    active = [m for m in await ctx.stores.members.register(ctx.coop.id) if m.status == "active"]
+    # Whoever sat in the last `cooldown` draws of this purpose stays out, each named with the draw.
+    reasons: dict[int, str] = {}
+    for past in await ctx.stores.draws.recent(ctx.coop.id, purpose, cooldown):
+        for seat in past.result["seated"]:
+            reasons.setdefault(seat["id"], texts.DRAW_REASON_COOLDOWN.format(number=past.number, purpose=past.purpose))
+    pool = [m for m in active if m.id not in reasons]
+    excluded = [(m.display_name, reasons[m.id]) for m in active if m.id in reasons]
+    if not pool:
+        raise Conflict(texts.DRAW_EMPTY_POOL)
+    await hold_draw(ctx.stores, ctx.coop.id, purpose=purpose, seats=seats, pool=pool, excluded=excluded, at=at,
+                    now=ctx.now, by=steward.id, source=source, event=ctx.event)
+    # The announcement goes to every bound room through the outbox; there is nothing more to say here.
+    return []
+
+
+def _draw_time(ctx: Context, text: str | None) -> datetime:
+    if text is None:
+        return ctx.now + DEFAULT_AT
+    at = parse_closing(text, ctx.now, _tz(ctx.coop))
+    if at is None:
+        raise BadArguments(texts.DRAW_BAD_AT.format(text=one_line(text)[:60]))
+    if at <= ctx.now:
+        raise BadArguments(texts.DRAW_AT_PAST.format(when=texts.when(at, _tz(ctx.coop))))
+    if at - ctx.now < MIN_AT:
+        raise BadArguments(texts.DRAW_AT_TOO_SOON.format(minimum=texts.span(MIN_AT)))
+    if at - ctx.now > MAX_AT:
+        raise BadArguments(texts.DRAW_AT_TOO_LATE.format(maximum=texts.span(MAX_AT)))
+    return at
+
+
+@verb("shuffle", who=Standing.MEMBER, args="D<n> <any text>",
+      summary="add your own randomness to a draw before its time (posted publicly)")
+async def shuffle(ctx: Context, call: Call) -> list[Reply]:
+    number_text, rest = split_first(call.args)
+    d = await _find(ctx, number_text)
+    text = one_line(rest)
+    if not text:
+        raise BadArguments(texts.SHUFFLE_EMPTY.format(prefix=ctx.prefix, number=d.number))
+    if len(text) > MAX_SHUFFLE:
+        raise BadArguments(texts.SHUFFLE_TOO_LONG.format(limit=MAX_SHUFFLE, length=len(text)))
+    closed = Conflict(texts.SHUFFLE_CLOSED.format(number=d.number, when=texts.when(d.draw_at, _tz(ctx.coop))))
+    if d.status != "announced" or ctx.now >= d.draw_at:
+        raise closed
+    name = ctx.member.display_name
+    try:
+        c = await ctx.stores.draws.shuffle(
+            d.id, ctx.member.id, text, now=ctx.now, event=ctx.event,
+            render=lambda q, c: texts.SHUFFLE_POSTED.format(seq=c.seq, number=q.number, name=name, text=c.text),
+        )
+    except DrawNotOpen:
+        raise closed from None
+    # In a room the posted shuffle is the answer; a direct chat is told where it went.
+    return [Reply(texts.SHUFFLE_DIRECT.format(number=d.number, seq=c.seq))] if ctx.chat.is_direct else []
+
+
+async def describe(stores: Stores, d: Draw, tz: ZoneInfo, now: datetime) -> str:
+    """Every input of a draw, and once drawn its secret, result and the replay snippet."""
+    contributions: list[DrawContribution] = await stores.draws.contributions(d.id)
+    names = await stores.members.names([c.member_id for c in contributions if c.member_id is not None])
+    lines = [texts.DRAW_SHOW_CONTRIBUTION.format(seq=c.seq, name=names.get(c.member_id, "?"), text=c.text)
+             for c in contributions]
+    if d.status == "drawn":
+        status = texts.DRAW_STATUS_DRAWN.format(when=texts.when(d.drawn_at, tz))
+    elif d.draw_at <= now:
+        status = texts.DRAW_STATUS_DUE.format(when=texts.when(d.draw_at, tz))
+    else:
+        status = texts.DRAW_STATUS_ANNOUNCED.format(when=texts.when(d.draw_at, tz))
+    text = texts.DRAW_SHOW.format(
+        number=d.number, seats=_seats(d.seats), purpose=d.purpose, status=status, pool=_pool_lines(d),
+        excluded=_excluded_lines(d), commitment=d.commitment,
+        contributions="\n".join(lines) or texts.DRAW_SHOW_NO_CONTRIBUTIONS,
+    )
+    if d.status != "drawn":
+        return text
+    snippet = draws.replay_snippet(d.commitment, d.secret, d.result["contributions"], [e["name"] for e in d.pool],
+                                   d.seats)
+    seated = "; ".join(_seated_items(d))
+    return text + "\n" + texts.DRAW_SHOW_RESULT.format(secret=d.secret, seated=seated, snippet=snippet)

@@ -1,0 +1,116 @@
+"""Store for draws: announcing (numbered per co-op), shuffles, and the one draw at its time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from storage.common import announce, claim, log
+from storage.db import Database
+from storage.errors import StoreError
+from storage.models import Coop, Draw, DrawContribution
+
+
+class DrawNotOpen(StoreError):
+    """The draw's time has come (or it is drawn): no more shuffles."""
+
+
+class DrawStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, coop_id: int, number: int) -> Draw | None:
+        async with self.db.read() as s:
+            stmt = select(Draw).where(Draw.coop_id == coop_id, Draw.number == number)
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def contributions(self, draw_id: int) -> list[DrawContribution]:
+        async with self.db.read() as s:
+            stmt = select(DrawContribution).where(DrawContribution.draw_id == draw_id).order_by(DrawContribution.seq)
+            return list((await s.execute(stmt)).scalars())
+
+    async def recent(self, coop_id: int, purpose: str, count: int) -> list[Draw]:
+        """The last `count` drawn draws of a purpose (in any case), newest first."""
+        if count <= 0:
+            return []
+        async with self.db.read() as s:
+            stmt = (select(Draw).where(Draw.coop_id == coop_id, Draw.status == "drawn",
+                                       func.lower(Draw.purpose) == purpose.lower())
+                    .order_by(Draw.number.desc()).limit(count))
+            return list((await s.execute(stmt)).scalars())
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Draw]:
+        """Announced draws whose time has come."""
+        async with self.db.read() as s:
+            stmt = (select(Draw).where(Draw.status == "announced", Draw.draw_at <= now)
+                    .order_by(Draw.draw_at, Draw.id).limit(limit))
+            return list((await s.execute(stmt)).scalars())
+
+    async def next_at(self, after: datetime) -> datetime | None:
+        """The earliest draw time of an announced draw later than `after` (an index seek)."""
+        async with self.db.read() as s:
+            stmt = select(func.min(Draw.draw_at)).where(Draw.status == "announced", Draw.draw_at > after)
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def announce(
+        self, coop_id: int, *, purpose: str, seats: int, source: str, pool: list[dict], excluded: list[dict],
+        secret: str, commitment: str, draw_at: datetime, by: int | None, now: datetime,
+        render: Callable[[Draw], str], event: tuple[str, str] | None = None,
+    ) -> Draw:
+        """Number and store a draw, log it and queue its announcement, in one transaction."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            await s.get(Coop, coop_id, with_for_update=True)  # numbers are taken one at a time per co-op
+            last = (await s.execute(select(func.max(Draw.number)).where(Draw.coop_id == coop_id))).scalar_one()
+            d = Draw(coop_id=coop_id, number=(last or 0) + 1, purpose=purpose, seats=seats, source=source, pool=pool,
+                     excluded=excluded, commitment=commitment, secret=secret, draw_at=draw_at, status="announced",
+                     created_at=now, created_by=by)
+            s.add(d)
+            await s.flush()
+            # Everything a member needs to replay it, but the secret (logged when drawn).
+            await log(s, coop_id, "draw_announced", now, member_id=by, number=d.number, purpose=purpose, seats=seats,
+                      source=source, pool=pool, excluded=excluded, commitment=commitment, draw_at=draw_at.isoformat())
+            await announce(s, coop_id, "draw_announced", render(d), now)
+            return d
+
+    async def shuffle(
+        self, draw_id: int, member_id: int, text: str, *, now: datetime,
+        render: Callable[[Draw, DrawContribution], str], event: tuple[str, str] | None = None,
+    ) -> DrawContribution:
+        """Add a contribution before the draw time; it is posted in the co-op's rooms. The draw row's
+        lock orders shuffles against the draw: none is taken after the secret is revealed."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            d = (await s.execute(select(Draw).where(Draw.id == draw_id).with_for_update())).scalar_one()
+            if d.status != "announced" or now >= d.draw_at:
+                raise DrawNotOpen()
+            last = (await s.execute(select(func.max(DrawContribution.seq))
+                                    .where(DrawContribution.draw_id == draw_id))).scalar_one()
+            c = DrawContribution(draw_id=draw_id, seq=(last or 0) + 1, member_id=member_id, text=text, at=now)
+            s.add(c)
+            await s.flush()
+            await log(s, d.coop_id, "draw_shuffled", now, member_id=member_id, number=d.number, seq=c.seq, text=text)
+            await announce(s, d.coop_id, "draw_shuffled", render(d, c), now)
+            return c
+
+    async def draw(
+        self, draw_id: int, *, now: datetime, decide: Callable[[Draw, list[str]], dict],
+        render: Callable[[Draw], str],
+    ) -> Draw | None:
+        """Reveal and draw, exactly once: the row is locked and moved announced → drawn in the same
+        transaction as the result, its log entry and its announcement. None: drawn already."""
+        async with self.db.write() as s:
+            d = (await s.execute(select(Draw).where(Draw.id == draw_id).with_for_update())).scalar_one()
+            if d.status != "announced":
+                return None
+            stmt = select(DrawContribution.text).where(DrawContribution.draw_id == draw_id).order_by(DrawContribution.seq)
+            contributions = list((await s.execute(stmt)).scalars())
+            d.result = decide(d, contributions)
+            d.status, d.drawn_at = "drawn", now
+            await log(s, d.coop_id, "draw_drawn", now, number=d.number, commitment=d.commitment, secret=d.secret,
+                      **d.result)
+            await s.flush()
+            await announce(s, d.coop_id, "draw_drawn", render(d), now)
+            return d
