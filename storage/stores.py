@@ -9,6 +9,7 @@ from storage.coops import CoopStore
 from storage.cursors import CursorStore
 from storage.db import Database
 from storage.members import MemberStore
+from storage.minutes import MinutesStore
 from storage.outbox import OutboxStore
 from storage.proposals import ProposalStore
 from storage.rounds import RoundStore
@@ -26,10 +27,11 @@ class Stores:
     cards: CardStore
     cursors: CursorStore
     rounds: RoundStore
+    minutes: MinutesStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
-            CursorStore(db), RoundStore(db),
+            CursorStore(db), RoundStore(db), MinutesStore(db),
         )
