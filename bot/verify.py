@@ -68,7 +68,10 @@ def _tallies(coop: dict) -> list[str]:
         if p is None or p.get("result") is None:
             found.append(f"proposal {number} is closed in the minutes but has no result in the export")
             continue
-        if [p["result"]["counts"].get(o) for o in p["options"]] != counts:
+        logged, shown = data.get("result") or {}, p["result"]
+        if ([shown["counts"].get(o) for o in p["options"]] != counts
+                or [shown.get(k) for k in ("passed", "voters", "electorate")]
+                != [logged.get(k) for k in ("passed", "voters", "electorate")]):
             found.append(f"proposal {number}'s result differs from its tally in the minutes")
         if "recount" in p and p["recount"] != counts:
             found.append(f"a recount of proposal {number} from the event log differs from its tally in the minutes")
