@@ -1,4 +1,4 @@
-"""The `coopbot` command: console, run, db upgrade, export."""
+"""The `coopbot` command: console, run, db upgrade, export, verify."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot import export, logs
 from bot.config import Settings, SettingsError, load
 from bot.services import Services
 from storage.db import AlreadyRunning
+from storage.minutes import Inconsistent
 
 logger = logging.getLogger("coopbot")
 
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="the register, proposals, votes and ledger, to standard output")
     exp.add_argument("--coop", default=None, help="only this co-op (by name)")
     exp.add_argument("--format", choices=sorted(export.FORMATS), default="json")
+    verify = sub.add_parser("verify", help="check an export's minutes, heads, tallies and draws; prints ok or what does not hold")
+    verify.add_argument("export", help="a file written by coopbot export --format json")
     return parser
 
 
@@ -101,6 +104,10 @@ def _usable(data_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "verify":  # reads a file only: no settings, no database
+        from bot.verify import main as verify
+
+        return verify(args.export)
     # Everything this process creates (database, WAL, shared memory, lock, log, Matrix store) is
     # for this user only, whatever umask the shell or service manager gave it.
     os.umask(0o077)
@@ -118,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     _logging(settings, args.command)
     try:
         return asyncio.run(COMMANDS[args.command](settings, args))
-    except (AlreadyRunning, SettingsError) as exc:  # SettingsError: the database cannot be reached
+    # SettingsError: the database cannot be reached; Inconsistent: the minutes disagree with a posted head.
+    except (AlreadyRunning, SettingsError, Inconsistent) as exc:
         print(f"coopbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

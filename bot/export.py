@@ -52,6 +52,8 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         counts = await stores.proposals.counts(p.id, len(p.options))
         entry["tally"] = dict(zip(p.options, counts)) if (p.ballot == "open" or p.status != "open") else None
         entry["turnout"] = sum(counts)
+        if p.status == "closed":  # counted again from the event log alone, for `coopbot verify`
+            entry["recount"] = await stores.proposals.recount(p.id, len(p.options))
         if p.result is not None:
             outcome = Outcome.from_json(p.result)
             entry["result"] = {
@@ -90,6 +92,22 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         ],
         "proposals": proposals,
         **await _books(stores, coop),
+        "minutes": await _minutes(stores, coop, names),
+    }
+
+
+async def _minutes(stores: Stores, coop: Coop, names: dict[int, str]) -> dict:
+    """Every leaf of the co-op's minutes (its canonical record and leaf hash), the head, and every
+    head the bot posted or a member witnessed: what `coopbot verify` and the README's verifier check."""
+    head = await stores.minutes.head(coop.id)
+    return {
+        "size": head.size,
+        "head": head.root,
+        "leaves": [{"seq": m.seq, "kind": m.kind, "record": m.record, "leaf": m.leaf}
+                   for m in await stores.minutes.leaves(coop.id)],
+        "posted": [{"size": h.size, "root": h.root, "at": h.at.isoformat()} for h in await stores.minutes.posted(coop.id)],
+        "witnessed": [{"size": w.size, "root": w.root, "member": names.get(w.member_id), "at": w.at.isoformat()}
+                      for w in await stores.minutes.witnessed(coop.id)],
     }
 
 

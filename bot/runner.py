@@ -9,6 +9,7 @@ import signal
 
 from bot.config import Settings, SettingsError
 from bot.services import Services
+from storage.minutes import Inconsistent
 from schedules.clock import DueClock
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,17 @@ def check_platforms(settings: Settings) -> None:
         raise SettingsError("MATRIX_HOMESERVER", "this build of coopbot has no Matrix adapter yet")
 
 
+async def check_minutes(services: Services) -> None:
+    """Before anything runs: every co-op's minutes still agree with themselves, with every head the
+    bot posted or a member witnessed, with the events they record and with a recount of every
+    closed proposal. If not, one line names the first co-op and the first size that disagrees."""
+    problems = await services.stores.minutes.check(services.stores.proposals.recount)
+    if problems:
+        first = problems[0]
+        raise Inconsistent(f"the minutes of {first.coop} are inconsistent at size {first.size} "
+                           f"({first.what}): not starting")
+
+
 async def _announce_ready(adapters) -> None:
     # Operators and benchmarks watch for this line: every platform is connected and taking updates.
     await asyncio.gather(*(a.ready.wait() for a in adapters))
@@ -40,6 +52,11 @@ async def _announce_ready(adapters) -> None:
 async def run(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; then stop taking updates, finish what is in hand, exit 0."""
     services = await Services.start(settings, exclusive=True)
+    try:
+        await check_minutes(services)
+    except Inconsistent:
+        await services.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -205,6 +205,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
     if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
+    if minutes := p.result.get("minutes"):  # the head after this close's own leaf, posted with it
+        text += "\n" + texts.head_text(minutes[0], bytes.fromhex(minutes[1]))
     return text
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from handlers.minutes import short
+from storage.merkle import short
 from handlers.money import format_amount
 from handlers.tally import is_abstain, is_yes_no
 
@@ -624,6 +624,23 @@ MINUTES_HEAD = "Minutes {size} · {head}"
 
 def head_text(size: int, root: bytes) -> str:
     return MINUTES_HEAD.format(size=size, head=short(root))
+
+
+MINUTES_NOW = "Minutes of {coop}: {size} records.\nHead: {root}"
+MINUTES_EMPTY = "Minutes of {coop}: nothing recorded yet."
+MINUTES_POSTED = "Last head announced: {head}"
+MINUTES_WITNESSED = "Last head witnessed: {head} ({count} witnessed by members)"
+MINUTES_NONE_WITNESSED = "No member has witnessed a head yet: witness <first 8+ characters of a head> when you see one."
+MINUTES_HOW = (
+    "To check them without trusting the bot: ask for the export (coopbot export --format json), then run "
+    "coopbot verify on it, or the short verifier in the README (\"Checking the minutes\"). It recomputes every "
+    "record's hash and the head, and checks every head the bot announced or a member witnessed."
+)
+WITNESSED = "Witnessed: you saw the minutes of {coop} at {size} records, head {head}."
+WITNESS_SHORT = "Give at least {least} characters of the head, as announced (e.g. witness 3f2a9c01)."
+WITNESS_NOT_HEX = "A head is hexadecimal (0-9, a-f): {prefix} is not."
+WITNESS_NEVER = "The bot never announced a head of {coop}'s minutes starting with {prefix}. Check the announcement again."
+WITNESS_AMBIGUOUS = "More than one announced head starts with {prefix}: give more of it."
 
 
 # --- the charter: what `charter` says of each key, and why an amendment is refused ---

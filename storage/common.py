@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import minutes
 from storage.errors import DuplicateEvent
 from storage.models import GovernanceEvent, InboundEvent, Outbox, Room
 
@@ -70,11 +71,16 @@ async def log(
     member_id: int | None = None,
     **data,
 ) -> int:
+    """Append to the co-op's event log, in the caller's transaction; a kind in `LEAF_KINDS` is also
+    the next leaf of the co-op's minutes, in the same transaction."""
     event = GovernanceEvent(
         coop_id=coop_id, proposal_id=proposal_id, member_id=member_id, kind=kind, data=data, at=now
     )
     session.add(event)
     await session.flush()
+    if kind in minutes.LEAF_KINDS:
+        record = minutes.record_of(kind, now, coop_id, proposal_id, member_id, data)
+        await minutes.append(session, coop_id, kind, record, now, event_id=event.id)
     return event.id
 
 

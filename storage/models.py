@@ -30,6 +30,10 @@ class Coop(SQLModel, table=True):
     charter: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     next_proposal_number: int = Field(default=1)
     mandate_lapsed_at: datetime | None = _ts(nullable=True)  # a sunset vote failed; until a renewal passes
+    # The minutes' right edge (storage.merkle.MerkleLog.resume): its size and the frontier's hex
+    # roots, kept on the row that an append locks, so an append is O(log n) and appends queue.
+    minutes_size: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    minutes_frontier: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class Room(SQLModel, table=True):
@@ -378,4 +382,45 @@ class DrawContribution(SQLModel, table=True):
     seq: int
     member_id: int | None = _fk("member.id", nullable=True, ondelete="SET NULL")
     text: str = Field(max_length=200)
+
+
+class Minute(SQLModel, table=True):
+    """One leaf of a co-op's minutes: the record (canonical JSON) and its RFC 9162 leaf hash.
+    Append-only; the primary key is the guard that two appends never share a place."""
+
+    __tablename__ = "minute"
+
+    coop_id: int = Field(sa_column=Column(Integer, ForeignKey("coop.id", ondelete="CASCADE"), primary_key=True))
+    seq: int = Field(primary_key=True)  # 0-based: the leaf's index in the tree
+    kind: str = Field(max_length=32)
+    record: str  # canonical JSON, exactly the bytes hashed after 0x00
+    leaf: str = Field(max_length=64)  # sha256(0x00 || record), hex
+    event_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # the governance_event row
+    at: datetime = _ts()
+
+
+class PostedHead(SQLModel, table=True):
+    """A head of the minutes the bot announced (queued with a result), which the log must keep extending."""
+
+    __tablename__ = "posted_head"
+    __table_args__ = (Index("ix_posted_head_coop", "coop_id", "size"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    size: int
+    root: str = Field(max_length=64)
+    at: datetime = _ts()
+
+
+class Witness(SQLModel, table=True):
+    """A member's word that they saw a posted head."""
+
+    __tablename__ = "witness"
+    __table_args__ = (Index("ix_witness_coop", "coop_id", "size"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    member_id: int = _fk("member.id")
+    size: int
+    root: str = Field(max_length=64)
     at: datetime = _ts()

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
+from storage import minutes
 from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen
@@ -311,8 +312,11 @@ class ProposalStore:
                     stmt = stmt.where(Round.id == proposal.action["round_id"])
                 r = (await s.execute(stmt)).scalar_one_or_none()
                 if r is not None:
-                    await s.execute(insert(s, Waiver).values(round_id=r.id, member_id=waive, proposal_id=proposal.id)
-                                    .on_conflict_do_nothing())
+                    waived = (await s.execute(insert(s, Waiver).values(round_id=r.id, member_id=waive, proposal_id=proposal.id)
+                                              .on_conflict_do_nothing().returning(Waiver.member_id))).first()
+                    if waived is not None:
+                        await log(s, proposal.coop_id, "waiver", now, proposal_id=proposal.id, member_id=waive,
+                                  round=r.number)
             if proposal.ballot == "secret":
                 await _seal(s, proposal, counts, now)
             if proposal.purpose == "sunset" and (carried or proposal.author_id is None):
@@ -322,8 +326,11 @@ class ProposalStore:
                 coop.mandate_lapsed_at = None if carried else (coop.mandate_lapsed_at or now)
             await log(
                 s, proposal.coop_id, "proposal_closed", now, proposal_id=proposal.id, member_id=by,
-                reason=reason, result=proposal.result,
+                number=proposal.number, reason=reason, result=proposal.result,
             )
+            # The announcement ends with the head after this close's own leaf: posted as it is queued.
+            head = await minutes.post_head(s, proposal.coop_id, now)
+            proposal.result = {**proposal.result, "minutes": [head.size, head.root]}
             await s.flush()
             await announce(s, proposal.coop_id, "proposal_result", render(proposal), now, proposal_id=proposal.id)
             return proposal

@@ -10,6 +10,7 @@ from storage.cursors import CursorStore
 from storage.db import Database
 from storage.draws import DrawStore
 from storage.members import MemberStore
+from storage.minutes import MinutesStore
 from storage.outbox import OutboxStore
 from storage.proposals import ProposalStore
 from storage.rounds import RoundStore
@@ -28,10 +29,11 @@ class Stores:
     cursors: CursorStore
     rounds: RoundStore
     draws: DrawStore
+    minutes: MinutesStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
-            CursorStore(db), RoundStore(db), DrawStore(db),
+            CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db),
         )

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from handlers.minutes import (
+from storage.merkle import (
     EMPTY_ROOT, MerkleLog, canonical, consistency_proof, inclusion_proof, leaf_hash, node_hash, root,
     verify_consistency, verify_inclusion,
 )

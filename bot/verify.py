@@ -1,0 +1,113 @@
+"""`coopbot verify <export.json>`: recompute every leaf hash and head of the minutes in an export,
+check every posted and witnessed head, the tallies and the draws; say what does not hold."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from handlers import draws
+from storage import merkle
+
+
+def problems(data: dict) -> list[str]:
+    """What does not hold in an export, one sentence each, naming the co-op; empty if all holds."""
+    found = []
+    for coop in data.get("coops", []):
+        name = coop.get("name", "?")
+        minutes = coop.get("minutes")
+        if minutes is None:
+            found.append(f"{name}: the export has no minutes")
+            continue
+        found += [f"{name}: {what}" for what in _minutes(minutes)]
+        found += [f"{name}: {what}" for what in _tallies(coop)]
+        found += [f"{name}: {what}" for what in _draws(coop)]
+    return found
+
+
+def _minutes(minutes: dict) -> list[str]:
+    found, hashes = [], []
+    for index, leaf in enumerate(minutes.get("leaves", [])):
+        if leaf.get("seq") != index:
+            found.append(f"leaf {index} is numbered {leaf.get('seq')}")
+        try:
+            canonical = merkle.canonical(json.loads(leaf["record"])).decode("utf-8") == leaf["record"]
+        except ValueError:
+            canonical = False
+        if not canonical:
+            found.append(f"leaf {index}'s record is not canonical JSON")
+        digest = hashlib.sha256(b"\x00" + leaf["record"].encode("utf-8")).digest()
+        if digest.hex() != leaf.get("leaf"):
+            found.append(f"leaf {index}'s record does not hash to its leaf hash (size {index + 1})")
+        hashes.append(digest)
+    head = merkle.root(hashes).hex()
+    if minutes.get("size") != len(hashes) or minutes.get("head") != head:
+        found.append(f"the head of size {minutes.get('size')} is not the root of the {len(hashes)} leaves")
+    for how in ("posted", "witnessed"):
+        for h in minutes.get(how, []):
+            if h["size"] > len(hashes) or merkle.root(hashes[:h["size"]]).hex() != h["root"]:
+                found.append(f"the {how} head {h['root'][:merkle.SHORT_HEX]} of size {h['size']} does not match the leaves")
+    return found
+
+
+def _tallies(coop: dict) -> list[str]:
+    """Each closed proposal's tally in its minutes against its exported result, its recount from
+    the event log and (open ballots) its votes."""
+    found = []
+    proposals = {p["number"]: p for p in coop.get("proposals", [])}
+    for leaf in coop["minutes"].get("leaves", []):
+        try:
+            record = json.loads(leaf["record"])
+        except ValueError:
+            continue
+        if record.get("kind") != "proposal_closed":
+            continue
+        data = record.get("data", {})
+        number, counts = data.get("number"), (data.get("result") or {}).get("counts")
+        p = proposals.get(number)
+        if p is None or p.get("result") is None:
+            found.append(f"proposal {number} is closed in the minutes but has no result in the export")
+            continue
+        logged, shown = data.get("result") or {}, p["result"]
+        if ([shown["counts"].get(o) for o in p["options"]] != counts
+                or [shown.get(k) for k in ("passed", "voters", "electorate")]
+                != [logged.get(k) for k in ("passed", "voters", "electorate")]):
+            found.append(f"proposal {number}'s result differs from its tally in the minutes")
+        if "recount" in p and p["recount"] != counts:
+            found.append(f"a recount of proposal {number} from the event log differs from its tally in the minutes")
+        if p.get("votes") is not None:
+            by_votes = [sum(1 for v in p["votes"] if v["option"] == o) for o in p["options"]]
+            if by_votes != counts:
+                found.append(f"proposal {number}'s votes do not add up to its tally in the minutes")
+    return found
+
+
+def _draws(coop: dict) -> list[str]:
+    """Replay every draw: {"number", "secret", "contributions", "pool", "seats", "result"} (the draws
+    feature's export; "commitment" and "organisations" checked when present)."""
+    found = []
+    for d in coop.get("draws", []):
+        label = f"draw D{d.get('number')}"
+        if d.get("secret") is None:
+            continue  # not revealed yet: nothing to replay
+        if "commitment" in d and draws.commitment(bytes.fromhex(d["secret"])) != d["commitment"]:
+            found.append(f"{label}: the secret is not the one committed to")
+        organisations = d.get("organisations")
+        index = range(len(d["pool"]))
+        seated = draws.picks(draws.key(d["secret"], d.get("contributions", [])), list(index), d["seats"],
+                             organisation=(lambda i: organisations[i]) if organisations else None).seated
+        if [d["pool"][i] for i in seated] != list(d.get("result", [])):
+            found.append(f"{label}: a replay seats {', '.join(d['pool'][i] for i in seated)}, not what was announced")
+    return found
+
+
+def main(path: str) -> int:
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except (OSError, ValueError) as exc:
+        print(f"coopbot: cannot read {path}: {exc}")
+        return 2
+    found = problems(data)
+    print("\n".join(found) if found else "ok")
+    return 1 if found else 0
