@@ -382,6 +382,7 @@ class DrawContribution(SQLModel, table=True):
     seq: int
     member_id: int | None = _fk("member.id", nullable=True, ondelete="SET NULL")
     text: str = Field(max_length=200)
+    at: datetime = _ts()
 
 
 class Minute(SQLModel, table=True):
