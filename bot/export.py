@@ -93,7 +93,23 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         "proposals": proposals,
         **await _books(stores, coop),
         "minutes": await _minutes(stores, coop, names),
+        "draws": await _draws(stores, coop),
     }
+
+
+async def _draws(stores: Stores, coop: Coop) -> list[dict]:
+    """Every draw as announced and, once drawn, what replays it (`coopbot verify` does): the secret
+    of a draw not yet made never leaves the database."""
+    out = []
+    for d in await stores.draws.list(coop.id):
+        item = {"number": d.number, "purpose": d.purpose, "seats": d.seats, "pool": [p["name"] for p in d.pool],
+                "excluded": d.excluded, "commitment": d.commitment, "draw_at": d.draw_at.isoformat(), "status": d.status}
+        if d.status == "drawn":
+            item["secret"] = d.secret
+            item["contributions"] = (d.result or {}).get("contributions", [])
+            item["result"] = [seat["name"] for seat in (d.result or {}).get("seated", [])]
+        out.append(item)
+    return out
 
 
 async def _minutes(stores: Stores, coop: Coop, names: dict[int, str]) -> dict:

@@ -26,6 +26,10 @@ class DrawStore:
             stmt = select(Draw).where(Draw.coop_id == coop_id, Draw.number == number)
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def list(self, coop_id: int) -> list[Draw]:
+        async with self.db.read() as s:
+            return list((await s.execute(select(Draw).where(Draw.coop_id == coop_id).order_by(Draw.number))).scalars())
+
     async def contributions(self, draw_id: int) -> list[DrawContribution]:
         async with self.db.read() as s:
             stmt = select(DrawContribution).where(DrawContribution.draw_id == draw_id).order_by(DrawContribution.seq)

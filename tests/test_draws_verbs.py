@@ -225,3 +225,29 @@ def test_a_draw_survives_a_kill_and_is_drawn_once_at_restart_with_the_committed_
     secret = posted(r"The secret: ([0-9a-f]{64})", first)
     assert hashlib.sha256(bytes.fromhex(secret)).hexdigest() == commitment
     assert f"Secret: {secret}" in second
+
+
+async def test_an_export_replays_every_draw_and_a_changed_one_fails_verify(chat):
+    """`coopbot export` carries each draw as announced and, once drawn, its secret, contributions
+    and seats; `verify` replays it. A draw not yet made shows no secret. Changing a seat or the
+    secret in the export makes `verify` say which draw does not hold."""
+    import copy
+
+    from bot import export
+    from bot.verify import problems
+
+    await make_coop(chat, 5)
+    await chat.say("alice", "/draw 2 facilitators\n  at: 30m")
+    await chat.say("m2", "/shuffle D1 the price of bread today")
+    await chat.say("alice", "/draw 1 red team\n  at: 2h")
+    chat.gov.clock.advance(minutes=31)
+    await run_due(chat.gov.stores, chat.gov.clock.now(), chat.gov.before_close)
+    data = await export.collect(chat.gov.stores)
+    drawn, waiting = data["coops"][0]["draws"]
+    assert drawn["status"] == "drawn" and len(drawn["result"]) == 2 and drawn["contributions"] == ["the price of bread today"]
+    assert waiting["status"] == "announced" and "secret" not in waiting
+    assert problems(data) == []
+    for change in (lambda d: d["result"].reverse(), lambda d: d.update(secret="00" * 32)):
+        tampered = copy.deepcopy(data)
+        change(tampered["coops"][0]["draws"][0])
+        assert any("draw D1" in line for line in problems(tampered))
