@@ -7,6 +7,7 @@ import importlib
 import logging
 import signal
 
+from handlers import draws
 from bot.config import Settings, SettingsError
 from bot.services import Services
 from storage.minutes import Inconsistent
@@ -36,7 +37,7 @@ async def check_minutes(services: Services) -> None:
     """Before anything runs: every co-op's minutes still agree with themselves, with every head the
     bot posted or a member witnessed, with the events they record and with a recount of every
     closed proposal. If not, one line names the first co-op and the first size that disagrees."""
-    problems = await services.stores.minutes.check(services.stores.proposals.recount)
+    problems = await services.stores.minutes.check(services.stores.proposals.recount, draws.replay_problem)
     if problems:
         first = problems[0]
         raise Inconsistent(f"the minutes of {first.coop} are inconsistent at size {first.size} "

@@ -19,9 +19,34 @@ def problems(data: dict) -> list[str]:
         if minutes is None:
             found.append(f"{name}: the export has no minutes")
             continue
-        found += [f"{name}: {what}" for what in _minutes(minutes)]
-        found += [f"{name}: {what}" for what in _tallies(coop)]
-        found += [f"{name}: {what}" for what in _draws(coop)]
+        for check in (_minutes, _tallies, _draws, _drawn_in_minutes):
+            try:
+                found += [f"{name}: {what}" for what in check(minutes if check is _minutes else coop)]
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                # A malformed export is a finding, never a traceback.
+                found.append(f"{name}: the export is malformed ({type(exc).__name__}: {exc})")
+    return found
+
+
+def _drawn_in_minutes(coop: dict) -> list[str]:
+    """Every draw replayed from its own two records in the minutes (not from the export's draws
+    section, which only has to agree with them): the secret revealed is the one committed to at
+    the announcement, and the announced pool with the shuffles seats who was seated."""
+    found, announced = [], {}
+    exported = {d["number"]: d for d in coop.get("draws", [])}
+    for leaf in coop["minutes"].get("leaves", []):
+        record = json.loads(leaf["record"])
+        data = record.get("data", {})
+        if record.get("kind") == "draw_announced":
+            announced[data.get("number")] = data
+        elif record.get("kind") == "draw_drawn":
+            number = data.get("number")
+            what = (draws.replay_problem(announced[number], data) if number in announced
+                    else "drawn without an announcement in the minutes")
+            if what:
+                found.append(f"draw D{number}: {what}")
+            elif number in exported and exported[number].get("result") != [s["name"] for s in data["seated"]]:
+                found.append(f"draw D{number}: the export's result is not the one in the minutes")
     return found
 
 
@@ -88,9 +113,12 @@ def _draws(coop: dict) -> list[str]:
     found = []
     for d in coop.get("draws", []):
         label = f"draw D{d.get('number')}"
-        if d.get("secret") is None:
+        if d.get("status") != "drawn" and d.get("secret") is None:
             continue  # not revealed yet: nothing to replay
-        if "commitment" in d and draws.commitment(bytes.fromhex(d["secret"])) != d["commitment"]:
+        if d.get("secret") is None or "commitment" not in d:
+            found.append(f"{label}: drawn, but its secret or its commitment is missing")
+            continue
+        if draws.commitment(bytes.fromhex(d["secret"])) != d["commitment"]:
             found.append(f"{label}: the secret is not the one committed to")
         organisations = d.get("organisations")
         index = range(len(d["pool"]))

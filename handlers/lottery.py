@@ -95,12 +95,16 @@ def result_text(d: Draw) -> str:
     contributions = result["contributions"]
     said = (texts.plural(len(contributions), "shuffle", "shuffles") + " in the order received" if contributions
             else texts.DRAW_NO_CONTRIBUTIONS)
-    return texts.DRAW_RESULT.format(
+    text = texts.DRAW_RESULT.format(
         number=d.number, purpose=d.purpose, seated_line=texts.DRAW_SEATED_LINE.format(names=names),
         seated="\n".join(_seated_items(d)),
         unfilled=texts.DRAW_UNFILLED.format(seats=_seats(result["unfilled"])) if result["unfilled"] else "",
         secret=d.secret, commitment=d.commitment, contributions_said=said, prefix=texts.PREFIX_MARK,
     )
+    if "minutes" in result:
+        size, root = result["minutes"]
+        text += "\n" + texts.head_text(size, bytes.fromhex(root))
+    return text
 
 
 def decide(d: Draw, contributions: list[str]) -> dict:

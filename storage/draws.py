@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from storage.common import announce, claim, log
 from storage.db import Database
 from storage.errors import StoreError
+from storage.minutes import post_head
 from storage.models import Coop, Draw, DrawContribution
 
 
@@ -115,6 +116,9 @@ class DrawStore:
             d.status, d.drawn_at = "drawn", now
             await log(s, d.coop_id, "draw_drawn", now, number=d.number, commitment=d.commitment, secret=d.secret,
                       **d.result)
+            # The result shows the minutes' head after its own leaf, as a proposal's result does.
+            head = await post_head(s, d.coop_id, now)
+            d.result = {**d.result, "minutes": [head.size, head.root]}
             await s.flush()
             await announce(s, d.coop_id, "draw_drawn", render(d), now)
             return d

@@ -135,22 +135,28 @@ class MinutesStore:
             if len(heads) > 1:
                 raise Ambiguous(prefix)
             head = heads.pop()
-            s.add(Witness(coop_id=coop_id, member_id=member_id, size=head.size, root=head.root, at=now))
+            # Once per member and head: saying it again changes nothing (and cannot grow the table).
+            from storage.common import insert  # here: storage.common imports this module to append leaves
+
+            await s.execute(insert(s, Witness).values(coop_id=coop_id, member_id=member_id, size=head.size,
+                                                      root=head.root, at=now).on_conflict_do_nothing())
             return head
 
-    async def check(self, recount: Callable[[int, int], Awaitable[list[int]]]) -> list[Problem]:
+    async def check(self, recount: Callable[[int, int], Awaitable[list[int]]],
+                    replay: Callable[[dict, dict], str | None] | None = None) -> list[Problem]:
         """Every co-op's minutes against themselves, every posted and witnessed head, the events
-        they record and every closed proposal's recount; the first problem of each co-op."""
+        they record, every closed proposal's recount and (`replay`) every draw made, from its own
+        two records; the first problem of each co-op."""
         async with self.db.read() as s:
             coops = list((await s.execute(select(Coop).order_by(Coop.id))).scalars())
         problems = []
         for coop in coops:
-            found = await self._check(coop, recount)
+            found = await self._check(coop, recount, replay)
             if found:
                 problems.append(min(found, key=lambda p: p.size))
         return problems
 
-    async def _check(self, coop: Coop, recount) -> list[Problem]:
+    async def _check(self, coop: Coop, recount, replay=None) -> list[Problem]:
         async with self.db.read() as s:
             leaves = list((await s.execute(
                 select(Minute).where(Minute.coop_id == coop.id).order_by(Minute.seq))).scalars())
@@ -167,7 +173,7 @@ class MinutesStore:
         def bad(size: int, what: str) -> None:
             found.append(Problem(coop.name, size, what))
 
-        hashes = []
+        hashes, announced = [], {}
         for seq, m in enumerate(leaves):
             if m.seq != seq:
                 bad(seq + 1, f"leaf {seq} is missing")
@@ -186,12 +192,29 @@ class MinutesStore:
             if record and record.get("kind") == "proposal_closed":
                 for what in await _count_problems(record, proposals.get(record.get("proposal")), recount):
                     bad(seq + 1, f"leaf {seq}: {what}")
+            data = record.get("data") if isinstance(record, dict) else None
+            if isinstance(data, dict) and record.get("kind") == "draw_announced":
+                announced[data.get("number")] = data
+            if replay is not None and isinstance(data, dict) and record.get("kind") == "draw_drawn":
+                what = (replay(announced[data.get("number")], data) if data.get("number") in announced
+                        else "drawn without an announcement in the minutes")
+                if what:
+                    bad(seq + 1, f"leaf {seq}: draw D{data.get('number')}: {what}")
             hashes.append(bytes.fromhex(m.leaf))
         if coop.minutes_size != len(hashes) or merkle.MerkleLog(hashes).frontier != tuple(
                 bytes.fromhex(h) for h in coop.minutes_frontier):
             bad(min(coop.minutes_size, len(hashes)) + 1, "the stored edge of the tree does not match its leaves")
-        for size, root, how in sorted(heads):
-            if size > len(hashes) or merkle.root(hashes[:size]).hex() != root:
+        # Each distinct head once, the roots of the prefixes in one pass (a witness repeated, or
+        # thousands of heads, cost no more than the leaves).
+        tree, leaf = merkle.MerkleLog(), 0
+        for size, root, how in sorted(set(heads)):
+            if size > len(hashes):
+                bad(size, f"the {how} head {root[:merkle.SHORT_HEX]} of size {size} is beyond the minutes")
+                continue
+            while leaf < size:
+                tree.append(hashes[leaf])
+                leaf += 1
+            if tree.head().hex() != root:
                 bad(size, f"the {how} head {root[:merkle.SHORT_HEX]} of size {size} does not match")
         return found
 

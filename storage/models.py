@@ -417,7 +417,10 @@ class Witness(SQLModel, table=True):
     """A member's word that they saw a posted head."""
 
     __tablename__ = "witness"
-    __table_args__ = (Index("ix_witness_coop", "coop_id", "size"),)
+    __table_args__ = (
+        Index("ix_witness_coop", "coop_id", "size"),
+        UniqueConstraint("coop_id", "member_id", "size", name="uq_witness_member_size"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     coop_id: int = _fk("coop.id")

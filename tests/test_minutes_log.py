@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from bot import export
@@ -258,4 +259,34 @@ async def test_draw_kinds_are_leaves_logged_in_the_callers_transaction(chat):
     assert [(m.seq, m.kind) for m in leaves] == [(0, "draw_announced"), (1, "draw_drawn")]
     assert json.loads(leaves[1].record) == {"kind": "draw_drawn", "at": now.isoformat(), "coop": coop.id,
                                             "data": {"number": 1, "result": ["alice", "m1"]}}
-    await check_minutes(Services(stores))
+    # Records that do not replay (no secret, no pool) are found by the start check, by leaf.
+    with pytest.raises(Inconsistent, match="at size 2 .*draw D1: its records cannot be replayed"):
+        await check_minutes(Services(stores))
+
+
+async def test_a_draw_whose_secret_was_swapped_after_the_announcement_stops_the_start(chat):
+    """The operator rewrites a draw's secret and commitment in its row before the draw time, to
+    seat someone else: the draw goes ahead on the row, but its minutes say another commitment was
+    announced, so the start check and verify both refuse it."""
+    import hashlib
+
+    from sqlalchemy import update
+
+    from bot import export
+    from bot.verify import problems
+    from schedules.due import run_due
+    from storage.models import Draw
+
+    await make_coop(chat, 4)
+    await chat.say("alice", "/draw 1 facilitators\n  at: 30m")
+    forged = "11" * 32
+    async with chat.gov.stores.db.write() as s:
+        await s.execute(update(Draw).values(secret=forged,
+                                            commitment=hashlib.sha256(bytes.fromhex(forged)).hexdigest()))
+    chat.gov.clock.advance(minutes=31)
+    await run_due(chat.gov.stores, chat.gov.clock.now(), chat.gov.before_close)
+    assert "Minutes" in chat.announced[-1] or "Minutes" in "\n".join(await chat.drain())
+    with pytest.raises(Inconsistent, match="draw D1: the secret revealed is not the one committed to"):
+        await check_minutes(Services(chat.gov.stores))
+    assert any("draw D1: the secret revealed is not the one committed to" in line
+               for line in problems(await export.collect(chat.gov.stores)))

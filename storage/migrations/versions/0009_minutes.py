@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column('size', sa.Integer(), nullable=False),
         sa.Column('root', sa.String(length=64), nullable=False),
         sa.Column('at', storage.types.UTCDateTime(), nullable=False),
+        sa.UniqueConstraint('coop_id', 'member_id', 'size', name='uq_witness_member_size'),
     )
     op.create_index('ix_witness_coop', 'witness', ['coop_id', 'size'])
 
