@@ -227,7 +227,7 @@ def test_a_draw_survives_a_kill_and_is_drawn_once_at_restart_with_the_committed_
     assert f"Secret: {secret}" in second
 
 
-async def test_an_export_replays_every_draw_and_a_changed_one_fails_verify(chat):
+async def test_an_export_replays_every_draw_and_a_changed_one_fails_verify(chat, tmp_path):
     """`coopbot export` carries each draw as announced and, once drawn, its secret, contributions
     and seats; `verify` replays it. A draw not yet made shows no secret. Changing a seat or the
     secret in the export makes `verify` say which draw does not hold."""
@@ -251,3 +251,24 @@ async def test_an_export_replays_every_draw_and_a_changed_one_fails_verify(chat)
         tampered = copy.deepcopy(data)
         change(tampered["coops"][0]["draws"][0])
         assert any("draw D1" in line for line in problems(tampered))
+    # The README's standalone verifier replays the draw from the minutes: ok as exported; a leaf's
+    # seats changed (hash and head recomputed, as a careful forger would) do not replay.
+    from tests.test_minutes_log import run_readme_verifier
+
+    assert run_readme_verifier(tmp_path, data).stdout.strip() == "ok"
+    import json
+
+    from storage import merkle
+
+    forged = copy.deepcopy(data)
+    minutes = forged["coops"][0]["minutes"]
+    for leaf in minutes["leaves"]:
+        record = json.loads(leaf["record"])
+        if record["kind"] == "draw_drawn":
+            record["data"]["seated"].reverse()
+            leaf["record"] = merkle.canonical(record).decode("utf-8")
+            leaf["leaf"] = merkle.leaf_hash(record).hex()
+    minutes["head"] = merkle.root([bytes.fromhex(leaf["leaf"]) for leaf in minutes["leaves"]]).hex()
+    minutes["posted"], minutes["witnessed"] = [], []
+    assert "draw D1 does not replay" in run_readme_verifier(tmp_path, forged).stdout
+    assert any("draw D1" in line for line in problems(forged))
