@@ -213,10 +213,7 @@ class ProposalStore:
         AlreadyVoted once a ballot exists (checked under the proposal's row lock, which a vote
         shares)."""
         async with self.db.write() as s:
-            await claim(s, event, now)
-            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
-            if proposal.status != "open" or proposal.closes_at <= now:
-                raise ProposalNotOpen(proposal.status)
+            proposal = await _still_voting(s, proposal_id, event, now)
             if (await s.execute(select(Ballot.member_id).where(Ballot.proposal_id == proposal_id).limit(1))).first():
                 raise AlreadyVoted(proposal.number)
             for name, value in fields.items():
@@ -262,12 +259,7 @@ class ProposalStore:
         """A steward's close that must wait for another platform's votes: voting ends now (later
         votes are refused), and the count follows once those votes are in (`close` by the clock)."""
         async with self.db.write() as s:
-            await claim(s, event, now)
-            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
-            if proposal.status != "open":
-                raise ProposalNotOpen(proposal.status)
-            if proposal.closes_at <= now:
-                raise ProposalNotOpen("counting")  # its time came already: the count is waiting, not voting
+            proposal = await _still_voting(s, proposal_id, event, now)
             proposal.closes_at, proposal.ended_by, proposal.end_reason = now, by, reason
             proposal.counting_since = proposal.counting_since or now
             await log(s, proposal.coop_id, "voting_ended", now, proposal_id=proposal.id, member_id=by, reason=reason)
@@ -346,14 +338,7 @@ class ProposalStore:
         event: tuple[str, str] | None = None,
     ) -> Proposal:
         async with self.db.write() as s:
-            await claim(s, event, now)
-            proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
-            if proposal.status != "open":
-                raise ProposalNotOpen(proposal.status)
-            if proposal.closes_at <= now:
-                # Voting has ended and the count is waiting (for a platform's votes): the votes are
-                # the co-op's now, and withdrawing would throw them away.
-                raise ProposalNotOpen("counting")
+            proposal = await _still_voting(s, proposal_id, event, now)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "withdrawn", now, by, reason
             if proposal.ballot == "secret":
                 await _seal(s, proposal, await _counts(s, proposal_id, len(proposal.options)), now)
@@ -388,6 +373,19 @@ class ProposalStore:
                 if option is not None:
                     counts[option] += 1
             return counts
+
+
+async def _still_voting(s, proposal_id: int, event: tuple[str, str] | None, now: datetime) -> Proposal:
+    """Claim the event and lock the proposal; raise unless it is open and its voting time has not
+    come. Once it has, the count may be waiting (for a platform's votes): the votes are the co-op's
+    then, and neither withdrawing, revising nor an early close may change what they decide."""
+    await claim(s, event, now)
+    proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
+    if proposal.status != "open":
+        raise ProposalNotOpen(proposal.status)
+    if proposal.closes_at <= now:
+        raise ProposalNotOpen("counting")
+    return proposal
 
 
 def _windows(rows: list[tuple[int, datetime, datetime]]):
