@@ -124,7 +124,7 @@ class Governance:
         if opened:
             if verb.name != "propose":
                 raise NotAllowed(texts.EDIT_PROPOSAL_ONLY.format(number=opened.number, prefix=ctx.prefix))
-            return await self._dispatch(event, verb, cmd, revising=opened)
+            return await self._dispatch(event, verb, cmd, revising=opened, ctx=ctx)
         voted = ctx.member and await self.stores.votes.cast_by(ctx.member.id, original)
         if not voted:
             outcome = await self.stores.cursors.outcome(platform, original)
@@ -133,7 +133,7 @@ class Governance:
                 raise NotAllowed(texts.EDIT_UNKNOWN.format(prefix=ctx.prefix))
             if outcome == "done":
                 raise NotAllowed(texts.EDIT_DONE.format(prefix=ctx.prefix))
-        replies = await self._dispatch(event, verb, cmd, corrects=original)
+        replies = await self._dispatch(event, verb, cmd, corrects=original, ctx=ctx)
         if replies and not replies[0].refusal:
             await self.stores.cursors.corrected(platform, original)
             # One message casts one vote: an edit that moved it to another proposal takes back the first.
@@ -143,9 +143,9 @@ class Governance:
         return [replace(r, text=texts.FROM_EDIT.format(text=r.text)) if i == 0 else r for i, r in enumerate(replies)]
 
     async def _dispatch(self, event: CommandReceived, verb: Verb, cmd: Command, revising=None,
-                        corrects: str | None = None) -> list[Reply]:
+                        corrects: str | None = None, ctx: Context | None = None) -> list[Reply]:
         """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""
-        ctx = await self._context(event.chat, event.sender, event.event_id)
+        ctx = ctx or await self._context(event.chat, event.sender, event.event_id)
         if revising is not None or corrects is not None:
             ctx = replace(ctx, revising=revising, corrects=corrects)
         if verb.where is Where.ROOM and ctx.chat.is_direct:

@@ -172,22 +172,27 @@ async def test_run_due_twice_and_in_two_governances_draws_once(tmp_path):
     await second.dispose()
 
 
+def _console(tmp_path, typed: str, done) -> subprocess.Popen:
+    """The real `coopbot console` on tmp_path's database, `typed` sent, read until `done(output)`
+    (or a minute); returns the process and what it printed so far."""
+    proc = subprocess.Popen(COOPBOT + ["console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env_for(tmp_path))
+    proc.stdin.write(typed)
+    proc.stdin.flush()
+    out, deadline = "", time.monotonic() + 60
+    while not done(out) and time.monotonic() < deadline:
+        out += proc.stdout.readline()
+    return proc, out
+
+
 def test_a_draw_survives_a_kill_and_is_drawn_once_at_restart_with_the_committed_secret(tmp_path):
     """The real console announces a draw and is killed before its time; time passes while it is
     down (the test moves the stored draw time back rather than sleep); the restarted console draws
     it at start, once, with the secret it committed to before the kill."""
-    proc = subprocess.Popen(COOPBOT + ["console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env_for(tmp_path))
-    seen = ""
-    try:
-        proc.stdin.write("/setup Quick\n/admit bob\n/admit carol\n/draw 1 facilitator\n  at: 1h\n")
-        proc.stdin.flush()
-        deadline = time.monotonic() + 60
-        while "Commitment" not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.readline()
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    proc, seen = _console(tmp_path, "/setup Quick\n/admit bob\n/admit carol\n/draw 1 facilitator\n  at: 1h\n",
+                          lambda out: "Commitment" in out)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
     commitment = posted(r"sha256\(secret\) = ([0-9a-f]{64})", seen)
 
     async def while_down():
@@ -203,16 +208,9 @@ def test_a_draw_survives_a_kill_and_is_drawn_once_at_restart_with_the_committed_
     asyncio.run(while_down())
 
     def restart() -> str:
-        proc = subprocess.Popen(COOPBOT + ["console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env_for(tmp_path))
-        out = ""
+        proc, out = _console(tmp_path, "/draw D1\n",
+                             lambda out: "Replay it in Python" in out or "the secret is shown then" in out)
         try:
-            proc.stdin.write("/draw D1\n")
-            proc.stdin.flush()
-            deadline = time.monotonic() + 60
-            while "Replay it in Python" not in out and "the secret is shown then" not in out \
-                    and time.monotonic() < deadline:
-                out += proc.stdout.readline()
             time.sleep(2)  # a second draw, if there were one, would be printed by now
         finally:
             proc.stdin.close()
