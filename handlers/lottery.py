@@ -15,7 +15,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line, parse_closing, parse_number, split_first
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
-from storage.draws import DrawNotOpen
+from storage.draws import DrawNotOpen, ShufflesSpent
 from storage.models import Draw, DrawContribution, Member
 from storage.stores import Stores
 
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 MAX_PURPOSE = 100
 MAX_SEATS = 100
 MAX_SHUFFLE = 200
+# Shuffles one member may give one draw: each is posted in every room, so without a bound one
+# member could flood the co-op's rooms until the draw; three are as good as a thousand for chance.
+SHUFFLES_EACH = 3
 MAX_COOLDOWN = 100
 DEFAULT_AT = timedelta(minutes=10)
 MIN_AT = timedelta(minutes=1)  # members need a moment to shuffle
@@ -238,11 +241,13 @@ async def shuffle(ctx: Context, call: Call) -> list[Reply]:
     name = ctx.member.display_name
     try:
         c = await ctx.stores.draws.shuffle(
-            d.id, ctx.member.id, text, now=ctx.now, event=ctx.event,
+            d.id, ctx.member.id, text, now=ctx.now, event=ctx.event, most=SHUFFLES_EACH,
             render=lambda q, c: texts.SHUFFLE_POSTED.format(seq=c.seq, number=q.number, name=name, text=c.text),
         )
     except DrawNotOpen:
         raise closed from None
+    except ShufflesSpent as exc:
+        raise Conflict(texts.SHUFFLES_SPENT.format(number=d.number, most=exc.most)) from None
     # In a room the posted shuffle is the answer; a direct chat is told where it went.
     return [Reply(texts.SHUFFLE_DIRECT.format(number=d.number, seq=c.seq))] if ctx.chat.is_direct else []
 

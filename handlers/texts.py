@@ -733,6 +733,7 @@ SHUFFLE_EMPTY = "A shuffle needs some text of your own: {prefix}shuffle D{number
 SHUFFLE_TOO_LONG = "A shuffle can be at most {limit} characters ({length} given)."
 SHUFFLE_ONE_LINE = "A shuffle is one line."
 SHUFFLE_CLOSED = "D{number}'s draw time ({when}) has come: no more shuffles."
+SHUFFLES_SPENT = "You have given D{number} the {most} shuffles one member may; they are all in the draw."
 SHUFFLE_DIRECT = "Your shuffle is in D{number} as number {seq}, and posted in the co-op's rooms."
 
 DRAW_RESULT = """Result of draw D{number} ({purpose}): {seated_line}

@@ -18,6 +18,14 @@ class DrawNotOpen(StoreError):
     """The draw's time has come (or it is drawn): no more shuffles."""
 
 
+class ShufflesSpent(StoreError):
+    """This member has given a draw all the shuffles one member may."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__(most)
+        self.most = most
+
+
 class DrawStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -81,7 +89,7 @@ class DrawStore:
             return d
 
     async def shuffle(
-        self, draw_id: int, member_id: int, text: str, *, now: datetime,
+        self, draw_id: int, member_id: int, text: str, *, now: datetime, most: int,
         render: Callable[[Draw, DrawContribution], str], event: tuple[str, str] | None = None,
     ) -> DrawContribution:
         """Add a contribution before the draw time; it is posted in the co-op's rooms. The draw row's
@@ -91,6 +99,10 @@ class DrawStore:
             d = (await s.execute(select(Draw).where(Draw.id == draw_id).with_for_update())).scalar_one()
             if d.status != "announced" or now >= d.draw_at:
                 raise DrawNotOpen()
+            mine = (await s.execute(select(func.count()).select_from(DrawContribution).where(
+                DrawContribution.draw_id == draw_id, DrawContribution.member_id == member_id))).scalar_one()
+            if mine >= most:
+                raise ShufflesSpent(most)
             last = (await s.execute(select(func.max(DrawContribution.seq))
                                     .where(DrawContribution.draw_id == draw_id))).scalar_one()
             c = DrawContribution(draw_id=draw_id, seq=(last or 0) + 1, member_id=member_id, text=text, at=now)

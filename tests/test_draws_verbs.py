@@ -270,3 +270,19 @@ async def test_an_export_replays_every_draw_and_a_changed_one_fails_verify(chat,
     minutes["posted"], minutes["witnessed"] = [], []
     assert "draw D1 does not replay" in run_readme_verifier(tmp_path, forged).stdout
     assert any("draw D1" in line for line in problems(forged))
+
+
+async def test_one_member_cannot_flood_the_rooms_with_shuffles(chat):
+    """Every shuffle is posted in every room: a member gets three per draw, then a clear refusal,
+    and nothing more is posted or added."""
+    await make_coop(chat, 2)
+    await chat.say("alice", "/draw 1 note taker\n  at: 30m")
+    for i in range(3):
+        await chat.say("m1", f"/shuffle D1 noise {i}")
+        assert chat.last == f"Shuffle {i + 1} for D1, from m1: noise {i}"
+    assert "3 shuffles one member may" in await chat.say("m1", "/shuffle D1 noise 3")
+    assert await chat.drain() == []
+    d = await chat.gov.stores.draws.get(1, 1)
+    assert len(await chat.gov.stores.draws.contributions(d.id)) == 3
+    await chat.say("m2", "/shuffle D1 mine")  # another member still may
+    assert chat.last == "Shuffle 4 for D1, from m2: mine"
