@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, false as sa_false, BigInteger, Boolean, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, text, false as sa_false, BigInteger, Boolean, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -60,10 +60,12 @@ class Member(SQLModel, table=True):
     coop_id: int = _fk("coop.id")
     display_name: str = Field(max_length=120)
     role: str = Field(default="member", max_length=16)  # member | steward
-    status: str = Field(default="pending", max_length=16)  # pending | active | removed
+    # pending | active | removed | ally (a person of an affiliated organisation: never votes)
+    status: str = Field(default="pending", max_length=16)
     requested_at: datetime = _ts()
     admitted_at: datetime | None = _ts(nullable=True)
     removed_at: datetime | None = _ts(nullable=True)
+    org_id: int | None = _fk("organisation.id", nullable=True, ondelete="SET NULL")  # an ally's organisation
 
 
 class Account(SQLModel, table=True):
@@ -138,6 +140,9 @@ class Proposal(SQLModel, table=True):
     # last revised, so a vote made before that (a poll response still on its way) is refused.
     source: str | None = Field(default=None, max_length=255)
     revised_at: datetime | None = _ts(nullable=True)
+    # The audit a proposal answers (purpose "revision": `revises: A<n>`) or was convened by
+    # (purpose "assembly": an emergency assembly's confidence vote).
+    audit_id: int | None = _fk("audit.id", nullable=True, ondelete="SET NULL")
 
 
 class LastLook(SQLModel, table=True):
@@ -427,4 +432,75 @@ class Witness(SQLModel, table=True):
     member_id: int = _fk("member.id")
     size: int
     root: str = Field(max_length=64)
+    at: datetime = _ts()
+
+
+class Organisation(SQLModel, table=True):
+    """An organisation of the movement the co-op affiliated by a passed proposal; its people are
+    allies (`member.status` "ally", `member.org_id`)."""
+
+    __tablename__ = "organisation"
+    __table_args__ = (UniqueConstraint("coop_id", "key", name="uq_organisation_coop_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    name: str = Field(max_length=120)
+    key: str = Field(max_length=120)  # the name casefolded: one organisation, however it is typed
+    status: str = Field(default="affiliated", max_length=16)  # affiliated | disaffiliated
+    changed_at: datetime = _ts()
+    proposal_id: int | None = _fk("proposal.id", nullable=True, ondelete="SET NULL")  # the last decision on it
+
+
+class Audit(SQLModel, table=True):
+    """A liberation audit A<n>: its auditors' draw, its window, the co-op's verdict and what that
+    set in motion (`stage`). At most one audit of a co-op is not closed (a partial unique index)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        UniqueConstraint("coop_id", "number", name="uq_audit_coop_number"),
+        Index("uq_audit_coop_running", "coop_id", unique=True,
+              sqlite_where=text("status <> 'closed'"), postgresql_where=text("status <> 'closed'")),
+        Index("ix_audit_stage", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    number: int
+    status: str = Field(default="drawing", max_length=16)  # drawing | open | closed
+    reason: str = Field(max_length=16)  # calendar | steward
+    started_at: datetime = _ts()
+    started_by: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
+    draw_id: int | None = _fk("draw.id", nullable=True, ondelete="RESTRICT")  # the auditors' draw (the redraw's, if redrawn)
+    redrawn: bool = Field(default=False)
+    window_ends_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    verdict: str | None = Field(default=None, max_length=24)  # revolutionary | reformist | counter-revolutionary | none
+    # After the verdict: revision (due by revision_due_at) → revised, or assembly (convened) →
+    # kept | lapsed (stewards' roles lapsed, `lapsed` their ids) → reseated; done: nothing follows.
+    stage: str | None = Field(default=None, max_length=16)
+    revision_due_at: datetime | None = _ts(nullable=True)
+    lapsed: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    stewards_draw_id: int | None = _fk("draw.id", nullable=True, ondelete="RESTRICT")
+
+
+class Auditor(SQLModel, table=True):
+    """An ally seated by an audit's draw."""
+
+    __tablename__ = "auditor"
+
+    audit_id: int = Field(sa_column=Column(Integer, ForeignKey("audit.id", ondelete="CASCADE"), primary_key=True))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True))
+    org_id: int | None = _fk("organisation.id", nullable=True, ondelete="SET NULL")
+    draw_id: int = _fk("draw.id", ondelete="RESTRICT")
+
+
+class Verdict(SQLModel, table=True):
+    """An auditor's verdict on an audit, with findings; restated in place until the audit closes."""
+
+    __tablename__ = "verdict"
+
+    audit_id: int = Field(sa_column=Column(Integer, ForeignKey("audit.id", ondelete="CASCADE"), primary_key=True))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True))
+    grade: str = Field(max_length=24)
+    findings: str = Field(default="", max_length=4000)
     at: datetime = _ts()
