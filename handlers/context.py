@@ -55,6 +55,12 @@ class Context:
             raise NotAMember(texts.NOT_A_MEMBER_PENDING.format(coop=coop.name))
         return self.member
 
+    def require_member_or_ally(self) -> Member:
+        """An active member, or an ally of an affiliated organisation (allies never vote)."""
+        if self.member is not None and self.member.status == "ally":
+            return self.member
+        return self.require_member()
+
     def require_steward(self) -> Member:
         member = self.require_member()
         if member.role != "steward":

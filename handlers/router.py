@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 # The modules that declare verbs, imported for their declarations (in the order `help` lists them).
-from handlers import help, members, rooms, proposals, votes, agenda, surplus, lottery, minutes  # noqa: F401
+from handlers import help, members, rooms, proposals, votes, agenda, surplus, lottery, minutes, allies, audits  # noqa: F401
 from handlers import texts
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
@@ -212,6 +212,7 @@ _STANDING = {
     Standing.ANYONE: _no_check,
     Standing.IN_COOP: lambda ctx: ctx.require_coop() and ctx.member,
     Standing.MEMBER: Context.require_member,
+    Standing.MEMBER_OR_ALLY: Context.require_member_or_ally,
     Standing.AUTHOR: Context.require_member,  # and the proposal's author, once it is known
     Standing.STEWARD: Context.require_steward,
 }

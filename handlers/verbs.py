@@ -22,6 +22,7 @@ class Standing(Enum):
     ANYONE = "anyone"  # no co-op needed (help, setup, link, ...)
     IN_COOP = "in a co-op"  # anyone, in a room (or direct chat) that belongs to a co-op
     MEMBER = "member"  # an active member of the co-op
+    MEMBER_OR_ALLY = "member or ally"  # an active member, or an ally of an affiliated organisation
     STEWARD = "steward"  # an active steward
     AUTHOR = "author"  # an active member who wrote the proposal the verb names
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.allies import AllyStore
+from storage.audits import AuditStore
 from storage.cards import CardStore
 from storage.coops import CoopStore
 from storage.cursors import CursorStore
@@ -13,6 +15,7 @@ from storage.members import MemberStore
 from storage.minutes import MinutesStore
 from storage.outbox import OutboxStore
 from storage.proposals import ProposalStore
+from storage.record import RecordStore
 from storage.rounds import RoundStore
 from storage.votes import VoteStore
 
@@ -30,10 +33,14 @@ class Stores:
     rounds: RoundStore
     draws: DrawStore
     minutes: MinutesStore
+    allies: AllyStore
+    audits: AuditStore
+    record: RecordStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
-            CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db),
+            CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
+            AuditStore(db), RecordStore(db),
         )
