@@ -215,19 +215,26 @@ _WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
-class Months(Value):
+class Count(Value):
+    """A whole number of something from `low` to `high` (auditors, audits, days), shown with its unit."""
+
     low: int
     high: int
+    one: str = "month"
+    many: str = "months"
     py: ClassVar[type] = int
 
     def parse(self, text: str, key: str) -> int:
         text = text.strip()
         if not _WHOLE.fullmatch(text):
-            raise BadAmendment(texts.AMEND_NOT_MONTHS.format(text=_quoted(text)))
+            raise BadAmendment(texts.AMEND_NOT_WHOLE.format(text=_quoted(text), unit=self.many))
         return self.bounded(int(text), self.low, self.high, key)
 
     def show(self, value: int) -> str:
-        return texts.plural(value, "month", "months")
+        return texts.plural(value, self.one, self.many)
+
+
+Months = Count
 
 
 @dataclass(frozen=True)
@@ -370,6 +377,15 @@ KEYS: tuple[CharterKey, ...] = (
     CharterKey("audit_reminders", "audit_reminders", REMINDERS,
                (timedelta(days=30), timedelta(days=7), timedelta(days=1)), ("audit_reminders_s",)),
     CharterKey("sunset_every", "sunset_every_months", MONTHS, 24, ("sunset_every_months",), firewall=True),
+    CharterKey("audit_auditors", "audit_auditors", Count(1, 12, "auditor", "auditors"), 3, ("audit_auditors",)),
+    CharterKey("audit_window", "audit_window", Duration(MIN_PERIOD, MAX_PERIOD), timedelta(days=30),
+               ("audit_window_s",)),
+    # Whoever audited in the last n audits is not drawn again: 0 lets the same allies audit every time.
+    CharterKey("audit_cooldown", "audit_cooldown", Count(0, 20, "audit", "audits"), 2, ("audit_cooldown",)),
+    CharterKey("revision_days", "revision_days", Count(1, 365, "day", "days"), 30, ("revision_days",),
+               firewall=True),
+    CharterKey("assembly_notice", "assembly_notice", Duration(MIN_PERIOD, MAX_PERIOD), timedelta(days=7),
+               ("assembly_notice_s",)),
     CharterKey("movement_share", "movement_share", Share(Fraction(0), Fraction(1), decimal=True), Decimal("0.30"),
                ("movement_share",), firewall=True),
     CharterKey("movement_funds", "movement_funds", Funds(most=20, name_limit=120, low=1, high=1000), DEFAULT_FUNDS,

@@ -660,6 +660,11 @@ CHARTER_WORDS = {
     "audit_every": "Liberation audit every {value} from founding.",
     "audit_reminders": "Audit reminders: {value} before each audit.",
     "sunset_every": "Sunset vote every {value} from founding.",
+    "audit_auditors": "Each audit draws {value} from the allies, one per organisation.",
+    "audit_window": "Auditors give their verdicts within {value} of being drawn.",
+    "audit_cooldown": "Whoever audited in the last {value} is not drawn again.",
+    "revision_days": "A reformist verdict's revision must pass within {value}, or an emergency assembly is convened.",
+    "assembly_notice": "An emergency assembly is announced {value} ahead.",
     "movement_share": "Movement share of surplus: {value}.",
     "movement_funds": "Movement funds: {value}.",
     "member_split": "Members' part: {value}.",
@@ -687,7 +692,7 @@ AMEND_NOT_SHARE = "'{text}' is not a share (write 30% or 3/10)"
 AMEND_NOT_THRESHOLD = "'{text}' is not a threshold (write more than 1/2, at least 2/3, or all)"
 AMEND_NOT_DURATION = "'{text}' is not one duration (write 72h or 3d)"
 AMEND_NOT_DURATIONS = "'{text}' is not a list of durations (write 24h, 1h)"
-AMEND_NOT_MONTHS = "'{text}' is not a whole number of months"
+AMEND_NOT_WHOLE = "'{text}' is not a whole number of {unit}"
 AMEND_NOT_FUND = "'{text}' is not a fund (write name=weight | name=weight)"
 AMEND_FUND_NAME = "a fund's name can be at most {limit} characters ({length} given)"
 AMEND_NOT_WEIGHT = "the weight of {name} must be a whole number, not '{text}'"

@@ -31,6 +31,16 @@ PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
     **{key: [("0", f"{key} must be from 1 month to 240 months"),
              ("241", f"{key} must be from 1 month to 240 months")]
        for key in ("audit_every", "sunset_every")},
+    "audit_auditors": [("0", "audit_auditors must be from 1 auditor to 12 auditors"),
+                       ("13", "audit_auditors must be from 1 auditor to 12 auditors"),
+                       ("two", "'two' is not a whole number of auditors")],
+    "audit_window": [("29s", "audit_window must be from 30s to 365d"), ("366d", "audit_window must be from 30s to 365d")],
+    "audit_cooldown": [("21", "audit_cooldown must be from 0 audits to 20 audits"),
+                       ("-1", "'-1' is not a whole number of audits")],
+    "revision_days": [("0", "revision_days must be from 1 day to 365 days"),
+                      ("366", "revision_days must be from 1 day to 365 days")],
+    "assembly_notice": [("29s", "assembly_notice must be from 30s to 365d"),
+                        ("366d", "assembly_notice must be from 30s to 365d")],
     "movement_share": [("101%", "movement_share must be from 0% to 100%"),
                        ("-1%", "movement_share must be from 0% to 100%")],
     "movement_funds": [(" | ".join(f"fund {i}" for i in range(21)), "movement_funds must name from 1 to 20 funds"),
@@ -58,6 +68,11 @@ GOOD: dict[str, tuple[str, str]] = {
     "audit_every": ("1", "Liberation audit every 1 month from founding."),
     "audit_reminders": ("14d", "Audit reminders: 14d before each audit."),
     "sunset_every": ("240", "Sunset vote every 240 months from founding."),
+    "audit_auditors": ("1", "Each audit draws 1 auditor from the allies"),
+    "audit_window": ("14d", "Auditors give their verdicts within 14d of being drawn."),
+    "audit_cooldown": ("0", "Whoever audited in the last 0 audits is not drawn again."),
+    "revision_days": ("60", "must pass within 60 days, or an emergency assembly is convened."),
+    "assembly_notice": ("2d", "An emergency assembly is announced 2d ahead."),
     "movement_share": ("0%", "Movement share of surplus: 0%."),
     "movement_funds": ("bail fund=3 | strike fund", "Movement funds: bail fund (weight 3), strike fund (weight 1)."),
     "member_split": ("hours", "Members' part: by recorded hours."),
@@ -160,7 +175,8 @@ def test_unreadable_values_say_what_to_write():
 
 def test_firewall_keys_are_declared():
     """SPEC's firewall keys among today's; nothing enforces them yet."""
-    assert {k.name for k in KEYS if k.firewall} == {"movement_share", "movement_funds", "audit_every", "sunset_every"}
+    assert {k.name for k in KEYS if k.firewall} == {"movement_share", "movement_funds", "audit_every", "sunset_every",
+                                                    "revision_days"}
 
 
 # --- storage: the format co-ops already have, and amendments merged leaf by leaf ---
