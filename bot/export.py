@@ -104,6 +104,8 @@ async def _draws(stores: Stores, coop: Coop) -> list[dict]:
     for d in await stores.draws.list(coop.id):
         item = {"number": d.number, "purpose": d.purpose, "seats": d.seats, "pool": [p["name"] for p in d.pool],
                 "excluded": d.excluded, "commitment": d.commitment, "draw_at": d.draw_at.isoformat(), "status": d.status}
+        if any(p.get("org") for p in d.pool):  # one seat per organisation: the replay needs each one's
+            item["organisations"] = [p.get("org") for p in d.pool]
         if d.status == "drawn":
             item["secret"] = d.secret
             item["contributions"] = (d.result or {}).get("contributions", [])

@@ -99,13 +99,15 @@ def replay_snippet(commitment_hex: str, secret_hex: str, contributions: Sequence
 def replay_problem(announced: dict, drawn: dict) -> str | None:
     """A draw checked from its two records in the minutes (`draw_announced`, `draw_drawn` data):
     the revealed secret must be the one committed to at the announcement, and the pool then
-    announced, with the shuffles in order, must seat exactly who was seated. None if it holds."""
+    announced (with each person's organisation, if any), with the shuffles in order, must seat
+    exactly who was seated. None if it holds."""
     try:
         secret, commitment_then = drawn["secret"], announced["commitment"]
         if drawn.get("commitment") != commitment_then or commitment(bytes.fromhex(secret)) != commitment_then:
             return "the secret revealed is not the one committed to at the announcement"
         pool = announced["pool"]
-        picked = picks(key(secret, list(drawn["contributions"])), list(range(len(pool))), int(announced["seats"]))
+        picked = picks(key(secret, list(drawn["contributions"])), list(range(len(pool))), int(announced["seats"]),
+                       organisation=lambda i: pool[i].get("org"))
         if [pool[i]["id"] for i in picked.seated] != [seat["id"] for seat in drawn["seated"]]:
             return "a replay of the announced pool and the shuffles seats other people"
     except (KeyError, TypeError, ValueError, IndexError) as exc:

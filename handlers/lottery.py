@@ -4,7 +4,7 @@ draw by lot, and drawing what is due (SPEC 'Draws anyone can replay'; the chance
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line, parse_closing, parse_number, split_first
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
-from storage.draws import DrawNotOpen, ShufflesSpent
+from storage.draws import DrawNotOpen, DrawSpec, ShufflesSpent
 from storage.models import Draw, DrawContribution, Member
 from storage.stores import Stores
 
@@ -43,31 +43,49 @@ def _tz(coop) -> ZoneInfo:
     return Charter.from_json(coop.charter).tz
 
 
-async def hold_draw(
+async def prepare(
     stores: Stores, coop_id: int, *, purpose: str, seats: int, pool: Sequence[Member],
-    excluded: Sequence[tuple[str, str]] = (), at: datetime, now: datetime, by: int | None = None,
-    source: str = "members", event: tuple[str, str] | None = None,
-) -> Draw:
-    """Announce a draw from `pool` (in register order) with a fresh secret committed to: the one
-    entry for every feature that draws by lot (the `draw` verb, auditors, facilitators, red teams,
-    stewards). `excluded` is (name, reason) for everyone left out and why. It is drawn at `at` by
-    the due work, once."""
+    excluded: Sequence[tuple[str, str]] = (), at: datetime, by: int | None = None, source: str = "members",
+    organisations: Mapping[int, str] | None = None,
+) -> DrawSpec:
+    """A draw from `pool` (in register order) with a fresh secret committed to, ready to announce.
+    `excluded` is (name, reason) for everyone left out and why; `organisations` (member id → name)
+    limits the draw to one seat per organisation, and the pool as announced shows each one's."""
     if seats < 1 or not pool:
         raise ValueError(f"a draw needs a seat and someone to draw ({seats} seats, pool of {len(pool)})")
     coop = await stores.coops.get(coop_id)
     tz = _tz(coop)
     secret = draws.new_secret()
-    return await stores.draws.announce(
-        coop_id, purpose=purpose, seats=seats, source=source,
-        pool=[{"id": m.id, "name": m.display_name} for m in pool],
+    entries = []
+    for m in pool:
+        entry = {"id": m.id, "name": m.display_name}
+        if organisations and organisations.get(m.id):
+            entry["org"] = organisations[m.id]
+        entries.append(entry)
+    return DrawSpec(
+        purpose=purpose, seats=seats, source=source, pool=entries,
         excluded=[{"name": name, "reason": reason} for name, reason in excluded],
-        secret=secret.hex(), commitment=draws.commitment(secret), draw_at=at, by=by, now=now,
-        render=lambda d: announcement(d, tz), event=event,
+        secret=secret.hex(), commitment=draws.commitment(secret), draw_at=at, by=by,
+        render=lambda d: announcement(d, tz),
     )
 
 
+async def hold_draw(
+    stores: Stores, coop_id: int, *, purpose: str, seats: int, pool: Sequence[Member],
+    excluded: Sequence[tuple[str, str]] = (), at: datetime, now: datetime, by: int | None = None,
+    source: str = "members", event: tuple[str, str] | None = None, organisations: Mapping[int, str] | None = None,
+) -> Draw:
+    """Announce a draw (`prepare`): the one entry for every feature that draws by lot on its own
+    (the `draw` verb; features that record a draw with their own row use `prepare` and their
+    store). It is drawn at `at` by the due work, once."""
+    spec = await prepare(stores, coop_id, purpose=purpose, seats=seats, pool=pool, excluded=excluded, at=at, by=by,
+                         source=source, organisations=organisations)
+    return await stores.draws.announce(coop_id, spec, now=now, event=event)
+
+
 def _pool_lines(d: Draw) -> str:
-    return "\n".join(f"{i}. {entry['name']}" for i, entry in enumerate(d.pool, 1))
+    return "\n".join(texts.DRAW_POOL_LINE_ORG.format(index=i, name=entry["name"], org=entry["org"]) if entry.get("org")
+                     else f"{i}. {entry['name']}" for i, entry in enumerate(d.pool, 1))
 
 
 def _excluded_lines(d: Draw) -> str:
@@ -113,7 +131,7 @@ def result_text(d: Draw) -> str:
 def decide(d: Draw, contributions: list[str]) -> dict:
     """The draw itself, from the stored secret and the shuffles in the order received."""
     key = draws.key(d.secret, contributions)
-    picked = draws.picks(key, list(range(len(d.pool))), d.seats)
+    picked = draws.picks(key, list(range(len(d.pool))), d.seats, organisation=lambda i: d.pool[i].get("org"))
 
     def entry(i: int) -> dict:
         return {"number": i + 1, "id": d.pool[i]["id"], "name": d.pool[i]["name"]}
@@ -271,7 +289,8 @@ async def describe(stores: Stores, d: Draw, tz: ZoneInfo, now: datetime) -> str:
     )
     if d.status != "drawn":
         return text
+    orgs = [e.get("org") for e in d.pool]
     snippet = draws.replay_snippet(d.commitment, d.secret, d.result["contributions"], [e["name"] for e in d.pool],
-                                   d.seats)
+                                   d.seats, orgs if any(orgs) else None)
     seated = "; ".join(_seated_items(d))
     return text + "\n" + texts.DRAW_SHOW_RESULT.format(secret=d.secret, seated=seated, snippet=snippet)

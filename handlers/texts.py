@@ -729,6 +729,7 @@ Pool, in register order:
 {pool}
 {excluded}Commitment: sha256(secret) = {commitment}
 Until the draw time, anyone in the co-op may add their own randomness: {prefix}shuffle D{number} <any text>. Every shuffle is posted, and goes into the draw in the order received."""
+DRAW_POOL_LINE_ORG = "{index}. {name} ({org})"
 DRAW_EXCLUDED_HEAD = "Excluded:"
 DRAW_EXCLUDED_LINE = "- {name}: {reason}"
 DRAW_NONE_EXCLUDED = "Nobody is excluded.\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -24,6 +25,41 @@ class ShufflesSpent(StoreError):
     def __init__(self, most: int) -> None:
         super().__init__(most)
         self.most = most
+
+
+@dataclass(frozen=True)
+class DrawSpec:
+    """A draw to announce, as handlers.lottery prepares it: its pool ({"id", "name"} and, for
+    allies, "org") in register order, who is left out and why, and the secret committed to."""
+
+    purpose: str
+    seats: int
+    source: str
+    pool: list[dict]
+    excluded: list[dict]
+    secret: str
+    commitment: str
+    draw_at: datetime
+    render: Callable[[Draw], str]
+    by: int | None = None
+
+
+async def announce_draw(s, coop_id: int, spec: DrawSpec, now: datetime) -> Draw:
+    """Number and store a draw, log it and queue its announcement, in the caller's transaction
+    (a feature that draws, such as an audit, records the draw with its own row in one commit)."""
+    await s.get(Coop, coop_id, with_for_update=True)  # numbers are taken one at a time per co-op
+    last = (await s.execute(select(func.max(Draw.number)).where(Draw.coop_id == coop_id))).scalar_one()
+    d = Draw(coop_id=coop_id, number=(last or 0) + 1, purpose=spec.purpose, seats=spec.seats, source=spec.source,
+             pool=spec.pool, excluded=spec.excluded, commitment=spec.commitment, secret=spec.secret,
+             draw_at=spec.draw_at, status="announced", created_at=now, created_by=spec.by)
+    s.add(d)
+    await s.flush()
+    # Everything a member needs to replay it, but the secret (logged when drawn).
+    await log(s, coop_id, "draw_announced", now, member_id=spec.by, number=d.number, purpose=spec.purpose,
+              seats=spec.seats, source=spec.source, pool=spec.pool, excluded=spec.excluded,
+              commitment=spec.commitment, draw_at=spec.draw_at.isoformat())
+    await announce(s, coop_id, "draw_announced", spec.render(d), now)
+    return d
 
 
 class DrawStore:
@@ -67,26 +103,12 @@ class DrawStore:
             stmt = select(func.min(Draw.draw_at)).where(Draw.status == "announced", Draw.draw_at > after)
             return (await s.execute(stmt)).scalar_one_or_none()
 
-    async def announce(
-        self, coop_id: int, *, purpose: str, seats: int, source: str, pool: list[dict], excluded: list[dict],
-        secret: str, commitment: str, draw_at: datetime, by: int | None, now: datetime,
-        render: Callable[[Draw], str], event: tuple[str, str] | None = None,
-    ) -> Draw:
+    async def announce(self, coop_id: int, spec: DrawSpec, *, now: datetime,
+                       event: tuple[str, str] | None = None) -> Draw:
         """Number and store a draw, log it and queue its announcement, in one transaction."""
         async with self.db.write() as s:
             await claim(s, event, now)
-            await s.get(Coop, coop_id, with_for_update=True)  # numbers are taken one at a time per co-op
-            last = (await s.execute(select(func.max(Draw.number)).where(Draw.coop_id == coop_id))).scalar_one()
-            d = Draw(coop_id=coop_id, number=(last or 0) + 1, purpose=purpose, seats=seats, source=source, pool=pool,
-                     excluded=excluded, commitment=commitment, secret=secret, draw_at=draw_at, status="announced",
-                     created_at=now, created_by=by)
-            s.add(d)
-            await s.flush()
-            # Everything a member needs to replay it, but the secret (logged when drawn).
-            await log(s, coop_id, "draw_announced", now, member_id=by, number=d.number, purpose=purpose, seats=seats,
-                      source=source, pool=pool, excluded=excluded, commitment=commitment, draw_at=draw_at.isoformat())
-            await announce(s, coop_id, "draw_announced", render(d), now)
-            return d
+            return await announce_draw(s, coop_id, spec, now)
 
     async def shuffle(
         self, draw_id: int, member_id: int, text: str, *, now: datetime, most: int,
