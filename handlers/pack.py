@@ -1,3 +1,138 @@
 """The audit pack: what auditors read of the co-op's record (SPEC 'Liberation audits')."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+from handlers import texts
+from handlers.charter import KINDS, Charter
+from handlers.money import format_amount
+from storage.models import Coop
+from storage.stores import Stores
+
+
+@dataclass(frozen=True)
+class Period:
+    """What one part of the pack reads: the co-op, its charter, and the period it covers."""
+
+    stores: Stores
+    coop: Coop
+    charter: Charter
+    since: datetime
+    until: datetime
+
+
+async def pay(p: Period) -> str:
+    # Pay rates are not recorded yet (the `pay` verb comes later): this part says so.
+    return texts.pack_section(texts.PACK_PAY, [])
+
+
+async def movement(p: Period) -> str:
+    share = texts.PACK_SHARE.format(share=texts.percent(Fraction(p.charter.movement_share)))
+    record = await p.stores.record.movement(p.coop.id, p.since, p.until)
+    if not record.rounds:
+        return texts.pack_section(texts.PACK_MOVEMENT, [share, texts.PACK_ROUNDS.format(numbers=texts.PACK_NONE)])
+    lines = [share, texts.PACK_ROUNDS.format(numbers=", ".join(str(n) for n in record.rounds))]
+    for currency in dict.fromkeys(line.currency for line in record.funds):
+        funds = [f for f in record.funds if f.currency == currency]
+        lines += [texts.PACK_FUND.format(fund=f.fund, amount=format_amount(f.amount, currency))
+                  for f in funds if not f.forfeited]
+        forfeited = sum(f.amount for f in funds if f.forfeited)
+        if forfeited:
+            lines.append(texts.PACK_FORFEITED.format(amount=format_amount(forfeited, currency)))
+        lines.append(texts.PACK_FUNDS_TOTAL.format(amount=format_amount(sum(f.amount for f in funds), currency)))
+    return texts.pack_section(texts.PACK_MOVEMENT, lines)
+
+
+async def turnout(p: Period) -> str:
+    # Counts come from each stored result (voters and electorate as counted at the close): the
+    # pack reports what was decided, it does not recount.
+    by_kind: dict[str, list[dict]] = {}
+    for closed in await p.stores.record.closed(p.coop.id, p.since, p.until):
+        by_kind.setdefault(closed.kind, []).append(closed.result)
+    lines = []
+    for kind in [*(k for k in KINDS if k in by_kind), *(k for k in by_kind if k not in KINDS)]:
+        results = by_kind[kind]
+        shares = [Fraction(r.get("voters", 0), r["electorate"]) for r in results if r.get("electorate")]
+        mean = texts.percent(sum(shares, Fraction(0)) / len(shares)) if shares else texts.PACK_NO_TURNOUT
+        lines.append(texts.PACK_TURNOUT_LINE.format(
+            kind=texts.KIND_WORDS.get(kind, kind), closed=texts.plural(len(results), "closed", "closed"),
+            passed=sum(1 for r in results if r.get("passed")), turnout=mean))
+    return texts.pack_section(texts.PACK_TURNOUT, lines)
+
+
+async def proposers(p: Period) -> str:
+    # A steward author is one who was a steward when the proposal opened, read from the event log
+    # (storage.record.RecordStore.authorship), not their role today.
+    who = await p.stores.record.authorship(p.coop.id, p.since, p.until)
+    lines = []
+    by_members = who.by_stewards + who.by_members
+    if by_members:
+        lines.append(texts.PACK_PROPOSED.format(
+            total=by_members, stewards=who.by_stewards, members=who.by_members,
+            share=texts.percent(Fraction(who.by_stewards, by_members))))
+    if who.by_charter:
+        lines.append(texts.PACK_BY_CHARTER.format(count=who.by_charter))
+    return texts.pack_section(texts.PACK_PROPOSERS, lines)
+
+
+async def early_closes(p: Period) -> str:
+    listed, total = await p.stores.record.early_closes(p.coop.id, p.since, p.until)
+    lines = [texts.PACK_EARLY_LINE.format(number=e.number, steward=e.steward, reason=e.reason or texts.PACK_NO_REASON)
+             for e in listed]
+    if total > len(listed):
+        lines.append(texts.PACK_EARLY_MORE.format(more=total - len(listed)))
+    return texts.pack_section(texts.PACK_EARLY, lines)
+
+
+async def vetoes(p: Period) -> str:
+    # The golden share's veto comes later: nothing can be recorded yet.
+    return texts.pack_section(texts.PACK_VETOES, [])
+
+
+def _sunset_outcome(vote, tz) -> str:
+    if vote.status == "open":
+        return texts.PACK_SUNSET_OPEN.format(when=texts.when(vote.closes_at, tz))
+    if vote.status == "withdrawn":
+        return texts.PACK_SUNSET_WITHDRAWN
+    result = vote.result or {}
+    return texts.PACK_SUNSET_OUTCOME[bool(result.get("carried", result.get("passed")))]
+
+
+async def mandate(p: Period) -> str:
+    tz = p.charter.tz
+    lapsed = p.coop.mandate_lapsed_at
+    lines = [texts.PACK_MANDATE_LAPSED.format(when=texts.when(lapsed, tz)) if lapsed else texts.PACK_MANDATE_STANDS]
+    votes = await p.stores.record.sunset_votes(p.coop.id, p.since, p.until)
+    lines += [texts.PACK_SUNSET_LINE.format(number=v.number, title=v.title, who=texts.PACK_SUNSET_BY[v.by_charter],
+                                            outcome=_sunset_outcome(v, tz)) for v in votes] or [texts.PACK_SUNSET_NONE]
+    return texts.pack_section(texts.PACK_MANDATE, lines)
+
+
+async def mirror_shifts(p: Period) -> str:
+    return texts.pack_section(texts.PACK_MIRROR, [])  # mirror shifts come later
+
+
+async def drills(p: Period) -> str:
+    return texts.pack_section(texts.PACK_DRILLS, [])  # adversary drills come later
+
+
+async def timeline(p: Period) -> str:
+    return texts.pack_section(texts.PACK_TIMELINE, [])  # the drift timeline comes later
+
+
+# The pack's parts in the SPEC's order; a later feature fills in its part by replacing one entry.
+SECTIONS: tuple[Callable[[Period], Awaitable[str]], ...] = (
+    pay, movement, turnout, proposers, early_closes, vetoes, mandate, mirror_shifts, drills, timeline,
+)
+
+
+async def audit_pack(stores: Stores, coop: Coop, now: datetime, since: datetime | None = None) -> str:
+    """The pack's text for the period from `since` (the previous audit's close; by default the
+    co-op's founding) up to `now`, both included."""
+    charter = Charter.from_json(coop.charter)
+    period = Period(stores, coop, charter, since or coop.founded_at, now)
+    return texts.pack(coop.name, period.since, now, charter.tz, [await part(period) for part in SECTIONS])

@@ -769,3 +769,48 @@ DRAW_SHOW_RESULT = """Secret: {secret}
 Seated: {seated}
 Replay it in Python (it prints the seats, numbered as in the pool):
 {snippet}"""
+
+
+# --- the audit pack (what drawn auditors read of the co-op's record) ---
+PACK_HEAD = "Audit pack of {coop}: its record from {since} to {until}."
+PACK_NONE = "none recorded"
+PACK_PAY = "Pay ratio and its history"
+PACK_MOVEMENT = "The movement share and where it went"
+PACK_TURNOUT = "Turnout per kind of decision"
+PACK_PROPOSERS = "Who proposes"
+PACK_EARLY = "Early closes"
+PACK_VETOES = "Vetoes"
+PACK_MANDATE = "The mandate"
+PACK_MIRROR = "Mirror shifts"
+PACK_DRILLS = "Drills"
+PACK_TIMELINE = "The drift timeline"
+
+PACK_SHARE = "The charter's movement share: {share}."
+PACK_ROUNDS = "Rounds paid out: {numbers}."
+PACK_FUND = "To {fund}: {amount}"
+PACK_FORFEITED = "Forfeited shares of removed members, to the funds: {amount}"
+PACK_FUNDS_TOTAL = "In all to the movement: {amount}"
+PACK_TURNOUT_LINE = "{kind}: {closed}, {passed} passed, mean turnout {turnout}"
+PACK_NO_TURNOUT = "no electorate"
+PACK_PROPOSED = "{total} opened: {stewards} by stewards ({share} of those by members), {members} by other members"
+PACK_BY_CHARTER = "{count} opened by the charter (mandated votes)"
+PACK_EARLY_LINE = "#{number} by {steward}: {reason}"
+PACK_NO_REASON = "no reason given"
+PACK_EARLY_MORE = "and {more} more"
+PACK_MANDATE_STANDS = "The mandate stands."
+PACK_MANDATE_LAPSED = "The mandate lapsed on {when} and stands lapsed until a renewal passes."
+PACK_SUNSET_NONE = "Sunset votes: " + PACK_NONE
+PACK_SUNSET_LINE = "#{number} {title} ({who}): {outcome}"
+PACK_SUNSET_BY = {True: "the charter's sunset vote", False: "a member's renewal"}
+PACK_SUNSET_OPEN = "open until {when}"
+PACK_SUNSET_WITHDRAWN = "withdrawn"
+PACK_SUNSET_OUTCOME = {True: "renewed", False: "not renewed"}
+
+
+def pack_section(heading: str, lines: Sequence[str]) -> str:
+    """One part of the pack: its heading, then its lines indented (or that nothing is recorded)."""
+    return "\n".join([heading + ":", *("  " + line for line in (lines or [PACK_NONE]))])
+
+
+def pack(coop: str, since: datetime, until: datetime, tz: ZoneInfo, sections: Sequence[str]) -> str:
+    return "\n\n".join([PACK_HEAD.format(coop=coop, since=when(since, tz), until=when(until, tz)), *sections])
