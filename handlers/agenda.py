@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers import texts
+from handlers import audits, texts
 from handlers.calendar import cycle
 from handlers.charter import Charter
 from handlers.context import Context
@@ -35,5 +35,8 @@ def calendar_items(coop: Coop, open_proposals: list[Proposal], now: datetime) ->
 async def calendar(ctx: Context, call: Call) -> list[Reply]:
     """`calendar`: what is coming, in the co-op's timezone."""
     items = calendar_items(ctx.coop, await ctx.stores.proposals.list(ctx.coop.id, status="open"), ctx.now)
+    running = await ctx.stores.audits.latest(ctx.coop.id)
+    assembly = await ctx.stores.audits.assembly(running.id) if running else None
+    items += audits.calendar_items(running, assembly, ctx.charter.tz)
     charter, lapsed = ctx.charter, ctx.mandate_note().strip() or None
     return [Reply(texts.calendar_text(ctx.coop.name, charter.timezone, items, charter.tz, lapsed))]

@@ -215,21 +215,21 @@ class SunsetDue:
 
 @dataclass(frozen=True)
 class CalendarWork:
-    send: tuple[Scheduled, ...]  # audit notices and the latest audit reminder
+    send: tuple[Scheduled, ...]  # the latest audit reminder
     skip: tuple[str, ...]  # audit reminders superseded by a later one
     sunsets: tuple[SunsetDue, ...]  # sunset votes to open
+    audits: tuple[tuple[int, str], ...] = ()  # audits falling due: (co-op id, claim key)
 
 
 def calendar_due(
     work: Iterable[tuple[CoopView, CalendarPlan, CalendarClaims]], done: set[str], now: datetime
 ) -> CalendarWork:
     """What the plans ask for that `done` (the claims already recorded) does not hold."""
-    send, skip, sunsets = [], [], []
+    send, skip, sunsets, audits = [], [], [], []
     for view, plan, claims in work:
         tz = view.charter.tz
         if claims.notice is not None and claims.notice not in done:
-            text = texts.AUDIT_DUE.format(coop=view.name, when=texts.when(plan.audits.last_at, tz))
-            send.append(Scheduled(claims.notice, view.id, "audit", text))
+            audits.append((view.id, claims.notice))  # the audit opens (handlers.audits.start_due)
         skip += [k for o, k in claims.reminders.items() if o != claims.latest and k not in done]
         if claims.latest is not None and claims.reminders[claims.latest] not in done:
             text = texts.AUDIT_REMINDER.format(
@@ -238,7 +238,7 @@ def calendar_due(
             send.append(Scheduled(claims.reminders[claims.latest], view.id, "audit", text))
         if claims.sunset is not None and claims.sunset not in done:
             sunsets.append(SunsetDue(view, claims.sunset))
-    return CalendarWork(tuple(send), tuple(skip), tuple(sunsets))
+    return CalendarWork(tuple(send), tuple(skip), tuple(sunsets), tuple(audits))
 
 
 async def open_sunset_vote(stores: Stores, coop: Coop | CoopView, charter: Charter, now: datetime, key: str) -> None:

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from handlers import amend, texts
+from handlers import amend, audits, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
@@ -40,6 +40,7 @@ PROPOSE_KEYS = {
     "options": "A | B | C",
     "waive": "<member>   (passing waives that member's vow for the open surplus round)",
     "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional)",
+    "revises": "A<n>   (answers a liberation audit's revision demand)",
 }
 
 
@@ -134,11 +135,19 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
             raise NotFound(texts.WAIVE_NO_ROUND.format(prefix=ctx.prefix))
         # A waiver is for this round: if it is paid out before the vote ends, the waiver lapses.
         action = {"waive": who.id, "name": who.display_name, "round_id": current.id, "round": current.number}
+    purpose, audit_id = "sunset" if renewal else None, None
+    if "revises" in extras.settings:
+        if "options" in extras.settings:
+            raise BadArguments(texts.ACTION_OPTIONS)
+        answered = await audits.revision_of(ctx, extras.settings["revises"], closes_at)
+        purpose, audit_id = "revision", answered.id
+        action = {**(action or {}), "revises": answered.number,
+                  "due": texts.when(answered.revision_due_at, charter.tz)}
     # A constitutional proposal titled as the sunset vote is a renewal of the mandate (it can lift a
     # lapse; only the charter's own sunset vote can make the mandate lapse).
     spec = dict(title=title, body=extras.body, kind=kind, ballot=ballot, options=options,
-                rule=charter.rule(kind).to_json(), closes_at=closes_at, purpose="sunset" if renewal else None,
-                action=action)
+                rule=charter.rule(kind).to_json(), closes_at=closes_at, purpose=purpose, action=action,
+                audit_id=audit_id)
     if ctx.revising is not None:
         return await _revise(ctx, ctx.revising, spec)
     await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
@@ -203,6 +212,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
     carried = p.result.get("carried", outcome.passed)
     if p.purpose == "sunset" and (carried or p.author_id is None):
         text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
+    if settled := p.result.get("audit"):
+        text += "\n" + texts.settled(settled)
     if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
     if minutes := p.result.get("minutes"):  # the head after this close's own leaf, posted with it

@@ -362,7 +362,7 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         # The card is read in a chat: a long text is cut there (the export carries all of it).
         body = p.body if len(p.body) <= CARD_BODY else p.body[: CARD_BODY - 1].rstrip() + "…"
         lines += ["", body, ""]
-    lines += action_lines(p.action)
+    lines += action_lines(p.action) + audit_lines(p.action)
     lines.append("Options: " + options_line(p.options))
     lines.append(
         f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
@@ -486,7 +486,6 @@ AUDIT_REMINDER = (
     "Liberation audit of {coop} in {left} ({when}). Allies from affiliated struggles review wage ratios, "
     "supply chains, governance and political spending; their verdict is published."
 )
-AUDIT_DUE = "The liberation audit of {coop} is due now ({when}). Its verdict is to be published to every member."
 SUNSET_TITLE = "Renew the co-op's mandate?"
 SUNSET_BODY = (
     "The charter requires a re-founding vote every {months} months: renewal must be earned, not assumed. "
@@ -814,3 +813,142 @@ def pack_section(heading: str, lines: Sequence[str]) -> str:
 
 def pack(coop: str, since: datetime, until: datetime, tz: ZoneInfo, sections: Sequence[str]) -> str:
     return "\n\n".join([PACK_HEAD.format(coop=coop, since=when(since, tz), until=when(until, tz)), *sections])
+
+
+# --- liberation audits ---
+GRADES = ("revolutionary", "reformist", "counter-revolutionary")  # in order of severity
+GRADE_WORDS = {"revolutionary": "REVOLUTIONARY", "reformist": "REFORMIST",
+               "counter-revolutionary": "COUNTER-REVOLUTIONARY", "none": "NO VERDICT"}
+AUDITORS_PURPOSE = "auditors of liberation audit A{number}"
+AUDITORS_REDRAW_PURPOSE = "auditors of liberation audit A{number}, drawn again"
+STEWARDS_PURPOSE = "stewards after the emergency assembly of A{number}"
+AUDIT_REASON_COOLDOWN = "audited in A{number} (audit_cooldown)"
+AUDIT_REASON_SILENT = "drawn for A{number} and gave no verdict"
+AUDIT_STARTED = (
+    "Liberation audit A{number} of {coop} is open. Its auditors are drawn by lot from the allies in D{draw} "
+    "at {when}; shuffle it before then: {prefix}shuffle D{draw} <any text>."
+)
+AUDIT_NO_ALLIES = (
+    "No ally can be drawn as an auditor of {coop}: affiliate organisations by a proposal with the line "
+    "'affiliate: <organisation>', then add their people with {prefix}ally <person> and the line 'org: <organisation>'."
+)
+AUDIT_NONE_DRAWN = (
+    "Liberation audit A{number} of {coop} fell due ({when}), but no ally could be drawn as an auditor (none, or all "
+    "in their cooldown): it is recorded with no verdict.\n" + AUDIT_NO_ALLIES
+)
+AUDIT_RUNNING = "Liberation audit A{number} is under way; an audit starts only once it is closed ({prefix}audit shows it)."
+AUDIT_DUE_RUNNING = "The liberation audit of {coop} falls due now; A{number} is still under way and stands for it."
+AUDIT_OPENED = (
+    "Liberation audit A{number}: the auditors are {auditors} (drawn in D{draw}).\n"
+    "They give their verdicts by {when}: {prefix}verdict A{number} revolutionary|reformist|counter-revolutionary, "
+    "with their findings on the lines below. Everyone can read the audit pack: {prefix}audit."
+)
+AUDIT_NO_SEATS = (
+    "Liberation audit A{number}: nobody drawn in D{draw} is still an ally, so no one can audit; "
+    "the audit closes at {when} with no verdict unless it is drawn again."
+)
+AUDIT_PACK_IN_ROOM = "The audit pack, for the auditors this bot cannot write to directly:\n\n{pack}"
+AUDIT_PACK_DIRECT = (
+    "You are drawn as an auditor of {coop} in liberation audit A{number}. Give your verdict by {when}, "
+    "in a room of {coop} or here:\n{prefix}verdict A{number} revolutionary|reformist|counter-revolutionary\n"
+    "<your findings, on the lines below>\n\n{pack}"
+)
+AUDIT_REDRAWN = (
+    "No auditor of A{number} gave a verdict in time: the auditors are drawn again, once (D{draw})."
+)
+AUDIT_CLOSED = "Liberation audit A{number} of {coop} is closed. The co-op's verdict: {grade}."
+AUDIT_MEDIAN = "The median of {count}: {grades}."
+AUDIT_MEDIAN_TIE = "Two grades in the middle: the sterner one stands."
+AUDIT_SILENT = "{silent} gave no verdict; a missing verdict does not count."
+AUDIT_NO_VERDICT = "No auditor gave a verdict, even when drawn again: recorded as no verdict. Nothing follows."
+AUDIT_FOLLOWS = {
+    "revolutionary": "Nothing follows: the co-op keeps its course.",
+    "reformist": (
+        "A revision is due: a proposal with the line 'revises: A{number}' must pass by {due}, "
+        "or an emergency assembly is convened."
+    ),
+    "counter-revolutionary": "An emergency assembly is convened at once.",
+}
+AUDIT_FINDING = "A{number} · {name}{org}: {grade}.\n{findings}"
+AUDIT_FINDING_NONE = "(no findings written)"
+REVISION_MISSED = (
+    "Liberation audit A{number}'s revision was not passed by {due}: an emergency assembly is convened."
+)
+ASSEMBLY_TITLE = "Keep the current stewards?"
+ASSEMBLY_BODY = (
+    "EMERGENCY ASSEMBLY of {coop}, convened by liberation audit A{number} ({why}). The assembly is at {when}; "
+    "this vote closes then, and no one can close or withdraw it early. "
+    "If it fails, every steward role lapses and as many new stewards are drawn by lot from the members who were "
+    "not stewards. Stewards now: {stewards}."
+)
+ASSEMBLY_WHY = {"counter-revolutionary": "a counter-revolutionary verdict",
+                "missed": "its revision was not passed in time"}
+ASSEMBLY_CARD = "Emergency assembly of A{number}: if this fails, every steward role lapses and new stewards are drawn by lot."
+REVISION_CARD = "If passed by {due}, this meets liberation audit A{number}'s revision demand."
+STEWARDS_KEPT = "The assembly keeps the stewards in their roles."
+STEWARDS_LAPSED = (
+    "Every steward role lapses ({names}); as many new stewards are drawn by lot from the members who were not "
+    "stewards."
+)
+REVISION_MET = "This meets liberation audit A{number}'s revision demand."
+STEWARD_REASON_LAPSED = "a steward whose role lapsed"
+STEWARDS_SEATED = "New stewards of {coop}, drawn by lot after the emergency assembly of A{number} (D{draw}): {names}."
+STEWARDS_NONE_SEATED = (
+    "Nobody drawn in D{draw} is still a member: {coop} has no steward until members admit one by proposal."
+)
+
+REVISES_BAD = "'{text}' is not an audit: write revises: A<n>, as in revises: A1."
+REVISES_UNKNOWN = "{coop} has no liberation audit A{number}."
+REVISES_NOT_DUE = "Liberation audit A{number} demands no revision now."
+REVISES_TOO_LATE = (
+    "A revision of A{number} must pass by {due}, and this proposal would close {closes}: set closes: before the deadline."
+)
+
+VERDICT_BAD_GRADE = "'{text}' is not a verdict: revolutionary, reformist or counter-revolutionary."
+VERDICT_NOT_AUDITOR = "Only the auditors drawn for A{number} give its verdict."
+VERDICT_NOT_OPEN = "Liberation audit A{number} is not taking verdicts ({state})."
+VERDICT_STATES = {"drawing": "its auditors are not drawn yet", "open": "its window is over",
+                  "closed": "it is closed"}
+VERDICT_GIVEN = "Your verdict on A{number} is recorded: {grade}. {spoken} of {seats} auditors have spoken; you may restate it until the audit closes."
+VERDICT_RESTATED = "Your verdict on A{number} is restated: {grade}. {spoken} of {seats} auditors have spoken."
+VERDICT_TOO_LONG = "Findings can be at most {limit} characters ({length} given)."
+AUDIT_BAD_NUMBER = "'{text}' is not an audit: write A1 or 1."
+AUDIT_UNKNOWN = "{coop} has no liberation audit A{number}."
+
+AUDIT_NONE_YET = "{coop} has had no liberation audit yet; the next is due {when}. A steward may start one now: {prefix}audit start."
+NOBODY = "nobody yet"
+AUDIT_SHOW_HEAD = "Liberation audit A{number} of {coop} ({reason}), started {started}."
+AUDIT_REASONS = {"calendar": "due by the charter", "steward": "started by a steward"}
+AUDIT_SHOW_DRAWING = "Its auditors are drawn in D{draw} at {when}."
+AUDIT_SHOW_AUDITORS = "Auditors: {auditors}."
+AUDIT_SHOW_WINDOW = "Verdicts until {when}; {spoken} of {seats} have spoken: {names}."
+AUDIT_SHOW_CLOSED = "Closed {when}: the co-op's verdict is {grade}."
+AUDIT_SHOW_REVISION = "A revision is due: a proposal with 'revises: A{number}' must pass by {due}."
+AUDIT_SHOW_REVISED = "Its revision demand was met."
+AUDIT_SHOW_ASSEMBLY = "An emergency assembly is convened: #{proposal} {title} closes at the assembly, {when}."
+AUDIT_SHOW_ASSEMBLY_DUE = "An emergency assembly is being convened."
+AUDIT_SHOW_KEPT = "The emergency assembly kept the stewards."
+AUDIT_SHOW_LAPSED = "The emergency assembly withdrew its confidence: the stewards' roles lapsed and new ones are drawn."
+AUDIT_SHOW_RESEATED = "The emergency assembly withdrew its confidence; new stewards were drawn by lot."
+CALENDAR_AUDIT_WINDOW = "A{number}: auditors' verdicts due"
+CALENDAR_REVISION = "A{number}: its revision must pass by now, or an emergency assembly is convened"
+CALENDAR_ASSEMBLY = "Emergency assembly of A{number}: #{proposal} {title} closes"
+
+
+def audit_lines(action: dict | None) -> list[str]:
+    """What a proposal that answers an audit, or was convened by one, does: on its card."""
+    action = action or {}
+    if "revises" in action:
+        return [REVISION_CARD.format(number=action["revises"], due=action.get("due", "the deadline"))]
+    if "assembly" in action:
+        return [ASSEMBLY_CARD.format(number=action["assembly"])]
+    return []
+
+
+def settled(note: dict) -> str:
+    """The line a result adds on the audit it answered (ProposalStore.close's `audit` note)."""
+    if note["effect"] == "revised":
+        return REVISION_MET.format(number=note["number"])
+    if note["effect"] == "kept":
+        return STEWARDS_KEPT
+    return STEWARDS_LAPSED.format(names=and_list(note.get("names") or ["none"]))

@@ -9,6 +9,7 @@ from handlers.due import (
     DEADLINE_CLAIM, CalendarClaims, CalendarPlan, CoopView, calendar_claims, calendar_due, deadline_reminder,
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
+from handlers.audits import audits_due, start_due
 from handlers.lottery import draw_due
 from handlers.ports import LastLooks
 from handlers.proposals import close_due
@@ -33,6 +34,7 @@ async def run_due(
     state = state if state is not None else DueState()
     await close_due(stores, now, before_close)
     await draw_due(stores, now)
+    await audits_due(stores, now)
     changed = await state.refresh(stores)
     full = (changed or state.since is None or now < state.since or state.full_at is None
             or now - state.full_at >= FULL_LOOK_EVERY)
@@ -52,7 +54,8 @@ async def next_due(stores: Stores, now: datetime, state: DueState) -> datetime |
     offsets = {int(o.total_seconds()) for view in state.coops.values() for o in view.charter.reminder_offsets}
     reminder = await stores.proposals.next_reminder(now, offsets)
     draw = await stores.draws.next_at(now)
-    return min(moments + [m for m in (reminder, draw) if m is not None], default=None)
+    audit = await stores.audits.next_at(now)
+    return min(moments + [m for m in (reminder, draw, audit) if m is not None], default=None)
 
 
 async def _handled(stores: Stores, keys: list[str]) -> set[str]:
@@ -109,6 +112,8 @@ async def remind_calendar(stores: Stores, now: datetime, state: DueState) -> Non
     due = calendar_due(work, done, now)
     await stores.outbox.skip(list(due.skip), now)
     await stores.outbox.announce_many(list(due.send), now)
+    for coop_id, key in due.audits:
+        await start_due(stores, coop_id, now, key)
     for sunset in due.sunsets:
         await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key)
     state.planned |= {view.id for view, _, _ in work}

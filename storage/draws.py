@@ -71,6 +71,12 @@ class DrawStore:
             stmt = select(Draw).where(Draw.coop_id == coop_id, Draw.number == number)
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def get_by_id(self, draw_id: int | None) -> Draw | None:
+        if draw_id is None:
+            return None
+        async with self.db.read() as s:
+            return await s.get(Draw, draw_id)
+
     async def list(self, coop_id: int) -> list[Draw]:
         async with self.db.read() as s:
             return list((await s.execute(select(Draw).where(Draw.coop_id == coop_id).order_by(Draw.number))).scalars())

@@ -21,6 +21,10 @@ from storage.models import Coop, GovernanceEvent, Minute, PostedHead, Proposal, 
 LEAF_KINDS = frozenset({
     "proposal_opened", "proposal_closed", "charter_amended", "waiver", "vow", "payout",
     "draw_announced", "draw_drawn",
+    # Liberation audits, step by step: started, auditors seated, each verdict, the co-op's verdict,
+    # a redraw, the revision demand met or missed, the assembly's decision on the stewards.
+    "audit_started", "audit_opened", "verdict", "audit_closed", "audit_redrawn", "revision_met", "revision_missed",
+    "stewards_kept", "stewards_lapsed", "stewards_seated",
 })
 MIN_PREFIX = 8  # hex characters a witness must give, so a guess cannot hit a head by chance
 

@@ -10,7 +10,7 @@ from sqlalchemy import (
     Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
-from storage import minutes
+from storage import audits, minutes
 from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen
@@ -161,6 +161,7 @@ class ProposalStore:
         event: tuple[str, str] | None = None,
         purpose: str | None = None,
         action: dict | None = None,
+        audit_id: int | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate, log it and
         queue its card for every bound room, all in one transaction. The card is rendered when it
@@ -178,7 +179,7 @@ class ProposalStore:
             proposal = Proposal(
                 coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
-                purpose=purpose, action=action, source=event[1][:255] if event else None,
+                purpose=purpose, action=action, source=event[1][:255] if event else None, audit_id=audit_id,
             )
             s.add(proposal)
             await s.flush()
@@ -311,6 +312,7 @@ class ProposalStore:
                                   round=r.number)
             if proposal.ballot == "secret":
                 await _seal(s, proposal, counts, now)
+            await audits.settle(s, proposal, carried, now)
             if proposal.purpose == "sunset" and (carried or proposal.author_id is None):
                 # The charter's sunset vote decides the mandate: it lapses when renewal fails, until
                 # one passes. A member's renewal proposal can only lift a lapse, never cause one.

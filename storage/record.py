@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from storage.db import Database
 from storage.models import Allocation, GovernanceEvent, Member, Proposal, Round
@@ -14,6 +14,8 @@ EARLY_CLOSES_LISTED = 10
 # The events that set a member's role: the founder is the first steward, an admission (or a
 # re-admission with `role:`, how a steward is made or unmade) logs the role it gives.
 ROLE_EVENTS = ("coop_founded", "member_admitted")
+# Role changes of many members at once (an emergency assembly): `data["stewards"]` names them.
+BULK_ROLE_EVENTS = {"stewards_lapsed": "member", "stewards_seated": "steward"}
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,17 @@ class RecordStore:
             authors = {a for a, _ in proposals if a is not None}
             events = [] if not authors else (await s.execute(
                 select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data, GovernanceEvent.at)
-                .where(GovernanceEvent.coop_id == coop_id, GovernanceEvent.kind.in_(ROLE_EVENTS),
-                       GovernanceEvent.member_id.in_(authors), GovernanceEvent.at <= until)
+                .where(GovernanceEvent.coop_id == coop_id, GovernanceEvent.at <= until,
+                       or_(and_(GovernanceEvent.kind.in_(ROLE_EVENTS), GovernanceEvent.member_id.in_(authors)),
+                           GovernanceEvent.kind.in_(list(BULK_ROLE_EVENTS))))
                 .order_by(GovernanceEvent.id)
             )).all()
         roles: dict[int, list[tuple[datetime, str]]] = {}
         for member_id, kind, data, at in events:
+            if kind in BULK_ROLE_EVENTS:
+                for entry in data.get("stewards", []):
+                    roles.setdefault(entry["id"], []).append((at, BULK_ROLE_EVENTS[kind]))
+                continue
             role = "steward" if kind == "coop_founded" else data.get("role", "member")
             roles.setdefault(member_id, []).append((at, role))
         by_charter = by_stewards = by_members = 0
