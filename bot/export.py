@@ -94,7 +94,25 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         **await _books(stores, coop),
         "minutes": await _minutes(stores, coop, names),
         "draws": await _draws(stores, coop),
+        "audits": await _audits(stores, coop),
     }
+
+
+async def _audits(stores: Stores, coop: Coop) -> list[dict]:
+    """Every liberation audit: its auditors and, once closed, each verdict with its findings (the
+    grades are published together at the close, so an open audit's are not exported)."""
+    out = []
+    for a in await stores.audits.list(coop.id):
+        seats = await stores.audits.seats(a.id)
+        item = {"number": a.number, "status": a.status, "reason": a.reason, "started_at": a.started_at.isoformat(),
+                "auditors": [{"name": s.name, "organisation": s.org} for s in seats], "verdict": a.verdict,
+                "stage": a.stage,
+                "revision_due_at": a.revision_due_at.isoformat() if a.revision_due_at else None}
+        if a.status == "closed":
+            item["verdicts"] = [{"name": v.name, "organisation": v.org, "grade": v.grade, "findings": v.findings}
+                                for v in await stores.audits.verdicts(a.id)]
+        out.append(item)
+    return out
 
 
 async def _draws(stores: Stores, coop: Coop) -> list[dict]:

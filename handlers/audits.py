@@ -136,7 +136,10 @@ async def _step(stores: Stores, audit: Audit, now: datetime) -> bool:
     if audit.status == "open":
         return await _finish(stores, coop, audit, now)
     if audit.stage == "revision":
-        if now < audit.revision_due_at or await stores.audits.revision_pending(audit.id, audit.revision_due_at):
+        if now < audit.revision_due_at:
+            await _remind_revision(stores, coop, audit, now)
+            return False
+        if await stores.audits.revision_pending(audit.id, audit.revision_due_at):
             return False
         tz = _tz(coop)
         return await stores.audits.revision_missed(audit.id, now=now, render=lambda a: texts.REVISION_MISSED.format(
@@ -152,6 +155,29 @@ async def _step(stores: Stores, audit: Audit, now: datetime) -> bool:
                                          names=texts.and_list(names)) if names
             else texts.STEWARDS_NONE_SEATED.format(coop=coop.name, draw=draw.number))) is not None
     return False
+
+
+def revision_reminders(charter: Charter, audit: Audit) -> list[tuple[timedelta, datetime]]:
+    """The revision's reminders: the charter's audit reminder offsets before its deadline, those
+    after the verdict."""
+    return [(o, audit.revision_due_at - o) for o in charter.audit_reminders
+            if audit.revision_due_at - o > audit.closed_at]
+
+
+async def _remind_revision(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> None:
+    """The latest revision reminder reached is sent once (its claim); earlier ones it supersedes are skipped."""
+    charter = Charter.from_json(coop.charter)
+    reached = [o for o, at in revision_reminders(charter, audit) if at <= now]
+    if not reached:
+        return
+    keys = {o: f"revision:{audit.id}:{int(o.total_seconds())}" for o in reached}
+    latest = min(reached)
+    if await stores.cursors.handled(SCHEDULE, [keys[latest]]):
+        return  # sent already: a read, not a write, on every later run
+    await stores.outbox.skip([k for o, k in keys.items() if o != latest], now)
+    text = texts.REVISION_REMINDER.format(number=audit.number, due=texts.when(audit.revision_due_at, charter.tz),
+                                          left=texts.span(audit.revision_due_at - now), prefix=texts.PREFIX_MARK)
+    await stores.outbox.announce_many([Scheduled(keys[latest], coop.id, "reminder", text)], now)
 
 
 async def _seat(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bool:

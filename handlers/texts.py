@@ -871,6 +871,10 @@ AUDIT_FOLLOWS = {
 }
 AUDIT_FINDING = "A{number} · {name}{org}: {grade}.\n{findings}"
 AUDIT_FINDING_NONE = "(no findings written)"
+REVISION_REMINDER = (
+    "Reminder: liberation audit A{number}'s revision must pass by {due} ({left} left), or an emergency assembly "
+    "is convened. Propose it with the line 'revises: A{number}': {prefix}propose <title>, then revises: A{number}."
+)
 REVISION_MISSED = (
     "Liberation audit A{number}'s revision was not passed by {due}: an emergency assembly is convened."
 )

@@ -9,7 +9,7 @@ from handlers.due import (
     DEADLINE_CLAIM, CalendarClaims, CalendarPlan, CoopView, calendar_claims, calendar_due, deadline_reminder,
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
-from handlers.audits import audits_due, start_due
+from handlers.audits import audits_due, revision_reminders, start_due
 from handlers.lottery import draw_due
 from handlers.ports import LastLooks
 from handlers.proposals import close_due
@@ -54,7 +54,8 @@ async def next_due(stores: Stores, now: datetime, state: DueState) -> datetime |
     offsets = {int(o.total_seconds()) for view in state.coops.values() for o in view.charter.reminder_offsets}
     reminder = await stores.proposals.next_reminder(now, offsets)
     draw = await stores.draws.next_at(now)
-    audit = await stores.audits.next_at(now)
+    audit = await stores.audits.next_at(now, lambda a: [at for _, at in revision_reminders(state.coops[a.coop_id].charter, a)]
+                                        if a.coop_id in state.coops else [])
     return min(moments + [m for m in (reminder, draw, audit) if m is not None], default=None)
 
 

@@ -69,6 +69,10 @@ class AuditStore:
             stmt = select(Audit).where(Audit.coop_id == coop_id, Audit.number == number)
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def list(self, coop_id: int) -> list[Audit]:
+        async with self.db.read() as s:
+            return list((await s.execute(select(Audit).where(Audit.coop_id == coop_id).order_by(Audit.number))).scalars())
+
     async def by_id(self, audit_id: int) -> Audit:
         async with self.db.read() as s:
             return await s.get(Audit, audit_id)
@@ -84,13 +88,15 @@ class AuditStore:
             stmt = select(Audit).where(or_(Audit.status != "closed", Audit.stage.in_(PENDING_STAGES))).order_by(Audit.id)
             return list((await s.execute(stmt)).scalars())
 
-    async def next_at(self, after: datetime) -> datetime | None:
-        """The earliest window end or revision deadline later than `after`, for the clock."""
+    async def next_at(self, after: datetime, reminders: Callable[[Audit], Sequence[datetime]]) -> datetime | None:
+        """The earliest window end, revision deadline or revision reminder (`reminders` gives an
+        audit's) later than `after`, for the clock."""
         async with self.db.read() as s:
             window = select(func.min(Audit.window_ends_at)).where(Audit.status == "open", Audit.window_ends_at > after)
-            revision = select(func.min(Audit.revision_due_at)).where(
-                Audit.stage == "revision", Audit.revision_due_at > after)
-            moments = [(await s.execute(q)).scalar_one_or_none() for q in (window, revision)]
+            moments = [(await s.execute(window)).scalar_one_or_none()]
+            due = (await s.execute(select(Audit).where(Audit.stage == "revision", Audit.revision_due_at > after))).scalars()
+            for audit in due:
+                moments += [audit.revision_due_at, *(at for at in reminders(audit) if at > after)]
         return min((m for m in moments if m is not None), default=None)
 
     async def seats(self, audit_id: int) -> list[Seat]:
