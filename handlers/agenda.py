@@ -35,8 +35,8 @@ def calendar_items(coop: Coop, open_proposals: list[Proposal], now: datetime) ->
 async def calendar(ctx: Context, call: Call) -> list[Reply]:
     """`calendar`: what is coming, in the co-op's timezone."""
     items = calendar_items(ctx.coop, await ctx.stores.proposals.list(ctx.coop.id, status="open"), ctx.now)
-    running = await ctx.stores.audits.latest(ctx.coop.id)
-    assembly = await ctx.stores.audits.assembly(running.id) if running else None
-    items += audits.calendar_items(running, assembly, ctx.charter.tz)
+    for audit in await ctx.stores.audits.list(ctx.coop.id):
+        if audit.status != "closed" or audit.stage in ("revision", "assembly"):
+            items += audits.calendar_items(audit, await ctx.stores.audits.assembly(audit.id))
     charter, lapsed = ctx.charter, ctx.mandate_note().strip() or None
     return [Reply(texts.calendar_text(ctx.coop.name, charter.timezone, items, charter.tz, lapsed))]

@@ -462,10 +462,8 @@ async def revision_of(ctx: Context, text: str, closes_at: datetime) -> Audit:
     return a
 
 
-def calendar_items(audit: Audit | None, assembly, tz) -> list[tuple[datetime, str]]:
-    """What the running audit adds to `calendar`: its window's end, a revision deadline, the assembly."""
-    if audit is None:
-        return []
+def calendar_items(audit: Audit, assembly) -> list[tuple[datetime, str]]:
+    """What an audit still under way adds to `calendar`: its window's end, a revision deadline, the assembly."""
     items = []
     if audit.status == "open" and audit.window_ends_at:
         items.append((audit.window_ends_at, texts.CALENDAR_AUDIT_WINDOW.format(number=audit.number)))
