@@ -20,7 +20,7 @@ from storage.models import Coop, GovernanceEvent, Minute, PostedHead, Proposal, 
 # A later feature adds its kinds here (verdicts, vetoes, pay changes, drift, confession counts).
 LEAF_KINDS = frozenset({
     "proposal_opened", "proposal_closed", "charter_amended", "waiver", "vow", "payout",
-    "draw_announced", "draw_drawn",
+    "draw_announced", "draw_drawn", "affiliated", "disaffiliated",
 })
 MIN_PREFIX = 8  # hex characters a witness must give, so a guess cannot hit a head by chance
 
