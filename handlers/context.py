@@ -27,6 +27,7 @@ class Context:
     prefix: str
     coop: Coop | None = None
     member: Member | None = None  # the sender's register entry, whatever its status
+    ally_of: str | None = None  # the organisation's name, when the sender's entry is an ally's
     event: tuple[str, str] | None = None  # (platform, event id) for exactly-once handling
     before_close: LastLooks = field(default_factory=dict)  # adapters' last look before a count (see ports)
     verbs: VerbTable = VERBS
@@ -53,11 +54,21 @@ class Context:
             raise NotAMember(texts.NOT_A_MEMBER.format(coop=coop.name, prefix=self.prefix))
         if self.member.status == "pending":
             raise NotAMember(texts.NOT_A_MEMBER_PENDING.format(coop=coop.name))
+        if self.member.status == "ally":
+            raise NotAMember(texts.NOT_A_MEMBER_ALLY.format(coop=coop.name, org=self.ally_of or "?"))
+        if self.member.status != "active":
+            raise NotAMember(texts.NOT_A_MEMBER.format(coop=coop.name, prefix=self.prefix))
         return self.member
+
+    @property
+    def is_ally(self) -> bool:
+        """The sender is an ally of an affiliated organisation. Disaffiliating an organisation lapses
+        its allies in the same transaction, so an entry still "ally" has an affiliated organisation."""
+        return self.member is not None and self.member.status == "ally" and self.member.org_id is not None
 
     def require_member_or_ally(self) -> Member:
         """An active member, or an ally of an affiliated organisation (allies never vote)."""
-        if self.member is not None and self.member.status == "ally":
+        if self.coop is not None and self.is_ally:
             return self.member
         return self.require_member()
 

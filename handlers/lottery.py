@@ -243,7 +243,7 @@ def _draw_time(ctx: Context, text: str | None) -> datetime:
     return at
 
 
-@verb("shuffle", who=Standing.MEMBER, args="D<n> <any text>",
+@verb("shuffle", who=Standing.MEMBER_OR_ALLY, args="D<n> <any text>",
       summary="add your own randomness to a draw before its time (posted publicly)")
 async def shuffle(ctx: Context, call: Call) -> list[Reply]:
     number_text, rest = split_first(call.args)

@@ -48,6 +48,8 @@ async def join(ctx: Context, call: Call) -> list[Reply]:
         raise Conflict(texts.JOIN_ALREADY.format(coop=coop.name))
     if ctx.member is not None and ctx.member.status == "pending":
         raise Conflict(texts.JOIN_PENDING.format(coop=coop.name))
+    if ctx.member is not None and ctx.member.status == "ally":
+        raise Conflict(texts.JOIN_ALLY.format(coop=coop.name, org=ctx.ally_of or "?", prefix=ctx.prefix))
     member = await ctx.stores.members.request_join(
         coop.id, platform=ctx.sender.platform, user_id=ctx.sender.user_id, name=ctx.sender_name,
         now=ctx.now, event=ctx.event,
@@ -92,6 +94,9 @@ async def admit(ctx: Context, call: Call) -> list[Reply]:
     if unknown:
         raise NotFound(texts.MEMBER_UNKNOWN_MANY.format(
             who=", ".join(f"'{w}'" for w in unknown), coop=ctx.coop.name, prefix=ctx.prefix))
+    for m in named.values():
+        if m.status == "ally":
+            raise Conflict(await _admit_ally(ctx, m))
     waiting = [m for m in named.values() if m.status != "active"]
     if not waiting:
         names = texts.names_list([m.display_name for m in named.values()])
@@ -126,6 +131,8 @@ async def _admit_one(ctx: Context, call: Call, target, role: str | None) -> list
         new_account = (ctx.sender.platform, bare, bare)
     elif target.status == "active" and (role is None or role == target.role):
         raise Conflict(texts.ADMIT_ALREADY.format(name=target.display_name, coop=coop.name))
+    elif target.status == "ally":
+        raise Conflict(await _admit_ally(ctx, target))
     was_active = target is not None and target.status == "active"
     role = role or (target.role if was_active else "member")
     try:
@@ -140,6 +147,13 @@ async def _admit_one(ctx: Context, call: Call, target, role: str | None) -> list
     count = await ctx.stores.members.count_active(coop.id)
     text = texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=role, count=texts.members(count))
     return [Reply(text, notice=JOIN_NOTICE)]
+
+
+async def _admit_ally(ctx: Context, ally) -> str:
+    """Why an ally is not admitted as they are: a member is someone else's standing, so unally first."""
+    org = await ctx.stores.allies.get(ally.org_id) if ally.org_id else None
+    return texts.ADMIT_ALLY.format(name=ally.display_name, coop=ctx.coop.name, org=org.name if org else "?",
+                                   prefix=ctx.prefix)
 
 
 @verb("remove", who=Standing.STEWARD, args="<member>", summary="steward: take someone off the register")
@@ -178,7 +192,7 @@ async def whoami(ctx: Context, call: Call) -> list[Reply]:
     if ctx.member is not None:
         standing = ctx.member.role if ctx.member.status == "active" else ctx.member.status
     name = ctx.member.display_name if ctx.member else ctx.sender_name
-    text = texts.whoami(ctx.coop.name if ctx.coop else None, name, standing, ctx.prefix)
+    text = texts.whoami(ctx.coop.name if ctx.coop else None, name, standing, ctx.prefix, org=ctx.ally_of)
     return [Reply(text + ctx.mandate_note())]
 
 

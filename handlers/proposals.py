@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from handlers import amend, audits, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, Charter, DecisionRule
 from handlers.context import Context
-from handlers.errors import BadArguments, NotAllowed, NotFound, ProposalClosed
+from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, decide, is_yes_no
@@ -41,7 +41,11 @@ PROPOSE_KEYS = {
     "waive": "<member>   (passing waives that member's vow for the open surplus round)",
     "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional)",
     "revises": "A<n>   (answers a liberation audit's revision demand)",
+    "affiliate": "<organisation>   (passing affiliates it: its people may become allies; at least strategic)",
+    "disaffiliate": "<organisation>   (passing disaffiliates it and its allies lapse; at least strategic)",
 }
+AFFILIATION = ("affiliate", "disaffiliate")
+MAX_ORG_NAME = 120
 
 
 def _options(text: str | None) -> list[str]:
@@ -96,10 +100,17 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     if len(extras.body) > MAX_BODY:
         raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(extras.body), limit=MAX_BODY))
     amending = "amend" in extras.settings
-    # Changing the charter is a constitutional decision, whatever else the proposal says.
-    kind = extras.settings.get("kind", "constitutional" if amending else "ordinary").strip().lower()
+    affiliation = [key for key in AFFILIATION if key in extras.settings]
+    if sum(key in extras.settings for key in ("amend", "waive", *AFFILIATION)) > 1:
+        raise BadArguments(texts.ACTION_ONE)
+    # Changing the charter is a constitutional decision, whatever else the proposal says; taking an
+    # organisation in or out of the movement's circle, at least a strategic one.
+    default_kind = "constitutional" if amending else "strategic" if affiliation else "ordinary"
+    kind = extras.settings.get("kind", default_kind).strip().lower()
     if kind not in KINDS:
         raise BadArguments(texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
+    if affiliation and kind == "ordinary":
+        raise BadArguments(texts.AFFILIATION_KIND)
     ballot = extras.settings.get("ballot", "open").strip().lower()
     if ballot not in BALLOTS:
         raise BadArguments(texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
@@ -109,7 +120,7 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
     renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
-    if (amending or renewal or "waive" in extras.settings) and "options" in extras.settings:
+    if (amending or renewal or affiliation or "waive" in extras.settings) and "options" in extras.settings:
         raise BadArguments(texts.ACTION_OPTIONS)
     if amending:
         if kind != "constitutional":
@@ -135,6 +146,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
             raise NotFound(texts.WAIVE_NO_ROUND.format(prefix=ctx.prefix))
         # A waiver is for this round: if it is paid out before the vote ends, the waiver lapses.
         action = {"waive": who.id, "name": who.display_name, "round_id": current.id, "round": current.number}
+    if affiliation:
+        action = await _affiliation(ctx, affiliation[0], extras.settings[affiliation[0]])
     purpose, audit_id = "sunset" if renewal else None, None
     if "revises" in extras.settings:
         if "options" in extras.settings:
@@ -153,6 +166,24 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []
+
+
+async def _affiliation(ctx: Context, key: str, text: str) -> dict:
+    """`affiliate: <organisation>` or `disaffiliate: <organisation>`, checked against the affiliated
+    organisations now (the close applies it only if it still makes sense then)."""
+    name = one_line(text)
+    if not name:
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the organisation's name"))
+    if len(name) > MAX_ORG_NAME:
+        raise BadArguments(texts.NAME_TOO_LONG.format(what="organisation's name", length=len(name), limit=MAX_ORG_NAME))
+    affiliated = await ctx.stores.allies.affiliated(ctx.coop.id)
+    found = next((o for o in affiliated if o.key == name.casefold()), None)
+    if key == "affiliate" and found is not None:
+        raise Conflict(texts.AFFILIATE_ALREADY.format(org=found.name, coop=ctx.coop.name))
+    if key == "disaffiliate" and found is None:
+        orgs = ", ".join(o.name for o in affiliated) or texts.NO_ORGS
+        raise NotFound(texts.DISAFFILIATE_UNKNOWN.format(org=name, coop=ctx.coop.name, orgs=orgs))
+    return {key: name if found is None else found.name}
 
 
 async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
@@ -216,6 +247,10 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + texts.settled(settled)
     if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
+    if (p.action or {}).get("affiliate") and carried:
+        text += "\n" + texts.AFFILIATED.format(org=p.action["affiliate"])
+    if (p.action or {}).get("disaffiliate") and carried:
+        text += "\n" + texts.DISAFFILIATED.format(org=p.action["disaffiliate"])
     if minutes := p.result.get("minutes"):  # the head after this close's own leaf, posted with it
         text += "\n" + texts.head_text(minutes[0], bytes.fromhex(minutes[1]))
     return text

@@ -71,7 +71,9 @@ async def link(ctx: Context, call: Call) -> list[Reply]:
 
 
 async def _give_code(ctx: Context) -> list[Reply]:
-    memberships = await ctx.stores.members.memberships(ctx.sender.platform, ctx.sender.user_id)
+    # Linking accounts is for members (it joins votes); allies' entries do not count here.
+    memberships = [m for m in await ctx.stores.members.memberships(ctx.sender.platform, ctx.sender.user_id)
+                   if m.status == "active"]
     if not memberships:
         raise NotAllowed(texts.LINK_NOT_MEMBER)
     code = await ctx.stores.coops.create_code(

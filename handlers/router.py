@@ -47,12 +47,17 @@ class Governance:
             if len(entries) == 1:
                 member = entries[0]
                 coop = await self.stores.coops.get(member.coop_id)
-        return self._bare(chat, sender, event_id, coop, member)
+        ally_of = None
+        if member is not None and member.status == "ally" and member.org_id is not None:
+            org = await self.stores.allies.get(member.org_id)
+            ally_of = org.name if org else None
+        return self._bare(chat, sender, event_id, coop, member, ally_of)
 
-    def _bare(self, chat: ChatRef, sender: UserRef, event_id: str | None, coop=None, member=None) -> Context:
+    def _bare(self, chat: ChatRef, sender: UserRef, event_id: str | None, coop=None, member=None,
+              ally_of: str | None = None) -> Context:
         return Context(
             stores=self.stores, chat=chat, sender=sender, now=self.clock.now(),
-            prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member,
+            prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member, ally_of=ally_of,
             event=(chat.platform, event_id) if event_id else None, before_close=self.before_close, verbs=self.verbs,
         )
 

@@ -82,6 +82,7 @@ NO_COOP = "This room has no co-op yet. Start one with {prefix}setup <co-op name>
 NO_COOP_DIRECT = "This is a direct chat; co-op commands work in the co-op's group room."
 NOT_A_MEMBER = "Only members of {coop} can do that, and you are not on its register. Ask to be admitted with {prefix}join."
 NOT_A_MEMBER_PENDING = "Your request to join {coop} is waiting for a steward; you can do that once admitted."
+NOT_A_MEMBER_ALLY = "You are an ally of {coop} from {org}, not a member of {coop}: allies never vote or act as members."
 NOT_A_STEWARD = "Only a steward of {coop} can do that."
 NOT_THE_AUTHOR = "Only the author of #{number} ({author}) can withdraw it."
 MANDATED_AUTHOR = "the charter"
@@ -99,6 +100,9 @@ SETUP_DONE = (
 
 JOIN_ALREADY = "You are already a member of {coop}."
 JOIN_PENDING = "Your request to join {coop} is already waiting for a steward."
+JOIN_ALLY = ("You are an ally of {coop} from {org}: allies do not join as members. "
+             "To ask to join, be unallied first ({prefix}unally <you>).")
+ADMIT_ALLY = "{name} is an ally of {coop} from {org}, and allies are not admitted as members: {prefix}unally {name} first."
 JOIN_REQUESTED = "{name} asks to join {coop}. A steward can admit them with {prefix}admit {name}."
 
 MEMBER_UNKNOWN = "No one called '{who}' has asked to join {coop}. Ask them to send {prefix}join in this room first."
@@ -225,6 +229,7 @@ VOTE_REFUSED = {
     "no_coop_direct": NO_COOP_DIRECT,
     "not_member": NOT_A_MEMBER,
     "pending": NOT_A_MEMBER_PENDING,
+    "ally": "You are an ally of {coop}: allies do not vote on the co-op's proposals.",
     "unknown_proposal": "That button belongs to no proposal of this co-op.",
     "no_option": "#{number} has no option '{option}'. Its options are: {options}.",
     "not_open": NOT_OPEN,
@@ -348,11 +353,17 @@ def action_lines(action: dict | None) -> list[str]:
         return [AMEND_CARD] + [f"• {name}: {before} → {after}" for name, before, after in action["changes"]]
     if "waive" in action:
         return [WAIVE_CARD.format(name=action.get("name", "a member"), number=action.get("round", "?"))]
+    if "affiliate" in action:
+        return [AFFILIATE_CARD.format(org=action["affiliate"])]
+    if "disaffiliate" in action:
+        return [DISAFFILIATE_CARD.format(org=action["disaffiliate"])]
     return []
 
 
 AMEND_CARD = "If passed, the charter changes:"
 WAIVE_CARD = "If passed, {name}'s vow for round {number} is waived."
+AFFILIATE_CARD = "If passed, {org} becomes an affiliated organisation: its people may be added as allies (allies never vote)."
+DISAFFILIATE_CARD = "If passed, {org} is disaffiliated, and every ally of it lapses."
 
 
 def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str) -> str:
@@ -451,7 +462,7 @@ def members_list(coop: str, active, pending) -> str:
     return "\n".join(lines)
 
 
-def whoami(coop: str | None, name: str, standing: str | None, prefix: str) -> str:
+def whoami(coop: str | None, name: str, standing: str | None, prefix: str, org: str | None = None) -> str:
     if coop is None:
         return NO_COOP.format(prefix=prefix)
     words = {
@@ -459,6 +470,7 @@ def whoami(coop: str | None, name: str, standing: str | None, prefix: str) -> st
         "member": f"You are {name}, a member of {coop}.",
         "pending": f"This room belongs to {coop}. Your request to join is waiting for a steward.",
         "removed": f"This room belongs to {coop}. You were removed from its register.",
+        "ally": f"You are {name}, an ally of {coop} from {org}: you speak here, and never vote.",
         None: f"This room belongs to {coop}. You are not on its register; ask to join with {prefix}join.",
     }
     return words[standing]
@@ -544,7 +556,8 @@ FORFEITED_SHARE = "share of {name}, forfeited when removed"
 SHARE_FORFEITED = "Their unpaid share of round {number} ({amount}) goes to the movement funds, for good."
 WAIVE_NOT_ALLOWED = "This co-op's charter does not allow waiving a vow."
 WAIVE_NO_ROUND = "There is no open surplus round, so there is no vow to waive. A steward opens one with {prefix}surplus <amount>."
-ACTION_OPTIONS = "A proposal that changes the charter, renews the mandate or waives a vow is decided For or Against: give it no options."
+ACTION_OPTIONS = ("A proposal that changes the charter, renews the mandate, waives a vow or (dis)affiliates an "
+                  "organisation is decided For or Against: give it no options.")
 WAIVE_KIND = "A waiver is decided by its own proposal; give it no custom options."
 ROUNDING_RULE = "Shares are rounded down to the smallest unit of {currency}; what rounding leaves goes to the movement funds."
 
@@ -956,3 +969,43 @@ def settled(note: dict) -> str:
     if note["effect"] == "kept":
         return STEWARDS_KEPT
     return STEWARDS_LAPSED.format(names=and_list(note.get("names") or ["none"]))
+
+
+# --- affiliated organisations and allies ---
+ACTION_ONE = "A proposal makes one change: amend, waive, affiliate or disaffiliate, not several. Propose each on its own."
+AFFILIATION_KIND = ("Affiliating or disaffiliating an organisation is at least a strategic decision: use kind: strategic "
+                    "(or leave kind out).")
+AFFILIATE_ALREADY = "{org} is already affiliated with {coop}."
+DISAFFILIATE_UNKNOWN = "{org} is not affiliated with {coop}. Affiliated now: {orgs}."
+AFFILIATED = "{org} is now an affiliated organisation: a steward adds its people as allies (ally <person>, line org: {org})."
+DISAFFILIATED = "{org} is no longer affiliated: its allies are allies no more."
+NO_ORGS = "none"
+ORG_UNKNOWN = "{org} is not an affiliated organisation of {coop}. Affiliated now: {orgs}."
+ALLY_NO_ORG = "Say which organisation with a line org: <organisation>."
+ALLY_NOT_ALLOWED = "Only a steward of {coop}, or an ally from {org}, can add or remove {org}'s allies."
+ALLY_IS_MEMBER = "{name} is a member of {coop}: allies come from outside the co-op."
+ALLY_ALREADY = "{name} is already an ally of {coop} from {org}."
+ALLY_OTHER_ORG = "{name} is an ally of {coop} from {other}. To make them an ally from {org}, {prefix}unally {name} first."
+ALLY_UNKNOWN = "I don't know '{who}' in {coop}. Name someone new by their platform id (for example @alice:example.org or a Telegram number)."
+ALLY_RACE = "{who} was put on the register of {coop} by another command just now; nothing was changed. Please try again."
+ALLY_ADDED = "{name} is now an ally of {coop} from {org}. Allies speak in the co-op's rooms and in a direct chat with me; they never vote."
+UNALLY_NOT_ALLY = "{name} is not an ally of {coop}."
+UNALLIED = "{name} is no longer an ally of {coop} (from {org})."
+ALLIES_HEAD = "Affiliated organisations of {coop}:"
+ALLIES_LINE = "• {org}: {names}"
+ALLIES_NONE_YET = "no allies yet"
+ALLIES_EMPTY = ("{coop} has no affiliated organisations. A member proposes one with {prefix}propose <title> "
+                "and a line affiliate: <organisation>.")
+GOLDEN_SHARE = "Golden share: {holder}"
+
+
+def allies_list(coop: str, roster, golden_share: str | None, prefix: str) -> str:
+    """The `allies` answer: each affiliated organisation with its allies, and the golden share."""
+    if not roster:
+        lines = [ALLIES_EMPTY.format(coop=coop, prefix=prefix)]
+    else:
+        lines = [ALLIES_HEAD.format(coop=coop)]
+        lines += [ALLIES_LINE.format(org=org.name, names=", ".join(m.display_name for m in people) or ALLIES_NONE_YET)
+                  for org, people in roster]
+    lines.append(GOLDEN_SHARE.format(holder=golden_share or NO_ORGS))
+    return "\n".join(lines)

@@ -25,6 +25,10 @@ def refusal(f: VoteFacts) -> str | None:
         return "not_member"
     if f.member.status == "pending":
         return "pending"
+    if f.member.status == "ally":
+        return "ally"  # allies speak in the co-op's rooms, and never vote on its proposals
+    if f.member.status != "active":
+        return "not_member"
     # Button data is not trusted: the proposal must be this co-op's, and the option must exist.
     if f.proposal is None or f.proposal.coop_id != f.coop.id:
         return "unknown_proposal"

@@ -33,3 +33,17 @@ class AlreadyVoted(StoreError):
     def __init__(self, number: int) -> None:
         super().__init__(number)
         self.number = number
+
+
+class NotAffiliated(StoreError):
+    """The organisation is not (or no longer) affiliated with the co-op."""
+
+
+class RegisterChanged(StoreError):
+    """The register entry is not what the command was decided on (another command changed it
+    first): its status and organisation now, for the reply."""
+
+    def __init__(self, status: str, org_id: int | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.org_id = org_id

@@ -25,7 +25,7 @@ class MemberStore:
             return (await s.execute(stmt)).scalar_one_or_none()
 
     async def memberships(self, platform: str, user_id: str) -> list[Member]:
-        """Every active register entry this account speaks for, across co-ops."""
+        """Every active member's or ally's register entry this account speaks for, across co-ops."""
         async with self.db.read() as s:
             return await _memberships(s, platform, user_id)
 
@@ -165,7 +165,8 @@ class MemberStore:
         async with self.db.write() as s:
             await claim(s, event, now)
             await _lock_register(s, coop_id)
-            stmt = select(Member).where(Member.coop_id == coop_id, Member.status != "active")
+            # Only requests to join and removed entries: an ally is unallied first, never admitted as is.
+            stmt = select(Member).where(Member.coop_id == coop_id, Member.status.in_(("pending", "removed")))
             if member_ids is None:
                 stmt = stmt.where(Member.status == "pending")
             else:
@@ -219,7 +220,8 @@ async def _keep_a_steward(session, coop_id: int, leaving: int) -> None:
 
 
 async def _memberships(session, platform: str, user_id: str) -> list[Member]:
+    # Allies too: they talk to the bot in any bound room or a direct chat.
     stmt = select(Member).join(Account, Account.member_id == Member.id).where(
-        Account.platform == platform, Account.user_id == user_id, Member.status == "active"
+        Account.platform == platform, Account.user_id == user_id, Member.status.in_(("active", "ally"))
     )
     return list((await session.execute(stmt)).scalars())

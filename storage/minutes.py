@@ -20,7 +20,7 @@ from storage.models import Coop, GovernanceEvent, Minute, PostedHead, Proposal, 
 # A later feature adds its kinds here (verdicts, vetoes, pay changes, drift, confession counts).
 LEAF_KINDS = frozenset({
     "proposal_opened", "proposal_closed", "charter_amended", "waiver", "vow", "payout",
-    "draw_announced", "draw_drawn",
+    "draw_announced", "draw_drawn", "affiliated", "disaffiliated",
     # Liberation audits, step by step: started, auditors seated, each verdict, the co-op's verdict,
     # a redraw, the revision demand met or missed, the assembly's decision on the stewards.
     "audit_started", "audit_opened", "verdict", "audit_closed", "audit_redrawn", "revision_met", "revision_missed",

@@ -10,7 +10,7 @@ from sqlalchemy import (
     Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
-from storage import audits, minutes
+from storage import allies, audits, minutes
 from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen
@@ -310,6 +310,10 @@ class ProposalStore:
                     if waived is not None:
                         await log(s, proposal.coop_id, "waiver", now, proposal_id=proposal.id, member_id=waive,
                                   round=r.number)
+            if carried and (org := (proposal.action or {}).get("affiliate")):
+                await allies.affiliate(s, proposal.coop_id, org, proposal_id=proposal.id, now=now)
+            if carried and (org := (proposal.action or {}).get("disaffiliate")):
+                await allies.disaffiliate(s, proposal.coop_id, org, proposal_id=proposal.id, now=now)
             if proposal.ballot == "secret":
                 await _seal(s, proposal, counts, now)
             await audits.settle(s, proposal, carried, now)
