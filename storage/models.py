@@ -65,7 +65,9 @@ class Member(SQLModel, table=True):
     requested_at: datetime = _ts()
     admitted_at: datetime | None = _ts(nullable=True)
     removed_at: datetime | None = _ts(nullable=True)
-    org_id: int | None = _fk("organisation.id", nullable=True, ondelete="SET NULL")  # an ally's organisation
+    # An ally's organisation. No ON DELETE: SQLite adds a column's reference only inline, where its
+    # reflection cannot read one (organisations are never deleted, only disaffiliated).
+    org_id: int | None = _fk("organisation.id", nullable=True, ondelete=None)
 
 
 class Account(SQLModel, table=True):
@@ -142,7 +144,7 @@ class Proposal(SQLModel, table=True):
     revised_at: datetime | None = _ts(nullable=True)
     # The audit a proposal answers (purpose "revision": `revises: A<n>`) or was convened by
     # (purpose "assembly": an emergency assembly's confidence vote).
-    audit_id: int | None = _fk("audit.id", nullable=True, ondelete="SET NULL")
+    audit_id: int | None = _fk("audit.id", nullable=True, ondelete=None)  # no ON DELETE, as member.org_id
 
 
 class LastLook(SQLModel, table=True):

@@ -75,11 +75,11 @@ def upgrade() -> None:
 def _add_reference(table: str, column: str, target: str) -> None:
     """A nullable column referring to `target`, by a plain ALTER: a batch copy of `member` or
     `proposal` on SQLite would cascade into the tables under them, and Alembic's add_column cannot
-    add a reference on SQLite (which takes it inline)."""
+    add a reference on SQLite (which takes it inline, with no ON DELETE its reflection could read)."""
     if op.get_bind().dialect.name == 'sqlite':
-        op.execute(f'ALTER TABLE {table} ADD COLUMN {column} INTEGER REFERENCES {target} (id) ON DELETE SET NULL')
+        op.execute(f'ALTER TABLE {table} ADD COLUMN {column} INTEGER REFERENCES {target} (id)')
     else:
-        op.add_column(table, sa.Column(column, sa.Integer(), sa.ForeignKey(f'{target}.id', ondelete='SET NULL'),
+        op.add_column(table, sa.Column(column, sa.Integer(), sa.ForeignKey(f'{target}.id'),
                                        nullable=True))
 
 
