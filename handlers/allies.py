@@ -8,7 +8,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line
 from handlers.types import Reply, looks_like_platform_id
 from handlers.verbs import Call, Standing, verb
-from storage.errors import AlreadyExists, NotAffiliated, RegisterChanged
+from storage.errors import AlreadyExists, NotAffiliated, RegisterChanged, SeatedAuditor
 from storage.models import Organisation
 
 
@@ -46,6 +46,8 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
         member = await ctx.stores.allies.add(
             coop.id, org_id=org.id, member_id=None if target is None else target.id, new_account=new_account,
             by=ctx.member.id, now=ctx.now, event=ctx.event,
+            render=lambda m, o: texts.ALLY_ANNOUNCED.format(name=m.display_name, coop=coop.name, org=o.name,
+                                                            by=ctx.member.display_name),
         )
     except NotAffiliated:
         raise NotFound(await _org_unknown(ctx, org.name)) from None
@@ -56,7 +58,9 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
         raise  # not reached: every status but pending and removed is refused above
     except AlreadyExists:
         raise Conflict(texts.ALLY_RACE.format(who=one_line(call.args), coop=coop.name)) from None
-    return [Reply(texts.ALLY_ADDED.format(name=member.display_name, coop=coop.name, org=org.name))]
+    # Every room is told (who may now be drawn as an auditor, and who added them); a direct chat hears it too.
+    return [Reply(texts.ALLY_ADDED.format(name=member.display_name, coop=coop.name, org=org.name))] \
+        if ctx.chat.is_direct else []
 
 
 @verb("unally", who=Standing.MEMBER_OR_ALLY, args="<person>",
@@ -69,11 +73,21 @@ async def unally(ctx: Context, call: Call) -> list[Reply]:
         raise NotFound(texts.UNALLY_NOT_ALLY.format(name=name, coop=coop.name))
     org = await ctx.stores.allies.get(target.org_id) if target.org_id else None
     _may_change(ctx, org)
+    # A drawn auditor is not silenced by a steward: until the audit closes, only they or an ally
+    # of their own organisation may end their allyship (a disaffiliation by vote still does).
+    own = ctx.member.id == target.id or (ctx.member.status == "ally" and ctx.member.org_id == target.org_id)
     try:
-        await ctx.stores.allies.remove(coop.id, target.id, by=ctx.member.id, now=ctx.now, event=ctx.event)
+        await ctx.stores.allies.remove(
+            coop.id, target.id, by=ctx.member.id, now=ctx.now, event=ctx.event, spare_auditors=not own,
+            render=lambda m, o: texts.UNALLY_ANNOUNCED.format(name=m.display_name, coop=coop.name,
+                                                              org=o.name if o else "?", by=ctx.member.display_name))
     except RegisterChanged:
         raise NotFound(texts.UNALLY_NOT_ALLY.format(name=target.display_name, coop=coop.name)) from None
-    return [Reply(texts.UNALLIED.format(name=target.display_name, coop=coop.name, org=org.name if org else "?"))]
+    except SeatedAuditor as exc:
+        raise NotAllowed(texts.UNALLY_SEATED.format(name=target.display_name, number=exc.number,
+                                                    org=org.name if org else "?")) from None
+    return [Reply(texts.UNALLIED.format(name=target.display_name, coop=coop.name, org=org.name if org else "?"))] \
+        if ctx.chat.is_direct else []
 
 
 def _may_change(ctx: Context, org: Organisation | None) -> None:

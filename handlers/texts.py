@@ -989,6 +989,11 @@ ALLY_OTHER_ORG = "{name} is an ally of {coop} from {other}. To make them an ally
 ALLY_UNKNOWN = "I don't know '{who}' in {coop}. Name someone new by their platform id (for example @alice:example.org or a Telegram number)."
 ALLY_RACE = "{who} was put on the register of {coop} by another command just now; nothing was changed. Please try again."
 ALLY_ADDED = "{name} is now an ally of {coop} from {org}. Allies speak in the co-op's rooms and in a direct chat with me; they never vote."
+ALLY_ANNOUNCED = ("{name} is now an ally of {coop} from {org} (added by {by}). Allies never vote; they may be drawn "
+                  "as auditors.")
+UNALLY_ANNOUNCED = "{name} is no longer an ally of {coop} (from {org}; removed by {by})."
+UNALLY_SEATED = ("{name} is drawn as an auditor of A{number}: until it closes, only {name} or an ally from {org} "
+                 "can end their allyship.")
 UNALLY_NOT_ALLY = "{name} is not an ally of {coop}."
 UNALLIED = "{name} is no longer an ally of {coop} (from {org})."
 ALLIES_HEAD = "Affiliated organisations of {coop}:"

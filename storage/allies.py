@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from storage.common import claim, log
+from storage.common import announce, claim, log
 from storage.db import Database
-from storage.errors import AlreadyExists, NotAffiliated, RegisterChanged
-from storage.models import Account, Coop, Member, Organisation
+from storage.errors import AlreadyExists, NotAffiliated, RegisterChanged, SeatedAuditor
+from storage.models import Account, Audit, Auditor, Coop, Member, Organisation
 
 # Entries that may become allies: a request to join, or someone once removed. Never an active
 # member (allies come from outside the co-op) and never someone already an ally.
@@ -42,6 +43,7 @@ class AllyStore:
     async def add(
         self, coop_id: int, *, org_id: int, member_id: int | None, new_account: tuple[str, str, str] | None,
         by: int, now: datetime, event: tuple[str, str] | None = None,
+        render: Callable[[Member, Organisation], str] | None = None,
     ) -> Member:
         """Make a register entry (or someone new, by (platform, user id, display name)) an ally
         of an affiliated organisation. Under the register's lock the organisation and the entry
@@ -73,6 +75,9 @@ class AllyStore:
                 member.status, member.org_id, member.role = "ally", org.id, "member"
                 member.admitted_at, member.removed_at = now, None
                 await log(s, coop_id, "ally_added", now, member_id=member.id, org=org.name, by=by, was=was)
+                if render is not None:
+                    # Every room hears who may now be drawn as an auditor, and who added them.
+                    await announce(s, coop_id, "ally", render(member, org), now)
                 return member
         except IntegrityError:
             # The account's unique constraint: another command created this id's entry between our
@@ -81,17 +86,26 @@ class AllyStore:
 
     async def remove(
         self, coop_id: int, member_id: int, *, by: int, now: datetime, event: tuple[str, str] | None = None,
+        render: Callable[[Member, Organisation | None], str] | None = None, spare_auditors: bool = False,
     ) -> Member:
-        """An ally is an ally no more (status "removed"). RegisterChanged if they were not an ally."""
+        """An ally is an ally no more (status "removed"). RegisterChanged if they were not an ally;
+        with `spare_auditors`, SeatedAuditor if they sit as an auditor of an audit not yet closed."""
         async with self.db.write() as s:
             await claim(s, event, now)
             await s.get(Coop, coop_id, with_for_update=True)
             member = await s.get(Member, member_id, with_for_update=True, populate_existing=True)
             if member.status != "ally":
                 raise RegisterChanged(member.status, member.org_id)
+            if spare_auditors:
+                seated = (await s.execute(select(Audit.number).join(Auditor, Auditor.audit_id == Audit.id).where(
+                    Auditor.member_id == member_id, Audit.status != "closed"))).scalar()
+                if seated is not None:
+                    raise SeatedAuditor(seated)
             org = await s.get(Organisation, member.org_id) if member.org_id else None
             member.status, member.removed_at = "removed", now
             await log(s, coop_id, "ally_removed", now, member_id=member.id, org=org.name if org else None, by=by)
+            if render is not None:
+                await announce(s, coop_id, "ally", render(member, org), now)
             return member
 
 

@@ -47,3 +47,11 @@ class RegisterChanged(StoreError):
         super().__init__(status)
         self.status = status
         self.org_id = org_id
+
+
+class SeatedAuditor(StoreError):
+    """The ally sits as an auditor of an audit not yet closed (its number)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number

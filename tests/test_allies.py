@@ -9,6 +9,13 @@ from handlers.proposals import close_due
 from tests.conftest import Chat, make_coop
 
 
+async def told(chat, who: str, text: str) -> str:
+    """What `who` learns from a command: its reply, or, for one announced in every room, that announcement."""
+    before = len(chat.announced)
+    reply = await chat.say(who, text)
+    return reply or "\n".join(chat.announced[before:])
+
+
 async def decide(chat: Chat, clock, names: list[str], line: str, title: str = "Our circle") -> tuple[str, str]:
     """Propose `line` (affiliate: / disaffiliate:), everyone votes For, the time comes: (card, result)."""
     await chat.say("alice", f"/propose {title}\n{line}\ncloses: 1h")
@@ -69,15 +76,16 @@ async def test_a_steward_adds_and_removes_allies(chat, clock):
     """A steward makes a new person (by id) and a pending request allies; `allies` lists them;
     `unally` ends it."""
     await two_orgs(chat, clock)
-    assert "carol is now an ally of Red Bakery from Tenants Union" in await chat.say(
-        "alice", "/ally carol\norg: tenants union")
+    assert "carol is now an ally of Red Bakery from Tenants Union (added by alice)" in await told(
+        chat, "alice", "/ally carol\norg: tenants union")
     await chat.say("dave", "/join")
-    assert "dave is now an ally of Red Bakery from Food Not Bombs" in await chat.say(
-        "alice", "/ally dave\norg: Food Not Bombs")
+    assert "dave is now an ally of Red Bakery from Food Not Bombs" in await told(
+        chat, "alice", "/ally dave\norg: Food Not Bombs")
     listing = await chat.say("carol", "/allies")
     assert "• Tenants Union: carol" in listing and "• Food Not Bombs: dave" in listing
     assert "an ally of Red Bakery from Tenants Union" in await chat.say("carol", "/whoami")
-    assert "dave is no longer an ally of Red Bakery (from Food Not Bombs)" in await chat.say("alice", "/unally dave")
+    assert "dave is no longer an ally of Red Bakery (from Food Not Bombs; removed by alice)" in await told(
+        chat, "alice", "/unally dave")
     assert "not on its register" in await chat.say("dave", "/allies")
     assert "dave is not an ally" in await chat.say("alice", "/unally dave")
 
@@ -88,15 +96,15 @@ async def test_an_ally_adds_and_removes_allies_of_their_own_organisation_only(ch
     await two_orgs(chat, clock)
     await chat.say("alice", "/ally carol\norg: Tenants Union")
     await chat.say("alice", "/ally erin\norg: Food Not Bombs")
-    assert "frank is now an ally of Red Bakery from Tenants Union" in await chat.say(
-        "carol", "/ally frank\norg: Tenants Union")
+    assert "frank is now an ally of Red Bakery from Tenants Union" in await told(
+        chat, "carol", "/ally frank\norg: Tenants Union")
     assert "Only a steward of Red Bakery, or an ally from Tenants Union" in await chat.say(
         "erin", "/ally gina\norg: Tenants Union")
     assert "Only a steward of Red Bakery, or an ally from Tenants Union" in await chat.say("erin", "/unally frank")
     assert "Only a steward of Red Bakery, or an ally from Food Not Bombs" in await chat.say(
         "m1", "/ally gina\norg: Food Not Bombs")
-    assert "frank is no longer an ally" in await chat.say("carol", "/unally frank")
-    assert "carol is no longer an ally" in await chat.say("carol", "/unally carol")
+    assert "frank is no longer an ally" in await told(chat, "carol", "/unally frank")
+    assert "carol is no longer an ally" in await told(chat, "carol", "/unally carol")
     register = {m.display_name: m.status for m in await chat.gov.stores.members.register(1)}
     assert (register["carol"], register["frank"], register["erin"]) == ("removed", "removed", "ally")
     assert "gina" not in register
@@ -185,8 +193,10 @@ async def test_two_ally_commands_for_one_new_person_make_one_entry(gov, clock):
     say = [gov.handle_command(CommandReceived(room.chat, room.user(who), "/ally newcomer\norg: Tenants Union", f"e-{who}"))
            for who in ("alice", "m1")]
     replies = ["\n".join(r.text for r in rs) for rs in await asyncio.gather(*say)]
-    assert sum("is now an ally" in r for r in replies) == 1
+    # One is done (announced in the room, so no reply of its own); the other is told so.
+    assert sum(r == "" for r in replies) == 1, replies
     assert sum("already an ally" in r for r in replies) == 1, replies
+    assert sum("newcomer is now an ally" in t for t in await room.drain()) == 1
     entries = [m for m in await gov.stores.members.register(1) if m.display_name == "newcomer"]
     assert len(entries) == 1 and entries[0].status == "ally"
     accounts = [a for a in await gov.stores.members.accounts(1) if a.user_id == "newcomer"]

@@ -44,8 +44,8 @@ async def allied_coop(chat: Chat) -> None:
     await affiliate(chat, "Couriers Network")
     for who, org in (("t1", "Tenants Union"), ("t2", "Tenants Union"), ("t3", "Tenants Union"),
                      ("c1", "Couriers Network")):
-        answer = await chat.say("alice", f"/ally {who}\n  org: {org}")
-        assert who in answer and org in answer, answer
+        assert not await chat.say("alice", f"/ally {who}\n  org: {org}")
+        assert chat.last.startswith(f"{who} is now an ally of Red Bakery from {org}"), chat.last
 
 
 async def start_and_seat(chat: Chat) -> list[str]:
@@ -221,6 +221,10 @@ async def test_who_may_give_a_verdict_and_when(chat, clock):
     await allied_coop(chat)
     auditors = await start_and_seat(chat)
     assert "under way" in await chat.say("alice", "/audit start")
+    # A steward cannot silence a drawn auditor by ending their allyship while the audit runs.
+    refused = await chat.say("alice", f"/unally {auditors[0]}")
+    assert f"{auditors[0]} is drawn as an auditor of A1" in refused
+    assert auditors[0] in [s.name for s in await chat.gov.stores.audits.seats(1)]
     not_drawn = next(a for a in ("t1", "t2", "t3") if a not in auditors)
     assert "Only the auditors drawn for A1" in await chat.say(not_drawn, "/verdict A1 reformist")
     assert "Only the auditors drawn for A1" in await chat.say("m1", "/verdict A1 reformist")
