@@ -110,7 +110,7 @@ async def allied_group(tg: ClockedHarness, fake: FakeBotAPI) -> None:
     # Allies by Telegram id, before they ever spoke to the bot.
     for uid, org in ((TENANTS[0], "Tenants Union"), (TENANTS[1], "Tenants Union"), (COURIER, "Couriers Network")):
         answer = await tg.say(STEWARD, f"/ally {uid}\norg: {org}")
-        assert answer.startswith(f"{uid} is now an ally of Red Bakery from {org}."), answer
+        assert answer.startswith(f"{uid} is now an ally of Red Bakery from {org} (added by user1)."), answer
     assert answer in sent_to(fake, GROUP)  # the group got the answer
     for uid in (*TENANTS, COURIER):  # they speak: their names are learned
         whoami = await tg.say(uid, "/whoami")
