@@ -42,6 +42,10 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
         new_account = (ctx.sender.platform, bare, bare)
     else:
         await _may_become_ally(ctx, target.display_name, target.status, target.org_id, org)
+        if not _is_steward(ctx):
+            # Someone's request to join, or someone the co-op removed, is the stewards' to decide:
+            # an ally adds only people new to the register.
+            raise NotAllowed(texts.ALLY_ENTRY_STEWARD.format(name=target.display_name, coop=coop.name))
     try:
         member = await ctx.stores.allies.add(
             coop.id, org_id=org.id, member_id=None if target is None else target.id, new_account=new_account,
@@ -73,9 +77,10 @@ async def unally(ctx: Context, call: Call) -> list[Reply]:
         raise NotFound(texts.UNALLY_NOT_ALLY.format(name=name, coop=coop.name))
     org = await ctx.stores.allies.get(target.org_id) if target.org_id else None
     _may_change(ctx, org)
-    # A drawn auditor is not silenced by a steward: until the audit closes, only they or an ally
-    # of their own organisation may end their allyship (a disaffiliation by vote still does).
-    own = ctx.member.id == target.id or (ctx.member.status == "ally" and ctx.member.org_id == target.org_id)
+    # A drawn auditor is not silenced by anyone else (a steward could add a puppet ally to their
+    # organisation to do it): until the audit closes, only they may end their allyship (a
+    # disaffiliation by vote still does).
+    own = ctx.member.id == target.id
     try:
         await ctx.stores.allies.remove(
             coop.id, target.id, by=ctx.member.id, now=ctx.now, event=ctx.event, spare_auditors=not own,
@@ -90,10 +95,14 @@ async def unally(ctx: Context, call: Call) -> list[Reply]:
         if ctx.chat.is_direct else []
 
 
+def _is_steward(ctx: Context) -> bool:
+    return ctx.member.status == "active" and ctx.member.role == "steward"
+
+
 def _may_change(ctx: Context, org: Organisation | None) -> None:
     """A steward changes any organisation's allies; an ally only their own organisation's."""
     me = ctx.member
-    if me.status == "active" and me.role == "steward":
+    if _is_steward(ctx):
         return
     if org is not None and me.status == "ally" and me.org_id == org.id:
         return

@@ -118,14 +118,22 @@ async def audits_due(stores: Stores, now: datetime) -> int:
     moved = 0
     for audit in await stores.audits.pending():
         try:
-            for _ in range(6):  # a step may make the next one due at once (a verdict convenes an assembly)
-                if not await _step(stores, audit, now):
-                    break
-                moved += 1
-                audit = await stores.audits.by_id(audit.id)
+            moved += await advance(stores, audit, now)
         except Exception:
             # One audit that fails must not hold the others; the next run tries it again.
             logger.exception("audit A%s of co-op %s failed a step; will retry", audit.number, audit.coop_id)
+    return moved
+
+
+async def advance(stores: Stores, audit: Audit, now: datetime) -> int:
+    """One audit's steps while they can go (a step may make the next due at once: a verdict
+    convenes an assembly); how many were taken."""
+    moved = 0
+    for _ in range(6):
+        if not await _step(stores, audit, now):
+            break
+        moved += 1
+        audit = await stores.audits.by_id(audit.id)
     return moved
 
 
@@ -279,8 +287,7 @@ async def close(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bool
                     for v in spoken]
         return ["\n".join(lines), *findings]
 
-    return await stores.audits.close(audit.id, now=now, decide=decide, render=render,
-                                     force=audit.window_ends_at is not None and now >= audit.window_ends_at) is not None
+    return await stores.audits.close(audit.id, now=now, decide=decide, render=render) is not None
 
 
 async def convene(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bool:
@@ -309,8 +316,12 @@ async def convene(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bo
 
 async def _draw_stewards(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bool:
     """Every steward role lapsed: as many new stewards are drawn from the members who were not
-    stewards (from every member, if all were)."""
-    members = [m for m in await stores.members.register(coop.id) if m.status == "active"]
+    stewards (from every member, if all were): those on the register when the assembly was
+    convened and still on it, so a steward cannot admit friends into the draw while it is pending."""
+    assembly = await stores.audits.assembly(audit.id)
+    electorate = set(await stores.proposals.electors(assembly.id)) if assembly else None
+    members = [m for m in await stores.members.register(coop.id)
+               if m.status == "active" and (electorate is None or m.id in electorate)]
     lapsed = set(audit.lapsed or [])
     pool = [m for m in members if m.id not in lapsed]
     excluded = [(m.display_name, texts.STEWARD_REASON_LAPSED) for m in members if m.id in lapsed]
@@ -430,7 +441,7 @@ async def verdict(ctx: Context, call: Call) -> list[Reply]:
         number=a.number, grade=grade, spoken=given.spoken, seats=given.seats)
     if given.spoken >= given.seats:
         # The last auditor spoke: the audit closes now (the due work would at its next look).
-        await audits_due(ctx.stores, ctx.now)
+        await advance(ctx.stores, a, ctx.now)
     return [Reply(said)]
 
 

@@ -81,8 +81,8 @@ async def proposers(p: Period) -> str:
 
 async def early_closes(p: Period) -> str:
     listed, total = await p.stores.record.early_closes(p.coop.id, p.since, p.until)
-    lines = [texts.PACK_EARLY_LINE.format(number=e.number, steward=e.steward, reason=e.reason or texts.PACK_NO_REASON)
-             for e in listed]
+    lines = [texts.PACK_EARLY_LINE.format(number=e.number, steward=e.steward,
+                                          reason=_short(e.reason) or texts.PACK_NO_REASON) for e in listed]
     if total > len(listed):
         lines.append(texts.PACK_EARLY_MORE.format(more=total - len(listed)))
     return texts.pack_section(texts.PACK_EARLY, lines)
@@ -136,3 +136,13 @@ async def audit_pack(stores: Stores, coop: Coop, now: datetime, since: datetime 
     charter = Charter.from_json(coop.charter)
     period = Period(stores, coop, charter, since or coop.founded_at, now)
     return texts.pack(coop.name, period.since, now, charter.tz, [await part(period) for part in SECTIONS])
+
+
+REASON_SHOWN = 100  # characters of a steward's reason in the pack: ten full reasons would push the
+# pack past Telegram's 4,096 and cut the parts after it (`show <#>` has the whole reason)
+
+
+def _short(reason: str | None) -> str | None:
+    if not reason or len(reason) <= REASON_SHOWN:
+        return reason
+    return reason[:REASON_SHOWN - 1].rstrip() + "…"

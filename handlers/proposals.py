@@ -152,6 +152,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     if "revises" in extras.settings:
         if "options" in extras.settings:
             raise BadArguments(texts.ACTION_OPTIONS)
+        if renewal:
+            raise BadArguments(texts.REVISES_RENEWAL)
         answered = await audits.revision_of(ctx, extras.settings["revises"], closes_at)
         purpose, audit_id = "revision", answered.id
         action = {**(action or {}), "revises": answered.number,

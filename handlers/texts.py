@@ -910,12 +910,11 @@ STEWARDS_LAPSED = (
 REVISION_MET = "This meets liberation audit A{number}'s revision demand."
 STEWARD_REASON_LAPSED = "a steward whose role lapsed"
 STEWARDS_SEATED = "New stewards of {coop}, drawn by lot after the emergency assembly of A{number} (D{draw}): {names}."
-STEWARDS_NONE_SEATED = (
-    "Nobody drawn in D{draw} is still a member: {coop} has no steward until members admit one by proposal."
-)
+STEWARDS_NONE_SEATED = "Nobody drawn in D{draw} is still a member, so {coop} has no steward now."
 
 REVISES_BAD = "'{text}' is not an audit: write revises: A<n>, as in revises: A1."
 REVISES_UNKNOWN = "{coop} has no liberation audit A{number}."
+REVISES_RENEWAL = "A renewal of the mandate cannot also answer an audit: propose the revision on its own."
 REVISES_NOT_DUE = "Liberation audit A{number} demands no revision now."
 REVISES_TOO_LATE = (
     "A revision of A{number} must pass by {due}, and this proposal would close {closes}: set closes: before the deadline."
@@ -992,8 +991,9 @@ ALLY_ADDED = "{name} is now an ally of {coop} from {org}. Allies speak in the co
 ALLY_ANNOUNCED = ("{name} is now an ally of {coop} from {org} (added by {by}). Allies never vote; they may be drawn "
                   "as auditors.")
 UNALLY_ANNOUNCED = "{name} is no longer an ally of {coop} (from {org}; removed by {by})."
-UNALLY_SEATED = ("{name} is drawn as an auditor of A{number}: until it closes, only {name} or an ally from {org} "
-                 "can end their allyship.")
+UNALLY_SEATED = "{name} is drawn as an auditor of A{number}: until it closes, only {name} can end their allyship."
+ALLY_ENTRY_STEWARD = ("{name} is on the register of {coop} already (a request to join, or removed): only a steward "
+                      "can make them an ally.")
 UNALLY_NOT_ALLY = "{name} is not an ally of {coop}."
 UNALLIED = "{name} is no longer an ally of {coop} (from {org})."
 ALLIES_HEAD = "Affiliated organisations of {coop}:"

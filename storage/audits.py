@@ -100,11 +100,14 @@ class AuditStore:
         return min((m for m in moments if m is not None), default=None)
 
     async def seats(self, audit_id: int) -> list[Seat]:
+        """The auditors seated by the audit's current draw (a redraw's, once redrawn: those drawn
+        before it stayed silent and no longer sit)."""
         async with self.db.read() as s:
+            audit = await s.get(Audit, audit_id)
             stmt = (select(Auditor.member_id, Member.display_name, Organisation.name)
                     .join(Member, Member.id == Auditor.member_id)
                     .outerjoin(Organisation, Organisation.id == Auditor.org_id)
-                    .where(Auditor.audit_id == audit_id).order_by(Member.id))
+                    .where(*_current(audit)).order_by(Member.id))
             return [Seat(*row) for row in (await s.execute(stmt)).all()]
 
     async def verdicts(self, audit_id: int) -> list[Spoken]:
@@ -221,7 +224,7 @@ class AuditStore:
             audit = await _locked(s, audit_id)
             if audit.status != "open" or (audit.window_ends_at is not None and now >= audit.window_ends_at):
                 raise AuditNotOpen(audit.status)
-            seated = (await s.execute(select(Auditor.member_id).where(Auditor.audit_id == audit_id))).scalars().all()
+            seated = (await s.execute(select(Auditor.member_id).where(*_current(audit)))).scalars().all()
             if member_id not in seated:
                 raise NotAnAuditor()
             stmt = insert(s, Verdict).values(audit_id=audit_id, member_id=member_id, grade=grade, findings=findings,
@@ -231,18 +234,20 @@ class AuditStore:
             before = (await s.execute(select(func.count()).select_from(Verdict).where(
                 Verdict.audit_id == audit_id, Verdict.member_id == member_id))).scalar_one()
             await s.execute(stmt)
-            await log(s, audit.coop_id, "verdict", now, member_id=member_id, number=audit.number, grade=grade,
-                      findings=findings, restated=bool(before))
+            # The minutes record that the auditor spoke; what they said is recorded with all the
+            # others at the close, so no grade is shown (even in an export) before they are published together.
+            await log(s, audit.coop_id, "verdict", now, member_id=member_id, number=audit.number,
+                      restated=bool(before))
             spoken = (await s.execute(select(func.count()).select_from(Verdict)
                                       .where(Verdict.audit_id == audit_id))).scalar_one()
             return Given(bool(before), spoken, len(seated))
 
     async def close(
         self, audit_id: int, *, now: datetime, decide: Callable[[Audit, Sequence[Spoken]], dict],
-        render: Callable[[Audit, Sequence[Spoken], tuple[int, str]], Sequence[str]], force: bool = False,
+        render: Callable[[Audit, Sequence[Spoken], tuple[int, str]], Sequence[str]],
     ) -> Audit | None:
-        """Close an open audit whose auditors have all spoken or whose window is over (`force`:
-        the window is over): the co-op's verdict and what follows (`decide` gives verdict, stage
+        """Close an open audit whose auditors have all spoken or whose window is over (both read
+        under the audit's row lock): the co-op's verdict and what follows (`decide` gives verdict, stage
         and revision_due_at), logged with every finding, announced (one message each) with the
         minutes' head. None: not open, or still waiting for auditors."""
         async with self.db.write() as s:
@@ -251,9 +256,9 @@ class AuditStore:
                 return None
             spoken = await _verdicts(s, audit_id)
             seated = (await s.execute(select(func.count()).select_from(Auditor)
-                                      .where(Auditor.audit_id == audit_id))).scalar_one()
+                                      .where(*_current(audit)))).scalar_one()
             over = audit.window_ends_at is not None and now >= audit.window_ends_at
-            if not (force or over) and len(spoken) < seated:
+            if not over and (not spoken or len(spoken) < seated):
                 return None
             outcome = decide(audit, spoken)
             audit.status, audit.closed_at = "closed", now
@@ -350,6 +355,11 @@ async def settle(s, proposal: Proposal, carried: bool, now: datetime) -> None:
         proposal.result = {**proposal.result, "audit": {"number": audit.number, "effect": "lapsed", "names": names}}
         await log(s, audit.coop_id, "stewards_lapsed", now, proposal_id=proposal.id, number=audit.number,
                   stewards=[{"id": i, "name": n} for i, n, status in lapsed if status == "active"])
+
+
+def _current(audit: Audit) -> tuple:
+    """The seats of the audit's current draw."""
+    return Auditor.audit_id == audit.id, Auditor.draw_id == audit.draw_id
 
 
 async def _locked(s, audit_id: int) -> Audit:

@@ -199,6 +199,11 @@ class ProposalStore:
             await announce(s, coop_id, "proposal_opened", "", now, proposal_id=proposal.id)
             return proposal
 
+    async def electors(self, proposal_id: int) -> list[int]:
+        """The register frozen when the proposal opened (member ids)."""
+        async with self.db.read() as s:
+            return list((await s.execute(select(Elector.member_id).where(Elector.proposal_id == proposal_id))).scalars())
+
     async def opened_by(self, coop_id: int, source: str) -> Proposal | None:
         """The proposal this platform message opened, if it opened one."""
         async with self.db.read() as s:

@@ -214,3 +214,14 @@ async def test_an_ally_shuffles_a_draw(chat, clock):
     assert "1. carol: rent strike" in await chat.say("m1", "/draw D1")
     await chat.say("alice", "/unally carol")
     assert "not on its register" in await chat.say("carol", "/shuffle D1 again")
+
+
+async def test_an_ally_adds_only_people_new_to_the_register(chat, clock):
+    """A request to join, or someone the co-op removed, is the stewards' to decide: an ally cannot
+    turn them into allies of their organisation; a steward can."""
+    await two_orgs(chat, clock)
+    await chat.say("alice", "/ally carol\norg: Tenants Union")
+    await chat.say("hopeful", "/join")
+    assert "only a steward can make them an ally" in await chat.say("carol", "/ally hopeful\norg: Tenants Union")
+    assert "pending" in {m.display_name: m.status for m in await chat.gov.stores.members.register(1)}["hopeful"]
+    assert "hopeful is now an ally" in await told(chat, "alice", "/ally hopeful\norg: Tenants Union")

@@ -144,6 +144,12 @@ async def test_an_audit_from_start_to_a_met_revision(chat, clock):
     for kind in ("audit_started", "draw_announced", "draw_drawn", "audit_opened", "verdict", "audit_closed",
                  "revision_met"):
         assert kind in kinds, kind
+    # The minutes say who spoke when; the grades and findings only in the close, published together.
+    async with chat.gov.stores.db.read() as s:
+        records = dict((await s.execute(select(Minute.seq, Minute.record).where(Minute.kind == "verdict"))).all())
+        closed_record = (await s.execute(select(Minute.record).where(Minute.kind == "audit_closed"))).scalar_one()
+    assert len(records) == 3 and not any("reformist" in r or "revolutionary" in r for r in records.values())
+    assert "stewards make most proposals" in closed_record and "reformist" in closed_record
     # Nothing more is due: the deadline passing later convenes nothing.
     clock.advance(days=40)
     assert not any("assembly" in t.lower() for t in await tick(chat))
@@ -175,6 +181,8 @@ async def test_a_missed_revision_convenes_an_assembly_whose_no_reseats_the_stewa
     for who in ("m1", "m2"):
         await chat.say(who, f"/vote {number} Against")
     await chat.say("alice", f"/vote {number} For")
+    # A steward admitting a friend while the assembly is pending does not put them in the draw.
+    await chat.say("alice", "/admit friend")
     clock.advance(days=7, seconds=1)
     posted = await tick(chat)
     result = next(t for t in posted if t.startswith(f"Result of #{number}"))
@@ -182,6 +190,7 @@ async def test_a_missed_revision_convenes_an_assembly_whose_no_reseats_the_stewa
     draw = next(t for t in posted if t.startswith("Draw D2: 2 seats for stewards"))
     assert "Excluded:" in draw and "alice: a steward whose role lapsed" in draw
     assert "1. m1" in draw and "2. m2" in draw and "m3" not in draw.split("Excluded:")[0]
+    assert "friend" not in draw
     assert "a member" in await chat.say("alice", "/whoami")
     assert "steward" in (await chat.say("alice", "/audit start")).lower()
     assert await tick(chat) == []
@@ -225,6 +234,10 @@ async def test_who_may_give_a_verdict_and_when(chat, clock):
     refused = await chat.say("alice", f"/unally {auditors[0]}")
     assert f"{auditors[0]} is drawn as an auditor of A1" in refused
     assert auditors[0] in [s.name for s in await chat.gov.stores.audits.seats(1)]
+    # Nor through a puppet ally added to the auditor's organisation.
+    org = next(s.org for s in await chat.gov.stores.audits.seats(1) if s.name == auditors[0])
+    await chat.say("alice", f"/ally puppet\n  org: {org}")
+    assert f"only {auditors[0]} can end their allyship" in await chat.say("puppet", f"/unally {auditors[0]}")
     not_drawn = next(a for a in ("t1", "t2", "t3") if a not in auditors)
     assert "Only the auditors drawn for A1" in await chat.say(not_drawn, "/verdict A1 reformist")
     assert "Only the auditors drawn for A1" in await chat.say("m1", "/verdict A1 reformist")
@@ -258,7 +271,11 @@ async def test_silence_redraws_once_then_records_no_verdict(chat, clock):
     clock.advance(minutes=11)
     posted = await tick(chat)
     second = [s.name for s in await chat.gov.stores.audits.seats(1)]
-    assert set(second) - set(first)
+    assert second and not set(second) & set(first)
+    # Those drawn first, and silent, no longer sit: their verdict is refused.
+    assert "Only the auditors drawn for A1" in await chat.say(first[0], "/verdict A1 counter-revolutionary")
+    opened = next(t for t in posted if t.startswith("Liberation audit A1: the auditors are"))
+    assert not any(name in opened.split("(drawn")[0] for name in first)
     clock.advance(days=30, minutes=1)
     posted = await tick(chat)
     closed = next(t for t in posted if "is closed" in t)
@@ -305,3 +322,21 @@ async def test_two_starts_at_once_open_one_audit(chat, clock):
     assert len(await stores.draws.list(1)) == 1
     async with stores.db.read() as s:
         assert (await s.execute(select(func.count()).select_from(Audit))).scalar_one() == 1
+
+
+async def test_a_revises_line_is_checked(chat, clock):
+    """`revises:` names an audit whose revision is due, by a proposal deciding before the
+    deadline; a renewal of the mandate cannot double as one. Each refusal leaves nothing opened."""
+    await allied_coop(chat)
+    assert "no liberation audit A1" in await chat.say("m1", "/propose Fix\n  revises: A1")
+    auditors = await start_and_seat(chat)
+    assert "demands no revision now" in await chat.say("m1", "/propose Fix\n  revises: A1")
+    for who in auditors:
+        await chat.say(who, "/verdict A1 reformist")
+    late = await chat.say("m1", "/propose Fix\n  revises: A1\n  closes: 60d")
+    assert "must pass by" in late and "set closes: before the deadline" in late
+    assert "is not an audit" in await chat.say("m1", "/propose Fix\n  revises: soon")
+    renewal = await chat.say("m1", "/propose Renew the co-op's mandate?\n  kind: constitutional\n  revises: A1")
+    assert "cannot also answer an audit" in renewal
+    assert [p.title for p in await chat.gov.stores.proposals.list(1)] == ["Affiliate with Tenants Union",
+                                                                         "Affiliate with Couriers Network"]

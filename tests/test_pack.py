@@ -142,3 +142,14 @@ async def test_a_lapsed_mandate_and_the_charter_s_sunset_vote(gov, clock):
     assert lines[1] == "  #1 Renew the co-op's mandate? (the charter's sunset vote): not renewed"
     assert sections(await pack_of(chat))[texts.PACK_PROPOSERS] == "  1 opened by the charter (mandated votes)"
     assert clock.now() - coop.mandate_lapsed_at < timedelta(hours=1)
+
+
+async def test_ten_long_reasons_do_not_push_the_pack_past_one_telegram_message(chat, clock, gov):
+    """A steward's reasons are shortened in the pack, so its last parts are never cut off."""
+    await make_coop(chat, 2)
+    for n in range(1, 11):
+        await chat.say("alice", f"/propose Thing {n}")
+        await chat.say("alice", f"/close {n} " + "because " * 60)
+    text = await audit_pack(gov.stores, await gov.stores.coops.get(1), clock.now())
+    assert "#10 by alice: because" in text and "The drift timeline:" in text
+    assert len(text) < 3500
