@@ -21,7 +21,7 @@ from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from storage.audits import AuditNotOpen, AuditRunning, NotAnAuditor, Seat, Spoken
 from storage.errors import DuplicateEvent
-from storage.models import Audit, Coop
+from storage.models import Audit, Coop, Proposal
 from storage.outbox import SCHEDULE, Scheduled
 from storage.stores import Stores
 
@@ -332,6 +332,18 @@ async def _draw_stewards(stores: Stores, coop: Coop, audit: Audit, now: datetime
     spec = await lottery.prepare(stores, coop.id, purpose=texts.STEWARDS_PURPOSE.format(number=audit.number),
                                  seats=max(1, len(lapsed)), pool=pool, excluded=excluded, at=now + DRAW_AFTER)
     return await stores.audits.draw_stewards(audit.id, spec, now=now) is not None
+
+
+def settlement(p: Proposal, audit: Audit, carried: bool) -> str | None:
+    """What closing proposal `p` does to the audit it answers (applied in the close's transaction
+    by storage.audits.settle): a revision passed by its deadline meets the demand; the emergency
+    assembly's confidence vote keeps the stewards, or, failed (quorum included), lapses them all."""
+    if p.purpose == "revision" and carried and audit.stage == "revision" \
+            and audit.revision_due_at is not None and p.closes_at <= audit.revision_due_at:
+        return "revised"
+    if p.purpose == "assembly" and p.author_id is None and audit.stage == "assembly":
+        return "kept" if carried else "lapsed"
+    return None
 
 
 # --- the verbs ---

@@ -295,7 +295,7 @@ async def close(ctx: Context, call: Call) -> list[Reply]:
         charter = ctx.charter
         await ctx.stores.proposals.close(
             p.id, now=ctx.now, by=steward.id, reason=reason, decide=look.decide,
-            render=lambda q: result_text(q, charter, steward.display_name), event=ctx.event,
+            render=lambda q: result_text(q, charter, steward.display_name), event=ctx.event, judge=audits.settlement,
         )
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
@@ -381,6 +381,7 @@ async def close_due(stores: Stores, now: datetime, before_close: LastLooks) -> i
             await stores.proposals.close(
                 p.id, now=now, by=None, reason=None, decide=look.decide,
                 render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
+                judge=audits.settlement,
             )
             closed += 1
         except ProposalNotOpen:

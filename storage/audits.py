@@ -329,32 +329,31 @@ class AuditStore:
             return audit
 
 
-async def settle(s, proposal: Proposal, carried: bool, now: datetime) -> None:
-    """What closing a proposal does to the audit it answers, inside the close's transaction: a
-    passed revision within the deadline meets the demand; an assembly's confidence vote keeps the
-    stewards, or, failed, every steward role lapses (the due work draws the new ones)."""
+async def settle(s, proposal: Proposal, carried: bool, now: datetime,
+                 judge: Callable[[Proposal, Audit, bool], str | None]) -> None:
+    """What closing a proposal does to the audit it answers, inside the close's transaction, as
+    `judge` (handlers.audits.settlement) decides: "revised" meets the revision demand; "kept"
+    keeps the stewards; "lapsed" lapses every steward role (the due work draws the new ones)."""
     if proposal.audit_id is None:
         return
     audit = await _locked(s, proposal.audit_id)
-    if proposal.purpose == "revision" and carried and audit.stage == "revision" \
-            and audit.revision_due_at is not None and proposal.closes_at <= audit.revision_due_at:
-        audit.stage = "revised"
-        proposal.result = {**proposal.result, "audit": {"number": audit.number, "effect": "revised"}}
-        await log(s, audit.coop_id, "revision_met", now, proposal_id=proposal.id, number=audit.number)
-    elif proposal.purpose == "assembly" and proposal.author_id is None and audit.stage == "assembly":
-        if carried:
-            audit.stage = "kept"
-            proposal.result = {**proposal.result, "audit": {"number": audit.number, "effect": "kept"}}
-            await log(s, audit.coop_id, "stewards_kept", now, proposal_id=proposal.id, number=audit.number)
-            return
-        lapsed = (await s.execute(
+    effect = judge(proposal, audit, carried)
+    if effect is None:
+        return
+    note: dict = {"number": audit.number, "effect": effect}
+    if effect == "lapsed":
+        lapsed = [(i, n) for i, n, status in (await s.execute(
             update(Member).where(Member.coop_id == audit.coop_id, Member.role == "steward")
             .values(role="member").returning(Member.id, Member.display_name, Member.status))).all()
-        audit.stage, audit.lapsed = "lapsed", sorted(i for i, _, status in lapsed if status == "active")
-        names = [n for _, n, status in lapsed if status == "active"]
-        proposal.result = {**proposal.result, "audit": {"number": audit.number, "effect": "lapsed", "names": names}}
+            if status == "active"]
+        audit.lapsed, note["names"] = sorted(i for i, _ in lapsed), [n for _, n in lapsed]
         await log(s, audit.coop_id, "stewards_lapsed", now, proposal_id=proposal.id, number=audit.number,
-                  stewards=[{"id": i, "name": n} for i, n, status in lapsed if status == "active"])
+                  stewards=[{"id": i, "name": n} for i, n in lapsed])
+    else:
+        await log(s, audit.coop_id, "revision_met" if effect == "revised" else "stewards_kept", now,
+                  proposal_id=proposal.id, number=audit.number)
+    audit.stage = effect
+    proposal.result = {**proposal.result, "audit": note}
 
 
 def _current(audit: Audit) -> tuple:

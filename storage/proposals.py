@@ -281,9 +281,11 @@ class ProposalStore:
         decide: Callable[[Proposal, list[int]], dict],
         render: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
+        judge: Callable | None = None,
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
-        the stored result holds every acknowledged vote and nothing after it."""
+        the stored result holds every acknowledged vote and nothing after it. `judge` decides what
+        the close does to the audit the proposal answers (storage.audits.settle)."""
         async with self.db.write() as s:
             await claim(s, event, now)
             proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
@@ -321,7 +323,8 @@ class ProposalStore:
                 await allies.disaffiliate(s, proposal.coop_id, org, proposal_id=proposal.id, now=now)
             if proposal.ballot == "secret":
                 await _seal(s, proposal, counts, now)
-            await audits.settle(s, proposal, carried, now)
+            if judge is not None:
+                await audits.settle(s, proposal, carried, now, judge)
             if proposal.purpose == "sunset" and (carried or proposal.author_id is None):
                 # The charter's sunset vote decides the mandate: it lapses when renewal fails, until
                 # one passes. A member's renewal proposal can only lift a lapse, never cause one.
