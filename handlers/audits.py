@@ -15,7 +15,7 @@ from handlers.context import Context
 from handlers.due import DIRECT_PLATFORMS
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.pack import audit_pack
-from handlers.parsing import one_line, parse_number, split_first
+from handlers.parsing import one_line, parse_label, split_first
 from handlers.tally import DEFAULT_OPTIONS
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
@@ -347,20 +347,9 @@ def settlement(p: Proposal, audit: Audit, carried: bool) -> str | None:
 
 
 # --- the verbs ---
-def _number(text: str) -> int | None:
-    text = text.strip()
-    return parse_number(text[1:] if text[:1] in ("A", "a") else text)
-
-
 async def find(ctx: Context, text: str) -> Audit:
-    number = _number(text)
-    if number is None:
-        raise BadArguments(texts.AUDIT_BAD_NUMBER.format(text=one_line(text)[:40]) if text.strip()
-                           else texts.MISSING_ARGUMENT.format(what="the audit number"))
-    found = await ctx.stores.audits.get(ctx.coop.id, number)
-    if found is None:
-        raise NotFound(texts.AUDIT_UNKNOWN.format(coop=ctx.coop.name, number=number))
-    return found
+    return await lottery.find_labelled(ctx, text, "A", ctx.stores.audits.get, what="the audit number",
+                                       bad=texts.AUDIT_BAD_NUMBER, unknown=texts.AUDIT_UNKNOWN)
 
 
 @verb("audit", who=Standing.MEMBER_OR_ALLY, args="[A<n> | start]",
@@ -470,7 +459,7 @@ def _grade(text: str) -> str:
 async def revision_of(ctx: Context, text: str, closes_at: datetime) -> Audit:
     """The audit a `revises: A<n>` line names: its revision must be due, and the proposal must
     decide by the deadline."""
-    number = _number(text)
+    number = parse_label(text, "A")
     if number is None:
         raise BadArguments(texts.REVISES_BAD.format(text=one_line(text)[:40]))
     a = await ctx.stores.audits.get(ctx.coop.id, number)

@@ -12,7 +12,7 @@ from handlers import draws, texts
 from handlers.charter import Charter
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
-from handlers.parsing import one_line, parse_closing, parse_number, split_first
+from handlers.parsing import one_line, parse_closing, parse_label, parse_number, split_first
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from storage.draws import DrawNotOpen, DrawSpec, ShufflesSpent
@@ -154,20 +154,20 @@ async def draw_due(stores: Stores, now: datetime) -> int:
     return done
 
 
-def _number(text: str) -> int | None:
-    text = text.strip()
-    return parse_number(text[1:] if text[:1] in ("D", "d") else text)
+async def find_labelled(ctx: Context, text: str, letter: str, get, *, what: str, bad: str, unknown: str):
+    """The co-op's draw or audit a `D3`/`A3` argument names (`get(coop id, number)`), or a refusal."""
+    number = parse_label(text, letter)
+    if number is None:
+        raise BadArguments(bad.format(text=one_line(text)[:40]) if text.strip() else texts.MISSING_ARGUMENT.format(what=what))
+    found = await get(ctx.coop.id, number)
+    if found is None:
+        raise NotFound(unknown.format(coop=ctx.coop.name, number=number))
+    return found
 
 
 async def _find(ctx: Context, text: str) -> Draw:
-    number = _number(text)
-    if number is None:
-        raise BadArguments(texts.DRAW_BAD_NUMBER.format(text=one_line(text)[:40]) if text.strip()
-                           else texts.MISSING_ARGUMENT.format(what="the draw number"))
-    found = await ctx.stores.draws.get(ctx.coop.id, number)
-    if found is None:
-        raise NotFound(texts.DRAW_UNKNOWN.format(coop=ctx.coop.name, number=number))
-    return found
+    return await find_labelled(ctx, text, "D", ctx.stores.draws.get, what="the draw number",
+                               bad=texts.DRAW_BAD_NUMBER, unknown=texts.DRAW_UNKNOWN)
 
 
 @verb("draw", who=Standing.IN_COOP, args="<seats> <purpose> | D<n>", keys=DRAW_KEYS,

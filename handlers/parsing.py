@@ -144,6 +144,12 @@ def split_first(text: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))
 
 
+def parse_label(text: str, letter: str) -> int | None:
+    """A numbered thing's label, `D3`/`A3` (any case) or just `3`."""
+    text = text.strip()
+    return parse_number(text[1:] if text[:1].upper() == letter else text)
+
+
 def parse_number(text: str) -> int | None:
     """A proposal number, `#3` or `3`."""
     text = text.strip().removeprefix("#")

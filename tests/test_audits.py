@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from contextlib import redirect_stdout
-from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from handlers import audits

@@ -15,7 +15,7 @@ from bot.telegram.adapter import TelegramAdapter
 from schedules.due import run_due
 from tests.conftest import FakeClock
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.test_telegram import GROUP, STEWARD, Harness
+from tests.test_telegram import GROUP, STEWARD, Harness, fake  # noqa: F401 (the fake Bot API fixture)
 
 MEMBERS = (2, 3, 4)
 TENANTS = (501, 502)  # allies of the Tenants Union
@@ -44,13 +44,6 @@ class ClockedHarness(Harness):
         """One run of the due work at the clock's time, then the delivery pump is woken."""
         await run_due(self.stores, self.clock.now(), self.services.governance.before_close)
         self.adapter.kick()
-
-
-@pytest.fixture
-async def fake():
-    async with FakeBotAPI() as api:
-        yield api
-        api.assert_clean()
 
 
 @pytest.fixture
