@@ -441,8 +441,12 @@ async def verdict(ctx: Context, call: Call) -> list[Reply]:
     said = (texts.VERDICT_RESTATED if given.restated else texts.VERDICT_GIVEN).format(
         number=a.number, grade=grade, spoken=given.spoken, seats=given.seats)
     if given.spoken >= given.seats:
-        # The last auditor spoke: the audit closes now (the due work would at its next look).
-        await advance(ctx.stores, a, ctx.now)
+        # The last auditor spoke: the audit closes now. The verdict is stored whatever happens
+        # here; if the close fails, the due work closes it at its next look.
+        try:
+            await advance(ctx.stores, a, ctx.now)
+        except Exception:
+            logger.exception("closing A%s after its last verdict failed; the due work will", a.number)
     return [Reply(said)]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from contextlib import redirect_stdout
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -338,3 +339,26 @@ async def test_a_revises_line_is_checked(chat, clock):
     assert "cannot also answer an audit" in renewal
     assert [p.title for p in await chat.gov.stores.proposals.list(1)] == ["Affiliate with Tenants Union",
                                                                          "Affiliate with Couriers Network"]
+
+
+async def test_a_revision_is_reminded_before_its_deadline(chat, clock):
+    """Reformist: every room is reminded at the charter's audit reminder offsets before the
+    revision deadline (7 days and 1 day by default; the 30-day one would fall at the verdict
+    itself), each once; `next_due` wakes the clock for them."""
+    from schedules.due import next_due
+    from schedules.state import DueState
+    await allied_coop(chat)
+    for who in await start_and_seat(chat):
+        await chat.say(who, "/verdict A1 reformist")
+    audit = await chat.gov.stores.audits.get(1, 1)
+    state = DueState()
+    await state.refresh(chat.gov.stores)
+    assert await next_due(chat.gov.stores, clock.now(), state) <= audit.revision_due_at - timedelta(days=7)
+    clock.current = audit.revision_due_at - timedelta(days=7)
+    reminded = [t for t in await tick(chat) if t.startswith("Reminder: liberation audit A1's revision")]
+    assert len(reminded) == 1 and "7d left" in reminded[0] and "revises: A1" in reminded[0]
+    assert await tick(chat) == []
+    clock.current = audit.revision_due_at - timedelta(hours=20)
+    reminded = [t for t in await tick(chat) if t.startswith("Reminder: liberation audit A1's revision")]
+    assert len(reminded) == 1 and "20h left" in reminded[0]
+    assert await tick(chat) == []

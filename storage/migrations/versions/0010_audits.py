@@ -84,10 +84,13 @@ def _add_reference(table: str, column: str, target: str) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('proposal') as batch:
-        batch.drop_column('audit_id')
-    with op.batch_alter_table('member') as batch:
-        batch.drop_column('org_id')
+    # Plain DROP COLUMN (SQLite 3.35+), as 0007 and 0009: a batch copy would drop `member` under its references.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE proposal DROP COLUMN audit_id')
+        op.execute('ALTER TABLE member DROP COLUMN org_id')
+    else:
+        op.drop_column('proposal', 'audit_id')
+        op.drop_column('member', 'org_id')
     op.drop_table('verdict')
     op.drop_table('auditor')
     op.drop_index('ix_audit_stage', table_name='audit')
