@@ -1,6 +1,7 @@
-"""A liberation audit from start to new stewards, through one platform: the real python-telegram-bot
-stack against the fake Bot API, with a clock the test moves (the due work is run by the test, as
-the runner's clock would run it, and the adapter is kicked to deliver what it queued)."""
+"""Liberation audits through one platform, from the first start to a revision passed, a second
+audit's revision missed and new stewards: the real python-telegram-bot stack against the fake Bot
+API, with a clock the test moves (the due work is run by the test, as the runner's clock would run
+it, and the adapter is kicked to deliver what it queued)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
+from sqlmodel import select
 
 from bot.pacing import Budget, Pacer
 from bot.services import Services
 from bot.telegram.adapter import TelegramAdapter
 from schedules.due import run_due
+from storage.models import Minute
 from tests.conftest import FakeClock
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_telegram import GROUP, STEWARD, Harness, fake  # noqa: F401 (the fake Bot API fixture)
@@ -20,6 +23,7 @@ from tests.test_telegram import GROUP, STEWARD, Harness, fake  # noqa: F401 (the
 MEMBERS = (2, 3, 4)
 TENANTS = (501, 502)  # allies of the Tenants Union
 COURIER = 601  # the Couriers Network's one ally
+COURIER2 = 602  # the Couriers Network's second ally, added before A2
 
 
 class ClockedHarness(Harness):
@@ -115,42 +119,60 @@ async def allied_group(tg: ClockedHarness, fake: FakeBotAPI) -> None:
     assert "allies do not vote" in await tg.say(COURIER, "/vote 1 For")
 
 
-async def seat(tg: ClockedHarness, fake: FakeBotAPI) -> tuple[int, str]:
-    """`/audit start`, then the draw's time: the Tenants Union's auditor, and the announcement
-    naming the auditors."""
+async def open_audit(tg: ClockedHarness, fake: FakeBotAPI, number: int) -> tuple[dict[str, int], str, str]:
+    """`/audit start` (audit A<number>, its auditors' draw D<number>), then the draw's time: the
+    auditors by organisation, the draw's announcement and the one naming the auditors."""
     # The audit opens; its draw's pool shows each ally's organisation.
     started = await tg.say(STEWARD, "/audit start")
-    assert started.startswith("Liberation audit A1 of Red Bakery is open") and "D1" in started, started
-    draw = await posted(fake, "Draw D1:")
-    assert "auditors of liberation audit A1" in draw
-    for uid, org in ((TENANTS[0], "Tenants Union"), (TENANTS[1], "Tenants Union"), (COURIER, "Couriers Network")):
-        assert f"user{uid} ({org})" in draw, draw
+    assert started.startswith(f"Liberation audit A{number} of Red Bakery is open") and f"D{number}" in started, started
+    draw = await posted(fake, f"Draw D{number}:")
+    assert f"auditors of liberation audit A{number}" in draw
     # A second start while it is open is refused.
     assert "under way" in await tg.say(STEWARD, "/audit start")
 
     # The draw's time comes: the auditors are seated, one per organisation, and written to privately.
     tg.clock.advance(minutes=11)
     await tg.tick()
-    await posted(fake, "Result of draw D1")
-    opened = await posted(fake, "Liberation audit A1: the auditors are")
+    await posted(fake, f"Result of draw D{number}")
+    opened = await posted(fake, f"Liberation audit A{number}: the auditors are")
     coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
-    audit = await tg.stores.audits.get(coop.id, 1)
+    audit = await tg.stores.audits.get(coop.id, number)
     seats = await tg.stores.audits.seats(audit.id)
     users = {a.member_id: int(a.user_id) for a in await tg.stores.members.accounts(coop.id) if a.platform == "telegram"}
     auditors = {seat.org: users[seat.member_id] for seat in seats}
-    assert sorted(auditors) == ["Couriers Network", "Tenants Union"] and auditors["Couriers Network"] == COURIER
-    tenant = auditors["Tenants Union"]
-    assert tenant in TENANTS and f"user{tenant} (Tenants Union)" in opened and "user601 (Couriers Network)" in opened
+    for org, uid in auditors.items():
+        assert f"user{uid} ({org})" in opened, opened
     assert "The audit pack, for the auditors" not in opened  # Telegram reaches each one directly
-    return tenant, opened
+    return auditors, draw, opened
+
+
+async def seat(tg: ClockedHarness, fake: FakeBotAPI) -> tuple[int, str]:
+    """A1 opened and seated: the Tenants Union's auditor and the Couriers Network's only ally, the
+    draw's pool showing each ally's organisation; the Tenants Union's auditor, and the announcement
+    naming the auditors."""
+    auditors, draw, opened = await open_audit(tg, fake, 1)
+    for uid, org in ((TENANTS[0], "Tenants Union"), (TENANTS[1], "Tenants Union"), (COURIER, "Couriers Network")):
+        assert f"user{uid} ({org})" in draw, draw
+    assert sorted(auditors) == ["Couriers Network", "Tenants Union"] and auditors["Couriers Network"] == COURIER
+    assert auditors["Tenants Union"] in TENANTS
+    return auditors["Tenants Union"], opened
+
+
+async def calendar(tg: ClockedHarness) -> str:
+    return await tg.say(MEMBERS[0], "/calendar")
 
 
 async def test_a_whole_audit_through_telegram(tg, fake):
-    """Two organisations affiliated by taps, allies added by id; `/audit start` draws auditors, one
-    per organisation, who are sent the pack privately; one verdict from the group and one from a
-    direct chat give COUNTER-REVOLUTIONARY; the emergency assembly's card is voted down by taps
-    (an ally's tap refused); every steward role lapses and new stewards are drawn by lot."""
+    """Through one platform, every step of the minutes. Two organisations affiliated by taps, allies
+    added by id. A1: auditors drawn one per organisation and sent the pack privately; two reformist
+    verdicts (one from the group, one from a direct chat) put a revision deadline in the calendar,
+    which a `revises: A1` proposal, voted by taps and closed by the steward, clears. A2: A1's
+    auditors are left out by the cooldown; a reformist verdict again, and this time the test's
+    clock passes the deadline: the emergency assembly's card is voted down by taps (an ally's tap
+    refused); every steward role lapses and new stewards are drawn by lot."""
     await allied_group(tg, fake)
+
+    # --- A1: reformist, and a revision passed in time ---
     tenant, _ = await seat(tg, fake)
     for uid in (tenant, COURIER):
         pack = await posted(fake, "You are drawn as an auditor", chat=uid)
@@ -165,40 +187,84 @@ async def test_a_whole_audit_through_telegram(tg, fake):
     # The verdicts: one in the group, one in a direct chat with the bot.
     said = await tg.say(tenant, "/verdict A1 reformist\nStewards opened most proposals.")
     assert "recorded: reformist" in said and "1 of 2" in said, said
-    said = await tg.say(COURIER, "/verdict A1 counter-revolutionary\nA disguised sale is under way.", chat=COURIER)
-    assert "recorded: counter-revolutionary" in said and "2 of 2" in said, said
+    said = await tg.say(COURIER, "/verdict A1 reformist\nNobody outside the stewards reads the contracts.",
+                        chat=COURIER)
+    assert "recorded: reformist" in said and "2 of 2" in said, said
     assert said in sent_to(fake, COURIER)  # answered in the direct chat
 
     closed = await posted(fake, "Liberation audit A1 of Red Bakery is closed")
-    assert "The co-op's verdict: COUNTER-REVOLUTIONARY." in closed and "sterner" in closed
-    assert "An emergency assembly is convened at once." in closed
+    assert "The co-op's verdict: REFORMIST." in closed and "revises: A1" in closed, closed
     await fake.wait_for(lambda f: len([t for t in sent_to(f, GROUP) if t.startswith("A1 · ")]) == 2)
     findings = [t for t in sent_to(fake, GROUP) if t.startswith("A1 · ")]
-    assert any("disguised sale" in t for t in findings) and any("most proposals" in t for t in findings)
+    assert any("reads the contracts" in t for t in findings) and any("most proposals" in t for t in findings)
+    assert "A1: its revision must pass by now" in await calendar(tg)
 
-    # The emergency assembly's card, with buttons: members vote it down; an ally's tap is refused.
+    # A member proposes the revision; members tap For, and the steward closes it early.
+    fake.command(GROUP, MEMBERS[0], "/propose Rotate who proposes\n  revises: A1\n  closes: 2d",
+                 first_name=f"user{MEMBERS[0]}")
+    await fake.wait_for(lambda f: any(t.startswith("Proposal #3:") for t in f.texts(GROUP)))
+    message_id, card = tg.card(3)
+    assert "Rotate who proposes" in card["text"] and "meets liberation audit A1's revision demand" in card["text"]
+    data = {b["text"]: b["callback_data"] for b in buttons(card)}
+    for uid in (*MEMBERS, STEWARD):
+        assert await tg.tap(uid, message_id, data["For"]) == "Recorded: For on #3."
+    fake.command(GROUP, STEWARD, "/close 3", first_name="user1")
+    result = await posted(fake, "Result of #3")
+    assert "passed" in result and "This meets liberation audit A1's revision demand." in result, result
+    assert "A1: its revision" not in await calendar(tg)
+
+    # --- A2: the cooldown leaves A1's auditors out; reformist again, and the deadline passes ---
+    answer = await tg.say(STEWARD, f"/ally {COURIER2}\norg: Couriers Network")
+    assert answer.startswith(f"{COURIER2} is now an ally of Red Bakery"), answer
+    assert "ally" in await tg.say(COURIER2, "/whoami")
+    auditors, draw, _ = await open_audit(tg, fake, 2)
+    for uid in (tenant, COURIER):
+        assert f"user{uid}: audited in A1 (audit_cooldown)" in draw, draw
+    assert auditors == {"Tenants Union": not_drawn, "Couriers Network": COURIER2}, auditors
+    for uid in (not_drawn, COURIER2):
+        pack = await posted(fake, "You are drawn as an auditor", chat=uid)
+        assert "/verdict A2" in pack, pack
+    assert "Only the auditors drawn for A2" in await tg.say(tenant, "/verdict A2 revolutionary")
+    said = await tg.say(not_drawn, "/verdict A2 reformist\nThe revision rotated names, not power.")
+    assert "1 of 2" in said, said
+    said = await tg.say(COURIER2, "/verdict A2 reformist", chat=COURIER2)
+    assert "2 of 2" in said, said
+    closed = await posted(fake, "Liberation audit A2 of Red Bakery is closed")
+    assert "The co-op's verdict: REFORMIST." in closed and "revises: A2" in closed, closed
+    await fake.wait_for(lambda f: len([t for t in sent_to(f, GROUP) if t.startswith("A2 · ")]) == 2)
+    assert any("names, not power" in t for t in sent_to(fake, GROUP) if t.startswith("A2 · "))
+    assert "A2: its revision must pass by now" in await calendar(tg)
+
+    # Nothing passes: the deadline goes by, and the emergency assembly is convened at once.
+    tg.clock.advance(days=30, seconds=1)
+    await tg.tick()
+    missed = await posted(fake, "Liberation audit A2's revision was not passed by")
+    assert "emergency assembly" in missed, missed
     await fake.wait_for(lambda f: any("Keep the current stewards?" in t and t.startswith("Proposal #")
                                       for t in f.texts(GROUP)))
     message_id, card = card_of(fake, "Keep the current stewards?")
-    assert card["text"].startswith("Proposal #3:"), card["text"]
+    assert card["text"].startswith("Proposal #4:"), card["text"]
     assert "EMERGENCY ASSEMBLY" in card["text"] and "Stewards now: user1" in card["text"]
+    assert "Emergency assembly of A2: #4" in await calendar(tg)
+
+    # Members vote it down by taps; an ally's tap is refused and not counted.
     data = {b["text"]: b["callback_data"] for b in buttons(card)}
     assert {"For", "Against", "Abstain"} <= set(data)
-    refused = await tg.tap(tenant, message_id, data["For"])
+    refused = await tg.tap(not_drawn, message_id, data["For"])
     assert "allies do not vote" in refused, refused
     for uid in MEMBERS:
-        assert await tg.tap(uid, message_id, data["Against"]) == "Recorded: Against on #3."
-    assert await tg.tap(STEWARD, message_id, data["For"]) == "Recorded: For on #3."
+        assert await tg.tap(uid, message_id, data["Against"]) == "Recorded: Against on #4."
+    assert await tg.tap(STEWARD, message_id, data["For"]) == "Recorded: For on #4."
     await fake.wait_for(lambda f: "For 1 · Against 3 · Abstain 0 (4 of 4 voted)" in card_of(f, "Keep the")[1]["text"],
                         timeout=15)
-    assert "cannot be withdrawn or closed early" in await tg.say(STEWARD, "/close 3")
+    assert "cannot be withdrawn or closed early" in await tg.say(STEWARD, "/close 4")
 
     # The assembly comes: every steward role lapses, and new stewards are drawn.
     tg.clock.advance(days=7, seconds=1)
     await tg.tick()
-    result = await posted(fake, "Result of #3")
+    result = await posted(fake, "Result of #4")
     assert "failed" in result and "Every steward role lapses (user1)" in result, result
-    stewards_draw = await posted(fake, "Draw D2:")
+    stewards_draw = await posted(fake, "Draw D3:")
     assert "stewards" in stewards_draw and "user1: a steward whose role lapsed" in stewards_draw, stewards_draw
     assert "a member" in await tg.say(STEWARD, "/whoami")
 
@@ -209,6 +275,19 @@ async def test_a_whole_audit_through_telegram(tg, fake):
     assert len(new) == 1, seated
     assert "steward" in await tg.say(new[0], "/whoami")
     assert "steward" not in await tg.say(STEWARD, "/whoami")
+
+    # Every step of both audits is a leaf of the minutes.
+    coop = await tg.stores.coops.get_by_room("telegram", str(GROUP))
+    async with tg.stores.db.read() as s:
+        kinds = list((await s.execute(select(Minute.kind).where(Minute.coop_id == coop.id)
+                                      .order_by(Minute.seq))).scalars())
+    for kind, times in (("audit_started", 2), ("audit_opened", 2), ("verdict", 4), ("audit_closed", 2),
+                        ("revision_met", 1), ("revision_missed", 1), ("stewards_lapsed", 1), ("stewards_seated", 1)):
+        assert kinds.count(kind) == times, (kind, kinds)
+    steps = [k for k in kinds if k in ("audit_closed", "revision_met", "audit_started", "revision_missed",
+                                       "stewards_lapsed", "stewards_seated")]
+    assert steps == ["audit_started", "audit_closed", "revision_met", "audit_started", "audit_closed",
+                     "revision_missed", "stewards_lapsed", "stewards_seated"], steps
 
 
 async def test_an_auditor_the_bot_cannot_write_to_still_gets_the_pack_and_gives_a_verdict(tg, fake):
