@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -96,8 +97,23 @@ def pg_url(pg_template):
     asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, made once; each test gets a copy of it (as PostgreSQL's template)."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "coopbot.db"
+
+    async def migrate() -> None:
+        db = Database(f"sqlite:///{path}")
+        await db.upgrade()
+        await db.dispose()  # the last connection closed: the WAL is checkpointed into the file
+
+    asyncio.run(migrate())
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path):
+def sqlite_url(sqlite_template, tmp_path):
+    shutil.copyfile(sqlite_template, tmp_path / "coopbot.db")
     return f"sqlite:///{tmp_path / 'coopbot.db'}"
 
 
