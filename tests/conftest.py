@@ -11,14 +11,16 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
+from alembic.script import ScriptDirectory
 
 from handlers.cards import card_view
 from handlers.events import CommandReceived, VoteCast
 from handlers.router import Governance
 from handlers.types import ChatRef, UserRef
-from storage.db import Database
+from storage.db import Database, alembic_config
 from storage.stores import Stores
 
+_HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 PG_URL = os.environ.get("COOPBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -69,7 +71,7 @@ async def _pg_execute(sql: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_template():
-    """A migrated template database; each test gets a fresh copy of it."""
+    """A migrated database for the session; each test gets it emptied (`pg_url`)."""
     name = f"coopbot_tpl_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
@@ -78,23 +80,47 @@ def pg_template():
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-
-    async def migrate() -> None:
-        db = Database(_pg_url(name))
-        await db.upgrade()
-        await db.dispose()
-
-    asyncio.run(migrate())
+    asyncio.run(_migrate_pg(name))
     yield name
     asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def _migrate_pg(name: str) -> None:
+    db = Database(_pg_url(name))
+    await db.upgrade()
+    await db.dispose()
+
+
+async def _emptied(name: str) -> bool:
+    """The session's database as a fresh migrated one: every other connection to it ended (a test's
+    second process), every row deleted and every sequence restarted, in one round trip (37 ms,
+    against 380 ms to create a database from a template and drop it). False if a test left it
+    at another revision (a migration test that failed half-way): it is then made anew."""
+    conn = await asyncpg.connect(_pg_url(name), timeout=5)
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        if await conn.fetchval("SELECT version_num FROM alembic_version") != _HEAD:
+            return False
+        tables = [r[0] for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        sequences = [r[0] for r in await conn.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+        # As the replication role: no foreign key trigger fires, so the order of the deletes does not matter.
+        await conn.execute("SET session_replication_role = replica; "
+                           + "".join(f'DELETE FROM "{t}"; ' for t in tables)
+                           + "".join(f'ALTER SEQUENCE "{q}" RESTART; ' for q in sequences))
+        return True
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 def pg_url(pg_template):
-    name = f"coopbot_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield _pg_url(name)
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if not asyncio.run(_emptied(pg_template)):
+        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{pg_template}" WITH (FORCE)'))
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{pg_template}"'))
+        asyncio.run(_migrate_pg(pg_template))
+    return _pg_url(pg_template)
 
 
 @pytest.fixture(scope="session")
