@@ -198,16 +198,17 @@ async def _seat(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bool
     accounts = await stores.members.accounts(coop.id)
     prefix = texts.PREFIX_MARK
 
-    def render(a: Audit, seats: Sequence[Seat]) -> str:
+    def render(a: Audit, seats: Sequence[Seat]) -> list[str]:
         if not seats:
-            return texts.AUDIT_NO_SEATS.format(number=a.number, draw=draw.number, when=texts.when(window_ends_at, tz))
-        text = texts.AUDIT_OPENED.format(number=a.number, auditors=_auditors(seats), draw=draw.number,
-                                         when=texts.when(window_ends_at, tz), prefix=prefix)
+            return [texts.AUDIT_NO_SEATS.format(number=a.number, draw=draw.number, when=texts.when(window_ends_at, tz))]
+        opened = texts.AUDIT_OPENED.format(number=a.number, auditors=_auditors(seats), draw=draw.number,
+                                           when=texts.when(window_ends_at, tz), prefix=prefix)
         reachable = {acc.member_id for acc in accounts if acc.platform in DIRECT_PLATFORMS}
         if any(seat.member_id not in reachable for seat in seats):
-            # Matrix has no direct chat the bot can open by id: the pack goes to the rooms instead.
-            text += "\n\n" + texts.AUDIT_PACK_IN_ROOM.format(pack=pack)
-        return text
+            # Matrix has no direct chat the bot can open by id: the pack goes to the rooms instead,
+            # as a message of its own (with the announcement it could pass Telegram's 4,096 characters).
+            return [opened, texts.AUDIT_PACK_IN_ROOM.format(pack=pack)]
+        return [opened]
 
     def direct(a: Audit, seats: Sequence[Seat]) -> list[tuple[str, str, str]]:
         text = texts.AUDIT_PACK_DIRECT.format(coop=coop.name, number=a.number, when=texts.when(window_ends_at, tz),

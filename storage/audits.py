@@ -180,7 +180,8 @@ class AuditStore:
             raise
 
     async def seat(
-        self, audit_id: int, *, now: datetime, window_ends_at: datetime, render: Callable[[Audit, Sequence[Seat]], str],
+        self, audit_id: int, *, now: datetime, window_ends_at: datetime,
+        render: Callable[[Audit, Sequence[Seat]], Sequence[str]],
         direct: Callable[[Audit, Sequence[Seat]], Sequence[tuple[str, str, str]]],
     ) -> Audit | None:
         """The auditors' draw is made: seat them and open the audit for verdicts, announce who
@@ -209,7 +210,8 @@ class AuditStore:
             await log(s, audit.coop_id, "audit_opened", now, number=audit.number, draw=d.number,
                       auditors=[{"id": x.member_id, "name": x.name, "org": x.org} for x in seats],
                       window_ends_at=window_ends_at.isoformat())
-            await announce(s, audit.coop_id, "audit", render(audit, seats), now)
+            for text in render(audit, seats):
+                await announce(s, audit.coop_id, "audit", text, now)
             await _direct(s, audit.coop_id, direct(audit, seats), now)
             return audit
 

@@ -362,3 +362,22 @@ async def test_a_revision_is_reminded_before_its_deadline(chat, clock):
     reminded = [t for t in await tick(chat) if t.startswith("Reminder: liberation audit A1's revision")]
     assert len(reminded) == 1 and "20h left" in reminded[0]
     assert await tick(chat) == []
+
+
+async def test_an_auditor_the_bot_cannot_write_to_directly_gets_the_pack_in_the_rooms(chat, clock):
+    """An ally known only by a Matrix account (the bot opens no Matrix direct chat by id): the
+    pack is posted in the rooms, as a message of its own after the announcement."""
+    from sqlalchemy import update
+    from storage.models import Account
+    await allied_coop(chat)
+    async with chat.gov.stores.db.write() as s:
+        await s.execute(update(Account).where(Account.user_id == "c1").values(platform="matrix", user_id="@c1:example.org"))
+    auditors = await start_and_seat(chat)
+    assert "c1" in auditors
+    opened = next(i for i, t in enumerate(chat.announced) if t.startswith("Liberation audit A1: the auditors are"))
+    pack = chat.announced[opened + 1]
+    assert pack.startswith("The audit pack, for the auditors this bot cannot write to directly")
+    assert "Audit pack of Red Bakery" in pack and "Audit pack" not in chat.announced[opened]
+    async with chat.gov.stores.db.read() as s:
+        direct = (await s.execute(select(Outbox.chat_id).where(Outbox.kind == "direct"))).scalars().all()
+    assert "@c1:example.org" not in direct and len(direct) == 1
