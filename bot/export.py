@@ -9,6 +9,7 @@ import re
 
 from handlers.charter import Charter
 from handlers.money import format_amount
+from handlers.pay import hourly_words
 from handlers.surplus import ledger
 from handlers.tally import Outcome
 from handlers.texts import REASONS, percent, threshold_words
@@ -95,7 +96,18 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         "minutes": await _minutes(stores, coop, names),
         "draws": await _draws(stores, coop),
         "audits": await _audits(stores, coop),
+        "pay": await _pay(stores, coop, names),
     }
+
+
+async def _pay(stores: Stores, coop: Coop, names: dict[int, str]) -> list[dict]:
+    """The pay history, oldest first: every change set or refused, with its exact hourly equivalent
+    (minor units per hour as a fraction, "500000/173") and the ratio it gave."""
+    return [{"member": names.get(p.member_id), "amount": format_amount(p.amount, p.currency), "amount_minor": p.amount,
+             "currency": p.currency, "per": p.per, "hours": p.hours, "hourly_minor": p.hourly,
+             "hourly": hourly_words(p.hourly, p.currency), "ratio": p.ratio, "status": p.status,
+             "set_at": p.set_at.isoformat(), "set_by": names.get(p.set_by)}
+            for p in await stores.pay.history(coop.id)]
 
 
 async def _audits(stores: Stores, coop: Coop) -> list[dict]:
