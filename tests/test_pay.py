@@ -9,7 +9,9 @@ from fractions import Fraction
 
 from sqlalchemy import select
 
-from bot.export import collect
+from bot.export import collect, to_csv, to_markdown
+from bot.verify import problems
+from handlers import draws
 from handlers import texts
 from handlers.events import CommandReceived
 from handlers.pack import audit_pack
@@ -78,6 +80,10 @@ async def test_a_change_past_the_cap_is_refused_posted_and_in_the_minutes(chat):
     assert "would make the ratio 1 : 6.0 against the cap 1 : 3" in await direct.say("alice", "/pay alice 60")
     # A raise for the lowest paid narrows the ratio: it is set.
     assert "1 : 2.0 (cap 1 : 3)" in await chat.say("alice", "/pay m2 15")
+    # The leaves agree with the events they record: the start check and `coopbot verify` pass.
+    stores = chat.gov.stores
+    assert await stores.minutes.check(stores.proposals.recount, draws.replay_problem) == []
+    assert problems(json.loads(json.dumps(await collect(stores)))) == []
 
 
 async def test_the_ratio_shown_in_a_refusal_never_rounds_down_to_the_cap(chat):
@@ -154,6 +160,10 @@ async def test_the_export_carries_the_pay_history(chat):
         "hours": 160, "hourly_minor": "1500", "hourly": "15.00 EUR", "ratio": "2", "status": "set",
         "set_at": None, "set_by": "alice"}
     assert pay[3]["ratio"] == "30/7"
+    markdown = to_markdown({"coops": [coop]})
+    assert "| m1 | 2,400.00 EUR a month (160 hours) | 15.00 EUR | set | alice |" in markdown
+    assert "| m2 | 7.00 EUR an hour | 7.00 EUR | refused (1 : 4.3) | alice |" in markdown
+    assert "Red Bakery,pay,,,m2,,refused,EUR,7.00 EUR,7.00 EUR an hour" in to_csv({"coops": [coop]})
     assert coop["charter"]["wage_ratio_cap"] == "3" and coop["charter"]["open_pay"] is True
 
 
