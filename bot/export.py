@@ -9,9 +9,10 @@ import re
 
 from handlers.charter import Charter
 from handlers.money import format_amount
+from handlers.pay import hourly_words
 from handlers.surplus import ledger
 from handlers.tally import Outcome
-from handlers.texts import REASONS, percent, threshold_words
+from handlers.texts import REASONS, measured_ratio, pay_words, percent, threshold_words
 from storage.models import Coop
 from storage.stores import Stores
 from fractions import Fraction
@@ -95,7 +96,18 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         "minutes": await _minutes(stores, coop, names),
         "draws": await _draws(stores, coop),
         "audits": await _audits(stores, coop),
+        "pay": await _pay(stores, coop, names),
     }
+
+
+async def _pay(stores: Stores, coop: Coop, names: dict[int, str]) -> list[dict]:
+    """The pay history, oldest first: every change set or refused, with its exact hourly equivalent
+    (minor units per hour as a fraction, "500000/173") and the ratio it gave."""
+    return [{"member": names.get(p.member_id), "amount": format_amount(p.amount, p.currency), "amount_minor": p.amount,
+             "currency": p.currency, "per": p.per, "hours": p.hours, "hourly_minor": p.hourly,
+             "hourly": hourly_words(p.hourly, p.currency), "ratio": p.ratio, "status": p.status,
+             "set_at": p.set_at.isoformat(), "set_by": names.get(p.set_by)}
+            for p in await stores.pay.history(coop.id)]
 
 
 async def _audits(stores: Stores, coop: Coop) -> list[dict]:
@@ -267,7 +279,14 @@ def to_csv(data: dict) -> str:
                 writer.writerow([c, "share", r["number"], "", sh["member"], "", "", r["currency"], sh["amount"], sh["hours"] or ""])
         for v in coop["vows"]:
             writer.writerow([c, "vow", v["round"], "", v["member"], "", "", "", "", v["text"]])
+        for p in coop.get("pay", []):
+            writer.writerow([c, "pay", "", "", p["member"], "", p["status"], p["currency"], p["amount"],
+                             f"{_pay_words(p)}; {p['hourly']} an hour; set {p['set_at']} by {p['set_by']}"])
     return out.getvalue()
+
+
+def _pay_words(p: dict) -> str:
+    return pay_words(p["per"], p["amount"], p["hours"])
 
 
 # Inline Markdown (CommonMark, GitHub's extensions: strikethrough, tables, math) and HTML. A
@@ -326,7 +345,17 @@ def to_markdown(data: dict) -> str:
                 lines += ["", "Vows (in order; the last of each member stands):", ""]
                 lines += [f"- {_cell(v['member'])}: {_cell(v['text'])}" for v in vows]
             lines.append("")
+        if coop.get("pay"):
+            lines += ["## Pay history", "", "| member | pay | an hour | status | by |", "|---|---|---|---|---|"]
+            lines += [f"| {_cell(p['member'])} | {_pay_words(p)} | {p['hourly']} | "
+                      f"{p['status'] if p['status'] == 'set' else 'refused (' + _ratio(p) + ')'} | {_cell(p['set_by'])} |"
+                      for p in coop["pay"]]
+            lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _ratio(p: dict) -> str:
+    return measured_ratio(Fraction(p["ratio"]))
 
 
 def _action_lines(action: dict | None) -> list[str]:

@@ -237,6 +237,33 @@ class Count(Value):
 Months = Count
 
 
+_RATIO = re.compile(r"(?:1\s*:\s*)?([0-9]{1,3}(?:\.[0-9])?)")
+
+
+@dataclass(frozen=True)
+class Ratio(Value):
+    """A ratio highest : lowest, written `3` or `1:3` (one decimal at most: `1:4.5`), kept as a Fraction."""
+
+    low: Fraction
+    high: Fraction
+    py: ClassVar[type] = Fraction
+
+    def parse(self, text: str, key: str) -> Fraction:
+        found = _RATIO.fullmatch(text.strip())
+        if found is None:
+            raise BadAmendment(texts.AMEND_NOT_RATIO.format(text=_quoted(text)))
+        return self.bounded(Fraction(found.group(1)), self.low, self.high, key)
+
+    def dump(self, value) -> tuple:
+        return (str(value),)
+
+    def load(self, *leaves) -> Fraction:
+        return Fraction(leaves[0])
+
+    def show(self, value) -> str:
+        return texts.ratio(Fraction(value))
+
+
 @dataclass(frozen=True)
 class Funds(Value):
     """`name=weight | name | …`: where the movement share goes, each fund's weight in the split."""
@@ -400,6 +427,12 @@ KEYS: tuple[CharterKey, ...] = (
     CharterKey("vow_every", "vow_every", Duration(timedelta(days=1), MAX_PERIOD), timedelta(days=3),
                ("vow_every_s",)),
     CharterKey("timezone", "timezone", Zone(), "UTC", ("timezone",)),
+    # The pay scale's firewall: no pay change may take highest : lowest hourly pay past it.
+    CharterKey("wage_ratio_cap", "wage_ratio_cap", Ratio(Fraction(1), Fraction(100)), Fraction(3),
+               ("wage_ratio_cap",), firewall=True),
+    # A month's hours, at which monthly pay converts to an hourly equivalent (31 days of 24 hours at most).
+    CharterKey("full_time_hours", "full_time_hours", Count(1, 744, "hour", "hours"), 160, ("full_time_hours",)),
+    CharterKey("open_pay", "open_pay", YesNo(texts.OPEN_PAY_WORDS), True, ("open_pay",)),
 )
 
 

@@ -10,7 +10,9 @@ from fractions import Fraction
 from handlers import texts
 from handlers.charter import KINDS, Charter
 from handlers.money import format_amount
+from handlers.pay import hourly_words, row_words
 from storage.models import Coop
+from storage.pay import ratio_of
 from storage.stores import Stores
 
 
@@ -26,8 +28,25 @@ class Period:
 
 
 async def pay(p: Period) -> str:
-    # Pay rates are not recorded yet (the `pay` verb comes later): this part says so.
-    return texts.pack_section(texts.PACK_PAY, [])
+    # The ratio is today's (among the active members' current pay); the history is the period's,
+    # refused changes included: a cap that held is part of the record.
+    current = await p.stores.pay.current(p.coop.id)
+    changes = await p.stores.pay.history(p.coop.id, since=p.since, until=p.until)
+    if not current and not changes:
+        return texts.pack_section(texts.PACK_PAY, [])
+    names = {m.id: m.display_name for m in await p.stores.members.register(p.coop.id)}
+    cap = texts.ratio(p.charter.wage_ratio_cap)
+    lines = [texts.PACK_PAY_RATIO.format(ratio=texts.measured_ratio(ratio_of([Fraction(r.hourly) for r in current])),
+                                         cap=cap, count=texts.plural(len(current), "member", "members"))
+             if current else texts.PACK_PAY_NONE]
+    if changes:
+        lines.append(texts.PACK_PAY_CHANGES)
+    lines += [texts.PACK_PAY_LINE.format(
+        when=texts.when(r.set_at, p.charter.tz), name=names.get(r.member_id, "?"), pay=row_words(r),
+        hourly=hourly_words(r.hourly, r.currency), status=texts.PACK_PAY_STATUS[r.status].format(
+            ratio=texts.measured_ratio(Fraction(r.ratio), past=p.charter.wage_ratio_cap)))
+        for r in changes]
+    return texts.pack_section(texts.PACK_PAY, lines)
 
 
 async def movement(p: Period) -> str:

@@ -306,6 +306,20 @@ def span(delta: timedelta) -> str:
     return text or f"{seconds}s"
 
 
+def ratio(value: Fraction) -> str:
+    """A cap as written: `1 : 3`, `1 : 4.5`."""
+    return f"1 : {value.numerator}" if value.denominator == 1 else f"1 : {float(value):.1f}"
+
+
+def measured_ratio(value: Fraction, past: Fraction | None = None) -> str:
+    """A ratio of pay, to one decimal, half up; a ratio `past` a cap is rounded up instead when half
+    up would show it at or under the cap (3.003 against 3 is 1 : 3.1, never 1 : 3.0)."""
+    tenths = (value * 10 + Fraction(1, 2)) // 1
+    if past is not None and value > past and Fraction(tenths, 10) <= past:
+        tenths = -((-value * 10) // 1)
+    return f"1 : {tenths // 10}.{tenths % 10}"
+
+
 def percent(value: Fraction) -> str:
     number = float(value) * 100
     return f"{number:.0f}%" if abs(number - round(number)) < 0.05 else f"{number:.1f}%"
@@ -685,9 +699,13 @@ CHARTER_WORDS = {
     "vow_reminders": "Vow reminders: {value} before a payout date.",
     "vow_every": "Without a payout date, vow reminders every {value}.",
     "timezone": "Timezone: {value}.",
+    "wage_ratio_cap": "Wage-ratio cap: highest to lowest hourly pay at most {value}.",
+    "full_time_hours": "Monthly pay converts to hourly at {value} a month.",
+    "open_pay": "Pay: {value}.",
 }
 SPLIT_WORDS = {"equal": "equal shares", "hours": "by recorded hours"}
 WAIVER_WORDS = {True: "a passed proposal may waive one member's vow", False: "no vow may be waived"}
+OPEN_PAY_WORDS = {True: "open, every member sees everyone's", False: "closed, members see the ratio and their own"}
 FUND_WEIGHT = "{name} (weight {weight})"
 THRESHOLD_ALL_WORDS = ("all", "unanimous", "unanimity")
 
@@ -697,6 +715,7 @@ AMEND_UNKNOWN_KEY = "the charter has no key '{key}'{guess}; its keys are: {keys}
 AMEND_GUESS = " (did you mean {guess}?)"
 AMEND_KEY_TWICE = "{key} is given twice"
 AMEND_BOUND = "{key} must be from {low} to {high}"
+AMEND_NOT_RATIO = "'{text}' is not a ratio (write 3 or 1:3, one decimal at most)"
 AMEND_EACH_BOUND = "each of {key} must be from {low} to {high}"
 AMEND_TOO_MANY = "{key} takes at most {most} offsets ({count} given)"
 AMEND_OFFSET_TWICE = "{key} gives {offset} twice"
@@ -1014,3 +1033,42 @@ def allies_list(coop: str, roster, golden_share: str | None, prefix: str) -> str
                   for org, people in roster]
     lines.append(GOLDEN_SHARE.format(holder=golden_share or NO_ORGS))
     return "\n".join(lines)
+
+
+# --- the pay scale and the wage-ratio cap ---
+PAY_PER = {"hour": "{amount} an hour", "month": "{amount} a month ({hours} hours)"}
+PAY_AMOUNT_PROBLEMS = {
+    "not_a_number": "'{text}' is not an amount of pay: write digits, like 18.50 or 2,400.",
+    "negative": "Pay cannot be negative.",
+    "zero": "Pay must be more than zero.",
+    "too_large": "That amount is larger than any pay coopbot accepts (a typo?).",
+    "too_precise": "{currency} has {units} decimal places; '{text}' has more.",
+}
+PAY_USAGE = "Write {prefix}pay <member> <amount>, or {prefix}pay alone to see the pay scale."
+PAY_BAD_PER = "'{text}' is not hour or month."
+PAY_BAD_HOURS = "'{text}' is not a whole number of hours in a month (1 to 744)."
+PAY_HOURS_MONTHLY = "hours: is for monthly pay (per: month)."
+PAY_NOT_MEMBER = "{who} is not an active member of {coop}."
+PAY_SET = "Pay of {name} set to {pay} ({hourly} an hour). The ratio highest : lowest is {ratio} (cap {cap})."
+PAY_REFUSED = ("A pay change for {name} to {pay} was refused: it would make the ratio {ratio} "
+               "against the cap {cap}.")
+PAY_HEAD = "Pay scale of {coop} (hourly equivalents):"
+PAY_HEAD_CLOSED = "Pay of {coop} is closed (open_pay = no): you see the ratio and your own pay."
+PAY_LINE = "• {name}: {hourly} an hour{detail}"
+PAY_MONTHLY_DETAIL = " ({pay})"
+PAY_NONE = "No pay is recorded yet. A steward records it with {prefix}pay <member> <amount>."
+PAY_YOURS_NONE = "No pay is recorded for you."
+PAY_RATIO = "Ratio highest : lowest: {ratio} (cap {cap})."
+PAY_HISTORY = "History (latest {count}, newest first):"
+PAY_HISTORY_SET = "• {when} — {name}: {pay}, set by {by}"
+PAY_HISTORY_REFUSED = "• {when} — {name}: {pay}, by {by}, refused ({ratio} against the cap)"
+PACK_PAY_RATIO = "Ratio highest : lowest now: {ratio} (cap {cap}), among {count}"
+PACK_PAY_NONE = "No pay recorded."
+PACK_PAY_LINE = "{when}: {name} {pay} ({hourly} an hour), {status}"
+PACK_PAY_STATUS = {"set": "set", "refused": "refused: it would have made {ratio}"}
+PACK_PAY_CHANGES = "Pay changes in the period:"
+
+
+def pay_words(per: str, amount: str, hours: int | None) -> str:
+    """`18.50 EUR an hour`, `2,400.00 EUR a month (160 hours)`."""
+    return PAY_PER[per].format(amount=amount, hours=hours)

@@ -506,3 +506,26 @@ class Verdict(SQLModel, table=True):
     grade: str = Field(max_length=24)
     findings: str = Field(default="", max_length=4000)
     at: datetime = _ts()
+
+
+class Pay(SQLModel, table=True):
+    """A pay rate recorded for a member, or a change the wage-ratio cap refused. A member's current
+    pay is their latest 'set' row; every row is the history."""
+
+    __tablename__ = "pay"
+    __table_args__ = (Index("ix_pay_coop_member", "coop_id", "member_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    member_id: int = _fk("member.id", ondelete="RESTRICT")
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # minor units, per `per`
+    currency: str = Field(max_length=3)
+    per: str = Field(max_length=8)  # hour | month
+    hours: int | None = None  # a month's hours, for monthly pay
+    # The hourly equivalent in minor units per hour, exactly: str(Fraction), "2500" or "500000/173".
+    hourly: str = Field(max_length=64)
+    # The ratio highest : lowest the change gave (or would have given), str(Fraction).
+    ratio: str = Field(max_length=64)
+    set_at: datetime = _ts()
+    set_by: int = _fk("member.id", ondelete="RESTRICT")
+    status: str = Field(max_length=8)  # set | refused

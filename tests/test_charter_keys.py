@@ -53,6 +53,14 @@ PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
     "vow_waiver": [("maybe", "vow_waiver is yes or no")],
     "vow_every": [("23h", "vow_every must be from 1d to 365d"), ("366d", "vow_every must be from 1d to 365d")],
     "timezone": [("Mars/Base", "not a timezone"), ("UTC+2", "not a timezone")],
+    "wage_ratio_cap": [("0.5", "wage_ratio_cap must be from 1 : 1 to 1 : 100"),
+                       ("1:101", "wage_ratio_cap must be from 1 : 1 to 1 : 100"),
+                       ("1:3.25", "'1:3.25' is not a ratio (write 3 or 1:3"),
+                       ("3:1:2", "'3:1:2' is not a ratio")],
+    "full_time_hours": [("0", "full_time_hours must be from 1 hour to 744 hours"),
+                        ("745", "full_time_hours must be from 1 hour to 744 hours"),
+                        ("40h", "'40h' is not a whole number of hours")],
+    "open_pay": [("sometimes", "open_pay is yes or no")],
 }
 
 # For every key: a good value, and the words `charter` then shows.
@@ -81,6 +89,9 @@ GOOD: dict[str, tuple[str, str]] = {
     "vow_reminders": ("2d, 1h", "Vow reminders: 2d, 1h before a payout date."),
     "vow_every": ("1d", "Without a payout date, vow reminders every 1d."),
     "timezone": ("america/new_york", "Timezone: America/New_York."),
+    "wage_ratio_cap": ("1 : 4.5", "Wage-ratio cap: highest to lowest hourly pay at most 1 : 4.5."),
+    "full_time_hours": ("173", "Monthly pay converts to hourly at 173 hours a month."),
+    "open_pay": ("no", "Pay: closed, members see the ratio and their own."),
 }
 
 NAMES = [k.name for k in KEYS]
@@ -176,7 +187,7 @@ def test_unreadable_values_say_what_to_write():
 def test_firewall_keys_are_declared():
     """SPEC's firewall keys among today's; nothing enforces them yet."""
     assert {k.name for k in KEYS if k.firewall} == {"movement_share", "movement_funds", "audit_every", "sunset_every",
-                                                    "revision_days"}
+                                                    "revision_days", "wage_ratio_cap"}
 
 
 # --- storage: the format co-ops already have, and amendments merged leaf by leaf ---
