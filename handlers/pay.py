@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from handlers import texts
+from handlers.charter import Charter
 from handlers.context import Context
 from handlers.errors import BadArguments, NotFound
 from handlers.money import BadAmount, format_amount, minor_units, parse_amount
@@ -76,22 +77,21 @@ async def pay(ctx: Context, call: Call) -> list[Reply]:
     if member is None or member.status != "active":
         raise NotFound(texts.PAY_NOT_MEMBER.format(who=one_line(name)[:60], coop=ctx.coop.name))
     said = texts.pay_words(per, format_amount(amount, currency), hours)
-    cap = texts.ratio(charter.wage_ratio_cap)
 
-    def refusal(ratio: Fraction) -> str:
-        return texts.PAY_REFUSED.format(name=member.display_name, pay=said, cap=cap,
-                                        ratio=texts.measured_ratio(ratio, past=charter.wage_ratio_cap))
+    def refusal(ratio: Fraction, cap: Fraction) -> str:
+        return texts.PAY_REFUSED.format(name=member.display_name, pay=said, cap=texts.ratio(cap),
+                                        ratio=texts.measured_ratio(ratio, past=cap))
 
     change = await ctx.stores.pay.change(
         ctx.coop.id, member.id, amount=amount, currency=currency, per=per, hours=hours,
-        hourly=hourly_of(amount, per, hours), cap=charter.wage_ratio_cap, by=steward.id, now=ctx.now,
-        event=ctx.event, refusal=refusal)
+        hourly=hourly_of(amount, per, hours), cap=lambda coop: Charter.from_json(coop.charter).wage_ratio_cap,
+        by=steward.id, now=ctx.now, event=ctx.event, refusal=refusal)
     if change.refused:
         # The refusal is posted in every room of the co-op, this one included; a direct chat hears it here.
-        return [Reply(refusal(change.ratio))] if ctx.chat.is_direct else []
+        return [Reply(refusal(change.ratio, change.cap))] if ctx.chat.is_direct else []
     return [Reply(texts.PAY_SET.format(name=member.display_name, pay=said,
                                        hourly=hourly_words(change.row.hourly, currency),
-                                       ratio=texts.measured_ratio(change.ratio), cap=cap))]
+                                       ratio=texts.measured_ratio(change.ratio), cap=texts.ratio(change.cap)))]
 
 
 async def scale(ctx: Context) -> str:

@@ -20,6 +20,7 @@ class PayChange:
 
     row: Pay
     ratio: Fraction
+    cap: Fraction  # the cap it was judged against
 
     @property
     def refused(self) -> bool:
@@ -65,15 +66,18 @@ class PayStore:
 
     async def change(
         self, coop_id: int, member_id: int, *, amount: int, currency: str, per: str, hours: int | None,
-        hourly: Fraction, cap: Fraction, by: int, now: datetime, refusal: Callable[[Fraction], str],
-        event: tuple[str, str] | None = None,
+        hourly: Fraction, cap: Callable[[Coop], Fraction], by: int, now: datetime,
+        refusal: Callable[[Fraction, Fraction], str], event: tuple[str, str] | None = None,
     ) -> PayChange:
-        """Set a member's pay unless the ratio it gives passes `cap`; a refused change is stored,
-        logged and announced in every room (`refusal(ratio)` its words). The co-op row is locked
-        first, so two changes at once are judged one after the other, each against the other's result."""
+        """Set a member's pay unless the ratio it gives passes the cap (`cap(coop)`, read from the
+        locked co-op row); a refused change is stored, logged and announced in every room
+        (`refusal(ratio, cap)` its words). The co-op row is locked first, so two changes at once
+        are judged one after the other, each against the other's result, and against the charter
+        as it stands then (an amendment of the cap merges under the same lock)."""
         async with self.db.write() as s:
             await claim(s, event, now)
-            await s.get(Coop, coop_id, with_for_update=True)
+            coop = await s.get(Coop, coop_id, with_for_update=True, populate_existing=True)
+            cap = cap(coop)
             others = [Fraction(p.hourly) for p in await _current(s, coop_id) if p.member_id != member_id]
             ratio = ratio_of([*others, hourly])
             status = "refused" if ratio > cap else "set"
@@ -84,5 +88,5 @@ class PayStore:
             await log(s, coop_id, f"pay_{status}", now, member_id=member_id, by=by, amount=amount, currency=currency,
                       per=per, hours=hours, hourly=str(hourly), ratio=str(ratio), cap=str(cap))
             if status == "refused":
-                await announce(s, coop_id, "pay_refused", refusal(ratio), now)
-            return PayChange(row, ratio)
+                await announce(s, coop_id, "pay_refused", refusal(ratio, cap), now)
+            return PayChange(row, ratio, cap)

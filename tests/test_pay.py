@@ -177,3 +177,26 @@ async def test_the_pack_shows_the_ratio_the_cap_and_the_changes(chat):
     assert "Ratio highest : lowest now: 1 : 3.0 (cap 1 : 3), among 3 members" in part
     assert "m1 2,400.00 EUR a month (160 hours) (15.00 EUR an hour), set" in part
     assert "m2 7.00 EUR an hour (7.00 EUR an hour), refused: it would have made 1 : 4.3" in part
+
+
+async def test_the_cap_is_read_under_the_co_op_lock_as_it_stands_then(chat):
+    """The cap a change is judged against is the charter's as the change is written (an
+    amendment of the cap merges under the same co-op row lock), not as it was read before."""
+    from sqlalchemy import update
+
+    from handlers.charter import Charter
+    from storage.models import Coop
+    await make_coop(chat, 2)
+    await chat.say("alice", "/pay m1 10")
+    stores = chat.gov.stores
+    coop = await stores.coops.get(1)
+    async with stores.db.write() as s:  # the cap lowered between the command's read and its write
+        await s.execute(update(Coop).where(Coop.id == 1).values(
+            charter=Charter.from_json(coop.charter).with_changes(wage_ratio_cap=Fraction(2)).to_json()))
+    from handlers.pay import hourly_of
+    change = await stores.pay.change(1, 3, amount=2500, currency="EUR", per="hour", hours=None,
+                                     hourly=hourly_of(2500, "hour", None),
+                                     cap=lambda c: Charter.from_json(c.charter).wage_ratio_cap, by=1,
+                                     now=chat.gov.clock.now(),
+                                     refusal=lambda ratio, cap: f"refused at {ratio} against {cap}")
+    assert change.refused and change.cap == 2 and change.ratio == Fraction(5, 2)  # under the old cap 3 it would pass
