@@ -63,8 +63,7 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
     except AlreadyExists:
         raise Conflict(texts.ALLY_RACE.format(who=one_line(call.args), coop=coop.name)) from None
     # Every room is told (who may now be drawn as an auditor, and who added them); a direct chat hears it too.
-    return [Reply(texts.ALLY_ADDED.format(name=member.display_name, coop=coop.name, org=org.name))] \
-        if ctx.chat.is_direct else []
+    return ctx.only_in_direct(texts.ALLY_ADDED.format(name=member.display_name, coop=coop.name, org=org.name))
 
 
 @verb("unally", who=Standing.MEMBER_OR_ALLY, args="<person>",
@@ -91,8 +90,8 @@ async def unally(ctx: Context, call: Call) -> list[Reply]:
     except SeatedAuditor as exc:
         raise NotAllowed(texts.UNALLY_SEATED.format(name=target.display_name, number=exc.number,
                                                     org=org.name if org else "?")) from None
-    return [Reply(texts.UNALLIED.format(name=target.display_name, coop=coop.name, org=org.name if org else "?"))] \
-        if ctx.chat.is_direct else []
+    return ctx.only_in_direct(texts.UNALLIED.format(name=target.display_name, coop=coop.name,
+                                                    org=org.name if org else "?"))
 
 
 def _is_steward(ctx: Context) -> bool:

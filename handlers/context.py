@@ -10,7 +10,7 @@ from handlers.charter import Charter
 from handlers.errors import BadArguments, Conflict, NoCoop, NotAllowed, NotAMember
 from handlers.parsing import one_line
 from handlers.ports import LastLooks
-from handlers.types import ChatRef, UserRef, looks_like_platform_id
+from handlers.types import ChatRef, Reply, UserRef, looks_like_platform_id
 from handlers.verbs import VERBS, VerbTable
 from storage.models import Coop, Member, Proposal
 from storage.stores import Stores
@@ -94,6 +94,11 @@ class Context:
             ids = ", ".join(a.user_id for a in accounts if a.member_id in {m.id for m in found})
             raise Conflict(texts.MEMBER_AMBIGUOUS.format(who=who, ids=ids))
         return found[0] if found else None
+
+    def only_in_direct(self, text: str) -> list[Reply]:
+        """The answer to a command whose effect is announced in every room: in a room that
+        announcement is the answer; a direct chat, which gets no announcement, hears `text`."""
+        return [Reply(text)] if self.chat.is_direct else []
 
     def mandate_note(self) -> str:
         """A line on a lapsed mandate, for the answers that describe the co-op; "" while it stands."""

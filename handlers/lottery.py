@@ -267,7 +267,7 @@ async def shuffle(ctx: Context, call: Call) -> list[Reply]:
     except ShufflesSpent as exc:
         raise Conflict(texts.SHUFFLES_SPENT.format(number=d.number, most=exc.most)) from None
     # In a room the posted shuffle is the answer; a direct chat is told where it went.
-    return [Reply(texts.SHUFFLE_DIRECT.format(number=d.number, seq=c.seq))] if ctx.chat.is_direct else []
+    return ctx.only_in_direct(texts.SHUFFLE_DIRECT.format(number=d.number, seq=c.seq))
 
 
 async def describe(stores: Stores, d: Draw, tz: ZoneInfo, now: datetime) -> str:

@@ -88,7 +88,7 @@ async def pay(ctx: Context, call: Call) -> list[Reply]:
         by=steward.id, now=ctx.now, event=ctx.event, refusal=refusal)
     if change.refused:
         # The refusal is posted in every room of the co-op, this one included; a direct chat hears it here.
-        return [Reply(refusal(change.ratio, change.cap))] if ctx.chat.is_direct else []
+        return ctx.only_in_direct(refusal(change.ratio, change.cap))
     return [Reply(texts.PAY_SET.format(name=member.display_name, pay=said,
                                        hourly=hourly_words(change.row.hourly, currency),
                                        ratio=texts.measured_ratio(change.ratio), cap=texts.ratio(change.cap)))]

@@ -188,9 +188,8 @@ class AuditStore:
         they are, and send each the audit pack (`direct`: (platform, chat, text) rows). None:
         seated already, or the draw is not made yet."""
         async with self.db.write() as s:
-            audit = await _locked(s, audit_id)
-            d = await s.get(Draw, audit.draw_id) if audit.draw_id else None
-            if audit.status != "drawing" or d is None or d.status != "drawn":
+            audit, d = await _drawn(s, audit_id, lambda a: a.draw_id if a.status == "drawing" else None)
+            if d is None:
                 return None
             ids = [seat["id"] for seat in d.result["seated"]]
             rows = (await s.execute(select(Member.id, Member.display_name, Member.org_id, Member.status)
@@ -315,9 +314,8 @@ class AuditStore:
     async def reseat(self, audit_id: int, *, now: datetime, render: Callable[[Audit, list[str]], str]) -> Audit | None:
         """The new stewards' draw is made: those seated who are still members become stewards."""
         async with self.db.write() as s:
-            audit = await _locked(s, audit_id)
-            d = await s.get(Draw, audit.stewards_draw_id) if audit.stewards_draw_id else None
-            if audit.stage != "reseating" or d is None or d.status != "drawn":
+            audit, d = await _drawn(s, audit_id, lambda a: a.stewards_draw_id if a.stage == "reseating" else None)
+            if d is None:
                 return None
             ids = [seat["id"] for seat in d.result["seated"]]
             seated = (await s.execute(
@@ -356,6 +354,15 @@ async def settle(s, proposal: Proposal, carried: bool, now: datetime,
                   proposal_id=proposal.id, number=audit.number)
     audit.stage = effect
     proposal.result = {**proposal.result, "audit": note}
+
+
+async def _drawn(s, audit_id: int, waiting_on: Callable[[Audit], int | None]) -> tuple[Audit, Draw | None]:
+    """The audit, locked, and the draw its state waits on (`waiting_on` gives its id, None if the
+    audit waits on none), if that draw is made; else None for the draw."""
+    audit = await _locked(s, audit_id)
+    draw_id = waiting_on(audit)
+    d = await s.get(Draw, draw_id) if draw_id is not None else None
+    return audit, d if d is not None and d.status == "drawn" else None
 
 
 def _current(audit: Audit) -> tuple:

@@ -57,6 +57,16 @@ async def start_and_seat(chat: Chat) -> list[str]:
     return [seat.name for seat in await chat.gov.stores.audits.seats(a.id)]
 
 
+def number_of(card: str) -> int:
+    """The proposal number a card announces ("Proposal #3: …")."""
+    return int(card.split("#")[1].split(":")[0])
+
+
+async def everyone_votes(chat: Chat, card: str, option: str) -> None:
+    for who in ("alice", "m1", "m2", "m3"):
+        await chat.say(who, f"/vote {number_of(card)} {option}")
+
+
 async def leaves(stores) -> list[str]:
     async with stores.db.read() as s:
         return list((await s.execute(select(Minute.kind).order_by(Minute.seq))).scalars())
@@ -131,9 +141,7 @@ async def test_an_audit_from_start_to_a_met_revision(chat, clock):
     await chat.say("m1", "/propose Rotate who proposes\n  revises: A1\n  closes: 2d")
     card = chat.last
     assert "meets liberation audit A1's revision demand" in card
-    number = int(card.split("#")[1].split(":")[0])
-    for who in ("alice", "m1", "m2", "m3"):
-        await chat.say(who, f"/vote {number} For")
+    await everyone_votes(chat, card, "For")
     clock.advance(days=2, minutes=1)
     results = await tick(chat)
     assert any("This meets liberation audit A1's revision demand." in t for t in results)
@@ -173,7 +181,7 @@ async def test_a_missed_revision_convenes_an_assembly_whose_no_reseats_the_stewa
     assert "Keep the current stewards?" in card and "EMERGENCY ASSEMBLY" in card and "by the charter" in card
     assert "Stewards now: alice and m3" in card and "strategic" in card
     assert await tick(chat) == []  # convened once
-    number = int(card.split("#")[1].split(":")[0])
+    number = number_of(card)
     assert "Emergency assembly of A1" in await chat.say("m1", "/calendar")
     # Nobody may close or withdraw it early.
     assert "cannot be withdrawn or closed early" in await chat.say("alice", f"/close {number}")
@@ -212,9 +220,7 @@ async def test_a_counter_revolutionary_verdict_convenes_the_assembly_at_once_and
         await chat.say(who, "/verdict A1 counter-revolutionary\nA disguised sale is under way.")
     card = next(t for t in chat.announced if t.startswith("Proposal #") and "Keep the current stewards?" in t)
     assert "a counter-revolutionary verdict" in card
-    number = int(card.split("#")[1].split(":")[0])
-    for who in ("alice", "m1", "m2", "m3"):
-        await chat.say(who, f"/vote {number} For")
+    await everyone_votes(chat, card, "For")
     clock.advance(days=7, seconds=1)
     posted = await tick(chat)
     assert any("The assembly keeps the stewards in their roles." in t for t in posted)
