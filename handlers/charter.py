@@ -17,7 +17,7 @@ from handlers.money import BadAmount, parse_currency
 from handlers.parsing import one_line, parse_duration
 from handlers.tally import DecisionRule
 
-KINDS = ("ordinary", "strategic", "constitutional")
+KINDS = ("ordinary", "strategic", "constitutional", "protected")
 BALLOTS = ("open", "secret")
 # How long a proposal stays open: `closes:` and the charter's voting period share these bounds.
 MIN_PERIOD = timedelta(seconds=30)
@@ -27,7 +27,10 @@ DEFAULT_RULES = {
     "ordinary": DecisionRule(Fraction(1, 2), Fraction(1, 2), strict=True),
     "strategic": DecisionRule(Fraction(3, 5), Fraction(2, 3), strict=False),
     "constitutional": DecisionRule(Fraction(3, 4), Fraction(3, 4), strict=False),
+    "protected": DecisionRule(Fraction(3, 4), Fraction(4, 5), strict=False),
 }
+# A protected decision stays open at least this long (the organisations need time to consent).
+PROTECTED_MIN = timedelta(days=7)
 
 DEFAULT_FUNDS = (
     ("strike and mutual aid", 1),
@@ -346,6 +349,26 @@ class Currency(Value):
             raise BadAmendment(texts.AMEND_NOT_CURRENCY.format(text=_quoted(text))) from None
 
 
+@dataclass(frozen=True)
+class Organisation(Value):
+    """An organisation's name, or `none`. Whether it names an affiliated organisation is checked
+    when the amendment is proposed (against the register of organisations), not here."""
+
+    limit: int
+    py: ClassVar[type] = str
+
+    def parse(self, text: str, key: str) -> str | None:
+        name = one_line(text)
+        if name.casefold() in ("none", "nobody", "-"):
+            return None
+        if len(name) > self.limit:
+            raise BadAmendment(texts.AMEND_ORG_NAME.format(limit=self.limit, length=len(name)))
+        return name
+
+    def show(self, value) -> str:
+        return value or texts.NO_ORGS
+
+
 @lru_cache(maxsize=1)
 def _zones() -> dict[str, str]:
     """Every IANA zone name by its case-folded spelling (phones capitalise at will)."""
@@ -386,11 +409,12 @@ MONTHS = Months(1, 240)
 
 
 def _rule_keys(kind: str) -> tuple[CharterKey, ...]:
-    rule = DEFAULT_RULES[kind]
+    rule, firewall = DEFAULT_RULES[kind], kind == "protected"  # the protected rule guards the firewalls
     return (
-        CharterKey(f"quorum.{kind}", f"quorum_{kind}", QUORUM, rule.quorum, (f"rules.{kind}.quorum",)),
+        CharterKey(f"quorum.{kind}", f"quorum_{kind}", QUORUM, rule.quorum, (f"rules.{kind}.quorum",),
+                   firewall=firewall),
         CharterKey(f"threshold.{kind}", f"threshold_{kind}", THRESHOLD, Threshold(rule.threshold, rule.strict),
-                   (f"rules.{kind}.threshold", f"rules.{kind}.strict")),
+                   (f"rules.{kind}.threshold", f"rules.{kind}.strict"), firewall=firewall),
     )
 
 
@@ -433,7 +457,13 @@ KEYS: tuple[CharterKey, ...] = (
     # A month's hours, at which monthly pay converts to an hourly equivalent (31 days of 24 hours at most).
     CharterKey("full_time_hours", "full_time_hours", Count(1, 744, "hour", "hours"), 160, ("full_time_hours",)),
     CharterKey("open_pay", "open_pay", YesNo(texts.OPEN_PAY_WORDS), True, ("open_pay",)),
+    # The share of the organisations affiliated when a protected decision opened that must consent.
+    CharterKey("bodies_threshold", "bodies_threshold", THRESHOLD, Threshold(Fraction(2, 3), False),
+               ("bodies.threshold", "bodies.strict"), firewall=True),
+    # The affiliated organisation whose allies may veto protected decisions and call proposals in.
+    CharterKey("golden_share", "golden_share", Organisation(120), None, ("golden_share",), firewall=True),
 )
+FIREWALL_KEYS = tuple(k.name for k in KEYS if k.firewall)
 
 
 def _get(data: Mapping, path: str):
@@ -471,6 +501,11 @@ class CharterBase:
     @property
     def rules(self) -> dict[str, DecisionRule]:
         return {kind: self.rule(kind) for kind in KINDS}
+
+    @property
+    def golden_key(self) -> str | None:
+        """The golden-share holder's name as organisations are keyed (casefolded), if any holds it."""
+        return self.golden_share.casefold() if self.golden_share else None
 
     def rule(self, kind: str) -> DecisionRule:
         threshold = getattr(self, f"threshold_{kind}")

@@ -6,14 +6,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from handlers import amend, audits, texts
-from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, Charter, DecisionRule
+from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
-from handlers.tally import DEFAULT_OPTIONS, Outcome, decide, is_yes_no
+from handlers.tally import DEFAULT_OPTIONS, Outcome, consented, decide, is_yes_no
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
 from storage.errors import AlreadyVoted, ProposalNotOpen
@@ -35,7 +36,7 @@ COUNT_GRACE = timedelta(minutes=10)
 LOOK_TIMEOUT = 20.0  # seconds one last look may take before it counts as failed (and is tried again)
 PROPOSE_KEYS = {
     "closes": "48h | 2026-12-01 18:00",
-    "kind": "ordinary|strategic|constitutional",
+    "kind": "ordinary|strategic|constitutional|protected",
     "ballot": "open|secret",
     "options": "A | B | C",
     "waive": "<member>   (passing waives that member's vow for the open surplus round)",
@@ -66,16 +67,21 @@ def _options(text: str | None) -> list[str]:
     return options
 
 
-def _closing(ctx: Context, text: str | None, charter: Charter) -> datetime:
+def _closing(ctx: Context, text: str | None, charter: Charter, protected: bool) -> datetime:
     # A revision reads `closes: 2h` from when the proposal opened, as the message always meant.
     start = ctx.revising.opened_at if ctx.revising is not None else ctx.now
+    # A protected decision stays open long enough for the organisations to consent.
+    earliest = start + PROTECTED_MIN if protected else None
     if text is None:
-        return start + charter.voting_period
+        return max(start + charter.voting_period, earliest or start)
     closes = parse_closing(text, start, charter.tz)
     if closes is None:
         raise BadArguments(texts.BAD_CLOSES.format(text=one_line(text)[:60]))
     if closes <= ctx.now:
         raise BadArguments(texts.CLOSES_PAST.format(when=texts.when(closes, charter.tz)))
+    if earliest is not None and closes < earliest:
+        raise BadArguments(texts.PROTECTED_TOO_SOON.format(minimum=texts.span(PROTECTED_MIN),
+                                                          earliest=texts.when(earliest, charter.tz)))
     if closes - ctx.now < MIN_PERIOD:
         raise BadArguments(texts.CLOSES_TOO_SOON.format(minimum=texts.span(MIN_PERIOD)))
     if closes - ctx.now > MAX_PERIOD:
@@ -83,9 +89,13 @@ def _closing(ctx: Context, text: str | None, charter: Charter) -> datetime:
     return closes
 
 
-def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str) -> str:
+def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str,
+         voices: list | None = None) -> str:
     shown = counts if p.ballot == "open" else None
-    return texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
+    text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
+    if p.protection is not None and p.status == "open":
+        text += "\n" + texts.protected_card(p, voices or [], charter.golden_share, charter.tz, prefix)
+    return text
 
 
 @verb("propose", who=Standing.MEMBER, args="<title>", keys=PROPOSE_KEYS, body="the proposal's text",
@@ -103,34 +113,40 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     affiliation = [key for key in AFFILIATION if key in extras.settings]
     if sum(key in extras.settings for key in ("amend", "waive", *AFFILIATION)) > 1:
         raise BadArguments(texts.ACTION_ONE)
-    # Changing the charter is a constitutional decision, whatever else the proposal says; taking an
-    # organisation in or out of the movement's circle, at least a strategic one.
-    default_kind = "constitutional" if amending else "strategic" if affiliation else "ordinary"
+    action = None
+    if amending:
+        action = await _amendment(ctx, extras.settings["amend"])
+    # What guards the firewalls is a protected decision, whatever else the proposal says: an
+    # amendment of a firewall key, or the disaffiliation of the golden share's holder.
+    named = [said.split(" = ", 1)[0] for said in (action or {}).get("said", [])]
+    firewalls = [name for name in named if charter.key(name).firewall]
+    golden_out = "disaffiliate" in affiliation and charter.golden_key == one_line(extras.settings["disaffiliate"]).casefold()
+    # Changing the charter is a constitutional decision; taking an organisation in or out of the
+    # movement's circle, at least a strategic one.
+    default_kind = ("protected" if firewalls or golden_out else "constitutional" if amending
+                    else "strategic" if affiliation else "ordinary")
     kind = extras.settings.get("kind", default_kind).strip().lower()
     if kind not in KINDS:
         raise BadArguments(texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
+    if firewalls and kind != "protected":
+        raise BadArguments(texts.FIREWALL_KIND.format(keys=texts.and_list(firewalls), s="s" if len(firewalls) == 1 else "",
+                                                      them="it" if len(firewalls) == 1 else "them"))
+    if golden_out and kind != "protected":
+        raise BadArguments(texts.GOLDEN_DISAFFILIATE_KIND.format(org=charter.golden_share))
+    if amending and kind not in ("constitutional", "protected"):
+        raise BadArguments(texts.AMEND_KIND)
     if affiliation and kind == "ordinary":
         raise BadArguments(texts.AFFILIATION_KIND)
     ballot = extras.settings.get("ballot", "open").strip().lower()
     if ballot not in BALLOTS:
         raise BadArguments(texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
     options = _options(extras.settings.get("options"))
-    closes_at = _closing(ctx, extras.settings.get("closes"), charter)
-    action = None
+    closes_at = _closing(ctx, extras.settings.get("closes"), charter, kind == "protected")
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
     renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
     if (amending or renewal or affiliation or "waive" in extras.settings) and "options" in extras.settings:
         raise BadArguments(texts.ACTION_OPTIONS)
-    if amending:
-        if kind != "constitutional":
-            raise BadArguments(texts.AMEND_KIND)
-        try:
-            amended, said = amend.parse(extras.settings["amend"], charter)
-        except amend.BadAmendment as exc:
-            raise BadArguments(texts.BAD_AMENDMENT.format(problem=str(exc))) from None
-        # What it would change, before and after, is on its card and in the export.
-        action = {"amend": amend.patch(charter, amended), "said": said, "changes": amend.changes(charter, amended)}
     if "waive" in extras.settings:
         # A waiver of one member's vow: decided For/Against like any ordinary proposal.
         if not charter.vow_waiver:
@@ -162,12 +178,37 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     # lapse; only the charter's own sunset vote can make the mandate lapse).
     spec = dict(title=title, body=extras.body, kind=kind, ballot=ballot, options=options,
                 rule=charter.rule(kind).to_json(), closes_at=closes_at, purpose=purpose, action=action,
-                audit_id=audit_id)
+                audit_id=audit_id, protection=protection(charter) if kind == "protected" else None)
     if ctx.revising is not None:
         return await _revise(ctx, ctx.revising, spec)
     await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []
+
+
+def protection(charter: Charter) -> dict:
+    """What a protected decision freezes from the charter besides its rule: the share of the
+    affiliated organisations that must consent (storage adds which organisations those are)."""
+    return {"threshold": [str(charter.bodies_threshold.share), charter.bodies_threshold.strict]}
+
+
+async def _amendment(ctx: Context, text: str) -> dict:
+    """An `amend:` line read against the charter now: what it would change, before and after. A
+    golden share must go to an affiliated organisation (named as the register spells it)."""
+    charter = ctx.charter
+    try:
+        amended, said = amend.parse(text, charter)
+    except amend.BadAmendment as exc:
+        raise BadArguments(texts.BAD_AMENDMENT.format(problem=str(exc))) from None
+    if amended.golden_share is not None and amended.golden_share != charter.golden_share:
+        affiliated = await ctx.stores.allies.affiliated(ctx.coop.id)
+        found = next((o for o in affiliated if o.key == amended.golden_share.casefold()), None)
+        if found is None:
+            raise NotFound(texts.GOLDEN_NOT_AFFILIATED.format(
+                org=amended.golden_share, orgs=", ".join(o.name for o in affiliated) or texts.NO_ORGS))
+        amended = amended.with_changes(golden_share=found.name)
+    # What it would change, before and after, is on its card and in the export.
+    return {"amend": amend.patch(charter, amended), "said": said, "changes": amend.changes(charter, amended)}
 
 
 async def _affiliation(ctx: Context, key: str, text: str) -> dict:
@@ -193,6 +234,9 @@ async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
     what the message now says, and its card (and poll) are edited to match."""
     if p.author_id != ctx.member.id:
         raise NotAllowed(texts.EDIT_NOT_YOURS.format(number=p.number))
+    if (p.protection or {}).get("by"):
+        # Called in by the golden share: an edit must not make it something the call-in did not see.
+        raise NotAllowed(texts.EDIT_CALLED_IN.format(number=p.number, prefix=ctx.prefix))
     try:
         await ctx.stores.proposals.revise(p.id, now=ctx.now, event=ctx.event, **spec)
     except AlreadyVoted:
@@ -228,7 +272,8 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     author = names[p.author_id] if p.author_id else texts.MANDATED_AUTHOR
     if p.status == "open":
         counts = await stores.proposals.counts(p.id, len(p.options))
-        return card(p, charter, author, counts, sum(counts), prefix)
+        voices = await stores.firewalls.voices(p) if p.protection is not None else None
+        return card(p, charter, author, counts, sum(counts), prefix, voices)
     text = card(p, charter, author, None, 0, prefix)
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
@@ -247,6 +292,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
     if settled := p.result.get("audit"):
         text += "\n" + texts.settled(settled)
+    if p.protection is not None:
+        text += "\n" + texts.protected_result(p.result)
     if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
     if (p.action or {}).get("affiliate") and carried:
@@ -265,11 +312,17 @@ def _reason(text: str) -> str | None:
     return reason or None
 
 
-def _decide(p: Proposal, counts: list[int]) -> dict:
+def _decide(p: Proposal, counts: list[int], voices: list | None = None) -> dict:
     outcome = decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule))
+    result = outcome.to_json()
+    if p.protection is not None:
+        # A protected decision also needs the organisations' consent and no veto (SPEC "Firewalls").
+        bodies = consented(voices or [], Fraction(p.protection["threshold"][0]), bool(p.protection["threshold"][1]))
+        reason = "veto" if p.veto else outcome.reason if not outcome.passed else "" if bodies["met"] else "bodies"
+        result.update(passed=not reason, reason=reason, bodies=bodies, veto=p.veto)
     # `carried`: what the proposal would change takes effect. Only For over Against carries a
     # change; with custom options "passed" means an option was chosen, which changes nothing.
-    return {**outcome.to_json(), "carried": outcome.passed and is_yes_no(p.options)}
+    return {**result, "carried": result["passed"] and is_yes_no(p.options)}
 
 
 def _already_ended(p: Proposal, status: str | None = None) -> ProposalClosed:
@@ -284,18 +337,30 @@ async def close(ctx: Context, call: Call) -> list[Reply]:
         raise _already_ended(p)
     if p.author_id is None:
         raise NotAllowed(texts.MANDATED.format(number=p.number))
+    if p.protection is not None and ctx.now < (earliest := protected_since(p) + PROTECTED_MIN):
+        raise NotAllowed(texts.PROTECTED_CLOSE_EARLY.format(number=p.number, when=texts.when(earliest, ctx.charter.tz)))
+    return await close_now(ctx, p, steward, reason)
+
+
+def protected_since(p: Proposal) -> datetime:
+    return datetime.fromisoformat(p.protection["since"])
+
+
+async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[Reply]:
+    """End an open proposal now, by a steward (or the golden share's veto): counted at once, or,
+    if another platform's votes up to now are not in yet, once they are (or the grace is over)."""
     look = await last_look(ctx.stores, p, ctx.before_close, ctx.now, upto=ctx.now)
     try:
         if look.waiting:
             # Another platform's votes up to now are not in yet (its process has not looked, or
             # cannot): voting ends now, and the clock counts once they are in, or the grace ends.
-            await ctx.stores.proposals.end_voting(p.id, now=ctx.now, by=steward.id, reason=reason, event=ctx.event)
+            await ctx.stores.proposals.end_voting(p.id, now=ctx.now, by=by.id, reason=reason, event=ctx.event)
             return [Reply(texts.COUNT_WAITS.format(number=p.number, platforms=_platforms(look.waiting),
                                                    grace=texts.span(COUNT_GRACE)))]
         charter = ctx.charter
         await ctx.stores.proposals.close(
-            p.id, now=ctx.now, by=steward.id, reason=reason, decide=look.decide,
-            render=lambda q: result_text(q, charter, steward.display_name), event=ctx.event, judge=audits.settlement,
+            p.id, now=ctx.now, by=by.id, reason=reason, decide=look.decide,
+            render=lambda q: result_text(q, charter, by.display_name), event=ctx.event, judge=audits.settlement,
         )
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
@@ -327,8 +392,8 @@ class LastLook:
     waiting: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ()
 
-    def decide(self, p: Proposal, counts: list[int]) -> dict:
-        result = _decide(p, counts)
+    def decide(self, p: Proposal, counts: list[int], voices: list | None = None) -> dict:
+        result = _decide(p, counts, voices)
         return {**result, "unchecked": list(self.unchecked)} if self.unchecked else result
 
 
@@ -369,21 +434,7 @@ async def close_due(stores: Stores, now: datetime, before_close: LastLooks) -> i
     closed = 0
     for p in await stores.proposals.due(now):
         try:
-            look = await last_look(stores, p, before_close, now, upto=p.closes_at)
-            if look.waiting:
-                continue  # stays due: the next tick looks again
-            coop = await stores.coops.get(p.coop_id)
-            charter = Charter.from_json(coop.charter)
-            # A first try well after the deadline means the bot was down then: the result says so.
-            late = p.closes_at if look.since - p.closes_at > LATE_GRACE else None
-            # A steward's close that waited for another platform's votes is still theirs.
-            steward = p.ended_by and await stores.members.get(p.ended_by)
-            await stores.proposals.close(
-                p.id, now=now, by=None, reason=None, decide=look.decide,
-                render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
-                judge=audits.settlement,
-            )
-            closed += 1
+            closed += await close_one(stores, p, now, before_close)
         except ProposalNotOpen:
             # Someone closed it between our look and our lock: nothing left to do.
             continue
@@ -392,3 +443,23 @@ async def close_due(stores: Stores, now: datetime, before_close: LastLooks) -> i
             logger.exception("closing proposal %s failed; will retry", p.id)
             continue
     return closed
+
+
+async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: LastLooks) -> bool:
+    """Close one proposal whose time has come, once every platform's votes are in (or the grace is
+    over): False while the count waits. Raises ProposalNotOpen if it was closed meanwhile."""
+    look = await last_look(stores, p, before_close, now, upto=p.closes_at)
+    if look.waiting:
+        return False  # stays due: the next tick looks again
+    coop = await stores.coops.get(p.coop_id)
+    charter = Charter.from_json(coop.charter)
+    # A first try well after the deadline means the bot was down then: the result says so.
+    late = p.closes_at if look.since - p.closes_at > LATE_GRACE else None
+    # A steward's close that waited for another platform's votes is still theirs.
+    steward = p.ended_by and await stores.members.get(p.ended_by)
+    await stores.proposals.close(
+        p.id, now=now, by=None, reason=None, decide=look.decide,
+        render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
+        judge=audits.settlement,
+    )
+    return True

@@ -117,3 +117,21 @@ def decide(options: Sequence[str], counts: Sequence[int], electorate: int, rule:
         return outcome(False, "tie", None, support)
     passed = rule.meets_threshold(support)
     return outcome(passed, "" if passed else "threshold", winner, support)
+
+
+def consented(voices: Sequence, share: Fraction, strict: bool) -> dict:
+    """The affiliated organisations' part of a protected decision: of the organisations frozen
+    into it, the share that said yes must reach the threshold (`strict`: pass it). One disaffiliated
+    since has lost its voice but is still counted among them, so removing a body never makes
+    consent easier. With none frozen there is no one to ask: the members and the veto decide."""
+    yes = [v.org for v in voices if v.counted and v.yes]
+    no = [v.org for v in voices if v.counted and v.yes is False]
+    silent = [v.org for v in voices if v.counted and v.yes is None]
+    lapsed = [v.org for v in voices if not v.counted]
+    if not voices:
+        met = True
+    else:
+        got = Fraction(len(yes), len(voices))
+        met = got > share if strict else got >= share
+    return {"frozen": len(voices), "yes": yes, "no": no, "silent": silent, "lapsed": lapsed,
+            "threshold": [str(share), strict], "met": met}

@@ -212,6 +212,8 @@ EDIT_PROPOSAL_ONLY = (
     "Send anything else as a new message."
 )
 EDIT_NOT_YOURS = "Only the author of #{number} can change it."
+EDIT_CALLED_IN = ("#{number} was called in as a protected decision by the golden share: it can no longer be edited. "
+                  "Withdraw it with {prefix}withdraw {number} and propose it anew if it must change.")
 EDIT_VOTED = (
     "#{number} was not changed: members have already voted on it. To change it, withdraw it "
     "({prefix}withdraw {number} <reason>) and propose again."
@@ -285,7 +287,8 @@ NO_OPEN_PROPOSALS = "No open proposals in {coop}. Start one with {prefix}propose
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "withdrawn": "withdrawn",
                 "counting": "being counted (its voting time has ended)"}
-KIND_WORDS = {"ordinary": "ordinary", "strategic": "strategic", "constitutional": "constitutional"}
+KIND_WORDS = {"ordinary": "ordinary", "strategic": "strategic", "constitutional": "constitutional",
+              "protected": "protected"}
 BALLOT_WORDS = {"open": "open ballot", "secret": "secret ballot"}
 ROLE_WORDS = {"member": "member", "steward": "steward"}
 
@@ -403,6 +406,8 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
 
 
 REASONS = {
+    "veto": "vetoed by the golden share",
+    "bodies": "too few affiliated organisations consented",
     "quorum": "quorum not met",
     "threshold": "threshold not met",
     "tie": "tie between the leading options",
@@ -437,6 +442,91 @@ def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reaso
     if ended_early_by:
         lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
     return "\n".join(lines)
+
+
+# --- protected decisions (SPEC "Firewalls") ---
+PROTECTED_CARD = ("Protected decision: besides the members' quorum and threshold above, it needs {bodies} of the "
+                  "{count} affiliated organisations to consent (their allies: {prefix}consent {number} yes|no; the "
+                  "last word of each counts), and no veto from the golden share ({holder}).")
+PROTECTED_CARD_NO_BODIES = ("Protected decision: no organisation was affiliated when it became protected, so the "
+                            "members decide it with the quorum and threshold above, unless the golden share ({holder}) "
+                            "vetoes it.")
+PROTECTED_CALLED_IN = "Called in as protected by {name} for {org} (the golden share) on {when}."
+PROTECTED_SO_FAR = "Organisations so far: {voices}."
+PROTECTED_VOICE = {True: "{org} yes", False: "{org} no", None: "{org} not yet"}
+PROTECTED_LAPSED = "{org} (disaffiliated since: no voice)"
+PROTECTED_VETOED = "Vetoed by {name} for {org} (the golden share): {reason}"
+PROTECTED_RESULT_BODIES = "Organisations: {yes} of {count} consented{names}; needed {threshold}: {met}."
+PROTECTED_RESULT_NO_BODIES = "Organisations: none was affiliated when it became protected; the members decided."
+PROTECTED_RESULT_AGAINST = "Said no: {names}."
+PROTECTED_RESULT_SILENT = "Did not say: {names}."
+PROTECTED_RESULT_LAPSED = "Disaffiliated before the count (no voice): {names}."
+PROTECTED_RESULT_NO_VETO = "Veto: none."
+
+
+def _voice(v) -> str:
+    return PROTECTED_VOICE[v.yes].format(org=v.org) if v.counted else PROTECTED_LAPSED.format(org=v.org)
+
+
+def protected_card(p, voices, holder: str | None, tz: ZoneInfo, prefix: str) -> str:
+    """What an open protected proposal's card adds: the organisations' part so far, and the veto."""
+    threshold = threshold_of(Fraction(p.protection["threshold"][0]), bool(p.protection["threshold"][1]))
+    frozen = p.protection.get("bodies") or []
+    if frozen:
+        lines = [PROTECTED_CARD.format(bodies=threshold, count=len(frozen), prefix=prefix, number=p.number,
+                                       holder=holder or NO_ORGS)]
+        lines.append(PROTECTED_SO_FAR.format(voices="; ".join(_voice(v) for v in voices)))
+    else:
+        lines = [PROTECTED_CARD_NO_BODIES.format(holder=holder or NO_ORGS)]
+    if by := p.protection.get("by"):
+        lines.append(PROTECTED_CALLED_IN.format(name=by["name"], org=by["org"],
+                                                when=when(datetime.fromisoformat(p.protection["since"]), tz)))
+    if p.veto:
+        lines.append(PROTECTED_VETOED.format(**p.veto) + ".")
+    return "\n".join(lines)
+
+
+def protected_result(result: dict) -> str:
+    """The organisations' part and the veto, as a protected decision's result says them."""
+    bodies, lines = result["bodies"], []
+    if bodies["frozen"]:
+        names = f" ({and_list(bodies['yes'])})" if bodies["yes"] else ""
+        threshold = threshold_of(Fraction(bodies["threshold"][0]), bool(bodies["threshold"][1]))
+        lines.append(PROTECTED_RESULT_BODIES.format(yes=len(bodies["yes"]), count=bodies["frozen"], names=names,
+                                                    threshold=threshold, met="met" if bodies["met"] else "not met"))
+        for key, words in (("no", PROTECTED_RESULT_AGAINST), ("silent", PROTECTED_RESULT_SILENT),
+                           ("lapsed", PROTECTED_RESULT_LAPSED)):
+            if bodies[key]:
+                lines.append(words.format(names=and_list(bodies[key])))
+    else:
+        lines.append(PROTECTED_RESULT_NO_BODIES)
+    veto = result.get("veto")
+    lines.append(PROTECTED_VETOED.format(**veto) + "." if veto else PROTECTED_RESULT_NO_VETO)
+    return "\n".join(lines)
+
+
+CONSENT_BAD = "Say yes or no: consent <#> yes|no."
+CONSENT_MEMBERS_VOTE = ("Members vote on #{number} with {prefix}vote {number} <option>; consent is an affiliated "
+                        "organisation's voice, given by its allies.")
+CONSENT_NOT_ALLY = "Only an ally of an affiliated organisation of {coop} speaks for it."
+CONSENT_NOT_FROZEN = ("{org} was not affiliated when #{number} became protected, so it has no voice on it (as a "
+                      "member admitted later has no vote).")
+NOT_PROTECTED = "#{number} is not a protected decision: organisations consent and the golden share vetoes only those."
+CONSENT_GIVEN = {True: "{org} consents to #{number} {title}.", False: "{org} does not consent to #{number} {title}."}
+CONSENT_CHANGED = " (This replaces what {org} said before.)"
+NO_GOLDEN_SHARE = "{coop} has no golden share: no organisation holds it (a protected amendment golden_share = <organisation> sets it)."
+NOT_GOLDEN_HOLDER = "Only an ally of {holder}, which holds the golden share of {coop}, can {verb}."
+VETO_NO_REASON = "A veto needs its reason: veto <#> <reason>."
+VETO_ALREADY = "#{number} is vetoed already."
+VETO_ANNOUNCED = ("#{number} {title} is vetoed by {name} for {org}, which holds the golden share: {reason}. "
+                  "It cannot pass; voting has ended and it is counted now.")
+VETO_DONE = "You vetoed #{number} for {org}; every room is told, and it is counted now."
+PROTECT_ALREADY = "#{number} is a protected decision already."
+PROTECT_MANDATED = "#{number} is a vote the charter itself calls; it cannot be called in."
+PROTECT_ANNOUNCED = ("#{number} {title} is called in as a protected decision by {name} for {org}, which holds the "
+                     "golden share. It now passes only with quorum {quorum} and {threshold} of members, {bodies} of the "
+                     "{count} affiliated organisations consenting, and no veto; it stays open until {closes}.")
+PROTECT_DONE = "#{number} is now a protected decision; every room is told."
 
 
 def withdrawn(p, author: str, reason: str | None) -> str:
@@ -493,9 +583,9 @@ def whoami(coop: str | None, name: str, standing: str | None, prefix: str, org: 
 def charter(coop: str, c) -> str:
     """Every charter key, in the table's order, with its words and the name to amend it by."""
     lines = [CHARTER_HEAD.format(coop=coop)]
-    lines += [CHARTER_LINE.format(words=CHARTER_WORDS[key.name].format(value=value), key=key.name)
-              for key, value in c.shown()]
-    lines.append(CHARTER_FOOT)
+    lines += [(CHARTER_FIREWALL_LINE if key.firewall else CHARTER_LINE).format(
+        words=CHARTER_WORDS[key.name].format(value=value), key=key.name) for key, value in c.shown()]
+    lines += [CHARTER_FOOT, CHARTER_FIREWALLS, CHARTER_ENTRENCHED]
     return "\n".join(lines)
 
 
@@ -555,6 +645,15 @@ AMOUNT_PROBLEMS = {
     "currency": "'{text}' is not a currency code (three letters, like EUR or USD).",
 }
 AMEND_KIND = "Changing the charter is a constitutional decision: use kind: constitutional (or leave kind out)."
+FIREWALL_KIND = ("{keys} guard{s} the co-op's firewalls: changing {them} is a protected decision (the members, the "
+                 "affiliated organisations and the golden share). Use kind: protected, or leave kind out.")
+GOLDEN_DISAFFILIATE_KIND = ("{org} holds the golden share: disaffiliating it is a protected decision. Use kind: "
+                            "protected, or leave kind out.")
+GOLDEN_NOT_AFFILIATED = "The golden share goes to an affiliated organisation; {org} is not one. Affiliated now: {orgs}."
+PROTECTED_TOO_SOON = ("A protected decision stays open at least {minimum}, so the affiliated organisations can "
+                      "consent: it could close {earliest} at the earliest.")
+PROTECTED_CLOSE_EARLY = ("#{number} is a protected decision: it stays open at least until {when}, so the "
+                         "affiliated organisations can consent. It cannot be closed before then.")
 BAD_AMENDMENT = "That amendment cannot be made: {problem}."
 AMENDED = "The charter is amended: {changes}."
 ROUND_OPEN = "Round {number} is still open; pay it out before opening another."
@@ -673,7 +772,12 @@ WITNESS_AMBIGUOUS = "More than one announced head starts with {prefix}: give mor
 # One entry per key of handlers.charter.KEYS, in words; {value} is the key's value as shown.
 CHARTER_HEAD = "Charter of {coop} (change a rule with a proposal line amend: key = value):"
 CHARTER_LINE = "• {words}  [{key}]"
+CHARTER_FIREWALL_LINE = "• {words}  [{key}, firewall]"
 CHARTER_FOOT = "Abstentions count toward quorum, not toward the threshold."
+CHARTER_FIREWALLS = ("Keys marked firewall change only by a protected proposal: the protected quorum and threshold "
+                     "of members, the affiliated organisations' consent, and no veto from the golden share.")
+CHARTER_ENTRENCHED = ("One member, one vote: every member's vote counts the same, and no key weights votes by "
+                      "shares, pay, role or seniority; no amendment can add one.")
 CHARTER_WORDS = {
     "quorum.ordinary": "ordinary: quorum {value} of the register",
     "threshold.ordinary": "ordinary: passes with {value}",
@@ -681,6 +785,8 @@ CHARTER_WORDS = {
     "threshold.strategic": "strategic: passes with {value}",
     "quorum.constitutional": "constitutional: quorum {value} of the register",
     "threshold.constitutional": "constitutional: passes with {value}",
+    "quorum.protected": "protected: quorum {value} of the register",
+    "threshold.protected": "protected: passes with {value}",
     "voting_period": "Voting period: {value} unless a proposal says otherwise.",
     "reminder_offsets": "Deadline reminders: {value} before closing.",
     "audit_every": "Liberation audit every {value} from founding.",
@@ -702,6 +808,8 @@ CHARTER_WORDS = {
     "wage_ratio_cap": "Wage-ratio cap: highest to lowest hourly pay at most {value}.",
     "full_time_hours": "Monthly pay converts to hourly at {value} a month.",
     "open_pay": "Pay: {value}.",
+    "bodies_threshold": "A protected decision needs {value} of the affiliated organisations to consent.",
+    "golden_share": "Golden share (veto over protected decisions): {value}.",
 }
 SPLIT_WORDS = {"equal": "equal shares", "hours": "by recorded hours"}
 WAIVER_WORDS = {True: "a passed proposal may waive one member's vow", False: "no vow may be waived"}
@@ -726,6 +834,7 @@ AMEND_NOT_DURATIONS = "'{text}' is not a list of durations (write 24h, 1h)"
 AMEND_NOT_WHOLE = "'{text}' is not a whole number of {unit}"
 AMEND_NOT_FUND = "'{text}' is not a fund (write name=weight | name=weight)"
 AMEND_FUND_NAME = "a fund's name can be at most {limit} characters ({length} given)"
+AMEND_ORG_NAME = "an organisation's name can be at most {limit} characters ({length} given)"
 AMEND_NOT_WEIGHT = "the weight of {name} must be a whole number, not '{text}'"
 AMEND_WEIGHT_BOUND = "the weight of {name} must be from {low} to {high}"
 AMEND_FUND_TWICE = "the fund {name} is given twice"

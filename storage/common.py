@@ -9,15 +9,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import minutes
-from storage.errors import DuplicateEvent
-from storage.models import GovernanceEvent, InboundEvent, Outbox, Room
+from storage.errors import DuplicateEvent, ProposalNotOpen
+from storage.models import GovernanceEvent, InboundEvent, Outbox, Proposal, Room
 
 
 # What a chat sees first when its budget is short: cards, results, reminders and audits go before
 # routine announcements (joins, vows, rounds) queued earlier.
 URGENT, ROUTINE = 0, 1
 URGENT_KINDS = frozenset({"proposal_opened", "proposal_result", "proposal_withdrawn", "reminder", "audit",
-                          "draw_announced", "draw_drawn"})
+                          "draw_announced", "draw_drawn", "firewall"})
 
 
 def priority(kind: str) -> int:
@@ -103,3 +103,16 @@ async def announce(
                 created_at=now,
             )
         )
+
+
+async def still_voting(s, proposal_id: int, event: tuple[str, str] | None, now: datetime) -> Proposal:
+    """Claim the event and lock the proposal; raise unless it is open and its voting time has not
+    come. Once it has, the count may be waiting (for a platform's votes): the votes are the co-op's
+    then, and neither withdrawing, revising nor an early close may change what they decide."""
+    await claim(s, event, now)
+    proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
+    if proposal.status != "open":
+        raise ProposalNotOpen(proposal.status)
+    if proposal.closes_at <= now:
+        raise ProposalNotOpen("counting")
+    return proposal

@@ -27,6 +27,8 @@ LEAF_KINDS = frozenset({
     "stewards_kept", "stewards_lapsed", "stewards_seated",
     # The pay scale: a pay rate set, or a change the wage-ratio cap refused.
     "pay_set", "pay_refused",
+    # Protected decisions: an organisation's consent, the golden share's veto and call-in.
+    "consent", "veto", "protected",
 })
 MIN_PREFIX = 8  # hex characters a witness must give, so a guess cannot hit a head by chance
 

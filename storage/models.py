@@ -121,7 +121,7 @@ class Proposal(SQLModel, table=True):
     title: str = Field(max_length=200)
     body: str = Field(default="", max_length=4000)
     author_id: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")  # None: mandated by the charter
-    kind: str = Field(max_length=16)  # ordinary | strategic | constitutional
+    kind: str = Field(max_length=16)  # ordinary | strategic | constitutional | protected
     ballot: str = Field(max_length=8)  # open | secret
     options: list = Field(sa_column=Column(JSON, nullable=False))
     rule: dict = Field(sa_column=Column(JSON, nullable=False))  # quorum and threshold, frozen at opening
@@ -145,6 +145,12 @@ class Proposal(SQLModel, table=True):
     # The audit a proposal answers (purpose "revision": `revises: A<n>`) or was convened by
     # (purpose "assembly": an emergency assembly's confidence vote).
     audit_id: int | None = _fk("audit.id", nullable=True, ondelete=None)  # no ON DELETE, as member.org_id
+    # A protected decision (SPEC "Firewalls"): the organisations affiliated when it became protected
+    # ("bodies", ids, frozen as the register is), the share of them that must consent ("threshold",
+    # frozen as the rule is), since when, and who called it in ("by", for `protect`).
+    protection: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The golden-share holder's veto: who, for which organisation, why and when.
+    veto: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class LastLook(SQLModel, table=True):
@@ -505,6 +511,21 @@ class Verdict(SQLModel, table=True):
     member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True))
     grade: str = Field(max_length=24)
     findings: str = Field(default="", max_length=4000)
+    at: datetime = _ts()
+
+
+class Consent(SQLModel, table=True):
+    """An affiliated organisation's voice on a protected proposal: one per organisation (any of its
+    allies speaks for it; the last one counts)."""
+
+    __tablename__ = "consent"
+    __table_args__ = (UniqueConstraint("proposal_id", "org_id", name="uq_consent_proposal_org"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = _fk("proposal.id")
+    org_id: int = _fk("organisation.id", ondelete="RESTRICT")
+    member_id: int = _fk("member.id", ondelete="RESTRICT")
+    yes: bool
     at: datetime = _ts()
 
 

@@ -10,12 +10,13 @@ from sqlalchemy import (
     Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
-from storage import allies, audits, minutes
-from storage.common import announce, claim, insert, log
+from storage import allies, audits, firewalls, minutes
+from storage.common import announce, claim, insert, log, still_voting
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen
 from storage.models import (
-    Account, Ballot, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Proposal, Room, Round, Waiver,
+    Account, Ballot, Consent, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Proposal, Room, Round,
+    Waiver,
 )
 from storage.types import UTCDateTime
 
@@ -162,8 +163,10 @@ class ProposalStore:
         purpose: str | None = None,
         action: dict | None = None,
         audit_id: int | None = None,
+        protection: dict | None = None,
     ) -> Proposal:
-        """Open a proposal: number it, freeze the register as its electorate, log it and
+        """Open a proposal: number it, freeze the register as its electorate (and, for a protected
+        decision, the affiliated organisations into `protection`), log it and
         queue its card for every bound room, all in one transaction. The card is rendered when it
         is delivered, with the tally it has then, by whoever delivers it."""
         async with self.db.write() as s:
@@ -180,6 +183,7 @@ class ProposalStore:
                 coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
                 purpose=purpose, action=action, source=event[1][:255] if event else None, audit_id=audit_id,
+                protection=protection and await firewalls.freeze(s, coop_id, protection, now),
             )
             s.add(proposal)
             await s.flush()
@@ -219,9 +223,13 @@ class ProposalStore:
         AlreadyVoted once a ballot exists (checked under the proposal's row lock, which a vote
         shares)."""
         async with self.db.write() as s:
-            proposal = await _still_voting(s, proposal_id, event, now)
+            proposal = await still_voting(s, proposal_id, event, now)
             if (await s.execute(select(Ballot.member_id).where(Ballot.proposal_id == proposal_id).limit(1))).first():
                 raise AlreadyVoted(proposal.number)
+            if (await s.execute(select(Consent.id).where(Consent.proposal_id == proposal_id).limit(1))).first():
+                raise AlreadyVoted(proposal.number)  # an organisation has spoken on it: as good as a vote
+            if fields.get("protection") is not None:
+                fields["protection"] = await firewalls.freeze(s, proposal.coop_id, fields["protection"], now)
             for name, value in fields.items():
                 setattr(proposal, name, value)
             proposal.revised_at = now  # a vote made before this (a poll response still on its way) was for another text
@@ -265,7 +273,7 @@ class ProposalStore:
         """A steward's close that must wait for another platform's votes: voting ends now (later
         votes are refused), and the count follows once those votes are in (`close` by the clock)."""
         async with self.db.write() as s:
-            proposal = await _still_voting(s, proposal_id, event, now)
+            proposal = await still_voting(s, proposal_id, event, now)
             proposal.closes_at, proposal.ended_by, proposal.end_reason = now, by, reason
             proposal.counting_since = proposal.counting_since or now
             await log(s, proposal.coop_id, "voting_ended", now, proposal_id=proposal.id, member_id=by, reason=reason)
@@ -278,13 +286,14 @@ class ProposalStore:
         now: datetime,
         by: int | None,
         reason: str | None,
-        decide: Callable[[Proposal, list[int]], dict],
+        decide: Callable[[Proposal, list[int], list | None], dict],
         render: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
         judge: Callable | None = None,
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
-        the stored result holds every acknowledged vote and nothing after it. `judge` decides what
+        the stored result holds every acknowledged vote and nothing after it; `decide` is given the
+        counts and, for a protected decision, the organisations' voices. `judge` decides what
         the close does to the audit the proposal answers (storage.audits.settle)."""
         async with self.db.write() as s:
             await claim(s, event, now)
@@ -292,7 +301,8 @@ class ProposalStore:
             if proposal.status != "open":
                 raise ProposalNotOpen(proposal.status)
             counts = await _counts(s, proposal_id, len(proposal.options))
-            proposal.result = decide(proposal, counts)
+            voices = await firewalls.voices_in(s, proposal) if proposal.protection is not None else None
+            proposal.result = decide(proposal, counts, voices)
             if by is None:  # the clock's count: a steward's close that waited for it keeps their name
                 by, reason = proposal.ended_by, proposal.end_reason
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
@@ -352,7 +362,7 @@ class ProposalStore:
         event: tuple[str, str] | None = None,
     ) -> Proposal:
         async with self.db.write() as s:
-            proposal = await _still_voting(s, proposal_id, event, now)
+            proposal = await still_voting(s, proposal_id, event, now)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "withdrawn", now, by, reason
             if proposal.ballot == "secret":
                 await _seal(s, proposal, await _counts(s, proposal_id, len(proposal.options)), now)
@@ -387,19 +397,6 @@ class ProposalStore:
                 if option is not None:
                     counts[option] += 1
             return counts
-
-
-async def _still_voting(s, proposal_id: int, event: tuple[str, str] | None, now: datetime) -> Proposal:
-    """Claim the event and lock the proposal; raise unless it is open and its voting time has not
-    come. Once it has, the count may be waiting (for a platform's votes): the votes are the co-op's
-    then, and neither withdrawing, revising nor an early close may change what they decide."""
-    await claim(s, event, now)
-    proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
-    if proposal.status != "open":
-        raise ProposalNotOpen(proposal.status)
-    if proposal.closes_at <= now:
-        raise ProposalNotOpen("counting")
-    return proposal
 
 
 def _windows(rows: list[tuple[int, datetime, datetime]]):

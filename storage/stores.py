@@ -14,6 +14,7 @@ from storage.draws import DrawStore
 from storage.members import MemberStore
 from storage.minutes import MinutesStore
 from storage.outbox import OutboxStore
+from storage.firewalls import FirewallStore
 from storage.pay import PayStore
 from storage.proposals import ProposalStore
 from storage.record import RecordStore
@@ -38,11 +39,12 @@ class Stores:
     audits: AuditStore
     record: RecordStore
     pay: PayStore
+    firewalls: FirewallStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
-            AuditStore(db), RecordStore(db), PayStore(db),
+            AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db),
         )

@@ -10,17 +10,18 @@ import pytest
 
 from handlers import amend, texts
 from handlers.charter import KEYS, Charter, CharterKey, Months, charter_class
+from handlers.proposals import close_due
 from tests.conftest import make_coop
 
 # For every key: values past each of its bounds, and what the refusal must say (naming the bound).
 PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
     **{f"quorum.{kind}": [("9%", f"quorum.{kind} must be from 10% to 100%"),
                           ("101%", f"quorum.{kind} must be from 10% to 100%")]
-       for kind in ("ordinary", "strategic", "constitutional")},
+       for kind in ("ordinary", "strategic", "constitutional", "protected")},
     **{f"threshold.{kind}": [("50%", f"threshold.{kind} must be from more than 1/2 to all"),
                              ("0%", f"threshold.{kind} must be from more than 1/2 to all"),
                              ("> 100%", f"threshold.{kind} must be from more than 1/2 to all")]
-       for kind in ("ordinary", "strategic", "constitutional")},
+       for kind in ("ordinary", "strategic", "constitutional", "protected")},
     "voting_period": [("29s", "voting_period must be from 30s to 365d"),
                       ("366d", "voting_period must be from 30s to 365d")],
     **{key: [("59s", f"each of {key} must be from 1m to 365d"),
@@ -61,6 +62,9 @@ PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
                         ("745", "full_time_hours must be from 1 hour to 744 hours"),
                         ("40h", "'40h' is not a whole number of hours")],
     "open_pay": [("sometimes", "open_pay is yes or no")],
+    "bodies_threshold": [("1/2", "bodies_threshold must be from more than 1/2 to all"),
+                         ("0", "bodies_threshold must be from more than 1/2 to all")],
+    "golden_share": [("x" * 121, "an organisation's name can be at most 120 characters")],
 }
 
 # For every key: a good value, and the words `charter` then shows.
@@ -71,6 +75,8 @@ GOOD: dict[str, tuple[str, str]] = {
     "threshold.strategic": ("all", "strategic: passes with all"),
     "quorum.constitutional": ("2/3", "constitutional: quorum 66.7% of the register"),
     "threshold.constitutional": ("> 2/3", "constitutional: passes with more than 2/3"),
+    "quorum.protected": ("90%", "protected: quorum 90% of the register"),
+    "threshold.protected": ("all", "protected: passes with all"),
     "voting_period": ("365d", "Voting period: 365d unless"),
     "reminder_offsets": ("1m, 2h, 1d, 7d, 365d", "Deadline reminders: 365d, 7d, 1d, 2h, 1m before closing."),
     "audit_every": ("1", "Liberation audit every 1 month from founding."),
@@ -92,6 +98,8 @@ GOOD: dict[str, tuple[str, str]] = {
     "wage_ratio_cap": ("1 : 4.5", "Wage-ratio cap: highest to lowest hourly pay at most 1 : 4.5."),
     "full_time_hours": ("173", "Monthly pay converts to hourly at 173 hours a month."),
     "open_pay": ("no", "Pay: closed, members see the ratio and their own."),
+    "bodies_threshold": ("all", "A protected decision needs all of the affiliated organisations to consent."),
+    "golden_share": ("bakers union", "Golden share (veto over protected decisions): Bakers Union."),
 }
 
 NAMES = [k.name for k in KEYS]
@@ -121,17 +129,38 @@ def test_the_same_key_twice_is_refused(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-async def test_a_good_value_is_amended_and_shown_by_charter(chat, name):
+async def test_a_good_value_is_amended_and_shown_by_charter(chat, clock, name):
     value, words = GOOD[name]
+    firewall = Charter().key(name).firewall
     await make_coop(chat, 1)
+    number = 1
+    if name == "golden_share":
+        # The golden share goes to an affiliated organisation: affiliate one first.
+        await chat.say("alice", "/propose Affiliate the union\n  affiliate: Bakers Union")
+        for who in ("alice", "m1"):
+            await chat.say(who, "/vote 1 For")
+        await chat.say("alice", "/close 1")
+        assert "Bakers Union is now an affiliated organisation" in chat.last
+        await chat.say("alice", "/ally carol\norg: Bakers Union")
+        number = 2
     await chat.say("alice", f"/propose Change {name}\n  amend: {name} = {value}")
-    assert "Proposal #1" in chat.last
+    assert f"Proposal #{number}" in chat.last
     for who in ("alice", "m1"):
-        await chat.say(who, "/vote 1 For")
-    await chat.say("alice", "/close 1")
+        await chat.say(who, f"/vote {number} For")
+    if firewall:
+        # A firewall key changes only by a protected decision, which stays open seven days.
+        assert "protected" in await chat.say("m1", f"/show {number}")
+        assert "cannot be closed before then" in await chat.say("alice", f"/close {number}")
+        if name == "golden_share":  # the one affiliated organisation must consent too
+            assert "Bakers Union consents" in await chat.say("carol", f"/consent {number} yes")
+        clock.advance(days=7, minutes=1)
+        assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
+        await chat.drain()
+    else:
+        await chat.say("alice", f"/close {number}")
     assert f"The charter is amended: {name} = {value}." in chat.last
     shown = await chat.say("m1", "/charter")
-    assert words in shown and f"[{name}]" in shown
+    assert words in shown and (f"[{name}, firewall]" if firewall else f"[{name}]") in shown
 
 
 # --- the cases found by trying it ---
@@ -185,9 +214,11 @@ def test_unreadable_values_say_what_to_write():
 
 
 def test_firewall_keys_are_declared():
-    """SPEC's firewall keys among today's; nothing enforces them yet."""
-    assert {k.name for k in KEYS if k.firewall} == {"movement_share", "movement_funds", "audit_every", "sunset_every",
-                                                    "revision_days", "wage_ratio_cap"}
+    """SPEC's firewall keys, exactly: `wage_ratio_cap`, `movement_share`, `movement_funds`,
+    `golden_share`, `*.protected`, `bodies_threshold`, `audit_every`, `sunset_every`, `revision_days`."""
+    assert {k.name for k in KEYS if k.firewall} == {
+        "movement_share", "movement_funds", "audit_every", "sunset_every", "revision_days", "wage_ratio_cap",
+        "golden_share", "quorum.protected", "threshold.protected", "bodies_threshold"}
 
 
 # --- storage: the format co-ops already have, and amendments merged leaf by leaf ---

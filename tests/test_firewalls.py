@@ -1,0 +1,262 @@
+"""Protected decisions through the core as a chat, on SQLite and PostgreSQL: the members' protected
+quorum and threshold, the affiliated organisations' consent, the golden share's veto and call-in,
+and firewall keys that only a protected decision changes."""
+
+import asyncio
+import re
+
+from handlers.events import CommandReceived
+from handlers.proposals import close_due
+from storage.models import Consent
+from sqlalchemy import select
+from tests.conftest import Chat, make_coop
+from tests.test_allies import decide, told
+
+ORGS = {"carol": "Tenants Union", "dave": "Food Not Bombs", "erin": "Federation"}
+
+
+async def movement(chat: Chat, clock) -> list[str]:
+    """A co-op of five members with three affiliated organisations, an ally each (carol, dave,
+    erin), and the golden share held by the Federation (set by a protected amendment the
+    organisations consented to)."""
+    names = await make_coop(chat, 4)
+    for ally, org in ORGS.items():
+        await decide(chat, clock, names, f"affiliate: {org}")
+        assert "is now an ally" in await told(chat, "alice", f"/ally {ally}\norg: {org}")
+    card, result = await protected(chat, clock, names, "Golden share", "amend: golden_share = federation",
+                                   consents={"carol": "yes", "dave": "yes"})
+    assert "protected" in card and "passed" in result
+    assert "The charter is amended: golden_share = federation." in result
+    assert "Golden share: Federation" in await chat.say("m1", "/allies")
+    return names
+
+
+async def consents(gov, proposal_id: int) -> list[bool]:
+    """What the organisations said on one proposal, as stored."""
+    async with gov.stores.db.read() as s:
+        return list((await s.execute(select(Consent.yes).where(Consent.proposal_id == proposal_id))).scalars())
+
+
+def number_of(card: str) -> str:
+    return re.match(r"Proposal #(\d+)", card).group(1)
+
+
+async def protected(chat: Chat, clock, voters: list[str], title: str, lines: str = "kind: protected",
+                    consents: dict[str, str] | None = None, veto: tuple[str, str] | None = None,
+                    vote: str = "For") -> tuple[str, str]:
+    """Propose, `voters` vote, allies consent (or not), perhaps a veto, seven days pass: (card, result)."""
+    await chat.say("alice", f"/propose {title}\n{lines}")
+    card = chat.last
+    number = number_of(card)
+    for name in voters:
+        assert "Recorded" in await chat.say(name, f"/vote {number} {vote}")
+    for ally, word in (consents or {}).items():
+        assert "consent" in await chat.say(ally, f"/consent {number} {word}")
+    if veto is not None:
+        await told(chat, veto[0], f"/veto {number} {veto[1]}")
+    else:
+        clock.advance(days=7, minutes=1)
+        assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
+        await chat.drain()
+    result = next(t for t in chat.announced if t.startswith(f"Result of #{number}"))
+    return card, result
+
+
+async def test_a_protected_decision_passes_only_with_members_organisations_and_no_veto(chat, clock):
+    names = await movement(chat, clock)
+    card, result = await protected(chat, clock, names, "Sell the bakery to X Ltd",
+                                   consents={"carol": "yes", "dave": "no", "erin": "yes"})
+    # The card says all three parts: members, organisations, veto.
+    assert "protected" in card and "Quorum 75% of 5 members; passes with at least 4/5" in card
+    assert "needs at least 2/3 of the 3 affiliated organisations to consent" in card
+    assert "no veto from the golden share (Federation)" in card
+    assert "Result of #" in result and "passed." in result.splitlines()[0]
+    assert "Organisations: 2 of 3 consented (Tenants Union and Federation); needed at least 2/3: met." in result
+    assert "Said no: Food Not Bombs." in result and "Veto: none." in result
+
+
+async def test_a_veto_of_the_golden_share_defeats_it_at_once(chat, clock):
+    names = await movement(chat, clock)
+    before = len(chat.announced)
+    _, result = await protected(chat, clock, names, "Sell the bakery to X Ltd",
+                                consents={"carol": "yes", "dave": "yes", "erin": "yes"},
+                                veto=("erin", "a sale to private interests"))
+    said = "\n".join(chat.announced[before:])
+    assert "is vetoed by erin for Federation, which holds the golden share: a sale to private interests" in said
+    assert "failed (vetoed by the golden share)" in result
+    assert "Vetoed by erin for Federation (the golden share): a sale to private interests." in result
+    p = await chat.gov.stores.proposals.get(1, int(re.search(r"#(\d+)", result).group(1)))
+    assert p.status == "closed" and p.result["passed"] is False and p.veto["org"] == "Federation"
+
+
+async def test_too_few_organisations_or_too_few_members_fail_it(chat, clock):
+    names = await movement(chat, clock)
+    _, result = await protected(chat, clock, names, "Sell the van", consents={"carol": "yes"})
+    assert "failed (too few affiliated organisations consented)" in result
+    assert "Organisations: 1 of 3 consented (Tenants Union); needed at least 2/3: not met." in result
+    assert "Did not say: Food Not Bombs and Federation." in result
+    # Three of five members (60%) are under the protected quorum (75%), whatever the organisations say.
+    _, result = await protected(chat, clock, names[:3], "Sell the oven",
+                                consents={"carol": "yes", "dave": "yes", "erin": "yes"})
+    assert "failed (quorum not met)" in result and "Organisations: 3 of 3 consented" in result
+    # Four of five For and one Against is 4/5: enough. Three For and two Against is not.
+    await chat.say("alice", "/propose Sell the shop\nkind: protected")
+    number = number_of(chat.last)
+    for name, choice in zip(names, ("For", "For", "For", "Against", "Against")):
+        await chat.say(name, f"/vote {number} {choice}")
+    for ally in ORGS:
+        await chat.say(ally, f"/consent {number} yes")
+    clock.advance(days=7, minutes=1)
+    await close_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    await chat.drain()
+    assert "failed (threshold not met)" in chat.last
+
+
+async def test_protect_calls_an_ordinary_sale_in(chat, clock):
+    names = await movement(chat, clock)
+    await chat.say("m1", "/propose Sell the bakery to X Ltd\ncloses: 2h")
+    card = chat.last
+    number = number_of(card)
+    assert "ordinary" in card
+    for name in names:
+        await chat.say(name, f"/vote {number} For")
+    # Only an ally of the golden-share holder may call it in.
+    assert "Only an ally of Federation" in await chat.say("carol", f"/protect {number}")
+    assert "Only an ally of Federation" in await chat.say("alice", f"/protect {number}")
+    before = len(chat.announced)
+    await told(chat, "erin", f"/protect {number}")
+    said = "\n".join(chat.announced[before:])
+    assert f"#{number} Sell the bakery to X Ltd is called in as a protected decision by erin for Federation" in said
+    assert "at least 2/3 of the 3 affiliated organisations consenting" in said
+    shown = await chat.say("m1", f"/show {number}")
+    assert "protected" in shown and "Called in as protected by erin for Federation" in shown
+    assert "Organisations so far: Tenants Union not yet; Food Not Bombs not yet; Federation not yet." in shown
+    # It no longer closes in two hours, and no steward can close it before its seven days.
+    clock.advance(hours=3)
+    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 0
+    assert "cannot be closed before then" in await chat.say("alice", f"/close {number}")
+    assert "is a protected decision already" in await chat.say("erin", f"/protect {number}")
+    clock.advance(days=7)
+    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
+    await chat.drain()
+    assert "failed (too few affiliated organisations consented)" in chat.last
+    assert "Votes: For 5" in chat.last
+
+
+async def test_firewall_amendments_are_protected_never_ordinary(chat, clock):
+    names = await make_coop(chat, 4)
+    refused = await chat.say("alice", "/propose Cap at 1:5\namend: wage_ratio_cap = 5\nkind: ordinary")
+    assert "wage_ratio_cap guards the co-op's firewalls: changing it is a protected decision" in refused
+    refused = await chat.say("alice", "/propose Cap at 1:5\namend: wage_ratio_cap = 5; voting_period = 4d\n"
+                                      "kind: constitutional")
+    assert "protected decision" in refused
+    assert "7d" in await chat.say("alice", "/propose Cap at 1:5\namend: wage_ratio_cap = 5\ncloses: 2d")
+    assert await chat.gov.stores.proposals.list(1) == []
+    # Without a kind it is counted as protected, and its card says so.
+    card, result = await protected(chat, clock, names, "Cap at 1:5", "amend: wage_ratio_cap = 5")
+    assert "protected" in card and "no organisation was affiliated when it became protected" in card
+    assert "passed" in result and "The charter is amended: wage_ratio_cap = 5." in result
+    charter = await chat.say("m1", "/charter")
+    assert "at most 1 : 5.  [wage_ratio_cap, firewall]" in charter
+    assert "One member, one vote" in charter and "no amendment can add one" in charter
+
+
+async def test_non_holders_cannot_veto_or_consent_and_allies_never_vote(chat, clock):
+    names = await movement(chat, clock)
+    await chat.say("alice", "/propose Sell the bakery\nkind: protected")
+    number = number_of(chat.last)
+    assert "consent is an affiliated organisation's voice" in await chat.say("m1", f"/consent {number} yes")
+    assert "Only an ally of Federation" in await chat.say("m1", f"/veto {number} no")
+    assert "Only an ally of Federation" in await chat.say("carol", f"/veto {number} no")
+    assert "not" in (await chat.say("mallory", f"/consent {number} yes")).lower()
+    assert "allies do not vote" in await chat.say("carol", f"/vote {number} For")
+    assert "Say yes or no" in await chat.say("carol", f"/consent {number} maybe")
+    assert "needs its reason" in await chat.say("erin", f"/veto {number}")
+    # Nothing of it was recorded.
+    p = await chat.gov.stores.proposals.get(1, int(number))
+    assert await consents(chat.gov, p.id) == []
+    assert p.veto is None and p.status == "open"
+    # An ordinary proposal takes neither consent nor veto.
+    await chat.say("alice", "/propose Paint the door")
+    other = number_of(chat.last)
+    assert "not a protected decision" in await chat.say("carol", f"/consent {other} yes")
+    assert "not a protected decision" in await chat.say("erin", f"/veto {other} no")
+
+
+async def test_the_last_word_of_an_organisation_counts(chat, clock):
+    names = await movement(chat, clock)
+    assert "is now an ally" in await told(chat, "alice", "/ally frank\norg: Tenants Union")
+    await chat.say("alice", "/propose Sell the bakery\nkind: protected")
+    number = number_of(chat.last)
+    assert "Tenants Union consents" in await chat.say("carol", f"/consent {number} yes")
+    answer = await chat.say("frank", f"/consent {number} no")
+    assert "Tenants Union does not consent" in answer and "replaces what Tenants Union said before" in answer
+    assert "Tenants Union no" in await chat.say("m1", f"/show {number}")
+    p = await chat.gov.stores.proposals.get(1, int(number))
+    assert await consents(chat.gov, p.id) == [False]
+
+
+async def test_two_allies_of_one_organisation_at_once_leave_one_voice(chat, clock, gov):
+    """The unique (proposal, organisation) guard, raced: two allies speak for one organisation at
+    the same moment; one row remains, and it is one of the two."""
+    names = await movement(chat, clock)
+    assert "is now an ally" in await told(chat, "alice", "/ally frank\norg: Tenants Union")
+    await chat.say("alice", "/propose Sell the bakery\nkind: protected")
+    number = number_of(chat.last)
+    said = await asyncio.gather(*(gov.handle_command(CommandReceived(chat.chat, chat.user(who), f"/consent {number} {w}",
+                                                                     f"race-{who}"))
+                                  for who, w in (("carol", "yes"), ("frank", "no"))))
+    assert all("consent" in replies[0].text for replies in said)
+    p = await gov.stores.proposals.get(1, int(number))
+    assert len(await consents(gov, p.id)) == 1
+
+
+async def test_a_removed_organisation_loses_its_voice(chat, clock):
+    names = await movement(chat, clock)
+    await chat.say("alice", "/propose Sell the bakery\nkind: protected\ncloses: 8d")
+    number = number_of(chat.last)
+    for name in names:
+        await chat.say(name, f"/vote {number} For")
+    assert "Tenants Union consents" in await chat.say("carol", f"/consent {number} yes")
+    assert "Food Not Bombs consents" in await chat.say("dave", f"/consent {number} yes")
+    # The co-op disaffiliates the Tenants Union while the vote runs: its ally lapses, and its yes no longer counts.
+    _, result = await decide(chat, clock, names, "disaffiliate: Tenants Union", title="Part ways")
+    assert "passed" in result
+    assert "Only an ally" in await chat.say("carol", f"/consent {number} yes") or \
+        "not" in (await chat.say("carol", f"/consent {number} yes")).lower()
+    clock.advance(days=8)
+    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
+    await chat.drain()
+    assert "failed (too few affiliated organisations consented)" in chat.last
+    assert "Organisations: 1 of 3 consented (Food Not Bombs)" in chat.last
+    assert "Disaffiliated before the count (no voice): Tenants Union." in chat.last
+
+
+async def test_an_organisation_affiliated_later_has_no_voice(chat, clock):
+    names = await movement(chat, clock)
+    await chat.say("alice", "/propose Sell the bakery\nkind: protected\ncloses: 8d")
+    number = number_of(chat.last)
+    await decide(chat, clock, names, "affiliate: Bakers Guild", title="Welcome the guild")
+    assert "is now an ally" in await told(chat, "alice", "/ally gina\norg: Bakers Guild")
+    assert "was not affiliated when" in await chat.say("gina", f"/consent {number} yes")
+
+
+async def test_disaffiliating_the_golden_share_holder_is_protected(chat, clock):
+    names = await movement(chat, clock)
+    refused = await chat.say("alice", "/propose Part ways\ndisaffiliate: Federation\nkind: strategic")
+    assert "Federation holds the golden share: disaffiliating it is a protected decision" in refused
+    await chat.say("alice", "/propose Part ways\ndisaffiliate: Federation")
+    assert "protected" in chat.last.splitlines()[1]
+    # The golden share goes only to an affiliated organisation.
+    refused = await chat.say("alice", "/propose Give it away\namend: golden_share = Acme Ltd")
+    assert "The golden share goes to an affiliated organisation; Acme Ltd is not one" in refused
+
+
+async def test_a_called_in_proposal_cannot_be_edited_into_something_else(chat, clock):
+    names = await movement(chat, clock)
+    await chat.say("m1", "/propose Sell the bakery to X Ltd", event_id="m1-sale")
+    number = number_of(chat.last)
+    await told(chat, "erin", f"/protect {number}")
+    answer = await chat.say("m1", "/propose Buy flour", event_id="m1-sale-edit", corrects="m1-sale")
+    assert "can no longer be edited" in answer
+    assert (await chat.gov.stores.proposals.get(1, int(number))).title == "Sell the bakery to X Ltd"
