@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from handlers import lottery, texts
 from handlers.calendar import cycle
@@ -19,7 +20,7 @@ from handlers.parsing import one_line, parse_label, split_first
 from handlers.tally import DEFAULT_OPTIONS
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
-from storage.audits import AuditNotOpen, AuditRunning, NotAnAuditor, Seat, Spoken
+from storage.audits import PAY, AuditNotOpen, AuditRunning, NotAnAuditor, PayBreach, Seat, Spoken
 from storage.errors import DuplicateEvent
 from storage.models import Audit, Coop, Proposal
 from storage.outbox import SCHEDULE, Scheduled
@@ -79,9 +80,9 @@ async def begin(stores: Stores, coop: Coop, *, reason: str, by: int | None, now:
                 event: tuple[str, str] | None = None) -> Audit:
     """Open the next audit and announce its auditors' draw (or, with nobody to draw and no one
     asking, record it with no verdict). Raises AuditRunning, or NoAllies for a steward's start."""
-    latest = await stores.audits.latest(coop.id)
-    if latest is not None and latest.status != "closed":
+    if await stores.audits.running(coop.id) is not None:
         raise AuditRunning()
+    latest = await stores.audits.latest(coop.id)
     number = (latest.number if latest else 0) + 1
     try:
         spec = await _draw_spec(stores, coop, number, now=now)
@@ -105,8 +106,8 @@ async def start_due(stores: Stores, coop_id: int, now: datetime, key: str) -> No
     except DuplicateEvent:
         pass  # opened already, by an earlier run or another process
     except AuditRunning:
-        running = await stores.audits.latest(coop.id)
-        text = texts.AUDIT_DUE_RUNNING.format(coop=coop.name, number=running.number)
+        running = await stores.audits.running(coop.id)
+        text = texts.AUDIT_DUE_RUNNING.format(coop=coop.name, number=running.number if running else "?")
         await stores.outbox.announce_many([Scheduled(key, coop.id, "audit", text)], now)
 
 
@@ -150,7 +151,8 @@ async def _step(stores: Stores, audit: Audit, now: datetime) -> bool:
         if await stores.audits.revision_pending(audit.id, audit.revision_due_at):
             return False
         tz = _tz(coop)
-        return await stores.audits.revision_missed(audit.id, now=now, render=lambda a: texts.REVISION_MISSED.format(
+        missed = texts.PAY_REVISION_MISSED if audit.reason == PAY else texts.REVISION_MISSED
+        return await stores.audits.revision_missed(audit.id, now=now, render=lambda a: missed.format(
             number=a.number, due=texts.when(a.revision_due_at, tz))) is not None
     if audit.stage == "assembly":
         return await convene(stores, coop, audit, now)
@@ -183,8 +185,9 @@ async def _remind_revision(stores: Stores, coop: Coop, audit: Audit, now: dateti
     if await stores.cursors.handled(SCHEDULE, [keys[latest]]):
         return  # sent already: a read, not a write, on every later run
     await stores.outbox.skip([k for o, k in keys.items() if o != latest], now)
-    text = texts.REVISION_REMINDER.format(number=audit.number, due=texts.when(audit.revision_due_at, charter.tz),
-                                          left=texts.span(audit.revision_due_at - now), prefix=texts.PREFIX_MARK)
+    reminder = texts.PAY_REVISION_REMINDER if audit.reason == PAY else texts.REVISION_REMINDER
+    text = reminder.format(number=audit.number, due=texts.when(audit.revision_due_at, charter.tz),
+                           left=texts.span(audit.revision_due_at - now), prefix=texts.PREFIX_MARK)
     await stores.outbox.announce_many([Scheduled(keys[latest], coop.id, "reminder", text)], now)
 
 
@@ -222,10 +225,9 @@ async def _seat(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bool
 
 
 async def _since(stores: Stores, coop: Coop, audit: Audit) -> datetime | None:
-    """The pack covers the time since the previous audit closed (since founding for the first)."""
-    if audit.number <= 1:
-        return None
-    previous = await stores.audits.get(coop.id, audit.number - 1)
+    """The pack covers the time since the previous audit closed (since founding for the first);
+    pay demands in between are not audits."""
+    previous = await stores.audits.previous(coop.id, audit.number)
     return previous.closed_at if previous is not None else None
 
 
@@ -300,11 +302,13 @@ async def convene(stores: Stores, coop: Coop, audit: Audit, now: datetime) -> bo
     at = now + charter.assembly_notice
     stewards = [m.display_name for m in await stores.members.register(coop.id)
                 if m.status == "active" and m.role == "steward"]
-    why = texts.ASSEMBLY_WHY["counter-revolutionary" if audit.verdict == "counter-revolutionary" else "missed"]
+    why = texts.ASSEMBLY_WHY[PAY if audit.reason == PAY else
+                             "counter-revolutionary" if audit.verdict == "counter-revolutionary" else "missed"]
+    by = texts.ASSEMBLY_BY[PAY if audit.reason == PAY else "audit"].format(number=audit.number)
     try:
         await stores.proposals.open(
             coop.id, author_id=None, title=texts.ASSEMBLY_TITLE,
-            body=texts.ASSEMBLY_BODY.format(coop=coop.name, number=audit.number, why=why, when=texts.when(at, tz),
+            body=texts.ASSEMBLY_BODY.format(coop=coop.name, by=by, why=why, when=texts.when(at, tz),
                                             stewards=_names(stewards)),
             kind="strategic", ballot="open", options=list(DEFAULT_OPTIONS), rule=charter.rule("strategic").to_json(),
             closes_at=at, now=now, purpose="assembly", action={"assembly": audit.number}, audit_id=audit.id,
@@ -333,6 +337,24 @@ async def _draw_stewards(stores: Stores, coop: Coop, audit: Audit, now: datetime
     spec = await lottery.prepare(stores, coop.id, purpose=texts.STEWARDS_PURPOSE.format(number=audit.number),
                                  seats=max(1, len(lapsed)), pool=pool, excluded=excluded, at=now + DRAW_AFTER)
     return await stores.audits.draw_stewards(audit.id, spec, now=now) is not None
+
+
+def cap_breach(before: dict, after: dict, ratio: Fraction, now: datetime) -> PayBreach | None:
+    """SPEC 'Firewalls': an amendment that changes the wage-ratio cap and leaves it below the pay
+    scale's ratio now (`ratio`, read under the co-op row lock) makes a revision due within the new
+    charter's `revision_days`, else an emergency assembly (applied in the close's transaction by
+    storage.audits.demand). None: the cap is unchanged, or the pay fits it."""
+    old, new = Charter.from_json(before), Charter.from_json(after)
+    if new.wage_ratio_cap == old.wage_ratio_cap or ratio <= new.wage_ratio_cap:
+        return None
+    return PayBreach(new.wage_ratio_cap, now + timedelta(days=new.revision_days))
+
+
+def breach_text(note: dict, tz) -> str:
+    """The line a result adds when its amendment made a pay demand (ProposalStore.close's `pay_breach` note)."""
+    return texts.PAY_BREACH_DUE.format(number=note["number"], cap=texts.ratio(Fraction(note["cap"])),
+                                       ratio=texts.measured_ratio(Fraction(note["ratio"]), past=Fraction(note["cap"])),
+                                       due=texts.when(datetime.fromisoformat(note["due"]), tz))
 
 
 def settlement(p: Proposal, audit: Audit, carried: bool) -> str | None:
@@ -379,7 +401,7 @@ async def _start(ctx: Context) -> list[Reply]:
     try:
         started = await begin(ctx.stores, ctx.coop, reason="steward", by=ctx.member.id, now=ctx.now, event=ctx.event)
     except AuditRunning:
-        running = await ctx.stores.audits.latest(ctx.coop.id)
+        running = await ctx.stores.audits.running(ctx.coop.id)
         raise Conflict(texts.AUDIT_RUNNING.format(number=running.number if running else "?", prefix=ctx.prefix)) from None
     except NoAllies:
         raise Conflict(texts.AUDIT_NO_ALLIES.format(coop=ctx.coop.name, prefix=ctx.prefix)) from None
@@ -392,8 +414,11 @@ async def describe(stores: Stores, coop: Coop, a: Audit, now: datetime) -> str:
     """What `audit` says of an audit: how it started, its auditors, verdicts so far (who, not
     which: the grades are published together at the close), and its deadlines."""
     tz = _tz(coop)
-    lines = [texts.AUDIT_SHOW_HEAD.format(number=a.number, coop=coop.name, reason=texts.AUDIT_REASONS[a.reason],
-                                          started=texts.when(a.started_at, tz))]
+    if a.reason == PAY:
+        lines = [await _breach_head(stores, coop, a, tz)]
+    else:
+        lines = [texts.AUDIT_SHOW_HEAD.format(number=a.number, coop=coop.name, reason=texts.AUDIT_REASONS[a.reason],
+                                              started=texts.when(a.started_at, tz))]
     if a.status == "drawing":
         draw = await stores.draws.get_by_id(a.draw_id)
         lines.append(texts.AUDIT_SHOW_DRAWING.format(draw=draw.number, when=texts.when(draw.draw_at, tz)))
@@ -404,7 +429,7 @@ async def describe(stores: Stores, coop: Coop, a: Audit, now: datetime) -> str:
         spoken = await stores.audits.verdicts(a.id)
         lines.append(texts.AUDIT_SHOW_WINDOW.format(when=texts.when(a.window_ends_at, tz), spoken=len(spoken),
                                                     seats=len(seats), names=_names([v.name for v in spoken])))
-    if a.status == "closed":
+    if a.status == "closed" and a.reason != PAY:
         lines.append(texts.AUDIT_SHOW_CLOSED.format(when=texts.when(a.closed_at, tz), grade=texts.GRADE_WORDS[a.verdict]))
     if a.stage == "revision":
         lines.append(texts.AUDIT_SHOW_REVISION.format(number=a.number, due=texts.when(a.revision_due_at, tz)))
@@ -418,6 +443,17 @@ async def describe(stores: Stores, coop: Coop, a: Audit, now: datetime) -> str:
         lines.append({"kept": texts.AUDIT_SHOW_KEPT, "reseated": texts.AUDIT_SHOW_RESEATED}.get(
             a.stage, texts.AUDIT_SHOW_LAPSED))
     return "\n".join(lines)
+
+
+async def _breach_head(stores: Stores, coop: Coop, a: Audit, tz) -> str:
+    """How `audit` names a pay demand: the cap, the amendment that set it, the ratio it was below."""
+    found = await stores.audits.breach(a)
+    data, proposal = found if found is not None else ({}, None)
+    cap = Fraction(data.get("cap", "0")) if data else None
+    return texts.AUDIT_SHOW_BREACH.format(
+        number=a.number, coop=coop.name, started=texts.when(a.started_at, tz),
+        cap=texts.ratio(cap) if cap else "?", proposal=proposal if proposal is not None else "?",
+        ratio=texts.measured_ratio(Fraction(data["ratio"]), past=cap) if data else "?")
 
 
 @verb("verdict", who=Standing.IN_COOP, args="A<n> revolutionary|reformist|counter-revolutionary",
@@ -471,7 +507,8 @@ async def revision_of(ctx: Context, text: str, closes_at: datetime) -> Audit:
     if a is None:
         raise NotFound(texts.REVISES_UNKNOWN.format(coop=ctx.coop.name, number=number))
     if a.stage != "revision":
-        raise Conflict(texts.REVISES_NOT_DUE.format(number=a.number))
+        not_due = texts.PAY_REVISES_NOT_DUE if a.reason == PAY else texts.REVISES_NOT_DUE
+        raise Conflict(not_due.format(number=a.number))
     if closes_at > a.revision_due_at:
         tz = ctx.charter.tz
         raise BadArguments(texts.REVISES_TOO_LATE.format(number=a.number, due=texts.when(a.revision_due_at, tz),
@@ -485,7 +522,8 @@ def calendar_items(audit: Audit, assembly) -> list[tuple[datetime, str]]:
     if audit.status == "open" and audit.window_ends_at:
         items.append((audit.window_ends_at, texts.CALENDAR_AUDIT_WINDOW.format(number=audit.number)))
     if audit.stage == "revision":
-        items.append((audit.revision_due_at, texts.CALENDAR_REVISION.format(number=audit.number)))
+        due = texts.CALENDAR_PAY_REVISION if audit.reason == PAY else texts.CALENDAR_REVISION
+        items.append((audit.revision_due_at, due.format(number=audit.number)))
     if assembly is not None and assembly.status == "open":
         items.append((assembly.closes_at, texts.CALENDAR_ASSEMBLY.format(number=audit.number, proposal=assembly.number,
                                                                           title=assembly.title)))

@@ -174,6 +174,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         purpose, audit_id = "revision", answered.id
         action = {**(action or {}), "revises": answered.number,
                   "due": texts.when(answered.revision_due_at, charter.tz)}
+        if answered.reason == audits.PAY:
+            action["breach"] = True  # the card names a pay cap breach, not an audit
     # A constitutional proposal titled as the sunset vote is a renewal of the mandate (it can lift a
     # lapse; only the charter's own sunset vote can make the mandate lapse).
     spec = dict(title=title, body=extras.body, kind=kind, ballot=ballot, options=options,
@@ -296,6 +298,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + texts.protected_result(p.result)
     if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
+    if breach := p.result.get("pay_breach"):
+        text += "\n" + audits.breach_text(breach, charter.tz)
     if (p.action or {}).get("affiliate") and carried:
         text += "\n" + texts.AFFILIATED.format(org=p.action["affiliate"])
     if (p.action or {}).get("disaffiliate") and carried:
@@ -361,6 +365,7 @@ async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[R
         await ctx.stores.proposals.close(
             p.id, now=ctx.now, by=by.id, reason=reason, decide=look.decide,
             render=lambda q: result_text(q, charter, by.display_name), event=ctx.event, judge=audits.settlement,
+            breach=audits.cap_breach,
         )
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
@@ -460,6 +465,6 @@ async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: La
     await stores.proposals.close(
         p.id, now=now, by=None, reason=None, decide=look.decide,
         render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
-        judge=audits.settlement,
+        judge=audits.settlement, breach=audits.cap_breach,
     )
     return True

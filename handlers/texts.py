@@ -959,7 +959,8 @@ def pack(coop: str, since: datetime, until: datetime, tz: ZoneInfo, sections: Se
 # --- liberation audits ---
 GRADES = ("revolutionary", "reformist", "counter-revolutionary")  # in order of severity
 GRADE_WORDS = {"revolutionary": "REVOLUTIONARY", "reformist": "REFORMIST",
-               "counter-revolutionary": "COUNTER-REVOLUTIONARY", "none": "NO VERDICT"}
+               "counter-revolutionary": "COUNTER-REVOLUTIONARY", "none": "NO VERDICT",
+               "breach": "PAY CAP BREACH"}  # a pay demand's row: no auditor judged it, the cap was breached
 AUDITORS_PURPOSE = "auditors of liberation audit A{number}"
 AUDITORS_REDRAW_PURPOSE = "auditors of liberation audit A{number}, drawn again"
 STEWARDS_PURPOSE = "stewards after the emergency assembly of A{number}"
@@ -1019,23 +1020,40 @@ REVISION_REMINDER = (
 REVISION_MISSED = (
     "Liberation audit A{number}'s revision was not passed by {due}: an emergency assembly is convened."
 )
+# A pay demand (SPEC 'Firewalls'): an amendment set the wage-ratio cap below the pay scale's ratio.
+PAY_BREACH_DUE = (
+    "The wage-ratio cap is now {cap}, below the pay scale's ratio {ratio}: a revision is due (A{number}). "
+    "A proposal with the line 'revises: A{number}' must pass by {due}, or an emergency assembly is convened."
+)
+PAY_REVISION_REMINDER = (
+    "Reminder: the revision of pay cap breach A{number} must pass by {due} ({left} left), or an emergency assembly "
+    "is convened. Propose it with the line 'revises: A{number}': {prefix}propose <title>, then revises: A{number}."
+)
+PAY_REVISION_MISSED = (
+    "The revision of pay cap breach A{number} (the wage-ratio cap set below the pay scale's ratio) was not passed "
+    "by {due}: an emergency assembly is convened."
+)
 ASSEMBLY_TITLE = "Keep the current stewards?"
 ASSEMBLY_BODY = (
-    "EMERGENCY ASSEMBLY of {coop}, convened by liberation audit A{number} ({why}). The assembly is at {when}; "
+    "EMERGENCY ASSEMBLY of {coop}, convened by {by} ({why}). The assembly is at {when}; "
     "this vote closes then, and no one can close or withdraw it early. "
     "If it fails, every steward role lapses and as many new stewards are drawn by lot from the members who were "
     "not stewards. Stewards now: {stewards}."
 )
+ASSEMBLY_BY = {"audit": "liberation audit A{number}", "pay": "pay cap breach A{number}"}
 ASSEMBLY_WHY = {"counter-revolutionary": "a counter-revolutionary verdict",
-                "missed": "its revision was not passed in time"}
+                "missed": "its revision was not passed in time",
+                "pay": "the wage-ratio cap was set below the pay scale's ratio, and no revision passed in time"}
 ASSEMBLY_CARD = "Emergency assembly of A{number}: if this fails, every steward role lapses and new stewards are drawn by lot."
 REVISION_CARD = "If passed by {due}, this meets liberation audit A{number}'s revision demand."
+PAY_REVISION_CARD = "If passed by {due}, this meets the revision demand of pay cap breach A{number}."
 STEWARDS_KEPT = "The assembly keeps the stewards in their roles."
 STEWARDS_LAPSED = (
     "Every steward role lapses ({names}); as many new stewards are drawn by lot from the members who were not "
     "stewards."
 )
 REVISION_MET = "This meets liberation audit A{number}'s revision demand."
+PAY_REVISION_MET = "This meets the revision demand of pay cap breach A{number}."
 STEWARD_REASON_LAPSED = "a steward whose role lapsed"
 STEWARDS_SEATED = "New stewards of {coop}, drawn by lot after the emergency assembly of A{number} (D{draw}): {names}."
 STEWARDS_NONE_SEATED = "Nobody drawn in D{draw} is still a member, so {coop} has no steward now."
@@ -1044,6 +1062,7 @@ REVISES_BAD = "'{text}' is not an audit: write revises: A<n>, as in revises: A1.
 REVISES_UNKNOWN = "{coop} has no liberation audit A{number}."
 REVISES_RENEWAL = "A renewal of the mandate cannot also answer an audit: propose the revision on its own."
 REVISES_NOT_DUE = "Liberation audit A{number} demands no revision now."
+PAY_REVISES_NOT_DUE = "Pay cap breach A{number} demands no revision now."
 REVISES_TOO_LATE = (
     "A revision of A{number} must pass by {due}, and this proposal would close {closes}: set closes: before the deadline."
 )
@@ -1062,7 +1081,11 @@ AUDIT_UNKNOWN = "{coop} has no liberation audit A{number}."
 AUDIT_NONE_YET = "{coop} has had no liberation audit yet; the next is due {when}. A steward may start one now: {prefix}audit start."
 NOBODY = "nobody yet"
 AUDIT_SHOW_HEAD = "Liberation audit A{number} of {coop} ({reason}), started {started}."
-AUDIT_REASONS = {"calendar": "due by the charter", "steward": "started by a steward"}
+AUDIT_REASONS = {"calendar": "due by the charter", "steward": "started by a steward", "pay": "pay cap breach"}
+AUDIT_SHOW_BREACH = (
+    "A{number} of {coop} (pay cap breach): the cap {cap}, set by #{proposal} on {started}, was below the pay "
+    "scale's ratio then, {ratio}. No auditors judge it: the charter demands a revision."
+)
 AUDIT_SHOW_DRAWING = "Its auditors are drawn in D{draw} at {when}."
 AUDIT_SHOW_AUDITORS = "Auditors: {auditors}."
 AUDIT_SHOW_WINDOW = "Verdicts until {when}; {spoken} of {seats} have spoken: {names}."
@@ -1076,6 +1099,9 @@ AUDIT_SHOW_LAPSED = "The emergency assembly withdrew its confidence: the steward
 AUDIT_SHOW_RESEATED = "The emergency assembly withdrew its confidence; new stewards were drawn by lot."
 CALENDAR_AUDIT_WINDOW = "A{number}: auditors' verdicts due"
 CALENDAR_REVISION = "A{number}: its revision must pass by now, or an emergency assembly is convened"
+CALENDAR_PAY_REVISION = (
+    "A{number} (pay cap breach): its revision must pass by now, or an emergency assembly is convened"
+)
 CALENDAR_ASSEMBLY = "Emergency assembly of A{number}: #{proposal} {title} closes"
 
 
@@ -1083,7 +1109,8 @@ def audit_lines(action: dict | None) -> list[str]:
     """What a proposal that answers an audit, or was convened by one, does: on its card."""
     action = action or {}
     if "revises" in action:
-        return [REVISION_CARD.format(number=action["revises"], due=action.get("due", "the deadline"))]
+        card = PAY_REVISION_CARD if action.get("breach") else REVISION_CARD
+        return [card.format(number=action["revises"], due=action.get("due", "the deadline"))]
     if "assembly" in action:
         return [ASSEMBLY_CARD.format(number=action["assembly"])]
     return []
@@ -1092,7 +1119,7 @@ def audit_lines(action: dict | None) -> list[str]:
 def settled(note: dict) -> str:
     """The line a result adds on the audit it answered (ProposalStore.close's `audit` note)."""
     if note["effect"] == "revised":
-        return REVISION_MET.format(number=note["number"])
+        return (PAY_REVISION_MET if note.get("reason") == "pay" else REVISION_MET).format(number=note["number"])
     if note["effect"] == "kept":
         return STEWARDS_KEPT
     return STEWARDS_LAPSED.format(names=and_list(note.get("names") or ["none"]))

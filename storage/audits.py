@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,10 +17,16 @@ from storage.db import Database
 from storage.draws import DrawSpec, announce_draw
 from storage.errors import StoreError
 from storage.minutes import post_head
-from storage.models import Audit, Auditor, Coop, Draw, Member, Organisation, Outbox, Proposal, Verdict
+from storage.models import (
+    Audit, Auditor, Coop, Draw, GovernanceEvent, Member, Organisation, Outbox, Proposal, Verdict,
+)
+from storage.pay import _current as current_pay, ratio_of
 
 # After the verdict, what the audit still has to see to (`Audit.stage`); the due work looks at these.
 PENDING_STAGES = ("revision", "assembly", "lapsed", "reseating")
+# A pay demand (SPEC 'Firewalls') is an audit row of this reason: no auditors, closed at once with the
+# verdict "breach", its revision due; the due work carries it like an audit's revision demand.
+PAY = "pay"
 
 
 class AuditRunning(StoreError):
@@ -52,6 +59,14 @@ class Spoken:
 
 
 @dataclass(frozen=True)
+class PayBreach:
+    """What handlers.audits.cap_breach finds when an amendment leaves the cap below the ratio."""
+
+    cap: Fraction
+    due: datetime
+
+
+@dataclass(frozen=True)
 class Given:
     """What a verdict did: whether it restated an earlier one, and how many auditors have spoken."""
 
@@ -81,6 +96,30 @@ class AuditStore:
         async with self.db.read() as s:
             stmt = select(Audit).where(Audit.coop_id == coop_id).order_by(Audit.number.desc()).limit(1)
             return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def running(self, coop_id: int) -> Audit | None:
+        """The co-op's audit that is not closed, if any (a pay demand is recorded closed)."""
+        async with self.db.read() as s:
+            stmt = select(Audit).where(Audit.coop_id == coop_id, Audit.status != "closed")
+            return (await s.execute(stmt)).scalars().first()
+
+    async def previous(self, coop_id: int, number: int) -> Audit | None:
+        """The latest audit before A<number> that auditors made (pay demands are not audits)."""
+        async with self.db.read() as s:
+            stmt = (select(Audit).where(Audit.coop_id == coop_id, Audit.number < number, Audit.reason != PAY)
+                    .order_by(Audit.number.desc()).limit(1))
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def breach(self, audit: Audit) -> tuple[dict, int | None] | None:
+        """A pay demand's record (its `pay_breach` event: cap, ratio, due) and the number of the
+        proposal whose amendment made it."""
+        async with self.db.read() as s:
+            stmt = (select(GovernanceEvent.data, Proposal.number)
+                    .outerjoin(Proposal, Proposal.id == GovernanceEvent.proposal_id)
+                    .where(GovernanceEvent.coop_id == audit.coop_id, GovernanceEvent.kind == "pay_breach")
+                    .order_by(GovernanceEvent.id))
+            return next(((data, number) for data, number in (await s.execute(stmt)).all()
+                         if data.get("number") == audit.number), None)
 
     async def pending(self) -> list[Audit]:
         """Audits the due work must look at: not closed, or with a consequence still to see to."""
@@ -119,7 +158,9 @@ class AuditStore:
         if count <= 0:
             return {}
         async with self.db.read() as s:
-            last = select(Audit.id).where(Audit.coop_id == coop_id).order_by(Audit.number.desc()).limit(count)
+            # Only audits count: a pay demand seats no auditors and must not push one out of the window.
+            last = (select(Audit.id).where(Audit.coop_id == coop_id, Audit.reason != PAY)
+                    .order_by(Audit.number.desc()).limit(count))
             stmt = (select(Auditor.member_id, func.max(Audit.number)).join(Audit, Audit.id == Auditor.audit_id)
                     .where(Audit.id.in_(last.scalar_subquery())).group_by(Auditor.member_id))
             return dict((await s.execute(stmt)).all())
@@ -353,7 +394,31 @@ async def settle(s, proposal: Proposal, carried: bool, now: datetime,
         await log(s, audit.coop_id, "revision_met" if effect == "revised" else "stewards_kept", now,
                   proposal_id=proposal.id, number=audit.number)
     audit.stage = effect
-    proposal.result = {**proposal.result, "audit": note}
+    proposal.result = {**proposal.result, "audit": {**note, "reason": audit.reason}}
+
+
+async def demand(s, proposal: Proposal, before: dict, after: dict, now: datetime,
+                 breach: Callable[[dict, dict, Fraction, datetime], PayBreach | None]) -> Audit | None:
+    """A carried amendment changed the co-op's charter from `before` to `after`, in the close's
+    transaction, under the co-op row lock the merge took (so the pay read here is the pay a change
+    is judged against, and the number is taken one at a time). If `breach`
+    (handlers.audits.cap_breach) finds the wage-ratio cap now below the pay scale's ratio, a pay
+    demand A<n> is recorded: closed at once, its revision due when `breach` says."""
+    ratio = ratio_of([Fraction(p.hourly) for p in await current_pay(s, proposal.coop_id)])
+    found = breach(before, after, ratio, now)
+    if found is None:
+        return None
+    last = (await s.execute(select(func.max(Audit.number)).where(Audit.coop_id == proposal.coop_id))).scalar_one()
+    # Recorded closed: the partial unique index (one running audit) leaves a running audit alone.
+    audit = Audit(coop_id=proposal.coop_id, number=(last or 0) + 1, status="closed", reason=PAY, started_at=now,
+                  closed_at=now, verdict="breach", stage="revision", revision_due_at=found.due, redrawn=False)
+    s.add(audit)
+    await s.flush()
+    await log(s, proposal.coop_id, "pay_breach", now, proposal_id=proposal.id, number=audit.number,
+              cap=str(found.cap), ratio=str(ratio), due=found.due.isoformat())
+    proposal.result = {**proposal.result, "pay_breach": {"number": audit.number, "cap": str(found.cap),
+                                                         "ratio": str(ratio), "due": found.due.isoformat()}}
+    return audit
 
 
 async def _drawn(s, audit_id: int, waiting_on: Callable[[Audit], int | None]) -> tuple[Audit, Draw | None]:

@@ -25,8 +25,9 @@ LEAF_KINDS = frozenset({
     # a redraw, the revision demand met or missed, the assembly's decision on the stewards.
     "audit_started", "audit_opened", "verdict", "audit_closed", "audit_redrawn", "revision_met", "revision_missed",
     "stewards_kept", "stewards_lapsed", "stewards_seated",
-    # The pay scale: a pay rate set, or a change the wage-ratio cap refused.
-    "pay_set", "pay_refused",
+    # The pay scale: a pay rate set, or a change the wage-ratio cap refused; a cap amended below the
+    # pay scale's ratio, which makes a revision due (a pay demand, numbered as an audit).
+    "pay_set", "pay_refused", "pay_breach",
     # Protected decisions: an organisation's consent, the golden share's veto and call-in.
     "consent", "veto", "protected",
 })

@@ -290,11 +290,14 @@ class ProposalStore:
         render: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
         judge: Callable | None = None,
+        breach: Callable | None = None,
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
         the stored result holds every acknowledged vote and nothing after it; `decide` is given the
         counts and, for a protected decision, the organisations' voices. `judge` decides what
-        the close does to the audit the proposal answers (storage.audits.settle)."""
+        the close does to the audit the proposal answers (storage.audits.settle); `breach`, whether
+        a carried amendment leaves the wage-ratio cap below the pay scale's ratio, which makes a
+        revision due (storage.audits.demand)."""
         async with self.db.write() as s:
             await claim(s, event, now)
             proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
@@ -311,9 +314,12 @@ class ProposalStore:
             amended = (proposal.action or {}).get("amend")
             if amended and carried:
                 # A passed amendment is the co-op's new charter, from this moment on.
-                coop = await s.get(Coop, proposal.coop_id, with_for_update=True)
-                coop.charter = _merged(coop.charter, amended)
+                coop = await s.get(Coop, proposal.coop_id, with_for_update=True, populate_existing=True)
+                before = coop.charter
+                coop.charter = _merged(before, amended)
                 await log(s, proposal.coop_id, "charter_amended", now, proposal_id=proposal.id, changes=amended)
+                if breach is not None:
+                    await audits.demand(s, proposal, before, coop.charter, now, breach)
             waive = (proposal.action or {}).get("waive")
             if waive and carried:
                 # A passed waiver lifts that member's vow for the round it names, if still open.
