@@ -12,7 +12,7 @@ from handlers.money import format_amount
 from handlers.pay import hourly_words
 from handlers.surplus import ledger
 from handlers.tally import Outcome
-from handlers.texts import REASONS, measured_ratio, pay_words, percent, threshold_words
+from handlers.texts import REASONS, measured_ratio, pay_words, percent, threshold_of, threshold_words
 from storage.models import Coop
 from storage.stores import Stores
 from fractions import Fraction
@@ -71,6 +71,8 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             }
         else:
             entry["result"] = None
+        if p.protection is not None:
+            entry["protected"] = await _protected(stores, p, names)
         if p.ballot == "open":
             entry["votes"] = [
                 {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat()}
@@ -108,6 +110,21 @@ async def _pay(stores: Stores, coop: Coop, names: dict[int, str]) -> list[dict]:
              "hourly": hourly_words(p.hourly, p.currency), "ratio": p.ratio, "status": p.status,
              "set_at": p.set_at.isoformat(), "set_by": names.get(p.set_by)}
             for p in await stores.pay.history(coop.id)]
+
+
+async def _protected(stores: Stores, p, names: dict[int, str]) -> dict:
+    """A protected decision's other parts: the organisations frozen into it and what each said,
+    the share of them needed, who called it in, and the golden share's veto."""
+    by = p.protection.get("by")
+    return {
+        "organisations": [{"name": v.org, "consent": v.yes, "by": v.by, "still_affiliated": v.counted}
+                          for v in await stores.firewalls.voices(p)],
+        "needed": threshold_of(Fraction(p.protection["threshold"][0]), bool(p.protection["threshold"][1])),
+        "since": p.protection["since"],
+        "called_in_by": {"name": by["name"], "organisation": by["org"]} if by else None,
+        "veto": {k: p.veto[k] for k in ("name", "org", "reason", "at")} if p.veto else None,
+        "organisations_met": (p.result or {}).get("bodies", {}).get("met"),
+    }
 
 
 async def _audits(stores: Stores, coop: Coop) -> list[dict]:
@@ -271,6 +288,14 @@ def to_csv(data: dict) -> str:
                 writer.writerow([c, "tally", p["number"], p["title"], "", "", p["status"], option, n, ""])
             for v in p.get("votes", []):
                 writer.writerow([c, "vote", p["number"], p["title"], v["member"], "", "", v["option"], "", v["at"]])
+            if protected := p.get("protected"):
+                for o in protected["organisations"]:
+                    said = {True: "yes", False: "no", None: ""}[o["consent"]]
+                    writer.writerow([c, "consent", p["number"], p["title"], o["by"] or "", "", "", said, "",
+                                     o["name"] + ("" if o["still_affiliated"] else " (disaffiliated)")])
+                if veto := protected["veto"]:
+                    writer.writerow([c, "veto", p["number"], p["title"], veto["name"], "", "", "", "",
+                                     f"{veto['org']}: {veto['reason']}"])
         for r in coop["rounds"]:
             writer.writerow([c, "round", r["number"], "", "", "", r["status"], r["currency"], r["amount"], r["member_split"]])
             for f in r["funds"]:

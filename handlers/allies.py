@@ -18,9 +18,7 @@ async def allies(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     roster = await ctx.stores.allies.roster(ctx.coop.id)
-    # The charter key `golden_share` comes with a later issue; until then no organisation holds it.
-    golden = getattr(ctx.charter, "golden_share", None)
-    return [Reply(texts.allies_list(ctx.coop.name, roster, golden, ctx.prefix))]
+    return [Reply(texts.allies_list(ctx.coop.name, roster, ctx.charter.golden_share, ctx.prefix))]
 
 
 @verb("ally", who=Standing.MEMBER_OR_ALLY, args="<person>", keys={"org": "<organisation>"},

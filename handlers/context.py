@@ -50,6 +50,8 @@ class Context:
 
     def require_member(self) -> Member:
         coop = self.require_coop()
+        if self.member is not None and self.member.status == "removed" and self.member.org_id is not None:
+            raise NotAMember(texts.NOT_AN_ALLY_ANY_MORE.format(coop=coop.name))
         if self.member is None or self.member.status == "removed":
             raise NotAMember(texts.NOT_A_MEMBER.format(coop=coop.name, prefix=self.prefix))
         if self.member.status == "pending":

@@ -108,8 +108,11 @@ async def early_closes(p: Period) -> str:
 
 
 async def vetoes(p: Period) -> str:
-    # The golden share's veto comes later: nothing can be recorded yet.
-    return texts.pack_section(texts.PACK_VETOES, [])
+    """The golden share's vetoes, and the proposals it called in as protected."""
+    lines = [(texts.PACK_VETO_LINE if f.kind == "veto" else texts.PACK_CALLED_IN_LINE).format(
+        number=f.number, name=f.name, org=f.org, reason=_short(f.reason or ""), when=texts.when(f.at, p.charter.tz))
+        for f in await p.stores.record.firewalls(p.coop.id, p.since, p.until)]
+    return texts.pack_section(texts.PACK_VETOES, lines)
 
 
 def _sunset_outcome(vote, tz) -> str:

@@ -81,6 +81,8 @@ INTERNAL_ERROR = "Something went wrong on my side; nothing was changed. Please t
 NO_COOP = "This room has no co-op yet. Start one with {prefix}setup <co-op name>."
 NO_COOP_DIRECT = "This is a direct chat; co-op commands work in the co-op's group room."
 NOT_A_MEMBER = "Only members of {coop} can do that, and you are not on its register. Ask to be admitted with {prefix}join."
+NOT_AN_ALLY_ANY_MORE = ("Your allyship with {coop} has ended (removed, or your organisation was disaffiliated): "
+                        "you no longer speak for it here.")
 NOT_A_MEMBER_PENDING = "Your request to join {coop} is waiting for a steward; you can do that once admitted."
 NOT_A_MEMBER_ALLY = "You are an ally of {coop} from {org}, not a member of {coop}: allies never vote or act as members."
 NOT_A_STEWARD = "Only a steward of {coop} can do that."
@@ -919,7 +921,9 @@ PACK_MOVEMENT = "The movement share and where it went"
 PACK_TURNOUT = "Turnout per kind of decision"
 PACK_PROPOSERS = "Who proposes"
 PACK_EARLY = "Early closes"
-PACK_VETOES = "Vetoes"
+PACK_VETOES = "Vetoes and call-ins by the golden share"
+PACK_VETO_LINE = "#{number} vetoed by {name} for {org} on {when}: {reason}"
+PACK_CALLED_IN_LINE = "#{number} called in as protected by {name} for {org} on {when}"
 PACK_MANDATE = "The mandate"
 PACK_MIRROR = "Mirror shifts"
 PACK_DRILLS = "Drills"
@@ -1157,6 +1161,8 @@ ALLIES_NONE_YET = "no allies yet"
 ALLIES_EMPTY = ("{coop} has no affiliated organisations. A member proposes one with {prefix}propose <title> "
                 "and a line affiliate: <organisation>.")
 GOLDEN_SHARE = "Golden share: {holder}"
+GOLDEN_SHARE_LAPSED = ("Golden share: {holder}, no longer affiliated: nobody holds the veto until a protected "
+                       "amendment of golden_share names an affiliated organisation.")
 
 
 def allies_list(coop: str, roster, golden_share: str | None, prefix: str) -> str:
@@ -1167,7 +1173,8 @@ def allies_list(coop: str, roster, golden_share: str | None, prefix: str) -> str
         lines = [ALLIES_HEAD.format(coop=coop)]
         lines += [ALLIES_LINE.format(org=org.name, names=", ".join(m.display_name for m in people) or ALLIES_NONE_YET)
                   for org, people in roster]
-    lines.append(GOLDEN_SHARE.format(holder=golden_share or NO_ORGS))
+    held = golden_share is None or any(org.name.casefold() == golden_share.casefold() for org, _ in roster)
+    lines.append((GOLDEN_SHARE if held else GOLDEN_SHARE_LAPSED).format(holder=golden_share or NO_ORGS))
     return "\n".join(lines)
 
 

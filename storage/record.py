@@ -61,6 +61,18 @@ class EarlyClose:
 
 
 @dataclass(frozen=True)
+class Firewall:
+    """A veto or a call-in by the golden share (`kind` "veto" or "protected"), as logged."""
+
+    kind: str
+    number: int
+    org: str
+    name: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class SunsetVote:
     number: int
     title: str
@@ -170,6 +182,17 @@ class RecordStore:
         async with self.db.read() as s:
             rows = (await s.execute(stmt)).all()
         return [EarlyClose(n, name, reason) for n, name, reason, _ in rows], (rows[0][3] if rows else 0)
+
+    async def firewalls(self, coop_id: int, since: datetime, until: datetime) -> list[Firewall]:
+        """The golden share's vetoes and call-ins in [since, until], from the event log, in order."""
+        stmt = (select(GovernanceEvent.kind, GovernanceEvent.data, Member.display_name, GovernanceEvent.at)
+                .join(Member, Member.id == GovernanceEvent.member_id)
+                .where(GovernanceEvent.coop_id == coop_id, GovernanceEvent.kind.in_(("veto", "protected")),
+                       GovernanceEvent.at >= since, GovernanceEvent.at <= until)
+                .order_by(GovernanceEvent.id))
+        async with self.db.read() as s:
+            return [Firewall(kind, data["number"], data["org"], name, data.get("reason"), at)
+                    for kind, data, name, at in (await s.execute(stmt)).all()]
 
     async def sunset_votes(self, coop_id: int, since: datetime, until: datetime) -> list[SunsetVote]:
         """Votes on the mandate (the charter's sunset votes and members' renewals) opened or ended

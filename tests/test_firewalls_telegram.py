@@ -182,7 +182,7 @@ async def test_firewalls_and_a_cap_lowered_below_the_ratio_through_telegram(tg, 
     # The Tenants Union is disaffiliated: its ally's consent is refused.
     await decide(tg, fake, "Part ways", "disaffiliate: Tenants Union")
     refused = await tg.say(TENANT, f"/consent {number} yes")
-    assert refused.startswith("Only members of Red Bakery can do that"), refused  # a lapsed ally is no one's voice
+    assert refused.startswith("Your allyship with Red Bakery has ended"), refused  # a lapsed ally is no one's voice
     sale = number
 
     # A firewall key: refused as ordinary; without a kind it is protected.
