@@ -7,7 +7,7 @@ import logging
 from handlers import texts
 from handlers.charter import PROTECTED_MIN
 from handlers.context import Context
-from handlers.errors import BadArguments, Conflict, NotAllowed
+from handlers.errors import BadArguments, Conflict, GovernanceError, NotAllowed
 from handlers.parsing import one_line
 from handlers.proposals import MAX_REASON, _already_ended, close_one, protection
 from handlers.types import Reply
@@ -36,8 +36,21 @@ def _holder(ctx: Context, what: str) -> str:
     return charter.golden_key
 
 
-def _no_voice(ctx: Context, p: Proposal, exc: NoVoice, what: str) -> NotAllowed:
-    """A refusal the store made under the proposal's lock (the ally lapsed, or was never one)."""
+# What the store may refuse under the proposal's lock, after the checks made before it.
+REFUSED = (NoVoice, NotProtected, AlreadyVetoed, AlreadyProtected, ProposalNotOpen)
+
+
+def _refusal(ctx: Context, p: Proposal, exc: Exception, what: str) -> GovernanceError:
+    """A refusal the store made under the proposal's lock (the ally lapsed meanwhile, or another
+    command got there first), in the co-op's words."""
+    if isinstance(exc, ProposalNotOpen):
+        return _already_ended(p, exc.status)
+    if isinstance(exc, NotProtected):
+        return Conflict(texts.NOT_PROTECTED.format(number=p.number))
+    if isinstance(exc, AlreadyVetoed):
+        return Conflict(texts.VETO_ALREADY.format(number=p.number))
+    if isinstance(exc, AlreadyProtected):
+        return Conflict(texts.PROTECT_ALREADY.format(number=p.number))
     if exc.why == "frozen":
         return NotAllowed(texts.CONSENT_NOT_FROZEN.format(org=ctx.ally_of, number=p.number))
     if exc.why == "holder":
@@ -57,12 +70,8 @@ async def consent(ctx: Context, call: Call) -> list[Reply]:
     try:
         p, org, before = await ctx.stores.firewalls.consent(p.id, ctx.member.id, yes=word == "yes", now=ctx.now,
                                                             event=ctx.event)
-    except NoVoice as exc:
-        raise _no_voice(ctx, p, exc, "consent") from None
-    except NotProtected:
-        raise Conflict(texts.NOT_PROTECTED.format(number=p.number)) from None
-    except ProposalNotOpen as exc:
-        raise _already_ended(p, exc.status) from None
+    except REFUSED as exc:
+        raise _refusal(ctx, p, exc, "consent") from None
     text = texts.CONSENT_GIVEN[word == "yes"].format(org=org, number=p.number, title=p.title)
     if before is not None and before != (word == "yes"):
         text += texts.CONSENT_CHANGED.format(org=org)
@@ -87,14 +96,8 @@ async def veto(ctx: Context, call: Call) -> list[Reply]:
             p.id, ctx.member.id, holder=holder, reason=reason, now=ctx.now, event=ctx.event,
             render=lambda q: texts.VETO_ANNOUNCED.format(number=q.number, title=q.title, name=name, org=org,
                                                          reason=reason))
-    except NoVoice as exc:
-        raise _no_voice(ctx, p, exc, "veto") from None
-    except NotProtected:
-        raise Conflict(texts.NOT_PROTECTED.format(number=p.number)) from None
-    except AlreadyVetoed:
-        raise Conflict(texts.VETO_ALREADY.format(number=p.number)) from None
-    except ProposalNotOpen as exc:
-        raise _already_ended(p, exc.status) from None
+    except REFUSED as exc:
+        raise _refusal(ctx, p, exc, "veto") from None
     # Its voting ended with the veto: count it now. The veto is stored whatever happens here; if
     # the count must wait (another platform's votes) or fails, the clock counts it.
     try:
@@ -133,10 +136,6 @@ async def protect(ctx: Context, call: Call) -> list[Reply]:
         p = await ctx.stores.firewalls.protect(
             p.id, ctx.member.id, holder=holder, rule=rule.to_json(), threshold=protection(charter)["threshold"],
             closes_at=lambda q: ctx.now + PROTECTED_MIN, now=ctx.now, render=render, event=ctx.event)
-    except NoVoice as exc:
-        raise _no_voice(ctx, p, exc, "call a proposal in") from None
-    except AlreadyProtected:
-        raise Conflict(texts.PROTECT_ALREADY.format(number=p.number)) from None
-    except ProposalNotOpen as exc:
-        raise _already_ended(p, exc.status) from None
+    except REFUSED as exc:
+        raise _refusal(ctx, p, exc, "call a proposal in") from None
     return ctx.only_in_direct(texts.PROTECT_DONE.format(number=p.number))

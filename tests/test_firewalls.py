@@ -42,6 +42,14 @@ async def consents(gov, proposal_id: int) -> list[bool]:
         return list((await s.execute(select(Consent.yes).where(Consent.proposal_id == proposal_id))).scalars())
 
 
+async def counted(chat: Chat, clock, **later) -> str:
+    """The clock moves on by `later` and counts what fell due (one proposal): its result."""
+    clock.advance(**later)
+    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
+    await chat.drain()
+    return chat.last
+
+
 def number_of(card: str) -> str:
     return re.match(r"Proposal #(\d+)", card).group(1)
 
@@ -60,9 +68,7 @@ async def protected(chat: Chat, clock, voters: list[str], title: str, lines: str
     if veto is not None:
         await told(chat, veto[0], f"/veto {number} {veto[1]}")
     else:
-        clock.advance(days=7, minutes=1)
-        assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
-        await chat.drain()
+        await counted(chat, clock, days=7, minutes=1)
     result = next(t for t in chat.announced if t.startswith(f"Result of #{number}"))
     return card, result
 
@@ -111,10 +117,7 @@ async def test_too_few_organisations_or_too_few_members_fail_it(chat, clock):
         await chat.say(name, f"/vote {number} {choice}")
     for ally in ORGS:
         await chat.say(ally, f"/consent {number} yes")
-    clock.advance(days=7, minutes=1)
-    await close_due(chat.gov.stores, clock.now(), chat.gov.before_close)
-    await chat.drain()
-    assert "failed (threshold not met)" in chat.last
+    assert "failed (threshold not met)" in await counted(chat, clock, days=7, minutes=1)
 
 
 async def test_protect_calls_an_ordinary_sale_in(chat, clock):
@@ -141,11 +144,8 @@ async def test_protect_calls_an_ordinary_sale_in(chat, clock):
     assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 0
     assert "cannot be closed before then" in await chat.say("alice", f"/close {number}")
     assert "is a protected decision already" in await chat.say("erin", f"/protect {number}")
-    clock.advance(days=7)
-    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
-    await chat.drain()
-    assert "failed (too few affiliated organisations consented)" in chat.last
-    assert "Votes: For 5" in chat.last
+    result = await counted(chat, clock, days=7)
+    assert "failed (too few affiliated organisations consented)" in result and "Votes: For 5" in result
 
 
 async def test_firewall_amendments_are_protected_never_ordinary(chat, clock):
@@ -228,12 +228,10 @@ async def test_a_removed_organisation_loses_its_voice(chat, clock):
     _, result = await decide(chat, clock, names, "disaffiliate: Tenants Union", title="Part ways")
     assert "passed" in result
     assert "Your allyship with Red Bakery has ended" in await chat.say("carol", f"/consent {number} yes")
-    clock.advance(days=8)
-    assert await close_due(chat.gov.stores, clock.now(), chat.gov.before_close) == 1
-    await chat.drain()
-    assert "failed (too few affiliated organisations consented)" in chat.last
-    assert "Organisations: 1 of 3 consented (Food Not Bombs)" in chat.last
-    assert "Disaffiliated before the count (no voice): Tenants Union." in chat.last
+    result = await counted(chat, clock, days=8)
+    assert "failed (too few affiliated organisations consented)" in result
+    assert "Organisations: 1 of 3 consented (Food Not Bombs)" in result
+    assert "Disaffiliated before the count (no voice): Tenants Union." in result
 
 
 async def test_an_organisation_affiliated_later_has_no_voice(chat, clock):
