@@ -8,7 +8,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line
 from handlers.types import Reply, looks_like_platform_id
 from handlers.verbs import Call, Standing, verb
-from storage.errors import AlreadyExists, NotAffiliated, RegisterChanged, SeatedAuditor
+from storage.errors import AlreadyExists, HasAllies, NotAffiliated, RegisterChanged, SeatedAuditor
 from storage.models import Organisation
 
 
@@ -22,7 +22,7 @@ async def allies(ctx: Context, call: Call) -> list[Reply]:
 
 
 @verb("ally", who=Standing.MEMBER_OR_ALLY, args="<person>", keys={"org": "<organisation>"},
-      summary="steward, or an ally of that organisation: add a person of an affiliated organisation as an ally")
+      summary="an ally of that organisation (a steward: its first ally): add a person of an affiliated organisation as an ally")
 async def ally(ctx: Context, call: Call) -> list[Reply]:
     coop = ctx.coop
     org_text = one_line(call.settings.get("org", ""))
@@ -30,6 +30,9 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.ALLY_NO_ORG)
     org = await _affiliated(ctx, org_text)
     _may_change(ctx, org)
+    # The co-op does not choose who speaks for the movement: a steward adds an organisation's first
+    # ally only; after that its allies add and remove its allies (checked again under the lock).
+    first = not _speaks_for(ctx, org)
     target = await ctx.member_named(call.args)
     new_account = None
     if target is None:
@@ -47,12 +50,14 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
     try:
         member = await ctx.stores.allies.add(
             coop.id, org_id=org.id, member_id=None if target is None else target.id, new_account=new_account,
-            by=ctx.member.id, now=ctx.now, event=ctx.event,
+            by=ctx.member.id, now=ctx.now, event=ctx.event, first=first,
             render=lambda m, o: texts.ALLY_ANNOUNCED.format(name=m.display_name, coop=coop.name, org=o.name,
                                                             by=ctx.member.display_name),
         )
     except NotAffiliated:
         raise NotFound(await _org_unknown(ctx, org.name)) from None
+    except HasAllies:
+        raise NotAllowed(texts.ALLY_FIRST_ONLY.format(org=org.name, coop=coop.name)) from None
     except RegisterChanged as exc:
         # Another command changed the entry first (two `ally` commands for one person at once).
         name = target.display_name if target is not None else new_account[2]
@@ -65,7 +70,7 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
 
 
 @verb("unally", who=Standing.MEMBER_OR_ALLY, args="<person>",
-      summary="steward, or an ally of that organisation: an ally is an ally no more")
+      summary="an ally of that organisation: an ally is an ally no more")
 async def unally(ctx: Context, call: Call) -> list[Reply]:
     coop = ctx.coop
     target = await ctx.member_named(call.args)
@@ -73,7 +78,10 @@ async def unally(ctx: Context, call: Call) -> list[Reply]:
         name = one_line(call.args) if target is None else target.display_name
         raise NotFound(texts.UNALLY_NOT_ALLY.format(name=name, coop=coop.name))
     org = await ctx.stores.allies.get(target.org_id) if target.org_id else None
-    _may_change(ctx, org)
+    if not _speaks_for(ctx, org):
+        # Nor does it silence one: a steward removing an organisation's allies could remove the
+        # golden share's veto, or every voice that would refuse a protected decision.
+        raise NotAllowed(texts.UNALLY_NOT_ALLOWED.format(org=org.name if org else "?", coop=coop.name))
     # A drawn auditor is not silenced by anyone else (a steward could add a puppet ally to their
     # organisation to do it): until the audit closes, only they may end their allyship (a
     # disaffiliation by vote still does).
@@ -96,12 +104,14 @@ def _is_steward(ctx: Context) -> bool:
     return ctx.member.status == "active" and ctx.member.role == "steward"
 
 
+def _speaks_for(ctx: Context, org: Organisation | None) -> bool:
+    """The sender is an ally of this organisation."""
+    return org is not None and ctx.member.status == "ally" and ctx.member.org_id == org.id
+
+
 def _may_change(ctx: Context, org: Organisation | None) -> None:
-    """A steward changes any organisation's allies; an ally only their own organisation's."""
-    me = ctx.member
-    if _is_steward(ctx):
-        return
-    if org is not None and me.status == "ally" and me.org_id == org.id:
+    """A steward may add an organisation's first ally; an ally changes their own organisation's."""
+    if _is_steward(ctx) or _speaks_for(ctx, org):
         return
     raise NotAllowed(texts.ALLY_NOT_ALLOWED.format(coop=ctx.coop.name, org=org.name if org else "?"))
 

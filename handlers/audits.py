@@ -339,13 +339,15 @@ async def _draw_stewards(stores: Stores, coop: Coop, audit: Audit, now: datetime
     return await stores.audits.draw_stewards(audit.id, spec, now=now) is not None
 
 
-def cap_breach(before: dict, after: dict, ratio: Fraction, now: datetime) -> PayBreach | None:
+def cap_breach(before: dict, after: dict, ratio: Fraction, now: datetime, pending: int | None = None) -> PayBreach | None:
     """SPEC 'Firewalls': an amendment that changes the wage-ratio cap and leaves it below the pay
     scale's ratio now (`ratio`, read under the co-op row lock) makes a revision due within the new
     charter's `revision_days`, else an emergency assembly (applied in the close's transaction by
-    storage.audits.demand). None: the cap is unchanged, or the pay fits it."""
+    storage.audits.demand). None: the cap is unchanged, the pay fits it, or a pay demand is
+    pending already (`pending`, its number): its revision answers this cap too, and a second
+    demand would only convene a second assembly on the same breach."""
     old, new = Charter.from_json(before), Charter.from_json(after)
-    if new.wage_ratio_cap == old.wage_ratio_cap or ratio <= new.wage_ratio_cap:
+    if new.wage_ratio_cap == old.wage_ratio_cap or ratio <= new.wage_ratio_cap or pending is not None:
         return None
     return PayBreach(new.wage_ratio_cap, now + timedelta(days=new.revision_days))
 

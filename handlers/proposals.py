@@ -18,6 +18,7 @@ from handlers.tally import DEFAULT_OPTIONS, Outcome, consented, decide, is_yes_n
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
 from storage.errors import AlreadyVoted, ProposalNotOpen
+from storage.firewalls import AlreadyProtected
 from storage.models import Proposal
 from storage.stores import Stores
 
@@ -40,7 +41,7 @@ PROPOSE_KEYS = {
     "ballot": "open|secret",
     "options": "A | B | C",
     "waive": "<member>   (passing waives that member's vow for the open surplus round)",
-    "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional)",
+    "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional; of a firewall key, protected)",
     "revises": "A<n>   (answers a liberation audit's revision demand)",
     "affiliate": "<organisation>   (passing affiliates it: its people may become allies; at least strategic)",
     "disaffiliate": "<organisation>   (passing disaffiliates it and its allies lapse; at least strategic)",
@@ -90,11 +91,12 @@ def _closing(ctx: Context, text: str | None, charter: Charter, protected: bool) 
 
 
 def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str,
-         voices: list | None = None) -> str:
+         voices: list | None = None, holder: str | None = None) -> str:
+    """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision."""
     shown = counts if p.ballot == "open" else None
     text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
     if p.protection is not None and p.status == "open":
-        text += "\n" + texts.protected_card(p, voices or [], charter.golden_share, charter.tz, prefix)
+        text += "\n" + texts.protected_card(p, voices or [], holder, charter.tz, prefix)
     return text
 
 
@@ -241,6 +243,8 @@ async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
         raise NotAllowed(texts.EDIT_CALLED_IN.format(number=p.number, prefix=ctx.prefix))
     try:
         await ctx.stores.proposals.revise(p.id, now=ctx.now, event=ctx.event, **spec)
+    except AlreadyProtected:
+        raise NotAllowed(texts.EDIT_CALLED_IN.format(number=p.number, prefix=ctx.prefix)) from None
     except AlreadyVoted:
         raise NotAllowed(texts.EDIT_VOTED.format(number=p.number, prefix=ctx.prefix)) from None
     except ProposalNotOpen as exc:
@@ -274,8 +278,13 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     author = names[p.author_id] if p.author_id else texts.MANDATED_AUTHOR
     if p.status == "open":
         counts = await stores.proposals.counts(p.id, len(p.options))
-        voices = await stores.firewalls.voices(p) if p.protection is not None else None
-        return card(p, charter, author, counts, sum(counts), prefix, voices)
+        voices = holder = None
+        if p.protection is not None:
+            voices = await stores.firewalls.voices(p)
+            # A holder no longer affiliated holds no veto: the card does not name it as if it did.
+            affiliated = {o.key for o in await stores.allies.affiliated(p.coop_id)}
+            holder = charter.golden_share if charter.golden_key in affiliated else None
+        return card(p, charter, author, counts, sum(counts), prefix, voices, holder)
     text = card(p, charter, author, None, 0, prefix)
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
@@ -316,9 +325,14 @@ def _reason(text: str) -> str | None:
     return reason or None
 
 
-def _decide(p: Proposal, counts: list[int], voices: list | None = None) -> dict:
+def _decide(p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None) -> dict:
     outcome = decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule))
     result = outcome.to_json()
+    leaving = (p.action or {}).get("disaffiliate")
+    if leaving and p.protection is None and Charter.from_json(charter).golden_key == leaving.casefold():
+        # Its organisation came to hold the golden share while the vote ran: only a protected
+        # decision disaffiliates it, so this one changes nothing, whatever the count.
+        return {**result, "passed": False, "reason": "golden", "carried": False}
     if p.protection is not None:
         # A protected decision also needs the organisations' consent and no veto (SPEC "Firewalls").
         bodies = consented(voices or [], Fraction(p.protection["threshold"][0]), bool(p.protection["threshold"][1]))
@@ -397,8 +411,8 @@ class LastLook:
     waiting: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ()
 
-    def decide(self, p: Proposal, counts: list[int], voices: list | None = None) -> dict:
-        result = _decide(p, counts, voices)
+    def decide(self, p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None) -> dict:
+        result = _decide(p, counts, voices, charter)
         return {**result, "unchecked": list(self.unchecked)} if self.unchecked else result
 
 

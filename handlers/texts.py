@@ -214,8 +214,8 @@ EDIT_PROPOSAL_ONLY = (
     "Send anything else as a new message."
 )
 EDIT_NOT_YOURS = "Only the author of #{number} can change it."
-EDIT_CALLED_IN = ("#{number} was called in as a protected decision by the golden share: it can no longer be edited. "
-                  "Withdraw it with {prefix}withdraw {number} and propose it anew if it must change.")
+EDIT_CALLED_IN = ("#{number} was called in as a protected decision by the golden share: it can no longer be edited "
+                  "(its author may still withdraw it with {prefix}withdraw {number}).")
 EDIT_VOTED = (
     "#{number} was not changed: members have already voted on it. To change it, withdraw it "
     "({prefix}withdraw {number} <reason>) and propose again."
@@ -408,6 +408,7 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
 
 
 REASONS = {
+    "golden": "its organisation came to hold the golden share: only a protected decision disaffiliates it",
     "veto": "vetoed by the golden share",
     "bodies": "too few affiliated organisations consented",
     "quorum": "quorum not met",
@@ -449,10 +450,11 @@ def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reaso
 # --- protected decisions (SPEC "Firewalls") ---
 PROTECTED_CARD = ("Protected decision: besides the members' quorum and threshold above, it needs {bodies} of the "
                   "{count} affiliated organisations to consent (their allies: {prefix}consent {number} yes|no; the "
-                  "last word of each counts), and no veto from the golden share ({holder}).")
+                  "last word of each counts), and no veto from {golden}.")
 PROTECTED_CARD_NO_BODIES = ("Protected decision: no organisation was affiliated when it became protected, so the "
-                            "members decide it with the quorum and threshold above, unless the golden share ({holder}) "
-                            "vetoes it.")
+                            "members decide it with the quorum and threshold above, unless {golden} vetoes it.")
+GOLDEN_HELD = "the golden share ({holder})"
+GOLDEN_UNHELD = "the golden share (no organisation holds it now)"
 PROTECTED_CALLED_IN = "Called in as protected by {name} for {org} (the golden share) on {when}."
 PROTECTED_SO_FAR = "Organisations so far: {voices}."
 PROTECTED_VOICE = {True: "{org} yes", False: "{org} no", None: "{org} not yet"}
@@ -474,12 +476,13 @@ def protected_card(p, voices, holder: str | None, tz: ZoneInfo, prefix: str) -> 
     """What an open protected proposal's card adds: the organisations' part so far, and the veto."""
     threshold = threshold_of(Fraction(p.protection["threshold"][0]), bool(p.protection["threshold"][1]))
     frozen = p.protection.get("bodies") or []
+    golden = GOLDEN_HELD.format(holder=holder) if holder else GOLDEN_UNHELD
     if frozen:
         lines = [PROTECTED_CARD.format(bodies=threshold, count=len(frozen), prefix=prefix, number=p.number,
-                                       holder=holder or NO_ORGS)]
+                                       golden=golden)]
         lines.append(PROTECTED_SO_FAR.format(voices="; ".join(_voice(v) for v in voices)))
     else:
-        lines = [PROTECTED_CARD_NO_BODIES.format(holder=holder or NO_ORGS)]
+        lines = [PROTECTED_CARD_NO_BODIES.format(golden=golden)]
     if by := p.protection.get("by"):
         lines.append(PROTECTED_CALLED_IN.format(name=by["name"], org=by["org"],
                                                 when=when(datetime.fromisoformat(p.protection["since"]), tz)))
@@ -1140,7 +1143,11 @@ DISAFFILIATED = "{org} is no longer affiliated: its allies are allies no more."
 NO_ORGS = "none"
 ORG_UNKNOWN = "{org} is not an affiliated organisation of {coop}. Affiliated now: {orgs}."
 ALLY_NO_ORG = "Say which organisation with a line org: <organisation>."
-ALLY_NOT_ALLOWED = "Only a steward of {coop}, or an ally from {org}, can add or remove {org}'s allies."
+ALLY_NOT_ALLOWED = "Only an ally from {org} (or, for its first ally, a steward of {coop}) can add {org}'s allies."
+ALLY_FIRST_ONLY = ("{org} has allies already: only they add its allies. {coop} does not choose who speaks for the "
+                   "movement; a steward adds only an organisation's first ally.")
+UNALLY_NOT_ALLOWED = ("Only an ally from {org} can end an allyship with {org}: {coop} does not choose who speaks for "
+                      "the movement (a vote can disaffiliate {org}).")
 ALLY_IS_MEMBER = "{name} is a member of {coop}: allies come from outside the co-op."
 ALLY_ALREADY = "{name} is already an ally of {coop} from {org}."
 ALLY_OTHER_ORG = "{name} is an ally of {coop} from {other}. To make them an ally from {org}, {prefix}unally {name} first."

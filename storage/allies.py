@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.common import announce, claim, log
 from storage.db import Database
-from storage.errors import AlreadyExists, NotAffiliated, RegisterChanged, SeatedAuditor
+from storage.errors import AlreadyExists, HasAllies, NotAffiliated, RegisterChanged, SeatedAuditor
 from storage.models import Account, Audit, Auditor, Coop, Member, Organisation
 
 # Entries that may become allies: a request to join, or someone once removed. Never an active
@@ -43,12 +43,13 @@ class AllyStore:
     async def add(
         self, coop_id: int, *, org_id: int, member_id: int | None, new_account: tuple[str, str, str] | None,
         by: int, now: datetime, event: tuple[str, str] | None = None,
-        render: Callable[[Member, Organisation], str] | None = None,
+        render: Callable[[Member, Organisation], str] | None = None, first: bool = False,
     ) -> Member:
         """Make a register entry (or someone new, by (platform, user id, display name)) an ally
         of an affiliated organisation. Under the register's lock the organisation and the entry
         are checked again: NotAffiliated, or RegisterChanged when the entry may not become an ally
-        (any more). AlreadyExists("account") if a new account's id was taken meanwhile."""
+        (any more). AlreadyExists("account") if a new account's id was taken meanwhile. With
+        `first`, HasAllies if the organisation has an ally already."""
         try:
             async with self.db.write() as s:
                 await claim(s, event, now)
@@ -56,6 +57,9 @@ class AllyStore:
                 org = await s.get(Organisation, org_id, populate_existing=True)
                 if org is None or org.coop_id != coop_id or org.status != "affiliated":
                     raise NotAffiliated()
+                if first and (await s.execute(select(Member.id).where(
+                        Member.org_id == org.id, Member.status == "ally").limit(1))).first():
+                    raise HasAllies()
                 if member_id is None:
                     # Someone new: unless, meanwhile, the same id got an entry (a second `ally` at once).
                     platform, user_id, name = new_account
@@ -135,7 +139,7 @@ async def disaffiliate(session, coop_id: int, name: str, *, proposal_id: int, no
     """A passed `disaffiliate:` proposal, in its close's transaction: the organisation is
     disaffiliated and every ally of it lapses (status "removed"). Returns the lapsed allies' names;
     nothing changes if it is not affiliated (any more)."""
-    # Golden share: a later issue refuses (or protects) disaffiliating the golden-share holder here.
+    # The golden-share holder reaches here only by a protected decision (handlers.proposals._decide).
     org = (await session.execute(select(Organisation).where(
         Organisation.coop_id == coop_id, Organisation.key == name.casefold()).with_for_update())).scalar_one_or_none()
     if org is None or org.status != "affiliated":

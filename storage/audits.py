@@ -398,14 +398,16 @@ async def settle(s, proposal: Proposal, carried: bool, now: datetime,
 
 
 async def demand(s, proposal: Proposal, before: dict, after: dict, now: datetime,
-                 breach: Callable[[dict, dict, Fraction, datetime], PayBreach | None]) -> Audit | None:
+                 breach: Callable[[dict, dict, Fraction, datetime, int | None], PayBreach | None]) -> Audit | None:
     """A carried amendment changed the co-op's charter from `before` to `after`, in the close's
     transaction, under the co-op row lock the merge took (so the pay read here is the pay a change
     is judged against, and the number is taken one at a time). If `breach`
-    (handlers.audits.cap_breach) finds the wage-ratio cap now below the pay scale's ratio, a pay
-    demand A<n> is recorded: closed at once, its revision due when `breach` says."""
+    (handlers.audits.cap_breach, told the number of a pay demand still pending) finds the
+    wage-ratio cap now below the pay scale's ratio, a pay demand A<n> is recorded: closed at once, its revision due when `breach` says."""
     ratio = ratio_of([Fraction(p.hourly) for p in await current_pay(s, proposal.coop_id)])
-    found = breach(before, after, ratio, now)
+    pending = (await s.execute(select(Audit.number).where(
+        Audit.coop_id == proposal.coop_id, Audit.reason == PAY, Audit.stage == "revision").limit(1))).scalar()
+    found = breach(before, after, ratio, now, pending)
     if found is None:
         return None
     last = (await s.execute(select(func.max(Audit.number)).where(Audit.coop_id == proposal.coop_id))).scalar_one()

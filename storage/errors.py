@@ -39,6 +39,10 @@ class NotAffiliated(StoreError):
     """The organisation is not (or no longer) affiliated with the co-op."""
 
 
+class HasAllies(StoreError):
+    """The organisation has allies already (only they add more)."""
+
+
 class RegisterChanged(StoreError):
     """The register entry is not what the command was decided on (another command changed it
     first): its status and organisation now, for the reply."""

@@ -69,7 +69,7 @@ class PayStore:
         hourly: Fraction, cap: Callable[[Coop], Fraction], by: int, now: datetime,
         refusal: Callable[[Fraction, Fraction], str], event: tuple[str, str] | None = None,
     ) -> PayChange:
-        """Set a member's pay unless the ratio it gives passes the cap (`cap(coop)`, read from the
+        """Set a member's pay unless the ratio it gives passes the cap and is wider than before (`cap(coop)`, read from the
         locked co-op row); a refused change is stored, logged and announced in every room
         (`refusal(ratio, cap)` its words). The co-op row is locked first, so two changes at once
         are judged one after the other, each against the other's result, and against the charter
@@ -78,9 +78,12 @@ class PayStore:
             await claim(s, event, now)
             coop = await s.get(Coop, coop_id, with_for_update=True, populate_existing=True)
             cap = cap(coop)
-            others = [Fraction(p.hourly) for p in await _current(s, coop_id) if p.member_id != member_id]
+            current = await _current(s, coop_id)
+            others = [Fraction(p.hourly) for p in current if p.member_id != member_id]
             ratio = ratio_of([*others, hourly])
-            status = "refused" if ratio > cap else "set"
+            # Past the cap, a change is refused only if it widens the ratio: after a cap was lowered
+            # below the scale, the changes that bring pay back toward it must go through.
+            status = "refused" if ratio > cap and ratio > ratio_of([Fraction(p.hourly) for p in current]) else "set"
             row = Pay(coop_id=coop_id, member_id=member_id, amount=amount, currency=currency, per=per, hours=hours,
                       hourly=str(hourly), ratio=str(ratio), set_at=now, set_by=by, status=status)
             s.add(row)

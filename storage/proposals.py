@@ -219,8 +219,9 @@ class ProposalStore:
     ) -> Proposal:
         """Its author's edit of an open proposal nobody has voted on: its title, text, options,
         kind, ballot, rule, closing time and action change; its card is edited wherever it was
-        posted (the card is rendered from the stored proposal). Raises ProposalNotOpen, or
-        AlreadyVoted once a ballot exists (checked under the proposal's row lock, which a vote
+        posted (the card is rendered from the stored proposal). Raises ProposalNotOpen,
+        AlreadyProtected once the golden share called it in, or AlreadyVoted once a ballot (or an
+        organisation's consent) exists (checked under the proposal's row lock, which a vote
         shares)."""
         async with self.db.write() as s:
             proposal = await still_voting(s, proposal_id, event, now)
@@ -228,6 +229,8 @@ class ProposalStore:
                 raise AlreadyVoted(proposal.number)
             if (await s.execute(select(Consent.id).where(Consent.proposal_id == proposal_id).limit(1))).first():
                 raise AlreadyVoted(proposal.number)  # an organisation has spoken on it: as good as a vote
+            if (proposal.protection or {}).get("by"):
+                raise firewalls.AlreadyProtected()  # called in since the author's edit was read
             if fields.get("protection") is not None:
                 fields["protection"] = await firewalls.freeze(s, proposal.coop_id, fields["protection"], now)
             for name, value in fields.items():
@@ -286,7 +289,7 @@ class ProposalStore:
         now: datetime,
         by: int | None,
         reason: str | None,
-        decide: Callable[[Proposal, list[int], list | None], dict],
+        decide: Callable[[Proposal, list[int], list | None, dict], dict],
         render: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
         judge: Callable | None = None,
@@ -294,7 +297,7 @@ class ProposalStore:
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
         the stored result holds every acknowledged vote and nothing after it; `decide` is given the
-        counts and, for a protected decision, the organisations' voices. `judge` decides what
+        counts, for a protected decision the organisations' voices, and the charter as it stands. `judge` decides what
         the close does to the audit the proposal answers (storage.audits.settle); `breach`, whether
         a carried amendment leaves the wage-ratio cap below the pay scale's ratio, which makes a
         revision due (storage.audits.demand)."""
@@ -305,7 +308,11 @@ class ProposalStore:
                 raise ProposalNotOpen(proposal.status)
             counts = await _counts(s, proposal_id, len(proposal.options))
             voices = await firewalls.voices_in(s, proposal) if proposal.protection is not None else None
-            proposal.result = decide(proposal, counts, voices)
+            # The charter as it stands at the count (a disaffiliation reads who holds the golden share
+            # then, under the co-op's lock, which an amendment of it merges under).
+            charter = (await s.get(Coop, proposal.coop_id, populate_existing=True,
+                                   with_for_update=bool((proposal.action or {}).get("disaffiliate")))).charter
+            proposal.result = decide(proposal, counts, voices, charter)
             if by is None:  # the clock's count: a steward's close that waited for it keeps their name
                 by, reason = proposal.ended_by, proposal.end_reason
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason

@@ -72,9 +72,11 @@ async def test_affiliation_lines_are_checked(chat, clock):
     assert "constitutional" in chat.last and "If passed, Dockers becomes" in chat.last
 
 
-async def test_a_steward_adds_and_removes_allies(chat, clock):
-    """A steward makes a new person (by id) and a pending request allies; `allies` lists them;
-    `unally` ends it."""
+async def test_a_steward_adds_an_organisations_first_ally_and_no_more(chat, clock):
+    """A steward makes a new person (by id) or a pending request an organisation's first ally;
+    `allies` lists them. The co-op does not choose who speaks for the movement: once an
+    organisation has allies, a steward neither adds nor removes any (a puppet ally could consent
+    in its name, and removing its allies could silence the golden share's veto)."""
     await two_orgs(chat, clock)
     assert "carol is now an ally of Red Bakery from Tenants Union (added by alice)" in await told(
         chat, "alice", "/ally carol\norg: tenants union")
@@ -84,10 +86,19 @@ async def test_a_steward_adds_and_removes_allies(chat, clock):
     listing = await chat.say("carol", "/allies")
     assert "• Tenants Union: carol" in listing and "• Food Not Bombs: dave" in listing
     assert "an ally of Red Bakery from Tenants Union" in await chat.say("carol", "/whoami")
-    assert "dave is no longer an ally of Red Bakery (from Food Not Bombs; removed by alice)" in await told(
-        chat, "alice", "/unally dave")
+    assert "Tenants Union has allies already: only they add its allies" in await chat.say(
+        "alice", "/ally puppet\norg: Tenants Union")
+    assert "Only an ally from Food Not Bombs can end an allyship with Food Not Bombs" in await chat.say(
+        "alice", "/unally dave")
+    assert "dave is no longer an ally of Red Bakery (from Food Not Bombs; removed by dave)" in await told(
+        chat, "dave", "/unally dave")
     assert "Your allyship with Red Bakery has ended" in await chat.say("dave", "/allies")
     assert "dave is not an ally" in await chat.say("alice", "/unally dave")
+    # Food Not Bombs has no ally left: a steward may add its first again.
+    assert "erin is now an ally of Red Bakery from Food Not Bombs" in await told(
+        chat, "alice", "/ally erin\norg: Food Not Bombs")
+    register = {m.display_name: m.status for m in await chat.gov.stores.members.register(1)}
+    assert "puppet" not in register
 
 
 async def test_an_ally_adds_and_removes_allies_of_their_own_organisation_only(chat, clock):
@@ -98,11 +109,9 @@ async def test_an_ally_adds_and_removes_allies_of_their_own_organisation_only(ch
     await chat.say("alice", "/ally erin\norg: Food Not Bombs")
     assert "frank is now an ally of Red Bakery from Tenants Union" in await told(
         chat, "carol", "/ally frank\norg: Tenants Union")
-    assert "Only a steward of Red Bakery, or an ally from Tenants Union" in await chat.say(
-        "erin", "/ally gina\norg: Tenants Union")
-    assert "Only a steward of Red Bakery, or an ally from Tenants Union" in await chat.say("erin", "/unally frank")
-    assert "Only a steward of Red Bakery, or an ally from Food Not Bombs" in await chat.say(
-        "m1", "/ally gina\norg: Food Not Bombs")
+    assert "Only an ally from Tenants Union" in await chat.say("erin", "/ally gina\norg: Tenants Union")
+    assert "Only an ally from Tenants Union can end an allyship" in await chat.say("erin", "/unally frank")
+    assert "Only an ally from Food Not Bombs" in await chat.say("m1", "/ally gina\norg: Food Not Bombs")
     assert "frank is no longer an ally" in await told(chat, "carol", "/unally frank")
     assert "carol is no longer an ally" in await told(chat, "carol", "/unally carol")
     register = {m.display_name: m.status for m in await chat.gov.stores.members.register(1)}
@@ -131,7 +140,7 @@ async def test_disaffiliating_lapses_that_organisations_allies(chat, clock):
     has no standing left."""
     names = await two_orgs(chat, clock)
     await chat.say("alice", "/ally carol\norg: Tenants Union")
-    await chat.say("alice", "/ally dave\norg: Tenants Union")
+    await chat.say("carol", "/ally dave\norg: Tenants Union")
     await chat.say("alice", "/ally erin\norg: Food Not Bombs")
     card, result = await decide(chat, clock, names, "disaffiliate: tenants union")
     assert "If passed, Tenants Union is disaffiliated, and every ally of it lapses." in card
@@ -185,8 +194,9 @@ async def test_an_ally_is_known_in_a_direct_chat(gov, clock):
 
 
 async def test_two_ally_commands_for_one_new_person_make_one_entry(gov, clock):
-    """Two stewards add the same new platform id at once: one register entry, one ally, and the
-    other command is told so."""
+    """Two stewards add the same new platform id at once as an organisation's first ally: one
+    register entry, one ally, and the other command is told the organisation has its ally (the
+    first-ally guard, checked under the register's lock)."""
     room = Chat(gov)
     await two_orgs(room, clock)
     await room.say("alice", "/admit m1\nrole: steward")
@@ -195,7 +205,9 @@ async def test_two_ally_commands_for_one_new_person_make_one_entry(gov, clock):
     replies = ["\n".join(r.text for r in rs) for rs in await asyncio.gather(*say)]
     # One is done (announced in the room, so no reply of its own); the other is told so.
     assert sum(r == "" for r in replies) == 1, replies
-    assert sum("already an ally" in r for r in replies) == 1, replies
+    # Told under the lock that the organisation has its ally, or, if it looked after the first
+    # committed, that the newcomer is an ally already.
+    assert sum("has allies already" in r or "already an ally" in r for r in replies) == 1, replies
     assert sum("newcomer is now an ally" in t for t in await room.drain()) == 1
     entries = [m for m in await gov.stores.members.register(1) if m.display_name == "newcomer"]
     assert len(entries) == 1 and entries[0].status == "ally"
@@ -212,7 +224,7 @@ async def test_an_ally_shuffles_a_draw(chat, clock):
     await chat.say("carol", "/shuffle D1 rent strike")
     assert chat.last == "Shuffle 1 for D1, from carol: rent strike"
     assert "1. carol: rent strike" in await chat.say("m1", "/draw D1")
-    await chat.say("alice", "/unally carol")
+    await chat.say("carol", "/unally carol")
     assert "Your allyship with Red Bakery has ended" in await chat.say("carol", "/shuffle D1 again")
 
 
@@ -224,4 +236,6 @@ async def test_an_ally_adds_only_people_new_to_the_register(chat, clock):
     await chat.say("hopeful", "/join")
     assert "only a steward can make them an ally" in await chat.say("carol", "/ally hopeful\norg: Tenants Union")
     assert "pending" in {m.display_name: m.status for m in await chat.gov.stores.members.register(1)}["hopeful"]
-    assert "hopeful is now an ally" in await told(chat, "alice", "/ally hopeful\norg: Tenants Union")
+    # A steward may, as the first ally of an organisation (Tenants Union has carol already).
+    assert "has allies already" in await chat.say("alice", "/ally hopeful\norg: Tenants Union")
+    assert "hopeful is now an ally" in await told(chat, "alice", "/ally hopeful\norg: Food Not Bombs")

@@ -46,7 +46,7 @@ dave: /vote 2 For
 /close 2
 /ally t1
   org: Tenants Union
-/ally t2
+t1: /ally t2
   org: Tenants Union
 /ally c1
   org: Couriers Network

@@ -105,9 +105,11 @@ async def allied_group(tg: ClockedHarness, fake: FakeBotAPI) -> None:
     await affiliate(tg, fake, 2, "Couriers Network")
 
     # Allies by Telegram id, before they ever spoke to the bot.
-    for uid, org in ((TENANTS[0], "Tenants Union"), (TENANTS[1], "Tenants Union"), (COURIER, "Couriers Network")):
-        answer = await tg.say(STEWARD, f"/ally {uid}\norg: {org}")
-        assert answer.startswith(f"{uid} is now an ally of Red Bakery from {org} (added by user1)."), answer
+    # A steward adds each organisation's first ally; its allies add the rest.
+    for by, uid, org in ((STEWARD, TENANTS[0], "Tenants Union"), (TENANTS[0], TENANTS[1], "Tenants Union"),
+                         (STEWARD, COURIER, "Couriers Network")):
+        answer = await tg.say(by, f"/ally {uid}\norg: {org}")
+        assert answer.startswith(f"{uid} is now an ally of Red Bakery from {org} (added by "), answer
     assert answer in sent_to(fake, GROUP)  # the group got the answer
     for uid in (*TENANTS, COURIER):  # they speak: their names are learned
         whoami = await tg.say(uid, "/whoami")
@@ -214,7 +216,7 @@ async def test_a_whole_audit_through_telegram(tg, fake):
     assert "A1: its revision" not in await calendar(tg)
 
     # --- A2: the cooldown leaves A1's auditors out; reformist again, and the deadline passes ---
-    answer = await tg.say(STEWARD, f"/ally {COURIER2}\norg: Couriers Network")
+    answer = await tg.say(COURIER, f"/ally {COURIER2}\norg: Couriers Network")
     assert answer.startswith(f"{COURIER2} is now an ally of Red Bakery"), answer
     assert "ally" in await tg.say(COURIER2, "/whoami")
     auditors, draw, _ = await open_audit(tg, fake, 2)

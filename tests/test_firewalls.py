@@ -190,7 +190,7 @@ async def test_non_holders_cannot_veto_or_consent_and_allies_never_vote(chat, cl
 
 async def test_the_last_word_of_an_organisation_counts(chat, clock):
     names = await movement(chat, clock)
-    assert "is now an ally" in await told(chat, "alice", "/ally frank\norg: Tenants Union")
+    assert "is now an ally" in await told(chat, "carol", "/ally frank\norg: Tenants Union")
     await chat.say("alice", "/propose Sell the bakery\nkind: protected")
     number = number_of(chat.last)
     assert "Tenants Union consents" in await chat.say("carol", f"/consent {number} yes")
@@ -205,7 +205,7 @@ async def test_two_allies_of_one_organisation_at_once_leave_one_voice(chat, cloc
     """The unique (proposal, organisation) guard, raced: two allies speak for one organisation at
     the same moment; one row remains, and it is one of the two."""
     names = await movement(chat, clock)
-    assert "is now an ally" in await told(chat, "alice", "/ally frank\norg: Tenants Union")
+    assert "is now an ally" in await told(chat, "carol", "/ally frank\norg: Tenants Union")
     await chat.say("alice", "/propose Sell the bakery\nkind: protected")
     number = number_of(chat.last)
     said = await asyncio.gather(*(gov.handle_command(CommandReceived(chat.chat, chat.user(who), f"/consent {number} {w}",
@@ -299,3 +299,82 @@ async def test_a_golden_share_holder_disaffiliated_by_a_protected_decision_holds
     assert "Golden share: Federation, no longer affiliated: nobody holds the veto" in await chat.say("m1", "/allies")
     await chat.say("alice", "/propose Sell the bakery\nkind: protected")
     assert "Your allyship with Red Bakery has ended" in await chat.say("erin", f"/veto {number_of(chat.last)} no")
+
+
+# --- found by a hostile review ---
+async def test_a_steward_cannot_silence_the_golden_share_nor_speak_for_organisations(chat, clock):
+    """A hostile steward would remove the golden share's only ally (no veto left) and make puppet
+    accounts allies of every organisation to consent in their names: neither is possible, and
+    the sale fails without the organisations."""
+    names = await movement(chat, clock)
+    await chat.say("alice", "/propose Sell the bakery to X Ltd\nkind: protected")
+    number = number_of(chat.last)
+    for name in names:
+        await chat.say(name, f"/vote {number} For")
+    assert "Only an ally from Federation can end an allyship" in await chat.say("alice", "/unally erin")
+    for i, org in enumerate(ORGS.values()):
+        assert "has allies already" in await chat.say("alice", f"/ally puppet{i}\norg: {org}")
+        assert "not on its register" in await chat.say(f"puppet{i}", f"/consent {number} yes")
+    assert "passed." not in (await counted(chat, clock, days=7, minutes=1)).splitlines()[0]
+
+
+async def test_a_disaffiliation_opened_before_its_organisation_held_the_golden_share_cannot_pass(chat, clock):
+    """A strategic `disaffiliate: Federation`, opened before the Federation held the golden share
+    and counted after, would remove the holder without a protected decision: it changes nothing."""
+    names = await make_coop(chat, 4)
+    for ally, org in ORGS.items():
+        await decide(chat, clock, names, f"affiliate: {org}")
+        await told(chat, "alice", f"/ally {ally}\norg: {org}")
+    await chat.say("alice", "/propose Part ways with the Federation\ndisaffiliate: Federation\ncloses: 9d")
+    parting = number_of(chat.last)
+    assert "strategic" in chat.last
+    await chat.say("alice", "/propose Golden share\namend: golden_share = Federation")
+    golden = number_of(chat.last)
+    for name in names:
+        await chat.say(name, f"/vote {golden} For")
+        await chat.say(name, f"/vote {parting} For")
+    for ally in ORGS:
+        await chat.say(ally, f"/consent {golden} yes")
+    assert "passed" in await counted(chat, clock, days=7, minutes=1)
+    result = await counted(chat, clock, days=2)
+    assert result.startswith(f"Result of #{parting}")
+    assert "failed (its organisation came to hold the golden share: only a protected decision disaffiliates it)" \
+        in result and "no longer affiliated" not in result
+    listing = await chat.say("m1", "/allies")
+    assert "Golden share: Federation" in listing and "no longer affiliated" not in listing
+
+
+async def test_an_edit_racing_a_call_in_does_not_undo_it(chat, clock, monkeypatch):
+    """Two processes: the author's edit read the proposal before the golden share's call-in
+    committed, and writes after it. The store refuses it under the proposal's lock."""
+    await movement(chat, clock)
+    await chat.say("m1", "/propose Sell the bakery to X Ltd\ncloses: 2h", event_id="m1-sale")
+    number = int(number_of(chat.last))
+    store = chat.gov.stores.proposals
+    stale = await store.get(1, number)
+    await told(chat, "erin", f"/protect {number}")
+
+    async def opened_by(coop_id, source):  # the edit's read, made before the call-in committed
+        return stale if source == "m1-sale" else None
+
+    monkeypatch.setattr(store, "opened_by", opened_by)
+    answer = await chat.say("m1", "/propose Sell the bakery to X Ltd\ncloses: 2h", event_id="m1-edit",
+                            corrects="m1-sale")
+    assert "can no longer be edited" in answer
+    p = await store.get(1, number)
+    assert p.kind == "protected" and p.protection["by"]["org"] == "Federation"
+
+
+async def test_redelivered_consents_and_vetoes_count_once(chat, clock):
+    await movement(chat, clock)
+    await chat.say("alice", "/propose Sell the bakery\nkind: protected")
+    number = number_of(chat.last)
+    await chat.say("carol", f"/consent {number} yes", event_id="c-yes")
+    await chat.say("carol", f"/consent {number} no", event_id="c-no")
+    await chat.say("carol", f"/consent {number} yes", event_id="c-yes")  # the platform delivers it again
+    p = await chat.gov.stores.proposals.get(1, int(number))
+    assert await consents(chat.gov, p.id) == [False]
+    await chat.say("erin", f"/veto {number} no sale", event_id="v1")
+    await chat.say("erin", f"/veto {number} no sale", event_id="v1")
+    await chat.drain()
+    assert sum(t.startswith(f"Result of #{number}") for t in chat.announced) == 1

@@ -224,7 +224,7 @@ async def test_two_closes_of_one_coop_at_once_get_distinct_leaves(chat):
     async def close(number: int):
         p = await stores.proposals.get(coop.id, number)
         return await stores.proposals.close(p.id, now=now, by=None, reason=None,
-                                            decide=lambda q, counts, voices: {"counts": counts}, render=lambda q: "")
+                                            decide=lambda q, counts, *_: {"counts": counts}, render=lambda q: "")
 
     closed = await asyncio.gather(close(1), close(2))
     leaves = await stores.minutes.leaves(coop.id)

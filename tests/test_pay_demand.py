@@ -148,7 +148,7 @@ async def test_a_second_run_or_close_makes_no_second_demand_nor_assembly(chat, c
     assert await close_due(stores, clock.now(), chat.gov.before_close) == 0
     p = (await stores.proposals.list(1))[-1]
     with pytest.raises(ProposalNotOpen):
-        await stores.proposals.close(p.id, now=clock.now(), by=None, reason=None, decide=lambda q, c, v: q.result,
+        await stores.proposals.close(p.id, now=clock.now(), by=None, reason=None, decide=lambda q, c, *_: q.result,
                                      render=lambda q: "", judge=audits.settlement, breach=audits.cap_breach)
     assert await pay_demands(stores) == 1
     demand = await stores.audits.get(1, 1)
@@ -179,7 +179,7 @@ async def test_a_pay_demand_is_not_an_audit_for_the_auditors_cooldown(chat, cloc
     p = (await chat.gov.stores.proposals.list(1))[-1]
     clock.advance(days=8, minutes=1)
     await chat.gov.stores.proposals.close(
-        p.id, now=clock.now(), by=None, reason=None, decide=lambda q, c, v: {"passed": True, "carried": True},
+        p.id, now=clock.now(), by=None, reason=None, decide=lambda q, c, *_: {"passed": True, "carried": True},
         render=lambda q: "closed", judge=audits.settlement, breach=audits.cap_breach)
     assert "A2 of Red Bakery (pay cap breach)" in await chat.say("m1", "/audit A2")
     answer = await chat.say("alice", "/audit start")
@@ -192,3 +192,37 @@ async def test_a_pay_demand_is_not_an_audit_for_the_auditors_cooldown(chat, cloc
     assert (await chat.gov.stores.audits.previous(1, a3.number)).number == a1.number
     # A second start while A3 runs names A3, not the demand.
     assert "Liberation audit A3 is under way" in await chat.say("alice", "/audit start")
+
+
+# --- found by a hostile review ---
+async def test_a_demand_can_be_met_by_pay_changes_when_two_share_the_top_pay(chat, clock):
+    """With two members at the top pay, each cut toward the lowered cap leaves the ratio past it
+    for a moment: it is set, not refused, since it does not widen the ratio."""
+    await make_coop(chat, 3)
+    for who, amount in (("alice", 25), ("m1", 25), ("m2", 10)):
+        await chat.say("alice", f"/pay {who} {amount}")
+    await amend_cap(chat, "2")
+    before = len(chat.announced)
+    assert "refused" not in await chat.say("alice", "/pay alice 20")
+    assert "refused" not in await chat.say("alice", "/pay m1 20")
+    assert not [t for t in chat.announced[before:] if "was refused" in t]
+    scale = await chat.say("alice", "/pay")
+    assert "refused" not in scale and "1 : 2.0" in scale
+    # A change that widens the ratio past the cap is still refused.
+    await chat.say("alice", "/pay m1 30")
+    assert "A pay change for m1 to 30.00 EUR an hour was refused: it would make the ratio 1 : 3.0" in chat.last
+
+
+async def test_a_cap_changed_again_while_a_demand_is_pending_makes_no_second_demand(chat, clock):
+    """Ratio 1 : 2.5, the cap lowered to 2 (A1), then raised to 2.2, still below: A1's revision
+    answers both; one demand, and, missed, one emergency assembly."""
+    await make_coop(chat, 3)
+    await paid(chat)
+    await amend_cap(chat, "2")
+    await amend_cap(chat, "2.2")
+    assert await pay_demands(chat.gov.stores) == 1
+    posted = []
+    for _ in range(6):
+        clock.advance(days=8)
+        posted += await tick(chat)
+    assert len([t for t in posted if t.startswith("Proposal #") and "Keep the current stewards" in t]) == 1

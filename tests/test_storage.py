@@ -142,7 +142,7 @@ async def test_a_failed_write_leaves_nothing_behind(gov):
 
     with pytest.raises(RuntimeError):
         await gov.stores.proposals.close(
-            pid, now=gov.clock.now(), by=None, reason=None, decide=lambda p, c, v: {"counts": c}, render=broken_render
+            pid, now=gov.clock.now(), by=None, reason=None, decide=lambda p, c, *_: {"counts": c}, render=broken_render
         )
     p = await gov.stores.proposals.get_by_id(pid)
     assert (p.status, p.result) == ("open", None)
