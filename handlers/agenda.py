@@ -1,10 +1,10 @@
-"""The `calendar` verb: coming deadlines, audits and sunset votes, in the co-op's timezone."""
+"""The `calendar` verb: coming deadlines, audits, sunset votes, mirror shifts and drills, in the co-op's timezone."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from handlers import audits, texts
+from handlers import audits, rituals, texts
 from handlers.calendar import cycle
 from handlers.charter import Charter
 from handlers.context import Context
@@ -28,6 +28,10 @@ def calendar_items(coop: Coop, open_proposals: list[Proposal], now: datetime) ->
     items.append((audits.next_at, texts.CALENDAR_AUDIT.format(offsets=offsets)))
     sunsets = cycle(coop.founded_at, charter.tz, charter.sunset_every_months, now)
     items.append((sunsets.next_at, texts.CALENDAR_SUNSET.format(title=texts.SUNSET_TITLE)))
+    mirrors = cycle(coop.founded_at, charter.tz, charter.mirror_every_months, now)
+    items.append((mirrors.next_at, texts.CALENDAR_MIRROR))
+    drills = cycle(coop.founded_at, charter.tz, charter.drill_every_months, now)
+    items.append((drills.next_at, texts.CALENDAR_DRILL))
     return items
 
 
@@ -38,5 +42,7 @@ async def calendar(ctx: Context, call: Call) -> list[Reply]:
     for audit in await ctx.stores.audits.list(ctx.coop.id):
         if audit.status != "closed" or audit.stage in ("revision", "assembly"):
             items += audits.calendar_items(audit, await ctx.stores.audits.assembly(audit.id))
+    for ritual in await ctx.stores.rituals.list(ctx.coop.id):
+        items += rituals.calendar_items(ritual)
     charter, lapsed = ctx.charter, ctx.mandate_note().strip() or None
     return [Reply(texts.calendar_text(ctx.coop.name, charter.timezone, items, charter.tz, lapsed))]

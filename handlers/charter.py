@@ -32,6 +32,8 @@ DEFAULT_RULES = {
 # A protected decision stays open at least this long (the organisations need time to consent).
 PROTECTED_MIN = timedelta(days=7)
 
+DEFAULT_FORMATS = ("small circles", "walking debate", "written confessions", "stories from allied struggles")
+
 DEFAULT_FUNDS = (
     ("strike and mutual aid", 1),
     ("independent media", 1),
@@ -369,6 +371,54 @@ class Organisation(Value):
         return value or texts.NO_ORGS
 
 
+@dataclass(frozen=True)
+class Names(Value):
+    """`a | b | c`: one to `most` distinct names (a mirror shift's formats), each at most `limit` long."""
+
+    most: int
+    limit: int
+    py: ClassVar[type] = tuple
+
+    def parse(self, text: str, key: str) -> tuple[str, ...]:
+        names: list[str] = []
+        for part in text.split("|"):
+            name = one_line(part)
+            if not name:
+                raise BadAmendment(texts.AMEND_NOT_NAMES.format(text=_quoted(text)))
+            if len(name) > self.limit:
+                raise BadAmendment(texts.AMEND_NAME_LONG.format(limit=self.limit, length=len(name)))
+            if any(name.casefold() == known.casefold() for known in names):
+                raise BadAmendment(texts.AMEND_NAME_TWICE.format(name=name))
+            names.append(name)
+        if len(names) > self.most:
+            raise BadAmendment(texts.AMEND_NAMES_COUNT.format(key=key, most=self.most, count=len(names)))
+        return tuple(names)
+
+    def dump(self, value) -> tuple:
+        return (list(value),)
+
+    def load(self, *leaves) -> tuple[str, ...]:
+        return tuple(leaves[0])
+
+    def show(self, value) -> str:
+        return " | ".join(value)
+
+
+@dataclass(frozen=True)
+class HalfOrCount(Count):
+    """A whole number, or `half` (of the register, counted when it is used)."""
+
+    py: ClassVar[type] = object
+
+    def parse(self, text: str, key: str):
+        if text.strip().lower() in texts.HALF_WORDS:
+            return "half"
+        return super().parse(text, key)
+
+    def show(self, value) -> str:
+        return texts.HALF_THE_REGISTER if value == "half" else super().show(value)
+
+
 @lru_cache(maxsize=1)
 def _zones() -> dict[str, str]:
     """Every IANA zone name by its case-folded spelling (phones capitalise at will)."""
@@ -462,6 +512,15 @@ KEYS: tuple[CharterKey, ...] = (
                ("bodies.threshold", "bodies.strict"), firewall=True),
     # The affiliated organisation whose allies may veto protected decisions and call proposals in.
     CharterKey("golden_share", "golden_share", Organisation(120), None, ("golden_share",), firewall=True),
+    # Rituals of self-critique (SPEC "Rituals"): mirror shifts and adversary drills, from founding.
+    CharterKey("mirror_every", "mirror_every_months", MONTHS, 3, ("mirror_every_months",)),
+    CharterKey("mirror_formats", "mirror_formats", Names(most=10, limit=100), DEFAULT_FORMATS, ("mirror_formats",)),
+    # Whoever facilitated one of the last n shifts is not drawn again ("half": half the register).
+    CharterKey("facilitator_cooldown", "facilitator_cooldown", HalfOrCount(0, 1000, "shift", "shifts"), "half",
+               ("facilitator_cooldown",)),
+    CharterKey("drill_every", "drill_every_months", MONTHS, 12, ("drill_every_months",)),
+    CharterKey("drill_team", "drill_team", Count(1, 12, "member", "members"), 3, ("drill_team",)),
+    CharterKey("drill_days", "drill_days", Count(1, 60, "day", "days"), 7, ("drill_days",)),
 )
 FIREWALL_KEYS = tuple(k.name for k in KEYS if k.firewall)
 

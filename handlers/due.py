@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -19,6 +19,7 @@ from storage.outbox import SCHEDULE, Scheduled
 from storage.stores import Stores
 
 DIRECT_PLATFORMS = ("telegram", "console")  # where a member can be written to directly by id
+MIRROR_REMINDERS = (timedelta(days=7), timedelta(days=1))  # before each mirror shift (SPEC "Rituals")
 DEADLINE_CLAIM = "deadline:"  # claim keys of deadline reminders: deadline:<proposal id>:<offset s>
 
 
@@ -168,6 +169,9 @@ class CalendarPlan:
     audits: Cycle
     sunsets: Cycle
     reached: tuple[timedelta, ...]
+    mirrors: Cycle | None = None
+    drills: Cycle | None = None
+    mirror_reached: tuple[timedelta, ...] = ()
 
     def holds(self, view: CoopView, now: datetime) -> bool:
         return self.founded_at == view.founded_at and self.text == view.text and self.start <= now < self.until
@@ -180,8 +184,14 @@ def plan_calendar(view: CoopView, now: datetime) -> CalendarPlan:
     sunsets = cycle(view.founded_at, tz, charter.sunset_every_months, now)
     moments = {o: before(audits.next_at, tz, o) for o in charter.audit_reminders}
     reached = tuple(o for o in charter.audit_reminders if moments[o] <= now)
-    until = min([audits.next_at, sunsets.next_at, *(m for m in moments.values() if m > now)])
-    return CalendarPlan(view.founded_at, view.text, now, until, audits, sunsets, reached)
+    mirrors = cycle(view.founded_at, tz, charter.mirror_every_months, now)
+    drills = cycle(view.founded_at, tz, charter.drill_every_months, now)
+    mirror_moments = {o: before(mirrors.next_at, tz, o) for o in MIRROR_REMINDERS}
+    mirror_reached = tuple(o for o in MIRROR_REMINDERS if mirror_moments[o] <= now)
+    until = min([audits.next_at, sunsets.next_at, mirrors.next_at, drills.next_at,
+                 *(m for m in [*moments.values(), *mirror_moments.values()] if m > now)])
+    return CalendarPlan(view.founded_at, view.text, now, until, audits, sunsets, reached, mirrors, drills,
+                        mirror_reached)
 
 
 @dataclass(frozen=True)
@@ -193,17 +203,26 @@ class CalendarClaims:
     reminders: Mapping[timedelta, str]
     latest: timedelta | None
     sunset: str | None
+    mirror: str | None = None  # the mirror shift that fell due
+    mirror_reminders: Mapping[timedelta, str] = field(default_factory=dict)
+    drill: str | None = None  # the adversary drill that fell due
 
     def keys(self) -> list[str]:
-        return [k for k in (self.notice, *self.reminders.values(), self.sunset) if k is not None]
+        return [k for k in (self.notice, *self.reminders.values(), self.sunset, self.mirror,
+                            *self.mirror_reminders.values(), self.drill) if k is not None]
 
 
 def calendar_claims(coop_id: int, plan: CalendarPlan) -> CalendarClaims:
+    mirrors, drills = plan.mirrors, plan.drills
     return CalendarClaims(
         notice=f"audit:{coop_id}:{plan.audits.last_n}:0" if plan.audits.last_n >= 1 else None,
         reminders={o: f"audit:{coop_id}:{plan.audits.next_n}:{int(o.total_seconds())}" for o in plan.reached},
         latest=min(plan.reached) if plan.reached else None,
         sunset=f"sunset:{coop_id}:{plan.sunsets.last_n}" if plan.sunsets.last_n >= 1 else None,
+        mirror=f"mirror:{coop_id}:{mirrors.last_n}:0" if mirrors and mirrors.last_n >= 1 else None,
+        mirror_reminders={o: f"mirror:{coop_id}:{mirrors.next_n}:{int(o.total_seconds())}"
+                          for o in plan.mirror_reached} if mirrors else {},
+        drill=f"drill:{coop_id}:{drills.last_n}:0" if drills and drills.last_n >= 1 else None,
     )
 
 
@@ -219,13 +238,15 @@ class CalendarWork:
     skip: tuple[str, ...]  # audit reminders superseded by a later one
     sunsets: tuple[SunsetDue, ...]  # sunset votes to open
     audits: tuple[tuple[int, str], ...] = ()  # audits falling due: (co-op id, claim key)
+    mirrors: tuple[tuple[int, str], ...] = ()  # mirror shifts falling due: (co-op id, claim key)
+    drills: tuple[tuple[int, str], ...] = ()  # adversary drills falling due
 
 
 def calendar_due(
     work: Iterable[tuple[CoopView, CalendarPlan, CalendarClaims]], done: set[str], now: datetime
 ) -> CalendarWork:
     """What the plans ask for that `done` (the claims already recorded) does not hold."""
-    send, skip, sunsets, audits = [], [], [], []
+    send, skip, sunsets, audits, mirrors, drills = [], [], [], [], [], []
     for view, plan, claims in work:
         tz = view.charter.tz
         if claims.notice is not None and claims.notice not in done:
@@ -238,7 +259,20 @@ def calendar_due(
             send.append(Scheduled(claims.reminders[claims.latest], view.id, "audit", text))
         if claims.sunset is not None and claims.sunset not in done:
             sunsets.append(SunsetDue(view, claims.sunset))
-    return CalendarWork(tuple(send), tuple(skip), tuple(sunsets), tuple(audits))
+        if claims.mirror is not None and claims.mirror not in done:
+            mirrors.append((view.id, claims.mirror))  # the shift begins (handlers.mirror.start_due)
+        if claims.drill is not None and claims.drill not in done:
+            drills.append((view.id, claims.drill))
+        if claims.mirror_reminders:
+            # As audit reminders: the latest reached is sent once, those it supersedes are skipped.
+            latest = min(claims.mirror_reminders)
+            skip += [k for o, k in claims.mirror_reminders.items() if o != latest and k not in done]
+            if claims.mirror_reminders[latest] not in done:
+                text = texts.MIRROR_REMINDER.format(coop=view.name, left=texts.span(plan.mirrors.next_at - now),
+                                                    when=texts.when(plan.mirrors.next_at, tz),
+                                                    prefix=texts.PREFIX_MARK)
+                send.append(Scheduled(claims.mirror_reminders[latest], view.id, "ritual", text))
+    return CalendarWork(tuple(send), tuple(skip), tuple(sunsets), tuple(audits), tuple(mirrors), tuple(drills))
 
 
 async def open_sunset_vote(stores: Stores, coop: Coop | CoopView, charter: Charter, now: datetime, key: str) -> None:

@@ -122,6 +122,8 @@ async def protect(ctx: Context, call: Call) -> list[Reply]:
         raise Conflict(texts.PROTECT_ALREADY.format(number=p.number))
     if p.author_id is None:
         raise NotAllowed(texts.PROTECT_MANDATED.format(number=p.number))
+    if p.purpose == "drill":
+        raise Conflict(texts.PROTECT_DRILL.format(number=p.number))
     charter, name, org = ctx.charter, ctx.member.display_name, ctx.ally_of
     rule = charter.rule("protected")
 

@@ -44,13 +44,14 @@ def _tz(coop) -> ZoneInfo:
 
 
 async def prepare(
-    stores: Stores, coop_id: int, *, purpose: str, seats: int, pool: Sequence[Member],
+    stores: Stores, coop_id: int, *, purpose: str, seats: int, pool: Sequence[Member | str],
     excluded: Sequence[tuple[str, str]] = (), at: datetime, by: int | None = None, source: str = "members",
     organisations: Mapping[int, str] | None = None,
 ) -> DrawSpec:
-    """A draw from `pool` (in register order) with a fresh secret committed to, ready to announce.
-    `excluded` is (name, reason) for everyone left out and why; `organisations` (member id → name)
-    limits the draw to one seat per organisation, and the pool as announced shows each one's."""
+    """A draw from `pool` (members in register order, or names of things, such as a mirror shift's
+    formats, with no id) with a fresh secret committed to, ready to announce. `excluded` is
+    (name, reason) for everyone left out and why; `organisations` (member id → name) limits the
+    draw to one seat per organisation, and the pool as announced shows each one's."""
     if seats < 1 or not pool:
         raise ValueError(f"a draw needs a seat and someone to draw ({seats} seats, pool of {len(pool)})")
     coop = await stores.coops.get(coop_id)
@@ -58,6 +59,9 @@ async def prepare(
     secret = draws.new_secret()
     entries = []
     for m in pool:
+        if isinstance(m, str):
+            entries.append({"id": None, "name": m})
+            continue
         entry = {"id": m.id, "name": m.display_name}
         if organisations and organisations.get(m.id):
             entry["org"] = organisations[m.id]

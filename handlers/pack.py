@@ -134,12 +134,27 @@ async def mandate(p: Period) -> str:
     return texts.pack_section(texts.PACK_MANDATE, lines)
 
 
+async def _rituals(p: Period, kind: str) -> list:
+    return [r for r in await p.stores.rituals.list(p.coop.id, kind) if p.since <= r.started_at <= p.until]
+
+
 async def mirror_shifts(p: Period) -> str:
-    return texts.pack_section(texts.PACK_MIRROR, [])  # mirror shifts come later
+    """Each shift of the period: when, who facilitated, in what format, how many confessions were read."""
+    names = await p.stores.members.names([r.facilitator_id for r in await _rituals(p, "mirror") if r.facilitator_id])
+    lines = [texts.PACK_MIRROR_LINE.format(
+        number=r.number, when=texts.when(r.started_at, p.charter.tz), facilitator=names.get(r.facilitator_id, "?"),
+        format=r.format or "?", redesigned=texts.MIRROR_SHOW_REDESIGNED if r.redesigned else "",
+        confessions=texts.plural(r.confessions_read or 0, "confession", "confessions"))
+        for r in await _rituals(p, "mirror") if r.status != "drawing"]
+    return texts.pack_section(texts.PACK_MIRROR, lines)
 
 
 async def drills(p: Period) -> str:
-    return texts.pack_section(texts.PACK_DRILLS, [])  # adversary drills come later
+    """Each adversary drill of the period with its record (or that it is under way)."""
+    lines = [texts.drill_record(r.number, p.coop.name, r.record) if r.record is not None
+             else texts.PACK_DRILL_RUNNING.format(number=r.number, when=texts.when(r.started_at, p.charter.tz))
+             for r in await _rituals(p, "drill")]
+    return texts.pack_section(texts.PACK_DRILLS, lines)
 
 
 async def timeline(p: Period) -> str:

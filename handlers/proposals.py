@@ -305,6 +305,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + texts.settled(settled)
     if p.protection is not None:
         text += "\n" + texts.protected_result(p.result)
+    if p.purpose == "drill":
+        text += "\n" + texts.DRILL_RESULT
     if (p.action or {}).get("amend") and carried:
         text += "\n" + texts.AMENDED.format(changes="; ".join(p.action["said"]))
     if breach := p.result.get("pay_breach"):

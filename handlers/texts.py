@@ -366,6 +366,8 @@ def action_lines(action: dict | None) -> list[str]:
     """What a proposal would change if it passes, as its card says."""
     if not action:
         return []
+    if "drill" in action:
+        return [DRILL_CARD.format(number=action["drill"])]
     if "amend" in action:
         if "changes" not in action:  # proposed before cards showed before and after
             return [AMEND_CARD] + [f"• {said}" for said in action.get("said", [])]
@@ -815,7 +817,15 @@ CHARTER_WORDS = {
     "open_pay": "Pay: {value}.",
     "bodies_threshold": "A protected decision needs {value} of the affiliated organisations to consent.",
     "golden_share": "Golden share (veto over protected decisions): {value}.",
+    "mirror_every": "Mirror shift every {value} from founding.",
+    "mirror_formats": "Mirror shift formats, one drawn each time (never the last used): {value}.",
+    "facilitator_cooldown": "Whoever facilitated one of the last {value} is not drawn to facilitate again.",
+    "drill_every": "Adversary drill every {value} from founding.",
+    "drill_team": "Each drill's red team: {value}, drawn by lot.",
+    "drill_days": "A drill's red team tempts for {value}.",
 }
+HALF_WORDS = ("half", "half the register")
+HALF_THE_REGISTER = "half the register's number of shifts"
 SPLIT_WORDS = {"equal": "equal shares", "hours": "by recorded hours"}
 WAIVER_WORDS = {True: "a passed proposal may waive one member's vow", False: "no vow may be waived"}
 OPEN_PAY_WORDS = {True: "open, every member sees everyone's", False: "closed, members see the ratio and their own"}
@@ -840,6 +850,10 @@ AMEND_NOT_WHOLE = "'{text}' is not a whole number of {unit}"
 AMEND_NOT_FUND = "'{text}' is not a fund (write name=weight | name=weight)"
 AMEND_FUND_NAME = "a fund's name can be at most {limit} characters ({length} given)"
 AMEND_ORG_NAME = "an organisation's name can be at most {limit} characters ({length} given)"
+AMEND_NOT_NAMES = "'{text}' is not a list of names separated by |"
+AMEND_NAME_LONG = "a name can be at most {limit} characters ({length} given)"
+AMEND_NAME_TWICE = "{name} is given twice"
+AMEND_NAMES_COUNT = "{key} takes at most {most} names ({count} given)"
 AMEND_NOT_WEIGHT = "the weight of {name} must be a whole number, not '{text}'"
 AMEND_WEIGHT_BOUND = "the weight of {name} must be from {low} to {high}"
 AMEND_FUND_TWICE = "the fund {name} is given twice"
@@ -930,6 +944,8 @@ PACK_CALLED_IN_LINE = "#{number} called in as protected by {name} for {org} on {
 PACK_MANDATE = "The mandate"
 PACK_MIRROR = "Mirror shifts"
 PACK_DRILLS = "Drills"
+PACK_MIRROR_LINE = "Mirror shift {number} on {when}: facilitated by {facilitator}, format {format}{redesigned}; {confessions} read"
+PACK_DRILL_RUNNING = "Adversary drill {number}, begun {when}: under way"
 PACK_TIMELINE = "The drift timeline"
 
 PACK_SHARE = "The charter's movement share: {share}."
@@ -1222,3 +1238,87 @@ PACK_PAY_CHANGES = "Pay changes in the period:"
 def pay_words(per: str, amount: str, hours: int | None) -> str:
     """`18.50 EUR an hour`, `2,400.00 EUR a month (160 hours)`."""
     return PAY_PER[per].format(amount=amount, hours=hours)
+
+
+# --- rituals: mirror shifts and adversary drills (SPEC "Rituals") ---
+MIRROR_REMINDER = ("Mirror shift of {coop} in {left} ({when}): production halts for reflection. A facilitator and a "
+                   "format are drawn by lot; the newest member speaks first. Until then you may {prefix}confess in a "
+                   "direct chat with me.")
+MIRROR_STARTED = ("MIRROR SHIFT {number} of {coop}: production halts for reflection. The facilitator (D{facilitator}) "
+                  "and the format (D{format}) are drawn by lot at {when}; add your randomness with {prefix}shuffle.")
+FACILITATOR_PURPOSE = "facilitator of mirror shift {number}"
+FORMAT_PURPOSE = "format of mirror shift {number}"
+FACILITATOR_REASON = "facilitated mirror shift {number} (facilitator_cooldown)"
+FORMAT_REASON_LAST = "the last shift's format"
+MIRROR_OPENED = ("Mirror shift {number} of {coop}: {facilitator} facilitates (D{draw}), in the format {format} "
+                 "(D{format_draw}).\nSpeaking order, newest member first:\n{order}\nThe facilitator may redesign the "
+                 "format with {prefix}format <text> and reads the anonymous confessions with {prefix}confessions. "
+                 "The shift ends {ends}.")
+MIRROR_NO_FACILITATOR = "nobody (the one drawn is no longer a member)"
+MIRROR_REDESIGNED = "Mirror shift {number}: {name}, its facilitator, redesigned the format: {format}"
+MIRROR_CLOSED = "Mirror shift {number} of {coop} is over; production resumes.{confessions}"
+MIRROR_CONFESSIONS_READ = " {count} read aloud."
+MIRROR_SHOW_NEXT = "Next mirror shift of {coop}: {when} (every {every})."
+MIRROR_SHOW_DRAWING = ("Mirror shift {number} of {coop} has begun: the facilitator (D{draw}) and the format "
+                       "(D{format_draw}) are drawn at {when}.")
+MIRROR_SHOW_OPEN = ("Mirror shift {number} of {coop}, until {ends}: {facilitator} facilitates, in the format "
+                    "{format}{redesigned}.\nSpeaking order, newest member first:\n{order}")
+MIRROR_SHOW_REDESIGNED = " (redesigned by the facilitator)"
+MIRROR_SHOW_LAST = "Last: mirror shift {number} on {when}, facilitated by {facilitator}, in the format {format}."
+MIRROR_SHOW_WAITING = "{count} waiting to be read at the next shift."
+FORMAT_EMPTY = "Say the new format: format <text>."
+FORMAT_TOO_LONG = "A format can be at most {limit} characters ({length} given)."
+FORMAT_NO_SHIFT = "No mirror shift of {coop} is under way: the format is redesigned during one, by its facilitator."
+FORMAT_NOT_FACILITATOR = "Only {name}, the facilitator of mirror shift {number}, can redesign its format."
+RITUAL_STATES = {"drawing": "its draws are not made yet", "over": "it is over", "closed": "it is over"}
+FORMAT_NOT_OPEN = "Mirror shift {number}'s format cannot be redesigned now: {state}."
+FORMAT_DONE = "The format of mirror shift {number} is now: {format}"
+
+DRILL_STARTED = ("ADVERSARY DRILL {number} of {coop}: a red team of {team} is drawn by lot at {when} (D{draw}). For "
+                 "{days} after, its members may tempt the collective with compromises ({prefix}tempt <title>); vote on "
+                 "each as on any proposal. It is a rehearsal: nothing a temptation says takes effect.")
+RED_TEAM_PURPOSE = "red team of adversary drill {number}"
+DRILL_OPENED = ("The red team of adversary drill {number} of {coop}: {team} (D{draw}). Until {ends} they may "
+                "{prefix}tempt <title> (other lines: the temptation); every member votes on it, and practises refusal.")
+DRILL_NO_TEAM = "nobody (those drawn are no longer members)"
+DRILL_RECORD = ("Adversary drill {number} of {coop} is over. The red team put {temptations}: {refused} refused, "
+                "{accepted} accepted{withdrawn}. Mean turnout {turnout}; median time to decide {decide}.{accepted_list}")
+DRILL_RECORD_WITHDRAWN = ", {count} withdrawn"
+DRILL_RECORD_ACCEPTED = "\nAccepted: {items}."
+DRILL_NO_DECISIONS = "no vote cast"
+
+
+def drill_record(number: int, coop: str, record: dict) -> str:
+    """A drill's record as posted at its end (and shown by `drill` and the audit pack)."""
+    accepted = record["accepted"]
+    return DRILL_RECORD.format(
+        number=number, coop=coop, temptations=plural(record["temptations"], "temptation", "temptations"),
+        refused=len(record["refused"]), accepted=len(accepted),
+        withdrawn=DRILL_RECORD_WITHDRAWN.format(count=len(record["withdrawn"])) if record["withdrawn"] else "",
+        turnout=percent(Fraction(record["turnout"])) if record["turnout"] is not None else PACK_NONE,
+        decide=span(timedelta(seconds=record["median_decide_s"])) if record["median_decide_s"] is not None
+        else DRILL_NO_DECISIONS,
+        accepted_list=DRILL_RECORD_ACCEPTED.format(items="; ".join(f"#{n} {t}" for n, t in accepted))
+        if accepted else "")
+
+
+DRILL_SHOW_NEXT = "Next adversary drill of {coop}: {when} (every {every})."
+DRILL_SHOW_DRAWING = "Adversary drill {number} of {coop} has begun: its red team (D{draw}) is drawn at {when}."
+DRILL_SHOW_OPEN = "Adversary drill {number} of {coop}, until {ends}: the red team is {team}.\nTemptations: {items}"
+DRILL_SHOW_LAST = "Last: adversary drill {number} on {when}: {summary}"
+DRILL_ITEM = "#{number} {title} ({state})"
+DRILL_NONE_YET = "none yet"
+DRILL_STATES = {"open": "open", "passed": "accepted", "failed": "refused", "withdrawn": "withdrawn"}
+TEMPT_NO_DRILL = "No adversary drill of {coop} is under way: the red team tempts during one (see {prefix}drill)."
+TEMPT_NOT_TEAM = "Only the red team of adversary drill {number} ({team}) can tempt the collective."
+TEMPT_TOO_LATE = "Adversary drill {number} ends {ends}: too soon for another temptation to be decided."
+TEMPT_ACTION = ("A temptation changes nothing, whatever the vote: '{key}:' lines are refused (write the compromise "
+                "as its text).")
+DRILL_CARD = ("DRILL (adversary drill {number}): a temptation from the red team. Vote on it as on any proposal and "
+              "practise refusal; whatever the result, nothing takes effect.")
+DRILL_RESULT = "DRILL: a rehearsal; nothing takes effect."
+CALENDAR_MIRROR_ENDS = "mirror shift {number} ends"
+CALENDAR_DRILL_ENDS = "adversary drill {number} ends: its record is posted"
+CALENDAR_MIRROR = "mirror shift: production halts for reflection (reminders 7d and 1d before)"
+CALENDAR_DRILL = "adversary drill: a red team is drawn by lot"
+PROTECT_DRILL = "#{number} is a temptation of an adversary drill: it changes nothing, so there is nothing to protect."

@@ -60,6 +60,12 @@ class Reply:
     # not, so an adapter short of messages (Telegram: ~20 a minute in a group) need not send it.
     notice: str | None = None
     folded: bool = False
+    # A picture sent with the text where the platform can (the timeline): PNG bytes and a file name.
+    image: bytes | None = None
+    image_name: str | None = None
+    # The command this answers is deleted (or redacted) from the chat where the platform allows:
+    # a confession must not stay in a direct chat, tied to its sender.
+    erase_command: bool = False
 
 
 @dataclass(frozen=True)

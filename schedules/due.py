@@ -10,7 +10,9 @@ from handlers.due import (
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
 from handlers.audits import audits_due, revision_reminders, start_due
+from handlers import drills, mirror
 from handlers.lottery import draw_due
+from handlers.rituals import rituals_due
 from handlers.ports import LastLooks
 from handlers.proposals import close_due
 from schedules.state import DueState
@@ -35,6 +37,7 @@ async def run_due(
     await close_due(stores, now, before_close)
     await draw_due(stores, now)
     await audits_due(stores, now)
+    await rituals_due(stores, now)
     changed = await state.refresh(stores)
     full = (changed or state.since is None or now < state.since or state.full_at is None
             or now - state.full_at >= FULL_LOOK_EVERY)
@@ -56,7 +59,8 @@ async def next_due(stores: Stores, now: datetime, state: DueState) -> datetime |
     draw = await stores.draws.next_at(now)
     audit = await stores.audits.next_at(now, lambda a: [at for _, at in revision_reminders(state.coops[a.coop_id].charter, a)]
                                         if a.coop_id in state.coops else [])
-    return min(moments + [m for m in (reminder, draw, audit) if m is not None], default=None)
+    ritual = await stores.rituals.next_at(now)
+    return min(moments + [m for m in (reminder, draw, audit, ritual) if m is not None], default=None)
 
 
 async def _handled(stores: Stores, keys: list[str]) -> set[str]:
@@ -100,7 +104,8 @@ async def remind_vows(stores: Stores, now: datetime, state: DueState) -> None:
 
 
 async def remind_calendar(stores: Stores, now: datetime, state: DueState) -> None:
-    """Liberation audit notices and reminders, and sunset votes, for every co-op. A co-op whose
+    """Liberation audit notices and reminders, sunset votes, mirror shifts (and their reminders)
+    and adversary drills, for every co-op. A co-op whose
     calendar has not moved since its claims were last seen recorded costs nothing."""
     work: list[tuple[CoopView, CalendarPlan, CalendarClaims]] = []
     for view in state.coops.values():
@@ -117,4 +122,8 @@ async def remind_calendar(stores: Stores, now: datetime, state: DueState) -> Non
         await start_due(stores, coop_id, now, key)
     for sunset in due.sunsets:
         await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key)
+    for coop_id, key in due.mirrors:
+        await mirror.start_due(stores, coop_id, now, key)
+    for coop_id, key in due.drills:
+        await drills.start_due(stores, coop_id, now, key)
     state.planned |= {view.id for view, _, _ in work}

@@ -30,6 +30,10 @@ LEAF_KINDS = frozenset({
     "pay_set", "pay_refused", "pay_breach",
     # Protected decisions: an organisation's consent, the golden share's veto and call-in.
     "consent", "veto", "protected",
+    # Rituals: a mirror shift and an adversary drill, step by step (a shift's leaves say how many
+    # confessions were read, never what), and the drift timeline's own entries.
+    "mirror_started", "mirror_opened", "mirror_format", "mirror_closed", "confessions_read",
+    "drill_started", "drill_opened", "drill_closed", "drift",
 })
 MIN_PREFIX = 8  # hex characters a witness must give, so a guess cannot hit a head by chance
 

@@ -151,6 +151,8 @@ class Proposal(SQLModel, table=True):
     protection: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The golden-share holder's veto: who, for which organisation, why and when.
     veto: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The adversary drill a temptation was put to (purpose "drill": votes count, nothing takes effect).
+    ritual_id: int | None = _fk("ritual.id", nullable=True, ondelete=None)  # no ON DELETE, as audit_id
 
 
 class LastLook(SQLModel, table=True):
@@ -550,3 +552,60 @@ class Pay(SQLModel, table=True):
     set_at: datetime = _ts()
     set_by: int = _fk("member.id", ondelete="RESTRICT")
     status: str = Field(max_length=8)  # set | refused
+
+
+class Ritual(SQLModel, table=True):
+    """A mirror shift (`kind` "mirror": its facilitator and format drawn by lot, the speaking order,
+    confessions read) or an adversary drill ("drill": its red team drawn, its record at the end),
+    numbered per co-op and kind. Each step moves the row on under its lock (`status` drawing →
+    open → closed); a partial unique index allows one of each kind under way per co-op."""
+
+    __tablename__ = "ritual"
+    __table_args__ = (
+        UniqueConstraint("coop_id", "kind", "number", name="uq_ritual_coop_kind_number"),
+        Index("uq_ritual_coop_kind_running", "coop_id", "kind", unique=True,
+              sqlite_where=text("status <> 'closed'"), postgresql_where=text("status <> 'closed'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    kind: str = Field(max_length=8)  # mirror | drill
+    number: int
+    status: str = Field(max_length=8)  # drawing | open | closed
+    started_at: datetime = _ts()
+    ends_at: datetime | None = _ts(nullable=True)  # the shift's or the drill's end, once drawn
+    closed_at: datetime | None = _ts(nullable=True)
+    draw_id: int | None = _fk("draw.id", nullable=True, ondelete="RESTRICT")  # facilitator, or red team
+    format_draw_id: int | None = _fk("draw.id", nullable=True, ondelete="RESTRICT")  # a mirror shift's format
+    facilitator_id: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
+    format: str | None = Field(default=None, max_length=500)
+    redesigned: bool = False  # the facilitator rewrote the drawn format
+    speaking_order: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # names, newest first
+    confessions_read: int | None = None  # only their number is kept
+    record: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # a drill's record
+
+
+class Drift(SQLModel, table=True):
+    """A moment a member recorded the co-op drifting from its purpose (`drift`): on the timeline."""
+
+    __tablename__ = "drift"
+    __table_args__ = (UniqueConstraint("coop_id", "number", name="uq_drift_coop_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    number: int
+    text: str = Field(max_length=1000)
+    happened_at: datetime = _ts()  # `when:`, or when it was recorded
+    proposal_id: int | None = _fk("proposal.id", nullable=True, ondelete="SET NULL")  # `about: #N`
+    member_id: int = _fk("member.id", ondelete="RESTRICT")
+    recorded_at: datetime = _ts()
+
+
+class ConfessionBox(SQLModel, table=True):
+    """A co-op's confessions waiting for the next mirror shift: texts only, in one row, shuffled at
+    every addition, so neither a row, a key, a time nor an order ties one to its sender."""
+
+    __tablename__ = "confession_box"
+
+    coop_id: int = Field(sa_column=Column(Integer, ForeignKey("coop.id", ondelete="CASCADE"), primary_key=True))
+    texts: list = Field(sa_column=Column(JSON, nullable=False))

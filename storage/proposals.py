@@ -164,6 +164,7 @@ class ProposalStore:
         action: dict | None = None,
         audit_id: int | None = None,
         protection: dict | None = None,
+        ritual_id: int | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate (and, for a protected
         decision, the affiliated organisations into `protection`), log it and
@@ -183,7 +184,7 @@ class ProposalStore:
                 coop_id=coop_id, number=number, title=title, body=body, author_id=author_id, kind=kind,
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
                 purpose=purpose, action=action, source=event[1][:255] if event else None, audit_id=audit_id,
-                protection=protection and await firewalls.freeze(s, coop_id, protection, now),
+                protection=protection and await firewalls.freeze(s, coop_id, protection, now), ritual_id=ritual_id,
             )
             s.add(proposal)
             await s.flush()

@@ -16,6 +16,7 @@ from storage.minutes import MinutesStore
 from storage.outbox import OutboxStore
 from storage.firewalls import FirewallStore
 from storage.pay import PayStore
+from storage.rituals import RitualStore
 from storage.proposals import ProposalStore
 from storage.record import RecordStore
 from storage.rounds import RoundStore
@@ -40,11 +41,12 @@ class Stores:
     record: RecordStore
     pay: PayStore
     firewalls: FirewallStore
+    rituals: RitualStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         return cls(
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
-            AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db),
+            AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
         )
