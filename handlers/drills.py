@@ -26,6 +26,9 @@ from storage.rituals import RitualRunning
 from storage.stores import Stores
 
 
+TEMPTS_EACH = 3  # temptations one red-team member may put in one drill
+
+
 async def begin(stores: Stores, coop: Coop, now: datetime, event: tuple[str, str] | None = None) -> Ritual | None:
     """The drill falls due: its red team's draw is announced, `drill_team` from the members."""
     charter = Charter.from_json(coop.charter)
@@ -173,6 +176,9 @@ async def tempt(ctx: Context, call: Call) -> list[Reply]:
     if ctx.member.id not in {s["id"] for s in team}:
         raise NotAllowed(texts.TEMPT_NOT_TEAM.format(number=r.number, team=texts.and_list([s["name"] for s in team])
                                                      or texts.DRILL_NO_TEAM))
+    # Each temptation is a card in every room: a few per member rehearse refusal; more would drown the rooms.
+    if sum(p.author_id == ctx.member.id for p in await stores.rituals.temptations(r.id)) >= TEMPTS_EACH:
+        raise Conflict(texts.TEMPT_ENOUGH.format(most=TEMPTS_EACH, number=r.number))
     closes_at = min(ctx.now + charter.voting_period, r.ends_at)
     if closes_at - ctx.now < MIN_PERIOD:
         raise Conflict(texts.TEMPT_TOO_LATE.format(number=r.number, ends=texts.when(r.ends_at, charter.tz)))

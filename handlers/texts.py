@@ -1311,6 +1311,7 @@ DRILL_NONE_YET = "none yet"
 DRILL_STATES = {"open": "open", "passed": "accepted", "failed": "refused", "withdrawn": "withdrawn"}
 TEMPT_NO_DRILL = "No adversary drill of {coop} is under way: the red team tempts during one (see {prefix}drill)."
 TEMPT_NOT_TEAM = "Only the red team of adversary drill {number} ({team}) can tempt the collective."
+TEMPT_ENOUGH = "You have put {most} temptations to adversary drill {number}: that is as many as one member may."
 TEMPT_TOO_LATE = "Adversary drill {number} ends {ends}: too soon for another temptation to be decided."
 TEMPT_ACTION = ("A temptation changes nothing, whatever the vote: '{key}:' lines are refused (write the compromise "
                 "as its text).")

@@ -138,19 +138,25 @@ async def test_a_drill_with_two_temptations_one_refused_one_accepted_and_its_rec
         await chat.say(name, "/vote 1 Against")
         await chat.say(name, "/vote 2 For")
     assert "#1 Take the investor's money (open)" in await chat.say("m1", "/drill")
+    for title in ("Cut the movement share", "Hire a manager"):
+        await chat.say(team[0], f"/tempt {title}")
+    assert "as many as one member may" in await chat.say(team[0], "/tempt One more")
+    for number in (3, 4):
+        await chat.say(team[0], f"/withdraw {number}")
     clock.advance(days=3)
     said = await tick(chat)
     results = [t for t in said if t.startswith("Result of #")]
     assert len(results) == 2 and all("DRILL: a rehearsal; nothing takes effect." in r for r in results)
     record = next(t for t in said if t.startswith("Adversary drill 1 of Red Bakery is over"))
-    assert "2 temptations: 1 refused, 1 accepted" in record and "Mean turnout 100%" in record
+    assert "4 temptations: 1 refused, 1 accepted, 2 withdrawn" in record and "Mean turnout 100%" in record
     assert "Accepted: #2 Skip this month's audit pack." in record
     assert "median time to decide" in record
     # Nothing took effect; the record is in the minutes and the pack; a second run repeats nothing.
     assert not [t for t in await tick(chat) if "is over" in t]
     stores = chat.gov.stores
     pack = await audit_pack(stores, await stores.coops.get(1), clock.now())
-    assert "2 temptations: 1 refused, 1 accepted" in next(x for x in pack.split("\n\n") if x.startswith("Drills"))
+    assert "4 temptations: 1 refused, 1 accepted, 2 withdrawn" in next(
+        x for x in pack.split("\n\n") if x.startswith("Drills"))
     assert "drill_closed" in await minute_kinds(stores)
     assert await stores.minutes.check(stores.proposals.recount, draws.replay_problem) == []
     assert "No adversary drill of Red Bakery is under way" in await chat.say(team[0], "/tempt Another")
