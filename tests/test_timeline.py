@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +192,19 @@ def test_starting_the_bot_does_not_load_pillow():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_console_prints_the_timeline_and_saves_its_picture_in_the_data_dir(tmp_path):
+    """Through the real `coopbot console`: the text is printed, the PNG saved, its path said."""
+    from tests.test_console import console
+
+    done = console(tmp_path, "/setup Red Bakery\n/admit bob\nbob: /drift We skipped the mirror\n  when: 2026-01-05\n"
+                             "/drift Pay talk moved to stewards only\n/timeline\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "coopbot: The drift timeline of Red Bakery, oldest first:" in out and "2 entries." in out
+    assert "• 2026-01-05 — drift — D1: We skipped the mirror" in out
+    saved = re.search(r"\(the picture is saved in (.+?\.png)\)", out).group(1)
+    path = Path(saved)
+    assert path.parent == tmp_path / "data" and re.fullmatch(r"timeline-red-bakery-\d{8}T\d{6}Z\.png", path.name)
+    assert Image.open(path).format == "PNG"
