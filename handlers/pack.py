@@ -11,6 +11,7 @@ from handlers import texts
 from handlers.charter import KINDS, Charter
 from handlers.money import format_amount
 from handlers.pay import hourly_words, row_words
+from handlers.timeline import lines as timeline_lines
 from storage.models import Coop
 from storage.pay import ratio_of
 from storage.stores import Stores
@@ -158,7 +159,9 @@ async def drills(p: Period) -> str:
 
 
 async def timeline(p: Period) -> str:
-    return texts.pack_section(texts.PACK_TIMELINE, [])  # the drift timeline comes later
+    """The period's drift timeline, as text, its latest entries (the picture is `timeline`'s)."""
+    entries = await p.stores.record.timeline(p.coop.id, p.since, p.until)
+    return texts.pack_section(texts.PACK_TIMELINE, timeline_lines(entries, p.charter.tz, shown=10, budget=1000))
 
 
 # The pack's parts in the SPEC's order; a later feature fills in its part by replacing one entry.

@@ -1323,3 +1323,53 @@ CALENDAR_DRILL_ENDS = "adversary drill {number} ends: its record is posted"
 CALENDAR_MIRROR = "mirror shift: production halts for reflection (reminders 7d and 1d before)"
 CALENDAR_DRILL = "adversary drill: a red team is drawn by lot"
 PROTECT_DRILL = "#{number} is a temptation of an adversary drill: it changes nothing, so there is nothing to protect."
+
+
+# --- The drift timeline (SPEC "Rituals": timeline entries) ---
+DRIFT_EMPTY = "Write what drifted: {prefix}drift <text>."
+DRIFT_TOO_LONG = "A drift entry can be at most {limit} characters ({length} given)."
+DRIFT_BAD_WHEN = "'{text}' is not a date: write when: 2026-03-01 or when: 2026-03-01 14:30 (the co-op's time)."
+DRIFT_FUTURE = "A drift entry is of what happened: {when} is still to come."
+DRIFT_BAD_ABOUT = "'{text}' is not a proposal: write about: #3."
+DRIFT_NO_PROPOSAL = "{coop} has no proposal #{number}."
+DRIFT_RECORDED = "Drift {number} on the timeline of {coop}, recorded by {name}: {text} ({when}{about})."
+DRIFT_ABOUT = "; about #{number}"
+TIMELINE_HEADING = "The drift timeline of {coop}, oldest first:"
+TIMELINE_LINE = "• {date} — {kind} — {label}"
+TIMELINE_MORE = "(… and {more} earlier)"
+TIMELINE_COUNT = "{count}."
+TIMELINE_EMPTY = "The drift timeline of {coop} is empty. Record a drift with {prefix}drift <text>."
+TIMELINE_TITLE = "The drift timeline of {coop}"
+CONSOLE_IMAGE_SAVED = "(the picture is saved in {path})"
+# The timeline's kinds of entries, in the legend's order.
+TIMELINE_KINDS = {"drift": "drift", "audit": "audit verdict", "pay": "pay refused", "veto": "veto",
+                  "drill": "drill record", "sunset": "sunset vote", "assembly": "emergency assembly",
+                  "mirror": "mirror shift"}
+TIMELINE_LABELS = {
+    "drift": "drift {number}: {text}{about}",
+    "audit_closed": "A{number}: verdict {verdict}",
+    "pay_refused": "pay of {name} refused: {ratio} past the cap {cap}",
+    "veto": "#{proposal} vetoed by {org}",
+    "drill_closed": "drill {number}: {refused} of {temptations} refused",
+    "proposal_closed": "#{proposal}: mandate {renewed}",
+    "stewards_kept": "A{number}: the assembly kept the stewards",
+    "stewards_lapsed": "A{number}: the assembly lapsed the stewards",
+    "revision_missed": "A{number}: revision missed, emergency assembly",
+    "mirror_opened": "mirror shift {number}: {format}",
+}
+TIMELINE_RENEWED = {True: "renewed", False: "not renewed"}
+
+
+def timeline_label(kind: str, data: dict, name: str | None, proposal: int | None) -> str:
+    """What one timeline entry says, from its logged data."""
+    record = data.get("record") or {}
+    result = data.get("result") or {}
+    return TIMELINE_LABELS[kind].format(
+        number=data.get("number", "?"), text=data.get("text", ""), verdict=data.get("verdict", "?"),
+        about=DRIFT_ABOUT.format(number=proposal) if kind == "drift" and proposal else "",
+        name=name or "?", org=data.get("org", "?"), proposal=proposal or data.get("number", "?"),
+        ratio=measured_ratio(Fraction(data["ratio"])) if data.get("ratio") else "?",
+        cap=ratio(Fraction(data["cap"])) if data.get("cap") else "?",
+        refused=len(record.get("refused", [])), temptations=record.get("temptations", 0),
+        renewed=TIMELINE_RENEWED[bool(result.get("carried", result.get("passed")))],
+        format=data.get("format") or "?")

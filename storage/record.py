@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 
 from storage.db import Database
-from storage.models import Allocation, GovernanceEvent, Member, Proposal, Round
+from storage.models import Allocation, Drift, GovernanceEvent, Member, Proposal, Round
 
 EARLY_CLOSES_LISTED = 10
 # The events that set a member's role: the founder is the first steward, an admission (or a
@@ -16,6 +16,10 @@ EARLY_CLOSES_LISTED = 10
 ROLE_EVENTS = ("coop_founded", "member_admitted")
 # Role changes of many members at once (an emergency assembly): `data["stewards"]` names them.
 BULK_ROLE_EVENTS = {"stewards_lapsed": "member", "stewards_seated": "steward"}
+# The logged events that are automatic entries of the drift timeline (a `proposal_closed` only of a
+# vote on the mandate, purpose "sunset"); its own entries are the `drift` rows.
+TIMELINE_EVENTS = ("audit_closed", "pay_refused", "veto", "drill_closed", "proposal_closed", "stewards_kept",
+                   "stewards_lapsed", "revision_missed", "mirror_opened")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,18 @@ class Firewall:
     name: str
     reason: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One entry of the drift timeline: `kind` is the logged event's, or "drift"; `data` its logged
+    data (a drift's number and text); `name` the member it names, `number` the proposal's."""
+
+    at: datetime
+    kind: str
+    data: dict
+    name: str | None
+    number: int | None
 
 
 @dataclass(frozen=True)
@@ -207,3 +223,33 @@ class RecordStore:
         )
         async with self.db.read() as s:
             return [SunsetVote(n, t, st, c, r, a is None) for n, t, st, c, r, a in (await s.execute(stmt)).all()]
+
+    async def timeline(self, coop_id: int, since: datetime | None = None, until: datetime | None = None,
+                       ) -> list[TimelineEntry]:
+        """The drift timeline in [since, until], oldest first: the automatic entries from the event
+        log and the members' drift entries (placed when they happened), two statements."""
+        events = (
+            select(GovernanceEvent.at, GovernanceEvent.kind, GovernanceEvent.data, Member.display_name, Proposal.number)
+            .outerjoin(Member, Member.id == GovernanceEvent.member_id)
+            .outerjoin(Proposal, Proposal.id == GovernanceEvent.proposal_id)
+            .where(GovernanceEvent.coop_id == coop_id, GovernanceEvent.kind.in_(TIMELINE_EVENTS),
+                   or_(GovernanceEvent.kind != "proposal_closed", Proposal.purpose == "sunset"))
+            .order_by(GovernanceEvent.id)
+        )
+        drifts = (
+            select(Drift.happened_at, Drift.number, Drift.text, Member.display_name, Proposal.number)
+            .join(Member, Member.id == Drift.member_id)
+            .outerjoin(Proposal, Proposal.id == Drift.proposal_id)
+            .where(Drift.coop_id == coop_id)
+            .order_by(Drift.number)
+        )
+        if since is not None:
+            events, drifts = events.where(GovernanceEvent.at >= since), drifts.where(Drift.happened_at >= since)
+        if until is not None:
+            events, drifts = events.where(GovernanceEvent.at <= until), drifts.where(Drift.happened_at <= until)
+        async with self.db.read() as s:
+            entries = [TimelineEntry(at, kind, data or {}, name, number)
+                       for at, kind, data, name, number in (await s.execute(events)).all()]
+            entries += [TimelineEntry(at, "drift", {"number": n, "text": text}, name, number)
+                        for at, n, text, name, number in (await s.execute(drifts)).all()]
+        return sorted(entries, key=lambda e: e.at)  # stable: the log's order among equal times

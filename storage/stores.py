@@ -11,6 +11,7 @@ from storage.coops import CoopStore
 from storage.cursors import CursorStore
 from storage.db import Database
 from storage.draws import DrawStore
+from storage.drift import DriftStore
 from storage.members import MemberStore
 from storage.minutes import MinutesStore
 from storage.outbox import OutboxStore
@@ -42,6 +43,7 @@ class Stores:
     pay: PayStore
     firewalls: FirewallStore
     rituals: RitualStore
+    drift: DriftStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -49,4 +51,5 @@ class Stores:
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
+            DriftStore(db),
         )

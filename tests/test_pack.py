@@ -87,8 +87,11 @@ async def test_the_pack_shows_the_record_a_member_would_check(chat, clock):
         "  The mandate stands.",
         "  #4 Renew the co-op's mandate? (a member's renewal): not renewed",
     ]
-    for later in (texts.PACK_VETOES, texts.PACK_MIRROR, texts.PACK_DRILLS, texts.PACK_TIMELINE):
+    for later in (texts.PACK_VETOES, texts.PACK_MIRROR, texts.PACK_DRILLS):
         assert parts[later] == "  none recorded", later
+    # The renewal vote's result is on the drift timeline (a sunset result).
+    assert parts[texts.PACK_TIMELINE].endswith(" — sunset vote — #4: mandate not renewed")
+    assert len(parts[texts.PACK_TIMELINE].split("\n")) == 1
 
 
 async def test_a_co_op_with_nothing_yet_has_every_section_none_recorded(chat):

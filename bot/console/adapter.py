@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import timezone
 from typing import TextIO
 
 from bot.console.lines import Assembler, Message, speaker_id
@@ -75,6 +78,24 @@ class Console:
         else:
             self.say("coopbot", reply.text)
 
+    async def save_image(self, reply: Reply) -> None:
+        """A terminal shows no picture (the timeline's): it is saved in the data dir, and where is said."""
+        coop = await self.services.stores.coops.get_by_room(PLATFORM, self.chat.chat_id)
+        slug = re.sub(r"[^\w-]+", "-", (coop.name if coop else self.chat.chat_id).lower()).strip("-") or "coop"
+        stem, _, suffix = (reply.image_name or "image.png").rpartition(".")
+        stamp = self.services.clock.now().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = self.services.settings.data_dir / f"{stem}-{slug}-{stamp}.{suffix}"
+        for n in itertools.count(2):  # two in one second: the second gets a number
+            if not path.exists():
+                break
+            path = path.with_name(f"{stem}-{slug}-{stamp}-{n}.{suffix}")
+        try:
+            path.write_bytes(reply.image)
+        except OSError as exc:
+            logger.warning("could not save the picture in %s: %s", path, exc)
+            return
+        self.say("coopbot", texts.CONSOLE_IMAGE_SAVED.format(path=path))
+
     async def handle(self, message: Message) -> None:
         if not message.text.strip():
             return
@@ -89,6 +110,8 @@ class Console:
             replies = await governance.handle_command(event)
             for reply in replies:
                 self.show(speaker, reply)
+                if reply.image is not None:
+                    await self.save_image(reply)
             if self.interactive and not replies and not governance.addressed(event):
                 self.write(texts.CONSOLE_NOT_A_COMMAND + "\n")  # a person at a terminal gets no silence
             await self.print_pending()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import io
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
     UnknownEvent,
+    UploadResponse,
     WhoamiResponse,
 )
 
@@ -613,8 +615,22 @@ class MatrixAdapter:
         content = convert.answer(text, reply_to, event.sender, thread)
         try:
             await self._send(room_id, content, txn=f"reply-{event.event_id}-{index}")
+            if reply.image is not None:
+                await self._image(room_id, reply, thread, txn=f"image-{event.event_id}-{index}")
         except Exception:
             logger.exception("reply in %s failed", room_id)
+
+    async def _image(self, room_id: str, reply: Reply, thread: str | None, *, txn: str) -> None:
+        """A reply's picture (the timeline), after its text: uploaded to the homeserver's media
+        repository (encrypted, for an encrypted room) and sent as an m.image."""
+        room = self.client.rooms.get(room_id)
+        encrypted = bool(room is not None and room.encrypted)
+        uploaded, keys = await self.client.upload(
+            lambda *_: io.BytesIO(reply.image), content_type="image/png", filename=reply.image_name,
+            encrypt=encrypted, filesize=len(reply.image))
+        url = _checked(uploaded, UploadResponse, f"upload for {room_id}").content_uri
+        await self._send(room_id, convert.image(reply.image_name or "image.png", url, reply.image, keys, thread),
+                         txn=txn)
 
     async def _send_notice(self, chat: ChatRef, text: str) -> str | None:
         try:

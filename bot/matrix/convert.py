@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import struct
 import urllib.parse
 from html.parser import HTMLParser
 
@@ -277,3 +278,18 @@ def replacement(event_id: str, text: str) -> dict:
         "m.new_content": {"msgtype": "m.notice", "body": text, MENTIONS: {}},
         "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
     }
+
+
+def image(name: str, url: str, png: bytes, keys: dict | None = None, thread: str | None = None) -> dict:
+    """An m.image of a PNG uploaded as `url` (mxc://); `keys`: its decryption info, if it was
+    uploaded encrypted (for an encrypted room), which then goes in `file` instead of `url`."""
+    width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR: no image library needed here
+    content: dict = {"msgtype": "m.image", "body": name,
+                     "info": {"mimetype": "image/png", "size": len(png), "w": width, "h": height}}
+    if keys is None:
+        content["url"] = url
+    else:
+        content["file"] = {"url": url, **{k: keys[k] for k in ("key", "iv", "hashes", "v")}}
+    if thread:
+        content["m.relates_to"] = {"rel_type": THREAD, "event_id": thread}
+    return content

@@ -383,8 +383,19 @@ class TelegramAdapter:
                 chat_id, reply.text, message_thread_id=thread,
                 reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
             )
+            if reply.image is not None:
+                await self._photo(chat_id, reply, thread)
         except TelegramError:
             logger.exception("reply to %s failed", chat_id)
+
+    async def _photo(self, chat_id: int, reply: Reply, thread: int | None) -> None:
+        """A reply's picture (the timeline), sent after its text, which is whole there; a photo
+        refused leaves that text sent."""
+        try:
+            await self._call(self.bot.send_photo, chat_id=chat_id, photo=reply.image, filename=reply.image_name,
+                             message_thread_id=thread, chat=str(chat_id))
+        except TelegramError:
+            logger.exception("photo to %s failed", chat_id)
 
     async def _send_notice(self, chat: ChatRef, text: str) -> str | None:
         try:

@@ -43,6 +43,7 @@ import asyncio
 import bisect
 import copy
 import inspect
+import io
 import ipaddress
 import itertools
 import json
@@ -663,6 +664,8 @@ class FakeBotAPI:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (scope, lang) -> list
         self.webhook: dict[str, Any] | None = None  # url, secret_token, … while one is set
         self.posted: list[tuple[str, dict[str, Any], int]] = []  # post_update: url, update, status
+        self.photos: dict[tuple[int, int], bytes] = {}  # sendPhoto: (chat, message_id) -> the file's bytes
+        self.files: dict[str, bytes] = {}  # file_id -> bytes, for a photo sent again by its file_id
 
         self._queue: list[dict[str, Any]] = []  # unconfirmed updates, by update_id
         self._next_update_id = 1000
@@ -696,6 +699,7 @@ class FakeBotAPI:
                 "deleteMyCommands": self._delete_my_commands,
                 "getMyCommands": self._get_my_commands,
                 "sendMessage": self._send_message,
+                "sendPhoto": self._send_photo,
                 "editMessageText": self._edit_message_text,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "deleteMessage": self._delete_message,
@@ -1470,6 +1474,71 @@ class FakeBotAPI:
             parse_mode=params.get("parse_mode"),
             reply_markup=copy.deepcopy(markup),
         )
+        return message
+
+    # ---------------------------------------------------------------- photos (the drift timeline)
+
+    async def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        """sendPhoto as Telegram takes it: a new file only as the multipart/form-data part named
+        `photo` (or, as a string, a file_id sent before); caption up to 1024 characters. The
+        bytes are kept in `photos` (chat, message_id) -> bytes; the Message has a `photo` array
+        of PhotoSize, the largest last, no side over 1280."""
+        from PIL import Image  # the fake decodes what it is sent, as Telegram does
+
+        request, _ = _CURRENT.get()
+        chat_id = self._chat_id(params)
+        photo = params.get("photo")
+        if isinstance(photo, str):
+            data = self.files.get(photo)
+            if data is None:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        elif isinstance(photo, dict) and request.content_type == "multipart/form-data":
+            part = (await request.post()).get("photo")
+            part.file.seek(0)
+            data = part.file.read()
+        else:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if len(data) > 10 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        try:
+            width, height = Image.open(io.BytesIO(data)).size
+        except Exception:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED") from None
+        if width + height > 10000 or max(width, height) > 20 * min(width, height):
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        caption, entities = ("", []) if not params.get("caption") else _render(
+            params["caption"], params.get("parse_mode"), params.get("caption_entities"))
+        if _utf16_len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        thread = params.get("message_thread_id")
+        if thread is not None and thread not in self._topics.get(chat_id, set()):
+            raise ApiError(400, "Bad Request: message thread not found")
+        reply_to = self._reply_target(chat_id, params)
+        unique = f"photo{len(self.files) + 1}"
+        self.files[unique] = data
+        sizes = []
+        for side in (90, 320, 800, 1280):
+            scale = min(1.0, side / max(width, height))
+            size = {"file_id": f"{unique}-{side}", "file_unique_id": f"{unique}{side}",
+                    "width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
+            if sizes and (size["width"], size["height"]) == (sizes[-1]["width"], sizes[-1]["height"]):
+                break
+            sizes.append(size)
+            self.files[size["file_id"]] = data
+        sizes[-1]["file_size"] = len(data)
+        message: dict[str, Any] = {"message_id": self._next_message_id(chat_id), "from": self.bot_user,
+                                   "chat": self._chat(chat_id), "date": int(time.time()), "photo": sizes}
+        if thread is not None:
+            message.update(message_thread_id=thread, is_topic_message=True)
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if caption:
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+        self.photos[(chat_id, message["message_id"])] = data
+        self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
+            copy.deepcopy(message), from_bot=True, text=caption, parse_mode=params.get("parse_mode"), reply_markup=None)
         return message
 
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
