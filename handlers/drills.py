@@ -19,9 +19,7 @@ from handlers.proposals import MAX_BODY, MAX_TITLE, PROPOSE_KEYS
 from handlers.tally import DEFAULT_OPTIONS
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
-from storage.errors import DuplicateEvent
 from storage.models import Coop, Draw, Proposal, Ritual
-from storage.outbox import SCHEDULE
 from storage.rituals import RitualRunning
 from storage.stores import Stores
 
@@ -50,14 +48,6 @@ async def begin(stores: Stores, coop: Coop, now: datetime, event: tuple[str, str
                 days=texts.plural(charter.drill_days, "day", "days"), prefix=texts.PREFIX_MARK))
     except RitualRunning:
         return None
-
-
-async def start_due(stores: Stores, coop_id: int, now: datetime, key: str) -> None:
-    """The calendar's drill falls due: it begins, once (the claim `key`)."""
-    try:
-        await begin(stores, await stores.coops.get(coop_id), now, event=(SCHEDULE, key))
-    except DuplicateEvent:
-        pass  # begun already, by an earlier run or another process
 
 
 def red_team(d: Draw) -> list[dict]:

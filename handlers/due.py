@@ -260,7 +260,7 @@ def calendar_due(
         if claims.sunset is not None and claims.sunset not in done:
             sunsets.append(SunsetDue(view, claims.sunset))
         if claims.mirror is not None and claims.mirror not in done:
-            mirrors.append((view.id, claims.mirror))  # the shift begins (handlers.mirror.start_due)
+            mirrors.append((view.id, claims.mirror))  # the shift begins (handlers.rituals.start_due)
         if claims.drill is not None and claims.drill not in done:
             drills.append((view.id, claims.drill))
         if claims.mirror_reminders:

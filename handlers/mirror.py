@@ -14,9 +14,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed
 from handlers.parsing import one_line
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
-from storage.errors import DuplicateEvent
 from storage.models import Coop, Draw, Member, Ritual
-from storage.outbox import SCHEDULE
 from storage.rituals import NotFacilitator, RitualNotOpen, RitualRunning
 from storage.stores import Stores
 
@@ -60,14 +58,6 @@ async def begin(stores: Stores, coop: Coop, now: datetime, event: tuple[str, str
                 when=texts.when(at, tz), prefix=texts.PREFIX_MARK))
     except RitualRunning:
         return None
-
-
-async def start_due(stores: Stores, coop_id: int, now: datetime, key: str) -> None:
-    """The calendar's mirror shift falls due: it begins, once (the claim `key`)."""
-    try:
-        await begin(stores, await stores.coops.get(coop_id), now, event=(SCHEDULE, key))
-    except DuplicateEvent:
-        pass  # begun already, by an earlier run or another process
 
 
 def speaking_order(members: Sequence[Member]) -> list[str]:

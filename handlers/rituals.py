@@ -6,12 +6,23 @@ import logging
 from datetime import datetime
 
 from handlers import drills, mirror, texts
+from storage.errors import DuplicateEvent
 from storage.models import Ritual
+from storage.outbox import SCHEDULE
 from storage.stores import Stores
 
 logger = logging.getLogger(__name__)
 
 STEPS = {"mirror": mirror.step, "drill": drills.step}
+BEGIN = {"mirror": mirror.begin, "drill": drills.begin}
+
+
+async def start_due(stores: Stores, kind: str, coop_id: int, now: datetime, key: str) -> None:
+    """The calendar's mirror shift or drill falls due: it begins, once (the claim `key`)."""
+    try:
+        await BEGIN[kind](stores, await stores.coops.get(coop_id), now, event=(SCHEDULE, key))
+    except DuplicateEvent:
+        pass  # begun already, by an earlier run or another process
 
 
 async def rituals_due(stores: Stores, now: datetime) -> int:

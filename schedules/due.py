@@ -10,7 +10,7 @@ from handlers.due import (
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
 from handlers.audits import audits_due, revision_reminders, start_due
-from handlers import drills, mirror
+from handlers import rituals
 from handlers.lottery import draw_due
 from handlers.rituals import rituals_due
 from handlers.ports import LastLooks
@@ -123,7 +123,7 @@ async def remind_calendar(stores: Stores, now: datetime, state: DueState) -> Non
     for sunset in due.sunsets:
         await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key)
     for coop_id, key in due.mirrors:
-        await mirror.start_due(stores, coop_id, now, key)
+        await rituals.start_due(stores, "mirror", coop_id, now, key)
     for coop_id, key in due.drills:
-        await drills.start_due(stores, coop_id, now, key)
+        await rituals.start_due(stores, "drill", coop_id, now, key)
     state.planned |= {view.id for view, _, _ in work}
