@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from storage.allies import AllyStore
 from storage.audits import AuditStore
 from storage.cards import CardStore
+from storage.confessions import ConfessionStore
 from storage.coops import CoopStore
 from storage.cursors import CursorStore
 from storage.db import Database
@@ -42,6 +43,7 @@ class Stores:
     pay: PayStore
     firewalls: FirewallStore
     rituals: RitualStore
+    confessions: ConfessionStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -49,4 +51,5 @@ class Stores:
             db, CoopStore(db), MemberStore(db), ProposalStore(db), VoteStore(db), OutboxStore(db), CardStore(db),
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
+            ConfessionStore(db),
         )
