@@ -1332,6 +1332,7 @@ CONFESS_TOO_LONG = "A confession can be at most {limit} characters ({length} giv
 CONFESS_KEPT = ("Kept anonymously until the facilitator of the next mirror shift of {coop} reads it aloud; then it "
                 "is destroyed. Nothing stored says who wrote it, and your message is deleted from this chat where "
                 "the platform lets me.")
+ERASED_REASON = "erased by the bot: a confession is kept anonymously"
 ERASED_AGAIN = "That message was handled already; it is deleted from this chat where the platform lets me."
 CONFESSIONS_NO_SHIFT = ("No mirror shift of {coop} is under way: confessions are read during one, by its facilitator "
                         "({prefix}mirror says when).")

@@ -16,7 +16,7 @@ from storage.models import ConfessionBox, GovernanceEvent, Minute, Ritual
 from tests.conftest import Chat, make_coop
 from tests.test_audits import tick
 from tests.test_rituals import shift_due
-from tests.test_secrecy import dump
+from tests.test_secrecy import LIBRARIES, dump, restore_logging  # noqa: F401 (a fixture)
 
 SECRETS = ("I took the van home on Sundays", "I never read the books before voting",
            "I told the landlord about the strike")
@@ -187,3 +187,118 @@ async def test_a_failed_reading_changes_nothing(chat, clock, monkeypatch):
     assert await chat.drain() == []
     await chat.say(facilitator, "/confessions", event_id="r2")  # the member says it again
     assert len([t for t in chat.announced if t.startswith("Confession ")]) == 3
+
+
+# --- Telegram, end to end: the real PTB stack on the fake Bot API, the log at DEBUG throughout ---
+
+
+async def test_telegram_confessions_are_deleted_read_and_gone_from_tables_and_log(tmp_path, restore_logging):
+    """Three members `/confess` in private chats: each message is deleted at once (deleteMessage of
+    that chat and message; the fake no longer holds it). One in the group is refused without its
+    text. The facilitator reads them in the group during the shift; then no table and no log line
+    (the redacted file and every record as emitted, at DEBUG) holds any of the texts."""
+    import logging
+    from datetime import datetime, timezone
+
+    from bot.cli import _logging
+    from handlers.calendar import occurrence
+    from handlers.charter import Charter
+    from tests.conftest import FakeClock
+    from tests.fakes.telegram_api import FakeBotAPI
+    from tests.test_audits_telegram import ClockedHarness, posted
+    from tests.test_secrecy import _debug_settings
+    from tests.test_telegram import GROUP, STEWARD
+
+    secrets = (*SECRETS, "I hid the invoices in the oven")
+    async with FakeBotAPI() as fake:
+        _logging(_debug_settings(tmp_path, telegram_token=fake.token), "console")
+        # Every record of coopbot's own as emitted, before any redaction: nothing may rely on the
+        # filter alone. And the libraries let down to DEBUG (PTB then logs each call's parameters),
+        # into the redacted file only: the filter is the second line of defence, tested here.
+        raw = logging.FileHandler(tmp_path / "raw.log")
+        raw.addFilter(lambda record: not record.name.startswith(LIBRARIES))
+        logging.getLogger().addHandler(raw)
+        logging.getLogger().setLevel(logging.DEBUG)
+        # Not SQLAlchemy: at DEBUG it logs result rows, which no filter can tell from other data;
+        # its floor (WARNING) is the only defence there is, as for every stored secret.
+        for name in LIBRARIES:
+            if not name.startswith("sqlalchemy"):
+                logging.getLogger(name).setLevel(logging.DEBUG)
+        clock = FakeClock(datetime.now(timezone.utc))
+        tg = await ClockedHarness(fake, tmp_path, clock).start()
+        try:
+            assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+            ids = await tg.seed_members(3)
+            for uid, secret in zip(ids, SECRETS):
+                assert (await tg.say(uid, f"/confess {secret}", chat=uid)).startswith("Kept anonymously")
+                mid = tg.said["message"]["message_id"]
+                await fake.wait_for(lambda f: [c for c in f.calls_to("deleteMessage") if c.ok and
+                                               (c.params["chat_id"], c.params["message_id"]) == (uid, mid)])
+                assert fake.message(uid, mid) is None
+            # In the group: refused, not echoed; the bot tries to delete it (it has no right to here).
+            answer = await tg.say(ids[0], f"/confess {secrets[3]}")
+            assert "in a direct chat" in answer and "invoices" not in answer
+            mid = tg.said["message"]["message_id"]
+            await fake.wait_for(lambda f: [c for c in f.calls_to("deleteMessage")
+                                           if (c.params["chat_id"], c.params["message_id"]) == (GROUP, mid)])
+
+            coop = await tg.stores.coops.get(1)
+            clock.current = occurrence(coop.founded_at, Charter.from_json(coop.charter).tz, 3, 1)
+            await tg.tick()
+            await posted(fake, "MIRROR SHIFT")
+            clock.advance(minutes=11)
+            await tg.tick()
+            opened = await posted(fake, "Mirror shift 1 of")
+            name = re.match(r"Mirror shift 1 of Red Bakery: (\S+) facilitates", opened).group(1)
+            facilitator = int(name.removeprefix("user"))
+            fake.command(GROUP, facilitator, "/confessions", first_name=name)
+            read = await fake.wait_for(lambda f: len(c := [t for t in f.texts(GROUP) if t.startswith("Confession ")])
+                                       == 3 and c)
+            assert sorted(t.split(":\n", 1)[1] for t in read) == sorted(SECRETS)
+            await fake.wait_for(lambda f: _all_sent(tg.stores))
+            tables = await dump(tg.stores.db)
+        finally:
+            await tg.close()
+            raw.flush()
+        fake.assert_clean()
+    assert not any(secret in stored(tables) for secret in secrets)
+    assert tables["confession_box"] == [] and [r["confessions_read"] for r in tables["ritual"]] == [3]
+    redacted = (tmp_path / "console.log").read_text()
+    assert "DEBUG telegram" in redacted and "/confess <redacted>" in redacted  # PTB logged them, redacted
+    assert "read aloud by the facilitator of mirror shift 1: <redacted>" in redacted
+    for secret in secrets:
+        assert secret not in redacted and secret not in (tmp_path / "raw.log").read_text()
+
+
+async def _all_sent(stores) -> bool:
+    return not await stores.outbox.pending("telegram")
+
+
+# --- Matrix, against the session's Synapse ---
+
+
+async def test_matrix_a_confession_in_a_direct_room_is_redacted(synapse, tmp_path):
+    """A member's `!confess …` in a direct room with the bot (made as Element makes one) is
+    answered, and redacted by the bot: Synapse then serves the event with its content emptied."""
+    from tests.fakes.synapse import create_room, send_text, wait_for_event
+    from tests.test_matrix import Bot, co_op_room, notice_with, redaction_of
+
+    bot = await Bot(synapse, tmp_path, "coopbot-confess").start()
+    alice = await synapse.member_client("alice-confess", tmp_path / "members", encrypted=False)
+    bob = await synapse.member_client("bob-confess", tmp_path / "members", encrypted=False)
+    try:
+        await co_op_room(bot, alice, encrypted=False, members=[bob])
+        dm = await create_room(bob, "", invite=[bot.user_id], direct=True)
+        await wait_for_event(bob, dm, notice_with("!setup"), 30)
+        event_id = await send_text(bob, dm, f"!confess {SECRETS[0]}")
+        await wait_for_event(bob, dm, lambda s: "Kept anonymously" in s.get("content", {}).get("body", ""), 30)
+        redaction = await wait_for_event(bob, dm, redaction_of(event_id), 30)
+        assert redaction["sender"] == bot.user_id and SECRETS[0] not in json.dumps(redaction)
+        event = synapse.api("GET", f"/_matrix/client/v3/rooms/{dm}/event/{event_id}", token=bob.access_token)
+        assert event["content"] == {} and "redacted_because" in event.get("unsigned", {})
+        async with bot.stores.db.read() as s:
+            assert (await s.get(ConfessionBox, 1)).texts == [SECRETS[0]]
+    finally:
+        for client in (alice, bob):
+            await client.close()
+        await bot.close()
