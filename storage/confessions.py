@@ -37,6 +37,9 @@ class ConfessionStore:
             # The row exists before it is locked, so two confessions at once queue on its lock.
             await s.execute(insert(s, ConfessionBox).values(coop_id=coop_id, texts=[]).on_conflict_do_nothing())
             box = await _box(s, coop_id)
+            if box is None:  # a reading deleted the box between the insert and the lock: a new one
+                box = ConfessionBox(coop_id=coop_id, texts=[])
+                s.add(box)
             box.texts = shuffle([*box.texts, text])
 
     async def read(

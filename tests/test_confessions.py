@@ -302,3 +302,37 @@ async def test_matrix_a_confession_in_a_direct_room_is_redacted(synapse, tmp_pat
         for client in (alice, bob):
             await client.close()
         await bot.close()
+
+
+async def test_a_confession_racing_a_reading_is_read_or_kept_never_lost(chat):
+    """A confession sent while the facilitator reads: either it is among those read, or it waits
+    in a new box for the next reading (SQLite file and PostgreSQL)."""
+    await make_coop(chat, 3)
+    dm = Chat(chat.gov, chat_id="x-dm", direct=True)
+    for who, secret in zip(("m1", "m2", "m3"), SECRETS):
+        await dm.say(who, f"/confess {secret}")
+    facilitator, _ = await facilitator_of(chat)
+    late = Chat(chat.gov, chat_id="late-dm", direct=True)
+    await asyncio.gather(chat.gov.handle_command(_command(chat, facilitator, "/confessions")),
+                         late.say("m1", "/confess the late one"))
+    read = (await chat.gov.stores.rituals.list(1, "mirror"))[0].confessions_read
+    assert read + await chat.gov.stores.confessions.waiting(1) == 4
+
+
+def _command(chat: Chat, who: str, text: str):
+    from handlers.events import CommandReceived
+
+    return CommandReceived(chat.chat, chat.user(who), text, None, None)
+
+
+def test_the_log_filter_redacts_a_confession_sent_or_read_aloud():
+    """The second line of defence: a record quoting a `confess` command (JSON, a repr, plain) or a
+    confession read aloud keeps the command and loses the text."""
+    from bot.logs import REDACTED, Redact
+
+    read = texts.CONFESSION_READ.format(index=1, count=2, number=1, text='I said "no": twice')
+    for record in ('{"text": "/confess I said \\"no\\": twice", "chat": 5}', "Message(text='!confess I said no')",
+                   "/confess@CoopBot I said no\nthen twice", repr({"text": read, "chat_id": -100})):
+        clean = Redact().redact(record)
+        assert "said" not in clean and REDACTED in clean, clean
+    assert Redact().redact("/confessions by m2") == "/confessions by m2"
