@@ -12,7 +12,7 @@ import re
 from sqlalchemy import func, select
 
 from handlers import draws, texts
-from storage.models import ConfessionBox, GovernanceEvent, Minute, Ritual
+from storage.models import ConfessionBox, GovernanceEvent, Minute
 from tests.conftest import Chat, make_coop
 from tests.test_audits import tick
 from tests.test_rituals import shift_due
