@@ -5,8 +5,8 @@ passes through them: python-telegram-bot each Bot API call's parameters (a vote'
 "Recorded: Against on #3", beside the voter's chat) and the token in its URLs, SQLAlchemy each
 statement with its parameters, matrix-nio and its store whatever they send and keep. So those
 loggers never go below a floor, whatever COOPBOT_LOG_LEVEL says; and a filter on every handler
-redacts the secrets of the settings and anything shaped like a Bot API token, as a second line
-of defence."""
+redacts the secrets of the settings, anything shaped like a Bot API token and any confession
+(a `confess` command's text), as a second line of defence."""
 
 from __future__ import annotations
 
@@ -39,6 +39,16 @@ REDACTED = "<redacted>"
 TOKEN = re.compile(r"(?<=bot)\d+:[A-Za-z0-9_-]+|\b\d{5,}:[A-Za-z0-9_-]{30,}")
 # A Matrix access token in a query string or JSON.
 ACCESS_TOKEN = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+")
+# A confession wherever a record quotes it, sent (`/confess …`, `!confess …`) or read aloud (the
+# heading of `texts.CONFESSION_READ`): inside a quoted string (a JSON payload, a repr) up to the
+# closing quote, escapes and all; anywhere else, to the record's end.
+_CONFESSION_START = r"(?:[/!]confess(?:@\w+)?\b|Confession \d+ of \d+, read aloud\b[^:\n]*:)"
+CONFESSION = re.compile(rf"""(?i)(?<=(["']))({_CONFESSION_START})(?:\\.|(?!\1).)*|({_CONFESSION_START}).*""",
+                        re.DOTALL)
+
+
+def _confession(match: re.Match) -> str:
+    return f"{match.group(2) or match.group(3)} {REDACTED}"
 
 
 class Redact(logging.Filter):
@@ -53,6 +63,7 @@ class Redact(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
+        text = CONFESSION.sub(_confession, text)
         return ACCESS_TOKEN.sub(rf"\1{REDACTED}", TOKEN.sub(REDACTED, text))
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -113,3 +113,11 @@ def replay_problem(announced: dict, drawn: dict) -> str | None:
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         return f"its records cannot be replayed ({type(exc).__name__}: {exc})"
     return None
+
+
+def shuffled(items: Sequence[Person]) -> list[Person]:
+    """`items` in an order no one can foresee or replay: the SPEC's picks of every item, keyed by a
+    fresh secret that is never kept (the confessions' order, which must tie no text to its sender)."""
+    if not items:
+        return []
+    return list(picks(hashlib.sha256(new_secret()).digest(), items, len(items)).seated)

@@ -17,7 +17,8 @@ async def help(ctx: Context, call: Call) -> list[Reply]:
     found = ctx.verbs.get(name)
     if found is None or found.hidden:
         raise BadArguments(texts.UNKNOWN_VERB.format(verb=name[:32], prefix=ctx.prefix))
-    return [Reply(texts.help_verb(found, ctx.prefix))]
+    more = texts.HELP_MORE.get(found.name)  # what a verb promises, beyond its usage (`confess`)
+    return [Reply(texts.help_verb(found, ctx.prefix) + (f"\n{more}" if more else ""))]
 
 
 @verb("start", who=Standing.ANYONE, summary="say hello", hidden=True)

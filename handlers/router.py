@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 # The modules that declare verbs, imported for their declarations (in the order `help` lists them).
 from handlers import help, members, rooms, proposals, votes, agenda, surplus, lottery, minutes, allies, audits, pay, firewalls, mirror, drills  # noqa: F401
 from handlers import timeline  # noqa: F401  (drift, timeline)
+from handlers import confessions  # noqa: F401
 from handlers import texts
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
@@ -85,9 +86,10 @@ class Governance:
         if cmd is None or not self._ours(cmd):
             return []
         prefix = PREFIX.get(event.chat.platform, "/")
-        if too_long:
-            return [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE), refusal=True)]
         verb = self.verbs.get(cmd.verb)
+        if too_long:
+            return _erasing(verb, [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE),
+                                         refusal=True)])
         if verb is None:
             guess = self.verbs.guess(cmd.verb)
             text = (texts.UNKNOWN_VERB_GUESS.format(verb=cmd.verb, guess=guess, prefix=prefix) if guess
@@ -95,7 +97,8 @@ class Governance:
             return [Reply(text, refusal=True)]
         try:
             handle = self._correct if event.corrects is not None else self._dispatch
-            return await self._guard(event.chat, event.event_id, verb, prefix, lambda: handle(event, verb, cmd))
+            return _erasing(verb, await self._guard(event.chat, event.event_id, verb, prefix,
+                                                    lambda: handle(event, verb, cmd)))
         finally:
             for listener in self.after_command:
                 listener()
@@ -208,6 +211,14 @@ class Governance:
 
 
 _NOTICES = {JOIN_NOTICE: members.join_notice}
+
+
+def _erasing(verb: Verb | None, replies: list[Reply]) -> list[Reply]:
+    """A verb whose text is the sender's secret has its message erased, whatever the answer; even a
+    redelivery (handled already: a crash may have come before the erasure) says so, to erase it."""
+    if verb is None or not verb.erase:
+        return replies
+    return [replace(r, erase_command=True) for r in replies] or [Reply(texts.ERASED_AGAIN, erase_command=True)]
 
 
 def _no_check(ctx: Context):

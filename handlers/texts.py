@@ -1373,3 +1373,32 @@ def timeline_label(kind: str, data: dict, name: str | None, proposal: int | None
         refused=len(record.get("refused", [])), temptations=record.get("temptations", 0),
         renewed=TIMELINE_RENEWED[bool(result.get("carried", result.get("passed")))],
         format=data.get("format") or "?")
+# --- anonymous confessions (SPEC "Rituals": confessions) ---
+CONFESS_SUMMARY = "in a direct chat: an anonymous confession, read at the next mirror shift"
+CONFESSIONS_SUMMARY = "the mirror shift's facilitator: read the anonymous confessions aloud, then destroy them"
+CONFESS_EMPTY = "Write the confession after the command: {prefix}confess <text>."
+CONFESS_TOO_LONG = "A confession can be at most {limit} characters ({length} given); nothing was kept."
+CONFESS_KEPT = ("Kept anonymously until the facilitator of the next mirror shift of {coop} reads it aloud; then it "
+                "is destroyed. Nothing stored says who wrote it, and your message is deleted from this chat where "
+                "the platform lets me.")
+ERASED_REASON = "erased by the bot: a confession is kept anonymously"
+ERASED_AGAIN = "That message was handled already; it is deleted from this chat where the platform lets me."
+CONFESSIONS_NO_SHIFT = ("No mirror shift of {coop} is under way: confessions are read during one, by its facilitator "
+                        "({prefix}mirror says when).")
+CONFESSIONS_NOT_FACILITATOR = "Only {name}, the facilitator of mirror shift {number}, reads the confessions."
+CONFESSIONS_NOT_OPEN = "Mirror shift {number}'s confessions cannot be read now: {state}."
+CONFESSIONS_NONE = "No confessions wait to be read in {coop}."
+CONFESSION_READ = "Confession {index} of {count}, read aloud by the facilitator of mirror shift {number}:\n{text}"
+CONFESSIONS_DONE = ("{count} read aloud in every room of {coop}, in an order drawn by lot; their texts are destroyed "
+                    "once posted. Mirror shift {number} has read {total} in all.")
+# What `help confess` promises, and what it does not.
+CONFESS_PROMISE = (
+    "What is promised: other members, stewards and the bot's stored record (its tables, its event log, its minutes, "
+    "exports and its own log) cannot link a confession to you. It is kept as text only, with no name, id, time or "
+    "message id, shuffled among the others at every new one; your message is deleted from the direct chat at once "
+    "where the platform allows (Telegram, Matrix), and the texts are erased once read aloud. Only the number read "
+    "is kept.\n"
+    "What is not promised: the platform itself (Telegram's or the Matrix homeserver's operators, and a Matrix "
+    "server's backups, may keep what you sent, even deleted), and whoever operates the bot and watches its traffic "
+    "at the moment your message arrives. What you write may also give you away: members may recognise your words.")
+HELP_MORE = {"confess": CONFESS_PROMISE}

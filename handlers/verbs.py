@@ -60,6 +60,9 @@ class Verb:
     proposal: bool = False  # the first word of the arguments is a proposal number, `#3` or `3`
     where: Where = Where.ANY
     hidden: bool = False  # works, but not listed (platform conventions such as Telegram's /start)
+    # Its text is the sender's secret (a confession): the command's message is erased where the
+    # platform allows, whatever the answer, and log lines never hold it (bot/logs.py).
+    erase: bool = False
 
     @property
     def takes_lines(self) -> bool:
@@ -78,13 +81,14 @@ class VerbTable:
 
     def verb(self, name: str, *, who: Standing, summary: str, args: str = "", keys: dict[str, str] | None = None,
              body: str | None = None, proposal: bool = False, where: Where = Where.ANY,
-             hidden: bool = False) -> Callable[[Run], Run]:
+             hidden: bool = False, erase: bool = False) -> Callable[[Run], Run]:
         """Declare the function below as verb `name` (maubot's `@command.new`, with its arguments)."""
 
         def declare(run: Run) -> Run:
             if name in self._verbs:
                 raise ValueError(f"verb {name!r} is declared twice")
-            self._verbs[name] = Verb(name, run, who, summary, args, dict(keys or {}), body, proposal, where, hidden)
+            self._verbs[name] = Verb(name, run, who, summary, args, dict(keys or {}), body, proposal, where, hidden,
+                                     erase)
             return run
 
         return declare

@@ -15,6 +15,13 @@ from storage.models import Outbox, Room
 
 SCHEDULE = "schedule"  # the claims of scheduled work live beside platform events
 BATCH = 500  # scheduled items per transaction: few commits, yet a short hold on SQLite's one writer
+# Kinds whose text is erased once delivered (or given up): a confession read aloud is then gone
+# from every table, the count in its shift and the minutes aside.
+ERASED_ONCE_SENT = frozenset({"confession"})
+
+
+def _erased():
+    return case((Outbox.kind.in_(ERASED_ONCE_SENT), ""), else_=Outbox.text)
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class OutboxStore:
             await s.execute(
                 update(Outbox).where(Outbox.id == row_id, Outbox.sent_at.is_(None))
                 .values(attempts=Outbox.attempts + 1, last_error=error[:500], gave_up=True, sent_at=now,
-                        claimed_by=None, claimed_until=None)
+                        claimed_by=None, claimed_until=None, text=_erased())
             )
 
     async def announce_many(self, items: Iterable[Scheduled], now: datetime) -> set[str]:
@@ -182,7 +189,7 @@ class OutboxStore:
             stmt = update(Outbox).where(Outbox.id.in_(ids), Outbox.sent_at.is_(None))
             if worker is not None:
                 stmt = stmt.where(Outbox.claimed_by == worker)
-            await s.execute(stmt.values(sent_at=now))
+            await s.execute(stmt.values(sent_at=now, text=_erased()))
 
 
     async def forget_sent(self, before: datetime, *, batch: int = 1000, most: int | None = None) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from storage.allies import AllyStore
 from storage.audits import AuditStore
 from storage.cards import CardStore
+from storage.confessions import ConfessionStore
 from storage.coops import CoopStore
 from storage.cursors import CursorStore
 from storage.db import Database
@@ -44,6 +45,7 @@ class Stores:
     firewalls: FirewallStore
     rituals: RitualStore
     drift: DriftStore
+    confessions: ConfessionStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -52,4 +54,5 @@ class Stores:
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
             DriftStore(db),
+            ConfessionStore(db),
         )

@@ -82,6 +82,8 @@ async def test_standing_is_checked_before_lines_for_every_verb(chat):
     for verb in VERBS.listed():
         if verb.who not in (Standing.MEMBER, Standing.STEWARD, Standing.AUTHOR):
             continue
+        if verb.where is Where.DIRECT:
+            continue  # a room hears first that it belongs in a direct chat (`confess`), whoever speaks
         reply = await chat.say("mallory", f"/{verb.name} 1 x\nstray line")
         assert "Only members of Red Bakery can do that" in reply, (verb.name, reply)
     steward_only = [v.name for v in VERBS.listed() if v.who is Standing.STEWARD]

@@ -516,6 +516,19 @@ class MatrixAdapter:
             return False
         return True
 
+    async def _erase(self, room_id: str, event_id: str) -> None:
+        """Redact the message an answer erases (a confession), at once: in a direct room the bot
+        needs the power to redact others' events; where it lacks it, the event stays (logged)."""
+        async def once() -> RoomRedactResponse:
+            response = await self.client.room_redact(room_id, event_id, reason=texts.ERASED_REASON,
+                                                     tx_id=f"erase-{event_id}")
+            return _checked(response, RoomRedactResponse, f"redaction of {event_id} in {room_id}")
+
+        try:
+            await self._patiently(once)
+        except Exception as exc:  # refused, or the homeserver away: the answer still goes out
+            logger.warning("message %s in %s not redacted: %s", event_id, room_id, exc)
+
     async def _hello(self, room_id: str) -> None:
         if await self.services.stores.coops.get_by_room(convert.PLATFORM, room_id) is None:
             self._spawn(self._notify(room_id, convert.notice(texts.ADDED_TO_ROOM.format(prefix=PREFIX)),
@@ -607,6 +620,8 @@ class MatrixAdapter:
         self.kick()  # a command may have queued announcements (a card) with no reply at all
 
     async def _reply(self, room_id: str, event, reply: Reply, index: int, reply_to: str) -> None:
+        if reply.erase_command and index == 0:
+            await self._erase(room_id, event.event_id)
         text = reply.text
         if reply.private and not self._chat(room_id).is_direct:
             # The room sees only what it may: a secret ballot is cast in a direct chat.

@@ -361,6 +361,8 @@ class TelegramAdapter:
         """Answer a message: in its chat (in its topic, in a forum), or, if private, to its sender."""
         chat_id, message_id, user_id = message.chat_id, message.message_id, message.from_user.id
         thread = convert.topic(message)
+        if reply.erase_command:
+            await self._erase(message)
         try:
             if reply.private and chat_id != user_id:
                 try:
@@ -396,6 +398,15 @@ class TelegramAdapter:
                              message_thread_id=thread, chat=str(chat_id))
         except TelegramError:
             logger.exception("photo to %s failed", chat_id)
+
+    async def _erase(self, message: Message) -> None:
+        """Delete the message an answer erases (a confession): at once, so no (chat, message) is kept
+        to delete later. A bot may delete a private chat's messages for 48 hours; in a group, only
+        with the right to delete messages: try, and go on without it."""
+        try:
+            await self._call(self.bot.delete_message, message.chat_id, message.message_id)
+        except TelegramError as exc:
+            logger.info("could not delete message %s in %s: %s", message.message_id, message.chat_id, exc)
 
     async def _send_notice(self, chat: ChatRef, text: str) -> str | None:
         try:
