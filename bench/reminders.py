@@ -17,14 +17,13 @@ from pathlib import Path
 from bench.proc import READY_LINE, cpu_seconds, quantile, status_mb
 from bot.telegram.adapter import OVERALL_BUDGET
 from handlers.charter import Charter
-from handlers.calendar import cycle
 from storage.db import Database
 from tests.fakes.telegram_api import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 COOPS = 1000
 PENDING_PER_COOP = 50  # open proposals whose two reminders (24 h, 1 h) are still ahead: 100,000 in all
-AGE = timedelta(days=400)  # the co-ops' first liberation audit, mirror shifts and drill are behind them (and claimed)
+AGE = timedelta(days=400)  # the co-ops' first liberation audit is behind them (and claimed)
 LEAD = 9.0  # seconds from spawning the bot to T, the moment 1,000 reminders fall due together
 SETTLE = 2.0  # seconds after ready before resident memory is read
 IDLE_WINDOW = 3.0  # seconds over which the idle CPU of the bot on the empty database is read
@@ -47,9 +46,6 @@ def _seed(path: Path, now: datetime) -> None:
     charter = json.dumps(Charter().to_json())
     rule = json.dumps(Charter().rule("ordinary").to_json())
     founded = _ts(now - AGE)
-    defaults = Charter()
-    mirrors = cycle(now - AGE, defaults.tz, defaults.mirror_every_months, now)
-    drills = cycle(now - AGE, defaults.tz, defaults.drill_every_months, now)
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -75,9 +71,6 @@ def _seed(path: Path, now: datetime) -> None:
                 electors.append((pid, c))
             claims.append((f"deadline:{pid}:86400", founded))  # number 51: its 24-hour reminder went out
             claims += [(f"audit:{c}:1:{s}", founded) for s in (0, 2592000, 604800, 86400)]
-            # The mirror shifts and the drill fallen due by now were held (claimed) as the audit was.
-            claims += [(f"mirror:{c}:{n}:0", founded) for n in range(1, mirrors.last_n + 1)]
-            claims += [(f"drill:{c}:{n}:0", founded) for n in range(1, drills.last_n + 1)]
         conn.executemany(
             "INSERT INTO proposal (id, coop_id, number, title, body, author_id, kind, ballot, options, rule, "
             "opened_at, closes_at, status, electorate_size) VALUES (?, ?, ?, 'Bench matter', '', ?, 'ordinary', "

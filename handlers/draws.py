@@ -108,7 +108,9 @@ def replay_problem(announced: dict, drawn: dict) -> str | None:
         pool = announced["pool"]
         picked = picks(key(secret, list(drawn["contributions"])), list(range(len(pool))), int(announced["seats"]),
                        organisation=lambda i: pool[i].get("org"))
-        if [pool[i]["id"] for i in picked.seated] != [seat["id"] for seat in drawn["seated"]]:
+        # By id and name: a draw of things (a mirror shift's formats) has no ids, only names.
+        if [(pool[i]["id"], pool[i]["name"]) for i in picked.seated] != [(seat["id"], seat["name"])
+                                                                       for seat in drawn["seated"]]:
             return "a replay of the announced pool and the shuffles seats other people"
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         return f"its records cannot be replayed ({type(exc).__name__}: {exc})"

@@ -25,6 +25,7 @@ from storage.stores import Stores
 
 
 TEMPTS_EACH = 3  # temptations one red-team member may put in one drill
+ITEMS_SHOWN = 20  # temptations `drill` lists, the latest (one message)
 
 
 async def begin(stores: Stores, coop: Coop, now: datetime, event: tuple[str, str] | None = None) -> Ritual | None:
@@ -84,14 +85,17 @@ async def _record(stores: Stores, temptations: Sequence[Proposal]) -> dict:
     mean turnout of those decided; the median time from a temptation's opening to each vote."""
     decided = [p for p in temptations if p.status == "closed"]
     accepted = [p for p in decided if (p.result or {}).get("passed")]
+    # Refused: the members voted it down. Left without quorum is not refusal, it is not answering.
+    undecided = [p for p in decided if p not in accepted and (p.result or {}).get("reason") == "quorum"]
     waits = []
     for p in decided:
         waits += [(b.cast_at - p.opened_at).total_seconds() for b in await stores.votes.ballots(p.id)]
     turnouts = [Fraction(p.result["voters"], p.result["electorate"]) for p in decided if p.result.get("electorate")]
     return {
         "temptations": len(temptations),
-        "accepted": [[p.number, p.title] for p in accepted],
-        "refused": [p.number for p in decided if p not in accepted],
+        "accepted": [[p.number, p.title.removeprefix(texts.DRILL_MARK)] for p in accepted],
+        "refused": [p.number for p in decided if p not in accepted and p not in undecided],
+        "undecided": [p.number for p in undecided],
         "withdrawn": [p.number for p in temptations if p.status == "withdrawn"],
         "turnout": str(sum(turnouts, Fraction(0)) / len(turnouts)) if turnouts else None,
         "median_decide_s": int(statistics.median(waits)) if waits else None,
@@ -128,8 +132,11 @@ async def drill(ctx: Context, call: Call) -> list[Reply]:
                                                      when=texts.when(draw.draw_at, tz)))
     elif r is not None and r.status == "open":
         team = [s["name"] for s in red_team(await stores.draws.get_by_id(r.draw_id))]
-        items = [texts.DRILL_ITEM.format(number=p.number, title=p.title, state=_state(p))
-                 for p in await stores.rituals.temptations(r.id)]
+        temptations = await stores.rituals.temptations(r.id)
+        items = [texts.DRILL_ITEM.format(number=p.number, title=p.title.removeprefix(texts.DRILL_MARK), state=_state(p))
+                 for p in temptations[-ITEMS_SHOWN:]]
+        if len(temptations) > ITEMS_SHOWN:
+            items.insert(0, texts.DRILL_EARLIER.format(more=len(temptations) - ITEMS_SHOWN))
         lines.append(texts.DRILL_SHOW_OPEN.format(number=r.number, coop=coop.name, ends=texts.when(r.ends_at, tz),
                                                   team=texts.and_list(team) if team else texts.DRILL_NO_TEAM,
                                                   items="; ".join(items) or texts.DRILL_NONE_YET))
@@ -149,8 +156,9 @@ async def tempt(ctx: Context, call: Call) -> list[Reply]:
     title = one_line(call.args)
     if not title:
         raise BadArguments(texts.NO_TITLE)
-    if len(title) > MAX_TITLE:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=MAX_TITLE))
+    limit = MAX_TITLE - len(texts.DRILL_MARK)
+    if len(title) > limit:
+        raise BadArguments(texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=limit))
     body = call.body
     if len(body) > MAX_BODY:
         raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(body), limit=MAX_BODY))
@@ -173,7 +181,8 @@ async def tempt(ctx: Context, call: Call) -> list[Reply]:
     if closes_at - ctx.now < MIN_PERIOD:
         raise Conflict(texts.TEMPT_TOO_LATE.format(number=r.number, ends=texts.when(r.ends_at, charter.tz)))
     await stores.proposals.open(
-        coop.id, author_id=ctx.member.id, title=title, body=body, kind="ordinary", ballot="open",
+        # Marked in its title, so every list, reminder and poll that names it says DRILL too.
+        coop.id, author_id=ctx.member.id, title=texts.DRILL_MARK + title, body=body, kind="ordinary", ballot="open",
         options=list(DEFAULT_OPTIONS), rule=charter.rule("ordinary").to_json(), closes_at=closes_at, now=ctx.now,
         event=ctx.event, purpose="drill", action={"drill": r.number}, ritual_id=r.id)
     return []  # its card, marked DRILL, goes to every room

@@ -20,6 +20,7 @@ from storage.stores import Stores
 
 DIRECT_PLATFORMS = ("telegram", "console")  # where a member can be written to directly by id
 MIRROR_REMINDERS = (timedelta(days=7), timedelta(days=1))  # before each mirror shift (SPEC "Rituals")
+RITUAL_GRACE = timedelta(days=7)  # a mirror shift or drill still begins this long after its time
 DEADLINE_CLAIM = "deadline:"  # claim keys of deadline reminders: deadline:<proposal id>:<offset s>
 
 
@@ -172,6 +173,8 @@ class CalendarPlan:
     mirrors: Cycle | None = None
     drills: Cycle | None = None
     mirror_reached: tuple[timedelta, ...] = ()
+    mirror_every: int = 0
+    drill_every: int = 0
 
     def holds(self, view: CoopView, now: datetime) -> bool:
         return self.founded_at == view.founded_at and self.text == view.text and self.start <= now < self.until
@@ -191,7 +194,7 @@ def plan_calendar(view: CoopView, now: datetime) -> CalendarPlan:
     until = min([audits.next_at, sunsets.next_at, mirrors.next_at, drills.next_at,
                  *(m for m in [*moments.values(), *mirror_moments.values()] if m > now)])
     return CalendarPlan(view.founded_at, view.text, now, until, audits, sunsets, reached, mirrors, drills,
-                        mirror_reached)
+                        mirror_reached, charter.mirror_every_months, charter.drill_every_months)
 
 
 @dataclass(frozen=True)
@@ -219,11 +222,21 @@ def calendar_claims(coop_id: int, plan: CalendarPlan) -> CalendarClaims:
         reminders={o: f"audit:{coop_id}:{plan.audits.next_n}:{int(o.total_seconds())}" for o in plan.reached},
         latest=min(plan.reached) if plan.reached else None,
         sunset=f"sunset:{coop_id}:{plan.sunsets.last_n}" if plan.sunsets.last_n >= 1 else None,
-        mirror=f"mirror:{coop_id}:{mirrors.last_n}:0" if mirrors and mirrors.last_n >= 1 else None,
-        mirror_reminders={o: f"mirror:{coop_id}:{mirrors.next_n}:{int(o.total_seconds())}"
+        mirror=_ritual_key("mirror", coop_id, plan.mirror_every, mirrors, plan.start),
+        mirror_reminders={o: f"mirror:{coop_id}:{plan.mirror_every}m:{mirrors.next_n}:{int(o.total_seconds())}"
                           for o in plan.mirror_reached} if mirrors else {},
-        drill=f"drill:{coop_id}:{drills.last_n}:0" if drills and drills.last_n >= 1 else None,
+        drill=_ritual_key("drill", coop_id, plan.drill_every, drills, plan.start),
     )
+
+
+def _ritual_key(kind: str, coop_id: int, every: int, c: Cycle | None, now: datetime) -> str | None:
+    """The claim of the mirror shift or drill that fell due last, if it fell due within
+    RITUAL_GRACE: a downtime of days still holds it, but one long past (a co-op that ran before
+    rituals existed, a bot down for weeks) is passed over, not sprung on the co-op at once. The
+    interval is in the key, so an amended interval starts its own count (none skipped as claimed)."""
+    if c is None or c.last_n < 1 or now - c.last_at > RITUAL_GRACE:
+        return None
+    return f"{kind}:{coop_id}:{every}m:{c.last_n}:0"
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from handlers.parsing import one_line
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from storage.models import Coop, Draw, Member, Ritual
-from storage.rituals import NotFacilitator, RitualNotOpen, RitualRunning
+from storage.rituals import NotFacilitator, RedesignsSpent, RitualNotOpen, RitualRunning
 from storage.stores import Stores
 
 SHIFT = timedelta(hours=24)  # how long a shift stays open: the halt, its format and its confessions
 MAX_FORMAT = 500
+REDESIGNS = 3  # each is announced in every room: a few let the facilitator redesign; more would flood
+ORDER_SHOWN = 150  # names of the speaking order in one message (Telegram's 4,096 characters)
 
 
 def cooldown(charter: Charter, members: int) -> int:
@@ -97,7 +99,12 @@ async def step(stores: Stores, r: Ritual, now: datetime) -> bool:
 
 
 def _order(names: Sequence[str] | None) -> str:
-    return "\n".join(f"{i}. {name}" for i, name in enumerate(names or [], 1))
+    """The speaking order, numbered; a register too long for one message is cut, saying how many follow."""
+    names = list(names or [])
+    lines = [f"{i}. {name}" for i, name in enumerate(names[:ORDER_SHOWN], 1)]
+    if len(names) > ORDER_SHOWN:
+        lines.append(texts.ORDER_MORE.format(more=len(names) - ORDER_SHOWN))
+    return "\n".join(lines)
 
 
 async def current(stores: Stores, coop_id: int) -> Ritual | None:
@@ -124,7 +131,7 @@ async def mirror(ctx: Context, call: Call) -> list[Reply]:
         lines.append(texts.MIRROR_SHOW_OPEN.format(
             number=r.number, coop=coop.name, ends=texts.when(r.ends_at, tz),
             facilitator=names.get(r.facilitator_id, texts.MIRROR_NO_FACILITATOR), format=r.format,
-            redesigned=texts.MIRROR_SHOW_REDESIGNED if r.redesigned else "", order=_order(r.speaking_order)))
+            redesigned=texts.MIRROR_SHOW_REDESIGNED if r.redesigns else "", order=_order(r.speaking_order)))
     else:
         due = cycle(coop.founded_at, tz, charter.mirror_every_months, ctx.now).next_at
         lines.append(texts.MIRROR_SHOW_NEXT.format(coop=coop.name, when=texts.when(due, tz),
@@ -150,10 +157,12 @@ async def format_(ctx: Context, call: Call) -> list[Reply]:
     name = ctx.member.display_name
     try:
         r = await ctx.stores.rituals.redesign(
-            r.id, ctx.member.id, text=text, now=ctx.now, event=ctx.event,
+            r.id, ctx.member.id, text=text, now=ctx.now, event=ctx.event, most=REDESIGNS,
             render=lambda q: texts.MIRROR_REDESIGNED.format(number=q.number, name=name, format=text))
     except RitualNotOpen as exc:
         raise Conflict(texts.FORMAT_NOT_OPEN.format(number=r.number, state=texts.RITUAL_STATES[exc.state])) from None
+    except RedesignsSpent:
+        raise Conflict(texts.FORMAT_SPENT.format(number=r.number, most=REDESIGNS)) from None
     except NotFacilitator:
         raise NotAllowed(texts.FORMAT_NOT_FACILITATOR.format(
             name=names.get(r.facilitator_id, texts.MIRROR_NO_FACILITATOR), number=r.number)) from None

@@ -144,7 +144,7 @@ async def mirror_shifts(p: Period) -> str:
     names = await p.stores.members.names([r.facilitator_id for r in await _rituals(p, "mirror") if r.facilitator_id])
     lines = [texts.PACK_MIRROR_LINE.format(
         number=r.number, when=texts.when(r.started_at, p.charter.tz), facilitator=names.get(r.facilitator_id, "?"),
-        format=r.format or "?", redesigned=texts.MIRROR_SHOW_REDESIGNED if r.redesigned else "",
+        format=r.format or "?", redesigned=texts.MIRROR_SHOW_REDESIGNED if r.redesigns else "",
         confessions=texts.plural(r.confessions_read or 0, "confession", "confessions"))
         for r in await _rituals(p, "mirror") if r.status != "drawing"]
     return texts.pack_section(texts.PACK_MIRROR, lines)

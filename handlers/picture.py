@@ -76,7 +76,7 @@ def timeline_png(title: str, marks: Sequence[Mark], legend: dict[str, str], tz: 
     big, small = _fonts()
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     start, end = min(m.at for m in marks), max(m.at for m in marks)
-    pad = max((end - start) * 0.04, timedelta(days=1))
+    pad = min(max((end - start) * 0.04, timedelta(days=1)), timedelta(days=366))
     start, end = start - pad, end + pad
     left, right = MARGIN, WIDTH - MARGIN
 

@@ -238,6 +238,8 @@ async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
     what the message now says, and its card (and poll) are edited to match."""
     if p.author_id != ctx.member.id:
         raise NotAllowed(texts.EDIT_NOT_YOURS.format(number=p.number))
+    if p.purpose == "drill":
+        raise NotAllowed(texts.EDIT_TEMPTATION.format(number=p.number, prefix=ctx.prefix))
     if (p.protection or {}).get("by"):
         # Called in by the golden share: an edit must not make it something the call-in did not see.
         raise NotAllowed(texts.EDIT_CALLED_IN.format(number=p.number, prefix=ctx.prefix))

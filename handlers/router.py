@@ -131,6 +131,8 @@ class Governance:
         ctx = await self._context(event.chat, event.sender, event.event_id)
         opened = ctx.coop and await self.stores.proposals.opened_by(ctx.coop.id, original)
         if opened:
+            if opened.purpose == "drill":  # a temptation stays what it was put as, and within its drill
+                raise NotAllowed(texts.EDIT_TEMPTATION.format(number=opened.number, prefix=ctx.prefix))
             if verb.name != "propose":
                 raise NotAllowed(texts.EDIT_PROPOSAL_ONLY.format(number=opened.number, prefix=ctx.prefix))
             return await self._dispatch(event, verb, cmd, revising=opened, ctx=ctx)

@@ -1273,6 +1273,12 @@ FORMAT_NOT_FACILITATOR = "Only {name}, the facilitator of mirror shift {number},
 RITUAL_STATES = {"drawing": "its draws are not made yet", "over": "it is over", "closed": "it is over"}
 FORMAT_NOT_OPEN = "Mirror shift {number}'s format cannot be redesigned now: {state}."
 FORMAT_DONE = "The format of mirror shift {number} is now: {format}"
+FORMAT_SPENT = "The format of mirror shift {number} has been redesigned {most} times, as often as one shift allows."
+ORDER_MORE = "… and {more} more, newest first (the rest of the register, in order of admission)"
+EDIT_TEMPTATION = ("#{number} is a temptation of an adversary drill: it cannot be edited. Its author may withdraw it "
+                   "({prefix}withdraw {number}) and tempt anew.")
+DRILL_MARK = "DRILL · "
+DRIFT_BEFORE_FOUNDING = "{when} is before {coop} was founded ({founded}): the timeline begins at the founding."
 
 DRILL_STARTED = ("ADVERSARY DRILL {number} of {coop}: a red team of {team} is drawn by lot at {when} (D{draw}). For "
                  "{days} after, its members may tempt the collective with compromises ({prefix}tempt <title>); vote on "
@@ -1282,7 +1288,12 @@ DRILL_OPENED = ("The red team of adversary drill {number} of {coop}: {team} (D{d
                 "{prefix}tempt <title> (other lines: the temptation); every member votes on it, and practises refusal.")
 DRILL_NO_TEAM = "nobody (those drawn are no longer members)"
 DRILL_RECORD = ("Adversary drill {number} of {coop} is over. The red team put {temptations}: {refused} refused, "
-                "{accepted} accepted{withdrawn}. Mean turnout {turnout}; median time to decide {decide}.{accepted_list}")
+                "{accepted} accepted{undecided}{withdrawn}. Mean turnout {turnout}; median time to decide {decide}."
+                "{accepted_list}")
+DRILL_RECORD_UNDECIDED = ", {count} left undecided (quorum not met)"
+DRILL_RECORD_MORE = "; and {more} more"
+DRILL_ACCEPTED_SHOWN = 10
+DRILL_EARLIER = "{more} earlier"
 DRILL_RECORD_WITHDRAWN = ", {count} withdrawn"
 DRILL_RECORD_ACCEPTED = "\nAccepted: {items}."
 DRILL_NO_DECISIONS = "no vote cast"
@@ -1294,12 +1305,15 @@ def drill_record(number: int, coop: str, record: dict) -> str:
     return DRILL_RECORD.format(
         number=number, coop=coop, temptations=plural(record["temptations"], "temptation", "temptations"),
         refused=len(record["refused"]), accepted=len(accepted),
+        undecided=DRILL_RECORD_UNDECIDED.format(count=len(record["undecided"])) if record.get("undecided") else "",
         withdrawn=DRILL_RECORD_WITHDRAWN.format(count=len(record["withdrawn"])) if record["withdrawn"] else "",
         turnout=percent(Fraction(record["turnout"])) if record["turnout"] is not None else PACK_NONE,
         decide=span(timedelta(seconds=record["median_decide_s"])) if record["median_decide_s"] is not None
         else DRILL_NO_DECISIONS,
-        accepted_list=DRILL_RECORD_ACCEPTED.format(items="; ".join(f"#{n} {t}" for n, t in accepted))
-        if accepted else "")
+        accepted_list=DRILL_RECORD_ACCEPTED.format(
+            items="; ".join(f"#{n} {t}" for n, t in accepted[:DRILL_ACCEPTED_SHOWN])
+            + (DRILL_RECORD_MORE.format(more=len(accepted) - DRILL_ACCEPTED_SHOWN)
+               if len(accepted) > DRILL_ACCEPTED_SHOWN else "")) if accepted else "")
 
 
 DRILL_SHOW_NEXT = "Next adversary drill of {coop}: {when} (every {every})."

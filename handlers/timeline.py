@@ -70,6 +70,9 @@ async def drift(ctx: Context, call: Call) -> list[Reply]:
             raise BadArguments(texts.DRIFT_BAD_WHEN.format(text=written[:40]))
         if happened > ctx.now:
             raise BadArguments(texts.DRIFT_FUTURE.format(when=texts.when(happened, tz)))
+        if happened < coop.founded_at:
+            raise BadArguments(texts.DRIFT_BEFORE_FOUNDING.format(when=texts.when(happened, tz), coop=coop.name,
+                                                                 founded=texts.when(coop.founded_at, tz)))
     about = None
     if "about" in call.settings:
         written = one_line(call.settings["about"])

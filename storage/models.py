@@ -579,7 +579,7 @@ class Ritual(SQLModel, table=True):
     format_draw_id: int | None = _fk("draw.id", nullable=True, ondelete="RESTRICT")  # a mirror shift's format
     facilitator_id: int | None = _fk("member.id", nullable=True, ondelete="RESTRICT")
     format: str | None = Field(default=None, max_length=500)
-    redesigned: bool = False  # the facilitator rewrote the drawn format
+    redesigns: int = 0  # how often the facilitator rewrote the drawn format
     speaking_order: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # names, newest first
     confessions_read: int | None = None  # only their number is kept
     record: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # a drill's record

@@ -32,6 +32,10 @@ class NotFacilitator(StoreError):
     """The person is not the shift's facilitator."""
 
 
+class RedesignsSpent(StoreError):
+    """The facilitator has redesigned the shift's format as often as one shift allows."""
+
+
 class RitualStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -149,10 +153,11 @@ class RitualStore:
 
     async def redesign(
         self, ritual_id: int, member_id: int, *, text: str, now: datetime, render: Callable[[Ritual], str],
-        event: tuple[str, str] | None = None,
+        most: int, event: tuple[str, str] | None = None,
     ) -> Ritual:
-        """The facilitator rewrites the shift's format while it is open: logged and announced.
-        RitualNotOpen, or NotFacilitator (both read under the ritual's lock)."""
+        """The facilitator rewrites the shift's format while it is open, at most `most` times:
+        logged and announced. RitualNotOpen, NotFacilitator or RedesignsSpent (read under the
+        ritual's lock)."""
         async with self.db.write() as s:
             await claim(s, event, now)
             ritual = await _locked(s, ritual_id)
@@ -160,7 +165,9 @@ class RitualStore:
                 raise RitualNotOpen(ritual.status if ritual.status != "open" else "over")
             if ritual.facilitator_id != member_id:
                 raise NotFacilitator()
-            ritual.format, ritual.redesigned = text, True
+            if ritual.redesigns >= most:
+                raise RedesignsSpent()
+            ritual.format, ritual.redesigns = text, ritual.redesigns + 1
             await log(s, ritual.coop_id, "mirror_format", now, member_id=member_id, number=ritual.number, format=text)
             await announce(s, ritual.coop_id, "ritual", render(ritual), now)
             return ritual

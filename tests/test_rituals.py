@@ -130,7 +130,7 @@ async def test_a_drill_with_two_temptations_one_refused_one_accepted_and_its_rec
     assert "'amend:' lines are refused" in await chat.say(team[0], "/tempt Quietly\namend: quorum.ordinary = 10%")
     await chat.say(team[0], "/tempt Take the investor's money\nA fund offers 200k for 49% of the bakery.")
     first = chat.last
-    assert first.startswith("Proposal #1: Take the investor's money") and "DRILL (adversary drill 1)" in first
+    assert first.startswith("Proposal #1: DRILL · Take the investor's money") and "DRILL (adversary drill 1)" in first
     await chat.say(team[1], "/tempt Skip this month's audit pack\nNobody reads it anyway.")
     second = chat.last
     assert "DRILL" in second
@@ -138,6 +138,7 @@ async def test_a_drill_with_two_temptations_one_refused_one_accepted_and_its_rec
         await chat.say(name, "/vote 1 Against")
         await chat.say(name, "/vote 2 For")
     assert "#1 Take the investor's money (open)" in await chat.say("m1", "/drill")
+    assert "#1 DRILL · Take the investor's money" in await chat.say("m1", "/proposals")
     for title in ("Cut the movement share", "Hire a manager"):
         await chat.say(team[0], f"/tempt {title}")
     assert "as many as one member may" in await chat.say(team[0], "/tempt One more")
@@ -178,3 +179,116 @@ async def test_a_second_process_or_run_repeats_no_step(chat, clock):
     assert len([t for t in said if t.startswith("Mirror shift 1 of Red Bakery is over")]) == 1
     async with chat.gov.stores.db.read() as s:
         assert len((await s.execute(select(Ritual))).all()) == 1
+
+
+# --- found by a hostile review ---
+async def drill_open(chat: Chat, clock) -> list[str]:
+    """A drill of a red team of two, three days long, open a month after founding: its team."""
+    await set_charter(chat.gov.stores, 1, drill_every_months=1, drill_team=2, drill_days=3)
+    await until(chat, clock, 1, 1)
+    await tick(chat)
+    clock.advance(minutes=11)
+    opened = next(t for t in await tick(chat) if t.startswith("The red team of adversary drill 1"))
+    return re.search(r"adversary drill 1 of Red Bakery: (.+?) \(D", opened).group(1).split(" and ")
+
+
+async def test_a_temptation_cannot_be_edited_into_a_real_proposal(chat, clock):
+    """Editing the message of a temptation into `propose` with `amend:` (or `closes: 20d`) would
+    make a rehearsal change the charter, or hold the drill open: refused, it stays a temptation."""
+    await make_coop(chat, 4)
+    team = await drill_open(chat, clock)
+    await chat.say(team[0], "/tempt Take the investor's money", event_id="t1")
+    answer = await chat.say(team[0], "/propose Take the investor's money\namend: quorum.ordinary = 10%",
+                            event_id="t1e", corrects="t1")
+    assert "is a temptation of an adversary drill: it cannot be edited" in answer
+    assert "cannot be edited" in await chat.say(team[0], "/tempt Take it\ncloses: 20d", event_id="t1f", corrects="t1")
+    p = (await chat.gov.stores.proposals.list(1))[0]
+    assert p.purpose == "drill" and p.action == {"drill": 1} and p.title == "DRILL · Take the investor's money"
+
+
+async def test_a_reminder_of_a_temptation_says_drill(chat, clock):
+    names = await make_coop(chat, 4)
+    team = await drill_open(chat, clock)
+    await chat.say(team[0], "/tempt Take the investor's money")
+    p = (await chat.gov.stores.proposals.list(1))[0]
+    clock.advance(seconds=(p.closes_at - timedelta(hours=23) - clock.now()).total_seconds())
+    said = [t for t in await tick(chat) if t.startswith("Reminder: #1")]
+    assert said and "DRILL · Take the investor's money" in said[0]
+
+
+async def test_an_ignored_temptation_is_undecided_not_refused(chat, clock):
+    await make_coop(chat, 4)
+    team = await drill_open(chat, clock)
+    await chat.say(team[0], "/tempt Take the investor's money")
+    clock.advance(days=3)
+    record = next(t for t in await tick(chat) if t.startswith("Adversary drill 1 of Red Bakery is over"))
+    assert "1 temptation: 0 refused, 0 accepted, 1 left undecided (quorum not met)" in record
+
+
+async def test_an_amended_interval_skips_no_shift_and_springs_none_at_once(chat, clock):
+    """Monthly shifts 1–3, then quarterly: the shift at month 6 begins. Quarterly, then every two
+    months at month 7.5: the missed occurrence (month 6 of the new count) does not halt
+    production at the moment of the amendment."""
+    await make_coop(chat, 3)
+    stores = chat.gov.stores
+    await set_charter(stores, 1, mirror_every_months=1)
+    for n in (1, 2, 3):
+        await until(chat, clock, 1, n)
+        assert any(t.startswith(f"MIRROR SHIFT {n}") for t in await tick(chat))
+        clock.advance(days=1, minutes=11)
+        await tick(chat)
+        clock.advance(days=1)
+        await tick(chat)
+    await set_charter(stores, 1, mirror_every_months=3)
+    await until(chat, clock, 3, 2)  # month 6
+    assert any(t.startswith("MIRROR SHIFT 4") for t in await tick(chat))
+    clock.advance(days=1, minutes=11)
+    await tick(chat)
+    clock.advance(days=45)
+    await set_charter(stores, 1, mirror_every_months=2)
+    assert not any(t.startswith("MIRROR SHIFT") for t in await tick(chat))
+
+
+async def test_the_first_start_after_an_upgrade_springs_no_shift(chat, clock):
+    """A co-op that ran before rituals existed: at the first run, three days before its next
+    quarterly date, the occurrence long past is passed over; the next one comes on time."""
+    await make_coop(chat, 3)
+    await until(chat, clock, 3, 12, before=timedelta(days=3))
+    said = await tick(chat)
+    assert not any(t.startswith("MIRROR SHIFT") or t.startswith("ADVERSARY DRILL") for t in said)
+    await until(chat, clock, 3, 12)
+    assert any(t.startswith("MIRROR SHIFT 1") for t in await tick(chat))
+
+
+def test_the_start_check_replays_a_format_draw_by_its_names():
+    secret = draws.new_secret()
+    pool = [{"id": None, "name": n} for n in DEFAULT_FORMATS[:3]]
+    announced = {"commitment": draws.commitment(secret), "pool": pool, "seats": 1}
+    picked = draws.picks(draws.key(secret.hex(), []), list(range(3)), 1).seated[0]
+    drawn = {"secret": secret.hex(), "commitment": announced["commitment"], "contributions": []}
+    right = {**drawn, "seated": [{"number": picked + 1, "id": None, "name": pool[picked]["name"]}]}
+    wrong = next(i for i in range(3) if i != picked)
+    assert draws.replay_problem(announced, right) is None
+    assert draws.replay_problem(announced, {**drawn, "seated": [{"number": wrong + 1, "id": None,
+                                                                 "name": pool[wrong]["name"]}]}) is not None
+
+
+def test_long_speaking_orders_and_drill_records_fit_one_telegram_message():
+    from handlers.mirror import _order
+    text = texts.MIRROR_OPENED.format(number=1, coop="Red Bakery", facilitator="someone", draw=1, format="small circles",
+                                      format_draw=2, order=_order([f"member {i}" for i in range(500)]),
+                                      ends="Sun 6 Dec 2026 12:00 UTC", prefix="/")
+    assert len(text) <= 4096 and "… and 350 more" in text and text.endswith("12:00 UTC.")
+    record = {"temptations": 36, "accepted": [[n, "T" * 200] for n in range(1, 37)], "refused": [], "undecided": [],
+              "withdrawn": [], "turnout": "1", "median_decide_s": 60}
+    assert len(texts.drill_record(1, "Red Bakery", record)) <= 4096
+
+
+async def test_the_facilitator_redesigns_at_most_three_times(chat, clock):
+    await make_coop(chat, 3)
+    _, opened = await shift_due(chat, clock)
+    facilitator = re.match(r"Mirror shift 1 of Red Bakery: (\S+) facilitates", opened).group(1)
+    for i in range(3):
+        await chat.say(facilitator, f"/format version {i}")
+    assert "redesigned 3 times, as often as one shift allows" in await chat.say(facilitator, "/format once more")
+    assert "in the format version 2 (redesigned" in await chat.say("m1", "/mirror")

@@ -74,7 +74,7 @@ def test_a_mirror_shift_and_a_drill_through_the_console_surviving_a_kill_at_ever
     who = "" if tempter in ("you", "alice") else f"{tempter}: "
     typed = f"{who}/tempt Take the investor's money\n  A fund offers 200k for 49%.\n"
     out = run(tmp_path, typed, lambda out: "DRILL (adversary drill 1)" in out)
-    number = int(re.search(r"Proposal #(\d+): Take the investor's money", out).group(1))
+    number = int(re.search(r"Proposal #(\d+): DRILL · Take the investor's money", out).group(1))
     votes = "".join(f"{name}: /vote {number} Against\n" for name in ("bob", "carol", "dave")) + f"/vote {number} Against\n"
     run(tmp_path, votes, lambda out: out.count("Recorded:") == 4)
     while_down(tmp_path, _ends_back)

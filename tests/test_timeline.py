@@ -44,9 +44,10 @@ async def drifts(stores) -> list[Drift]:
 async def test_a_drift_is_recorded_numbered_announced_and_a_leaf_of_the_minutes(chat, clock):
     await make_coop(chat, 2)
     await chat.say("alice", "/propose Buy a van")
-    assert await chat.say("m1", "/drift We stopped rotating the till shifts\n  when: 2026-11-20 09:30\n  about: #1") == ""
+    clock.advance(days=10)
+    assert await chat.say("m1", "/drift We stopped rotating the till shifts\n  when: 2026-11-30 09:30\n  about: #1") == ""
     assert chat.last.startswith("Drift 1 on the timeline of Red Bakery, recorded by m1: We stopped rotating the "
-                                "till shifts (Fri 20 Nov 2026 09:30") and chat.last.endswith("; about #1).")
+                                "till shifts (Mon 30 Nov 2026 09:30") and chat.last.endswith("; about #1).")
     await chat.say("m2", "/drift Meetings moved to a time parents cannot make")
     assert chat.last.startswith("Drift 2 on the timeline of Red Bakery, recorded by m2:")
     stores = chat.gov.stores
@@ -86,7 +87,9 @@ async def test_the_timeline_has_drift_and_automatic_entries_as_text_and_picture(
     stores = chat.gov.stores
     assert "The drift timeline of Red Bakery is empty" in await chat.say("m1", "/timeline")
     assert chat.replies[0].image is None
-    await chat.say("m1", "/drift Founders took the good shifts\n  when: 2026-11-01")
+    await chat.say("m1", "/drift Founders took the good shifts\n  when: 2026-11-25 12:00")
+    assert "before Red Bakery was founded" in await chat.say("m1", "/drift Before we began\n  when: 2026-11-01")
+    clock.advance(days=1)
     # A refused pay change (the cap 1 : 3).
     await chat.say("alice", "/pay alice 30")
     await chat.say("alice", "/pay m1 10")
@@ -110,7 +113,7 @@ async def test_the_timeline_has_drift_and_automatic_entries_as_text_and_picture(
     entries = [line for line in lines if line.startswith("• ")]
     kinds = [line.split(" — ")[1] for line in entries]
     assert kinds == ["drift", "pay refused", "drill record", "mirror shift", "drift"], answer
-    assert entries[0] == "• 2026-11-01 — drift — drift 1: Founders took the good shifts"
+    assert entries[0] == "• 2026-11-25 — drift — drift 1: Founders took the good shifts"
     assert "pay of m2 refused: 1 : 4.2 past the cap 1 : 3" in entries[1]
     assert "drill 1: 0 of 0 refused" in entries[2]
     assert lines[-1] == "5 entries."
@@ -122,9 +125,8 @@ async def test_the_timeline_has_drift_and_automatic_entries_as_text_and_picture(
     # The audit pack's part lists the period's entries.
     pack = await audit_pack(stores, await stores.coops.get(1), clock.now())
     part = next(x for x in pack.split("\n\n") if x.startswith(texts.PACK_TIMELINE))
-    # D1 happened before the founding, where the pack's period starts.
-    assert "drift 2: The shift was cut to an hour" in part and "mirror shift 1:" in part and "drift 1:" not in part
-    assert len(part.splitlines()) == 5
+    assert "drift 2: The shift was cut to an hour" in part and "mirror shift 1:" in part and "drift 1:" in part
+    assert len(part.splitlines()) == 6  # the heading and all five entries (drift 1 at the founding)
     assert names
 
 
@@ -198,12 +200,12 @@ def test_the_console_prints_the_timeline_and_saves_its_picture_in_the_data_dir(t
     """Through the real `coopbot console`: the text is printed, the PNG saved, its path said."""
     from tests.test_console import console
 
-    done = console(tmp_path, "/setup Red Bakery\n/admit bob\nbob: /drift We skipped the mirror\n  when: 2026-01-05\n"
+    done = console(tmp_path, "/setup Red Bakery\n/admit bob\nbob: /drift We skipped the mirror\n"
                              "/drift Pay talk moved to stewards only\n/timeline\n")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "coopbot: The drift timeline of Red Bakery, oldest first:" in out and "2 entries." in out
-    assert "• 2026-01-05 — drift — drift 1: We skipped the mirror" in out
+    assert "— drift — drift 1: We skipped the mirror" in out
     saved = re.search(r"\(the picture is saved in (.+?\.png)\)", out).group(1)
     path = Path(saved)
     assert path.parent == tmp_path / "data" and re.fullmatch(r"timeline-red-bakery-\d{8}T\d{6}Z\.png", path.name)

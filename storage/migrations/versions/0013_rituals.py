@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column('format_draw_id', sa.Integer(), sa.ForeignKey('draw.id', ondelete='RESTRICT'), nullable=True),
         sa.Column('facilitator_id', sa.Integer(), sa.ForeignKey('member.id', ondelete='RESTRICT'), nullable=True),
         sa.Column('format', sa.String(length=500), nullable=True),
-        sa.Column('redesigned', sa.Boolean(), nullable=False),
+        sa.Column('redesigns', sa.Integer(), nullable=False),
         sa.Column('speaking_order', sa.JSON(), nullable=True),
         sa.Column('confessions_read', sa.Integer(), nullable=True),
         sa.Column('record', sa.JSON(), nullable=True),
