@@ -10,9 +10,13 @@ from handlers.errors import BadArguments, Conflict, NotAllowed
 from handlers.mirror import current
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, Where, verb
+from storage.confessions import BoxFull
 from storage.rituals import NotFacilitator, RitualNotOpen
 
 MAX_CONFESSION = 2000
+# Confessions waiting at once: each is read aloud as a message in every room (Telegram: ~20 a
+# minute in a group). A cap per member would itself tie members to confessions; this is the box's.
+MAX_WAITING = 100
 
 
 @verb("confess", who=Standing.MEMBER, args="<text>", body="more lines of the confession", where=Where.DIRECT,
@@ -24,8 +28,12 @@ async def confess(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.CONFESS_EMPTY.format(prefix=ctx.prefix))
     if len(text) > MAX_CONFESSION:
         raise BadArguments(texts.CONFESS_TOO_LONG.format(limit=MAX_CONFESSION, length=len(text)))
-    # The platform event is claimed (a redelivery counts once), but nothing names the sender.
-    await ctx.stores.confessions.add(ctx.coop.id, text, shuffle=draws.shuffled, now=ctx.now, event=ctx.event)
+    # The platform event is not claimed: its id names the sender's chat, and the claim would keep
+    # when they confessed. A redelivery carries the same text, which the box keeps once.
+    try:
+        await ctx.stores.confessions.add(ctx.coop.id, text, shuffle=draws.shuffled, most=MAX_WAITING)
+    except BoxFull:
+        raise Conflict(texts.CONFESS_BOX_FULL.format(most=MAX_WAITING, coop=ctx.coop.name)) from None
     return [Reply(texts.CONFESS_KEPT.format(coop=ctx.coop.name))]
 
 

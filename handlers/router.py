@@ -66,7 +66,8 @@ class Governance:
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
         """Replies to a message; [] for ordinary chat, commands for other bots, and duplicates."""
         replies = await self._command(event)
-        if replies and replies[0].refusal and event.event_id:
+        # A refused secret (a confession) is remembered nowhere: the record would say who tried, and when.
+        if replies and replies[0].refusal and event.event_id and not replies[0].erase_command:
             # Remembered as refused: an edit of this message is then its corrected command.
             try:
                 await self.stores.cursors.refused(event.chat.platform, event.event_id, self.clock.now())
@@ -94,7 +95,8 @@ class Governance:
             guess = self.verbs.guess(cmd.verb)
             text = (texts.UNKNOWN_VERB_GUESS.format(verb=cmd.verb, guess=guess, prefix=prefix) if guess
                     else texts.UNKNOWN_VERB.format(verb=cmd.verb, prefix=prefix))
-            return [Reply(text, refusal=True)]
+            # A mistyped confession (`/confes …`) is a secret all the same: erased like one.
+            return _erasing(self.verbs.get(guess) if guess else None, [Reply(text, refusal=True)])
         try:
             handle = self._correct if event.corrects is not None else self._dispatch
             return _erasing(verb, await self._guard(event.chat, event.event_id, verb, prefix,

@@ -1410,9 +1410,13 @@ CONFESS_PROMISE = (
     "What is promised: other members, stewards and the bot's stored record (its tables, its event log, its minutes, "
     "exports and its own log) cannot link a confession to you. It is kept as text only, with no name, id, time or "
     "message id, shuffled among the others at every new one; your message is deleted from the direct chat at once "
-    "where the platform allows (Telegram, Matrix), and the texts are erased once read aloud. Only the number read "
-    "is kept.\n"
+    "where the platform allows (Telegram, Matrix), and the stored texts are erased once read aloud. Only the number "
+    "read is kept.\n"
     "What is not promised: the platform itself (Telegram's or the Matrix homeserver's operators, and a Matrix "
-    "server's backups, may keep what you sent, even deleted), and whoever operates the bot and watches its traffic "
-    "at the moment your message arrives. What you write may also give you away: members may recognise your words.")
+    "server's backups, may keep what you sent, even deleted); whoever operates the bot and watches it at the moment "
+    "your message arrives (its traffic, or its database from one moment to the next, or its disk before the next "
+    "checkpoint); the confessions read aloud, which stay in the rooms' history like words said at the shift; the "
+    "bot's answer in your direct chat, which says you confessed; and your words, which members may recognise.")
+CONFESS_BOX_FULL = ("{most} confessions already wait to be read in {coop}, as many as one mirror shift reads; "
+                    "nothing was kept. Try again after the next shift.")
 HELP_MORE = {"confess": CONFESS_PROMISE}

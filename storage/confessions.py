@@ -10,11 +10,16 @@ from sqlalchemy import delete, select
 
 from storage.common import announce, claim, insert, log
 from storage.db import Database
+from storage.errors import StoreError
 from storage.models import ConfessionBox, Ritual
 from storage.rituals import NotFacilitator, RitualNotOpen, _locked
 
 Shuffle = Callable[[Sequence[str]], list[str]]
 CONFESSION = "confession"  # the outbox kind of a confession read aloud; its text is erased once sent
+
+
+class BoxFull(StoreError):
+    """The co-op's box holds as many confessions as may wait for a reading."""
 
 
 class ConfessionStore:
@@ -27,20 +32,24 @@ class ConfessionStore:
             box = await s.get(ConfessionBox, coop_id)
             return len(box.texts) if box else 0
 
-    async def add(self, coop_id: int, text: str, *, shuffle: Shuffle, now: datetime,
-                  event: tuple[str, str] | None = None) -> None:
+    async def add(self, coop_id: int, text: str, *, shuffle: Shuffle, most: int) -> None:
         """Put a confession in the co-op's box and the whole box in a fresh order (`shuffle`), so
-        its place says nothing of when it came. Only the texts are written: no governance event,
-        no minutes leaf, nothing about who sent it."""
+        its place says nothing of when it came. Only the texts are written: no event claim, no
+        governance event, no minutes leaf, nothing about who sent it or when. A text already in
+        the box is kept once (a redelivered message); BoxFull at `most` texts."""
         async with self.db.write() as s:
-            await claim(s, event, now)
             # The row exists before it is locked, so two confessions at once queue on its lock.
             await s.execute(insert(s, ConfessionBox).values(coop_id=coop_id, texts=[]).on_conflict_do_nothing())
             box = await _box(s, coop_id)
             if box is None:  # a reading deleted the box between the insert and the lock: a new one
                 box = ConfessionBox(coop_id=coop_id, texts=[])
                 s.add(box)
+            if text in box.texts:
+                return
+            if len(box.texts) >= most:
+                raise BoxFull()
             box.texts = shuffle([*box.texts, text])
+        await self.db.forget_old_versions()
 
     async def read(
         self, ritual_id: int, member_id: int, *, shuffle: Shuffle, render: Callable[[int, int, str], str],
@@ -66,7 +75,8 @@ class ConfessionStore:
             await s.execute(delete(ConfessionBox).where(ConfessionBox.coop_id == ritual.coop_id))
             ritual.confessions_read = (ritual.confessions_read or 0) + len(found)
             await log(s, ritual.coop_id, "confessions_read", now, number=ritual.number, count=len(found))
-            return ritual, len(found)
+        await self.db.forget_old_versions()
+        return ritual, len(found)
 
 
 async def _box(s, coop_id: int) -> ConfessionBox | None:

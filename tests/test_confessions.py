@@ -12,7 +12,7 @@ import re
 from sqlalchemy import func, select
 
 from handlers import draws, texts
-from storage.models import ConfessionBox, GovernanceEvent, Minute
+from storage.models import InboundEvent, ConfessionBox, GovernanceEvent, Minute
 from tests.conftest import Chat, make_coop
 from tests.test_audits import tick
 from tests.test_rituals import shift_due
@@ -136,7 +136,12 @@ async def test_confess_only_in_a_direct_chat_and_never_echoed(chat, clock):
     assert "at most 2000 characters (2001 given)" in answer and long not in answer
     assert await dm.say("m2", "/confess first line\nsecond line", event_id="ev-1")
     again = await dm.say("m2", "/confess first line\nsecond line", event_id="ev-1")
-    assert again == texts.ERASED_AGAIN and dm.replies[0].erase_command  # counted once, erased again
+    assert again.startswith("Kept anonymously") and dm.replies[0].erase_command  # kept once, erased again
+    # Nothing records that these events came: no claim, no refusal remembered (either would keep
+    # who confessed, and when).
+    async with chat.gov.stores.db.read() as s:
+        events = (await s.execute(select(InboundEvent.event_id))).scalars().all()
+    assert not [e for e in events if e in ("ev-1",)]
     assert (await chat.gov.stores.confessions.waiting(1)) == 1
     async with chat.gov.stores.db.read() as s:
         assert (await s.get(ConfessionBox, 1)).texts == ["first line\nsecond line"]
@@ -336,3 +341,43 @@ def test_the_log_filter_redacts_a_confession_sent_or_read_aloud():
         clean = Redact().redact(record)
         assert "said" not in clean and REDACTED in clean, clean
     assert Redact().redact("/confessions by m2") == "/confessions by m2"
+
+
+# --- found by a hostile review ---
+async def test_the_box_has_a_cap_and_a_mistyped_confession_is_erased(chat):
+    """One member cannot flood the rooms' next reading: the box takes 100 texts. A `/confes …`
+    (a typo) is answered with the guess, and erased like a confession."""
+    from handlers.confessions import MAX_WAITING
+
+    await make_coop(chat, 2)
+    dm = Chat(chat.gov, chat_id="x-dm", direct=True)
+    for i in range(MAX_WAITING):
+        assert (await dm.say("m1", f"/confess number {i}")).startswith("Kept anonymously")
+    full = await dm.say("m1", "/confess one too many")
+    assert f"{MAX_WAITING} confessions already wait to be read" in full and dm.replies[0].erase_command
+    assert await chat.gov.stores.confessions.waiting(1) == MAX_WAITING
+    typo = await dm.say("m1", "/confes I took the van")
+    assert "confess" in typo and "van" not in typo and dm.replies[0].erase_command
+
+
+async def test_no_earlier_version_of_the_box_stays_on_disk(chat, clock, db):
+    """SQLite keeps rewritten pages in its write-ahead log until a checkpoint: the box's earlier
+    versions would give the order the confessions came in. After each confession and the reading,
+    the log is folded in and emptied; once read and delivered, no file of the database holds a text."""
+    if not db.is_sqlite:
+        return  # PostgreSQL keeps old row versions until vacuum (README: "Anonymous confessions")
+    from pathlib import Path
+    from sqlalchemy.engine import make_url
+
+    await make_coop(chat, 4)
+    path = Path(make_url(db.url).database)
+    for who, secret in zip(("m1", "m2", "m3"), SECRETS):
+        await Chat(chat.gov, chat_id=f"{who}-dm", direct=True).say(who, f"/confess {secret}")
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or secret.encode() not in wal.read_bytes()
+    facilitator, _ = await facilitator_of(chat)
+    await chat.say(facilitator, "/confessions")  # read, posted and marked sent (its texts erased)
+    await chat.gov.stores.db.forget_old_versions()
+    for file in path.parent.glob(path.name + "*"):
+        content = file.read_bytes()
+        assert not [s for s in SECRETS if s.encode() in content], file
