@@ -65,6 +65,17 @@ PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
     "bodies_threshold": [("1/2", "bodies_threshold must be from more than 1/2 to all"),
                          ("0", "bodies_threshold must be from more than 1/2 to all")],
     "golden_share": [("x" * 121, "an organisation's name can be at most 120 characters")],
+    **{key: [("0", f"{key} must be from 1 month to 240 months"), ("241", f"{key} must be from 1 month to 240 months")]
+       for key in ("mirror_every", "drill_every")},
+    "mirror_formats": [(" | ".join(f"f{i}" for i in range(11)), "mirror_formats takes at most 10 names (11 given)"),
+                       ("x" * 101, "a name can be at most 100 characters"),
+                       ("circles | Circles", "Circles is given twice"),
+                       ("circles | ", "is not a list of names separated by |")],
+    "facilitator_cooldown": [("1001", "facilitator_cooldown must be from 0 shifts to 1000 shifts"),
+                             ("lots", "'lots' is not a whole number of shifts")],
+    "drill_team": [("0", "drill_team must be from 1 member to 12 members"),
+                   ("13", "drill_team must be from 1 member to 12 members")],
+    "drill_days": [("0", "drill_days must be from 1 day to 60 days"), ("61", "drill_days must be from 1 day to 60 days")],
 }
 
 # For every key: a good value, and the words `charter` then shows.
@@ -100,6 +111,12 @@ GOOD: dict[str, tuple[str, str]] = {
     "open_pay": ("no", "Pay: closed, members see the ratio and their own."),
     "bodies_threshold": ("all", "A protected decision needs all of the affiliated organisations to consent."),
     "golden_share": ("bakers union", "Golden share (veto over protected decisions): Bakers Union."),
+    "mirror_every": ("6", "Mirror shift every 6 months from founding."),
+    "mirror_formats": ("circles | a walk", "Mirror shift formats, one drawn each time (never the last used): circles | a walk."),
+    "facilitator_cooldown": ("2", "Whoever facilitated one of the last 2 shifts is not drawn to facilitate again."),
+    "drill_every": ("24", "Adversary drill every 24 months from founding."),
+    "drill_team": ("5", "Each drill's red team: 5 members, drawn by lot."),
+    "drill_days": ("14", "A drill's red team tempts for 14 days."),
 }
 
 NAMES = [k.name for k in KEYS]
@@ -263,19 +280,19 @@ async def test_two_amendments_of_one_kinds_rule_both_hold(chat):
 
 # --- the table is the single source ---
 def test_a_key_added_to_the_table_is_a_field_stored_amendable_and_shown(monkeypatch):
-    toy = CharterKey("drill_every", "drill_every_months", Months(1, 60), 12, ("drill_every_months",))
+    toy = CharterKey("assembly_every", "assembly_every_months", Months(1, 60), 12, ("assembly_every_months",))
     Toy = charter_class(KEYS + (toy,))
-    monkeypatch.setitem(texts.CHARTER_WORDS, "drill_every", "Adversary drill every {value}.")
+    monkeypatch.setitem(texts.CHARTER_WORDS, "assembly_every", "General assembly every {value}.")
     c = Toy()
-    assert c.drill_every_months == 12 and c.to_json()["drill_every_months"] == 12
-    assert Toy.from_json(Charter().to_json()).drill_every_months == 12  # stored before the key: its default
-    amended, said = amend.parse("drill_every = 6", c)
-    assert amended.drill_every_months == 6 and said == ["drill_every = 6"]
-    assert amend.patch(c, amended) == {"drill_every_months": 6}
+    assert c.assembly_every_months == 12 and c.to_json()["assembly_every_months"] == 12
+    assert Toy.from_json(Charter().to_json()).assembly_every_months == 12  # stored before the key: its default
+    amended, said = amend.parse("assembly_every = 6", c)
+    assert amended.assembly_every_months == 6 and said == ["assembly_every = 6"]
+    assert amend.patch(c, amended) == {"assembly_every_months": 6}
     assert Toy.from_json(amended.to_json()) == amended
-    assert "drill_every must be from 1 month to 60 months" in str(pytest.raises(
-        amend.BadAmendment, amend.parse, "drill_every = 61", c).value)
-    assert "• Adversary drill every 6 months.  [drill_every]" in texts.charter("Red Bakery", amended)
+    assert "assembly_every must be from 1 month to 60 months" in str(pytest.raises(
+        amend.BadAmendment, amend.parse, "assembly_every = 61", c).value)
+    assert "• General assembly every 6 months.  [assembly_every]" in texts.charter("Red Bakery", amended)
 
 
 @pytest.mark.parametrize("name", NAMES)
