@@ -17,7 +17,8 @@ from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, consented, decide, is_yes_no
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
-from storage.errors import AlreadyVoted, ProposalNotOpen
+from handlers.due import DIRECT_PLATFORMS
+from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
 from storage.firewalls import AlreadyProtected
 from storage.models import Proposal
 from storage.stores import Stores
@@ -34,6 +35,7 @@ LATE_GRACE = timedelta(minutes=1)
 # its process is not running), counted from the first try: long enough for a restart, short
 # enough that a result is not held hostage by one platform.
 COUNT_GRACE = timedelta(minutes=10)
+REMIND_EVERY = timedelta(hours=6)  # `remind` nudges; more often would nag (SPEC)
 LOOK_TIMEOUT = 20.0  # seconds one last look may take before it counts as failed (and is tried again)
 PROPOSE_KEYS = {
     "closes": "48h | 2026-12-01 18:00",
@@ -388,6 +390,41 @@ async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[R
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
     return []
+
+
+@verb("remind", who=Standing.MEMBER, args="<#>", proposal=True,
+      summary="author or steward: remind the members who have not voted, now (once in 6 hours)")
+async def remind(ctx: Context, call: Call) -> list[Reply]:
+    member, p = ctx.member, call.proposal
+    if call.args.strip():
+        raise BadArguments(texts.UNEXPECTED_ARGUMENT)
+    if p.author_id != member.id and member.role != "steward":
+        raise NotAllowed(texts.REMIND_WHO.format(number=p.number))
+    if p.status != "open":
+        raise _already_ended(p)
+    tz, coop, name = ctx.charter.tz, ctx.coop, member.display_name
+
+    def render(q: Proposal, missing) -> tuple[str, list[tuple[str, str, str]]]:
+        left, when = texts.span(q.closes_at - ctx.now), texts.when(q.closes_at, tz)
+        text = texts.REMIND_ROOM.format(name=name, number=q.number, title=q.title, left=left, when=when,
+                                        missing=len(missing), electorate=q.electorate_size, prefix=texts.PREFIX_MARK)
+        word = texts.REMIND_DIRECT.format(name=name, number=q.number, title=q.title, coop=coop.name, left=left,
+                                          when=when)
+        return text, [(platform, user_id, word) for _, accounts in missing for platform, user_id in accounts
+                      if platform in DIRECT_PLATFORMS]
+
+    try:
+        reminded = await ctx.stores.proposals.remind(p.id, by=member.id, now=ctx.now, every=REMIND_EVERY,
+                                                     render=render, event=ctx.event)
+    except RemindedLately as exc:
+        raise Conflict(texts.REMIND_TOO_SOON.format(number=p.number, when=texts.when(exc.at, tz),
+                                                    again=texts.when(exc.at + REMIND_EVERY, tz))) from None
+    except ProposalNotOpen as exc:
+        raise _already_ended(p, exc.status) from None
+    if not reminded:
+        return [Reply(texts.REMIND_NOBODY.format(number=p.number))]
+    return ctx.only_in_direct(texts.REMIND_DONE.format(number=p.number, count=texts.plural(reminded, "member",
+                                                                                            "members")))
 
 
 @verb("withdraw", who=Standing.AUTHOR, args="<#> [reason]", proposal=True,

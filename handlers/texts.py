@@ -604,6 +604,13 @@ DEADLINE_REMINDER = (
 )
 QUORUM_NEEDS = "quorum needs {votes}."
 QUORUM_REACHED = "quorum is reached."
+REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
+               "have not voted yet. Vote with {prefix}vote {number} <option>.")
+REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."
+REMIND_WHO = "Only the author of #{number} or a steward can remind those who have not voted."
+REMIND_TOO_SOON = "#{number}'s non-voters were reminded at {when}; they can be reminded again from {again}."
+REMIND_NOBODY = "Everyone on #{number}'s register has voted: nobody to remind."
+REMIND_DONE = "{count} who have not voted on #{number} are reminded, in the rooms and directly where I can write to them."
 DEADLINE_DIRECT = "You have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."
 AUDIT_REMINDER = (
     "Liberation audit of {coop} in {left} ({when}). Allies from affiliated struggles review wage ratios, "

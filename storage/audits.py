@@ -12,13 +12,13 @@ from fractions import Fraction
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.common import announce, claim, insert, log, priority
+from storage.common import announce, claim, insert, log, queue_direct
 from storage.db import Database
 from storage.draws import DrawSpec, announce_draw
 from storage.errors import StoreError
 from storage.minutes import post_head
 from storage.models import (
-    Audit, Auditor, Coop, Draw, GovernanceEvent, Member, Organisation, Outbox, Proposal, Verdict,
+    Audit, Auditor, Coop, Draw, GovernanceEvent, Member, Organisation, Proposal, Verdict,
 )
 from storage.pay import _current as current_pay, ratio_of
 
@@ -252,7 +252,7 @@ class AuditStore:
                       window_ends_at=window_ends_at.isoformat())
             for text in render(audit, seats):
                 await announce(s, audit.coop_id, "audit", text, now)
-            await _direct(s, audit.coop_id, direct(audit, seats), now)
+            await queue_direct(s, audit.coop_id, direct(audit, seats), now)
             return audit
 
     async def give(
@@ -450,10 +450,3 @@ async def _verdicts(s, audit_id: int) -> list[Spoken]:
             .outerjoin(Organisation, Organisation.id == Auditor.org_id)
             .where(Verdict.audit_id == audit_id).order_by(Verdict.at, Verdict.member_id))
     return [Spoken(*row) for row in (await s.execute(stmt)).all()]
-
-
-async def _direct(s, coop_id: int, rows: Sequence[tuple[str, str, str]], now: datetime) -> None:
-    """Direct messages (platform, chat, text) queued in the caller's transaction."""
-    for platform, chat_id, text in rows:
-        s.add(Outbox(coop_id=coop_id, platform=platform, chat_id=chat_id, kind="direct", priority=priority("direct"),
-                     text=text, created_at=now))

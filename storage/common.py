@@ -116,3 +116,10 @@ async def still_voting(s, proposal_id: int, event: tuple[str, str] | None, now: 
     if proposal.closes_at <= now:
         raise ProposalNotOpen("counting")
     return proposal
+
+
+async def queue_direct(s, coop_id: int, rows, now: datetime) -> None:
+    """Direct messages (platform, chat, text) queued in the caller's transaction."""
+    for platform, chat_id, text in rows:
+        s.add(Outbox(coop_id=coop_id, platform=platform, chat_id=chat_id, kind="direct", priority=priority("direct"),
+                     text=text, created_at=now))

@@ -27,6 +27,14 @@ class LastSteward(StoreError):
     """Removing this member would leave the co-op with no steward."""
 
 
+class RemindedLately(StoreError):
+    """The proposal's non-voters were reminded less than the allowed interval ago (`at`)."""
+
+    def __init__(self, at) -> None:
+        super().__init__(at)
+        self.at = at
+
+
 class AlreadyVoted(StoreError):
     """A proposal someone has voted on cannot be revised."""
 

@@ -11,9 +11,9 @@ from sqlalchemy import (
 )
 
 from storage import allies, audits, firewalls, minutes
-from storage.common import announce, claim, insert, log, still_voting
+from storage.common import announce, claim, insert, log, queue_direct, still_voting
 from storage.db import Database
-from storage.errors import AlreadyVoted, ProposalNotOpen
+from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
 from storage.models import (
     Account, Ballot, Consent, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Proposal, Room, Round,
     Waiver,
@@ -126,25 +126,34 @@ class ProposalStore:
         """`non_voters` of many proposals in one query per few hundred: proposal id -> the
         members (id, their accounts as (platform, user id)) on its frozen register, still active,
         with no current vote."""
-        ids = list(ids)
-        found: dict[int, list[tuple[int, list[tuple[str, str]]]]] = {pid: [] for pid in ids}
-        voted = exists().where(Ballot.proposal_id == Elector.proposal_id, Ballot.member_id == Member.id)
         async with self.db.read() as s:
-            for i in range(0, len(ids), CHUNK):
-                stmt = (
-                    select(Elector.proposal_id, Member.id, Account.platform, Account.user_id)
-                    .join(Member, and_(Elector.member_id == Member.id, Member.status == "active"))
-                    .outerjoin(Account, Account.member_id == Member.id)
-                    .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted)
-                    .order_by(Elector.proposal_id, Member.id, Account.id)
-                )
-                for pid, member_id, platform, user_id in (await s.execute(stmt)).all():
-                    members = found[pid]
-                    if not members or members[-1][0] != member_id:
-                        members.append((member_id, []))
-                    if platform is not None:
-                        members[-1][1].append((platform, user_id))
-        return found
+            return await _non_voters(s, list(ids))
+
+    async def remind(
+        self, proposal_id: int, *, by: int, now: datetime, every: timedelta,
+        render: Callable[[Proposal, list[tuple[int, list[tuple[str, str]]]]], tuple[str, list[tuple[str, str, str]]]],
+        event: tuple[str, str] | None = None,
+    ) -> int:
+        """Remind the members who have not voted, now: the room's reminder and a direct word to
+        each (`render` gives both from the proposal and its non-voters), at most once in `every`
+        (read under the proposal's lock). How many were reminded. Raises ProposalNotOpen, or
+        RemindedLately with the last reminder's time."""
+        async with self.db.write() as s:
+            await claim(s, event, now)
+            proposal = await still_voting(s, proposal_id, None, now)
+            last = (await s.execute(select(func.max(GovernanceEvent.at)).where(
+                GovernanceEvent.proposal_id == proposal_id, GovernanceEvent.kind == "reminded"))).scalar_one()
+            if last is not None and now - last < every:
+                raise RemindedLately(last)
+            missing = (await _non_voters(s, [proposal_id]))[proposal_id]
+            if not missing:
+                return 0
+            text, direct = render(proposal, missing)
+            await log(s, proposal.coop_id, "reminded", now, proposal_id=proposal_id, member_id=by,
+                      number=proposal.number, missing=len(missing))
+            await announce(s, proposal.coop_id, "reminder", text, now, proposal_id=proposal_id)
+            await queue_direct(s, proposal.coop_id, direct, now)
+            return len(missing)
 
     async def open(
         self,
@@ -411,6 +420,28 @@ class ProposalStore:
                 if option is not None:
                     counts[option] += 1
             return counts
+
+
+async def _non_voters(s, ids: list[int]) -> dict[int, list[tuple[int, list[tuple[str, str]]]]]:
+    """Proposal id -> the members (id, accounts as (platform, user id)) on its frozen register,
+    still active, with no current vote; one query per few hundred proposals."""
+    found: dict[int, list[tuple[int, list[tuple[str, str]]]]] = {pid: [] for pid in ids}
+    voted = exists().where(Ballot.proposal_id == Elector.proposal_id, Ballot.member_id == Member.id)
+    for i in range(0, len(ids), CHUNK):
+        stmt = (
+            select(Elector.proposal_id, Member.id, Account.platform, Account.user_id)
+            .join(Member, and_(Elector.member_id == Member.id, Member.status == "active"))
+            .outerjoin(Account, Account.member_id == Member.id)
+            .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted)
+            .order_by(Elector.proposal_id, Member.id, Account.id)
+        )
+        for pid, member_id, platform, user_id in (await s.execute(stmt)).all():
+            members = found[pid]
+            if not members or members[-1][0] != member_id:
+                members.append((member_id, []))
+            if platform is not None:
+                members[-1][1].append((platform, user_id))
+    return found
 
 
 def _windows(rows: list[tuple[int, datetime, datetime]]):
