@@ -51,7 +51,10 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             "action": _action(p.action, names),
         }
         counts = await stores.proposals.counts(p.id, len(p.options))
-        entry["tally"] = dict(zip(p.options, counts)) if (p.ballot == "open" or p.status != "open") else None
+        # Counts (and who chose what) are the record's once the ballot is closed, or while an open
+        # ballot with results shown runs; not while a secret or hidden-results ballot is open.
+        hidden = p.status == "open" and (p.ballot == "secret" or p.results_hidden)
+        entry["tally"] = None if hidden else dict(zip(p.options, counts))
         entry["turnout"] = sum(counts)
         if p.status == "closed":  # counted again from the event log alone, for `coopbot verify`
             entry["recount"] = await stores.proposals.recount(p.id, len(p.options))
@@ -73,11 +76,13 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             entry["result"] = None
         if p.protection is not None:
             entry["protected"] = await _protected(stores, p, names)
-        if p.ballot == "open":
+        if p.ballot == "open" and not hidden:
             entry["votes"] = [
-                {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat()}
+                {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat(),
+                 **({"reason": b.reason} if b.reason else {})}
                 for b in await stores.votes.ballots(p.id)
             ]
+        entry["results_hidden"] = p.results_hidden
         proposals.append(entry)
     return {
         "name": coop.name,

@@ -20,6 +20,7 @@ class CardView:
     is_open: bool  # buttons are shown only while voting is open
     ballot: str
     revised_at: datetime | None = None  # its author changed it (a native poll must be changed too)
+    results_hidden: bool = False  # an open ballot's counts stay hidden until the close (a native poll too)
 
 
 async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView | None:
@@ -28,4 +29,5 @@ async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView |
         return None
     coop = await stores.coops.get(p.coop_id)
     text = await describe(stores, p, Charter.from_json(coop.charter), prefix)
-    return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot, p.revised_at)
+    return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot, p.revised_at,
+                    p.results_hidden)

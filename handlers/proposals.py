@@ -42,6 +42,7 @@ PROPOSE_KEYS = {
     "kind": "ordinary|strategic|constitutional|protected",
     "ballot": "open|secret",
     "options": "A | B | C",
+    "results": "shown|hidden   (hidden: an open ballot's counts stay hidden until the close)",
     "waive": "<member>   (passing waives that member's vow for the open surplus round)",
     "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional; of a firewall key, protected)",
     "revises": "A<n>   (answers a liberation audit's revision demand)",
@@ -95,7 +96,7 @@ def _closing(ctx: Context, text: str | None, charter: Charter, protected: bool) 
 def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str,
          voices: list | None = None, holder: str | None = None) -> str:
     """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision."""
-    shown = counts if p.ballot == "open" else None
+    shown = counts if p.ballot == "open" and not (p.results_hidden and p.status == "open") else None
     text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
     if p.protection is not None and p.status == "open":
         text += "\n" + texts.protected_card(p, voices or [], holder, charter.tz, prefix)
@@ -145,6 +146,9 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     if ballot not in BALLOTS:
         raise BadArguments(texts.BAD_BALLOT.format(ballot=one_line(extras.settings["ballot"])[:40]))
     options = _options(extras.settings.get("options"))
+    results = extras.settings.get("results", "shown").strip().lower()
+    if results not in ("shown", "hidden"):
+        raise BadArguments(texts.BAD_RESULTS.format(text=one_line(extras.settings["results"])[:40]))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter, kind == "protected")
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
@@ -184,7 +188,8 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     # lapse; only the charter's own sunset vote can make the mandate lapse).
     spec = dict(title=title, body=extras.body, kind=kind, ballot=ballot, options=options,
                 rule=charter.rule(kind).to_json(), closes_at=closes_at, purpose=purpose, action=action,
-                audit_id=audit_id, protection=protection(charter) if kind == "protected" else None)
+                audit_id=audit_id, protection=protection(charter) if kind == "protected" else None,
+                results_hidden=results == "hidden")
     if ctx.revising is not None:
         return await _revise(ctx, ctx.revising, spec)
     await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
@@ -273,7 +278,8 @@ async def proposals(ctx: Context, call: Call) -> list[Reply]:
 async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
-    return [Reply(await describe(ctx.stores, call.proposal, ctx.charter, ctx.prefix))]
+    p = call.proposal
+    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _reasons(ctx.stores, p))]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -293,6 +299,25 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
     return text + "\n\n" + result_text(p, charter, names.get(p.ended_by))
+
+
+REASONS_SHOWN = 10  # the latest reasons `show` lists (one message); the export has all
+
+
+async def _reasons(stores: Stores, p: Proposal) -> str:
+    """The reasons members gave with their votes, on an open ballot whose counts may be seen."""
+    if p.ballot != "open" or (p.results_hidden and p.status == "open"):
+        return ""
+    given = sorted((b for b in await stores.votes.ballots(p.id) if b.reason and b.option is not None),
+                   key=lambda b: b.cast_at)
+    if not given:
+        return ""
+    names = await stores.members.names([b.member_id for b in given])
+    lines = [texts.REASONS_HEAD] + [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=p.options[b.option],
+                                                            reason=b.reason) for b in given[-REASONS_SHOWN:]]
+    if len(given) > REASONS_SHOWN:
+        lines.append(texts.REASONS_MORE.format(more=len(given) - REASONS_SHOWN))
+    return "\n\n" + "\n".join(lines)
 
 
 def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:

@@ -238,6 +238,8 @@ VOTE_REFUSED = {
     "no_option": "#{number} has no option '{option}'. Its options are: {options}.",
     "not_open": NOT_OPEN,
     "voting_ended": VOTING_ENDED,
+    "reason_secret": "#{number} is a secret ballot: a reason kept with your vote would tell your choice. Vote without "
+                     "the reason: line.",
     "revised": "#{number} was changed by its author after you voted, so that vote is not counted. "
                "Its options now: {options}. Please vote again.",
     "not_elector": NOT_ELECTOR,
@@ -403,6 +405,8 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         lines.append(f"Closes {when(p.closes_at, tz)}.")
         if tally is not None:
             lines.append(f"So far: {counts_line(p.options, tally)} ({voters} of {p.electorate_size} voted).")
+        elif p.ballot == "open":
+            lines.append(f"So far: {voters} of {p.electorate_size} voted (results hidden until the close).")
         else:
             lines.append(f"So far: {voters} of {p.electorate_size} voted (secret ballot: counts at close).")
         lines.append(f"Vote with {prefix}vote {p.number} <option>.")
@@ -604,6 +608,10 @@ DEADLINE_REMINDER = (
 )
 QUORUM_NEEDS = "quorum needs {votes}."
 QUORUM_REACHED = "quorum is reached."
+BAD_RESULTS = "results: is shown or hidden ('{text}' given)."
+REASONS_HEAD = "Reasons given with votes:"
+REASON_LINE = "• {name} ({option}): {reason}"
+REASONS_MORE = "… and {more} more (coopbot export has them all)"
 REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
                "have not voted yet. Vote with {prefix}vote {number} <option>.")
 REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."

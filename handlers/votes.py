@@ -14,6 +14,8 @@ from handlers.verbs import Call, Standing, verb
 from storage.models import Proposal
 from storage.votes import Tapper, VoteFacts, VoteOp, VoteResult
 
+MAX_REASON = 500
+
 
 def refusal(f: VoteFacts) -> str | None:
     """Why the co-op's rules refuse this vote, or None if it stands: the one place this is decided,
@@ -38,6 +40,8 @@ def refusal(f: VoteFacts) -> str | None:
         return "not_open"
     if f.op.when >= f.proposal.closes_at:
         return "voting_ended"
+    if f.op.reason is not None and f.proposal.ballot == "secret":
+        return "reason_secret"
     if f.op.made_at is not None and f.proposal.revised_at is not None and f.op.made_at < f.proposal.revised_at:
         return "revised"  # made on the text (and options) the proposal had before its author's edit
     if not f.elector:
@@ -47,11 +51,12 @@ def refusal(f: VoteFacts) -> str | None:
     return None
 
 
-async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None) -> list[Reply]:
+async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None,
+                 reason: str | None = None) -> list[Reply]:
     """Submit one vote (option None withdraws it) and answer the voter. The voter is the sender's
     account where they spoke, looked up in the vote's own transaction."""
     tapper = Tapper(ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
-    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects)
+    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects, reason=reason)
     result = await ctx.stores.votes.submit(op, refusal)
     if ctx.member is None and result.member is not None:
         await learn_name(ctx.stores, result.member, ctx.sender)
@@ -105,9 +110,13 @@ def _option(p: Proposal, text: str) -> int:
 # A typed vote is the same operation as a tap: `refusal` decides the voter's standing too (taps never
 # pass through the router), so these verbs ask only for a co-op, to read `#N` and the option in.
 @verb("vote", who=Standing.IN_COOP, args="<#> <option>   (option by number or name)", proposal=True,
+      keys={"reason": "<text>   (kept with your vote and shown with it; open ballots only)"},
       summary="cast or change your vote")
 async def vote(ctx: Context, call: Call) -> list[Reply]:
-    return await submit(ctx, call.proposal.id, _option(call.proposal, call.args))
+    reason = one_line(call.settings.get("reason", "")) or None
+    if reason is not None and len(reason) > MAX_REASON:
+        raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
+    return await submit(ctx, call.proposal.id, _option(call.proposal, call.args), reason=reason)
 
 
 @verb("unvote", who=Standing.IN_COOP, args="<#>", proposal=True, summary="withdraw your vote while voting is open")

@@ -151,6 +151,8 @@ class Proposal(SQLModel, table=True):
     protection: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The golden-share holder's veto: who, for which organisation, why and when.
     veto: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # An open ballot whose counts (and who chose what) stay hidden until the close (`results: hidden`).
+    results_hidden: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=sa_false()))
     # The adversary drill a temptation was put to (purpose "drill": votes count, nothing takes effect).
     ritual_id: int | None = _fk("ritual.id", nullable=True, ondelete=None)  # no ON DELETE, as audit_id
 
@@ -203,6 +205,8 @@ class Ballot(SQLModel, table=True):
     # The platform event that cast it (a message, a poll response, a tap), so deleting that
     # message withdraws the vote and editing it corrects the vote; None once a secret ballot ends.
     source: str | None = Field(default=None, max_length=255)
+    # Why the member voted so (`reason:` on a typed vote; open ballots only): replaced by the next vote.
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class GovernanceEvent(SQLModel, table=True):

@@ -174,6 +174,7 @@ class ProposalStore:
         audit_id: int | None = None,
         protection: dict | None = None,
         ritual_id: int | None = None,
+        results_hidden: bool = False,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate (and, for a protected
         decision, the affiliated organisations into `protection`), log it and
@@ -194,6 +195,7 @@ class ProposalStore:
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
                 purpose=purpose, action=action, source=event[1][:255] if event else None, audit_id=audit_id,
                 protection=protection and await firewalls.freeze(s, coop_id, protection, now), ritual_id=ritual_id,
+                results_hidden=results_hidden,
             )
             s.add(proposal)
             await s.flush()
@@ -480,7 +482,8 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime) -
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
     a member to a choice; the vote events never did (`storage.votes._logged`)."""
-    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(option=None, source=None))
+    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(option=None, source=None,
+                                                                                         reason=None))
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
               voters=sum(counts))
 

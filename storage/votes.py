@@ -45,6 +45,7 @@ class VoteOp:
     member_id: int | None = None
     tapper: Tapper | None = None
     source: str | None = None  # the message this vote stands for, if not its own event (an edit's original)
+    reason: str | None = None  # why (`reason:` on a typed vote), kept with it on an open ballot
 
     def __post_init__(self) -> None:
         if (self.member_id is None) == (self.tapper is None):
@@ -130,6 +131,10 @@ class VoteStore:
         read in the vote's own transaction, whether it stands. Answered only once the vote is
         committed, with the others that arrived beside it. A redelivered event raises
         DuplicateEvent."""
+        if op.reason is not None:
+            # A vote with its reason is typed, one at a time: the single path writes the reason;
+            # the batch path (taps and polls, which carry none) stays as lean as it was.
+            return await self._single(_Pending(op, check))
         return await self._group.submit(_Pending(op, check))
 
     async def _single(self, pending: _Pending) -> VoteResult:
@@ -339,8 +344,9 @@ async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at
     this = (BALLOT.c.proposal_id == bindparam("p")) & (BALLOT.c.member_id == bindparam("m"))
     if updates:
         await session.execute(
+            # A changed choice keeps no earlier reason: it was the reason for another option.
             update(BALLOT).where(this).values(option=bindparam("o"), cast_at=bindparam("t"), event_id=bindparam("e"),
-                                              source=bindparam("s")),
+                                              source=bindparam("s"), reason=None),
             updates,
         )
     if deletes:
@@ -365,7 +371,8 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
     if previous is None:
         inserted = await s.execute(
             insert(s, Ballot)
-            .values(proposal_id=proposal.id, member_id=member_id, option=op.option, cast_at=op.now, event_id=0)
+            .values(proposal_id=proposal.id, member_id=member_id, option=op.option, cast_at=op.now, event_id=0,
+                    reason=op.reason)
             .on_conflict_do_nothing()
             .returning(Ballot.member_id)
         )
@@ -374,6 +381,8 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
             # and treat this one as a change, so exactly one current vote remains.
             previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one()
     if previous == op.option:
+        if op.reason is not None:  # the same choice, now with its reason
+            await s.execute(update(Ballot).where(*key).values(reason=op.reason))
         return previous
     # Logged only now, while holding the ballot's row lock, so the log's order for one
     # member is the order in which the ballot changed: a recount sees the same last vote.
@@ -381,8 +390,9 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
         s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", op.now,
         proposal_id=proposal.id, member_id=member_id, **_logged(proposal, op.option, previous),
     )
+    # A changed choice keeps no earlier reason: it was the reason for another option.
     await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id,
-                                                       source=_source(op)))
+                                                       source=_source(op), reason=op.reason))
     return previous
 
 
