@@ -53,7 +53,7 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         counts = await stores.proposals.counts(p.id, len(p.options))
         # Counts (and who chose what) are the record's once the ballot is closed, or while an open
         # ballot with results shown runs; not while a secret or hidden-results ballot is open.
-        hidden = p.status == "open" and (p.ballot == "secret" or p.results_hidden)
+        hidden = (p.status == "open" and p.ballot == "secret") or (p.results_hidden and p.status != "closed")
         entry["tally"] = None if hidden else dict(zip(p.options, counts))
         entry["turnout"] = sum(counts)
         if p.status == "closed":  # counted again from the event log alone, for `coopbot verify`

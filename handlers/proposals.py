@@ -96,7 +96,7 @@ def _closing(ctx: Context, text: str | None, charter: Charter, protected: bool) 
 def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str,
          voices: list | None = None, holder: str | None = None) -> str:
     """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision."""
-    shown = counts if p.ballot == "open" and not (p.results_hidden and p.status == "open") else None
+    shown = counts if p.ballot == "open" and not (p.results_hidden and p.status != "closed") else None
     text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
     if p.protection is not None and p.status == "open":
         text += "\n" + texts.protected_card(p, voices or [], holder, charter.tz, prefix)
@@ -301,23 +301,26 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     return text + "\n\n" + result_text(p, charter, names.get(p.ended_by))
 
 
-REASONS_SHOWN = 10  # the latest reasons `show` lists (one message); the export has all
+REASONS_SHOWN = 10  # the latest reasons `show` lists; the export has all
+REASONS_BUDGET = 1500  # their characters: with the card, `show` stays one Telegram message (4,096)
 
 
 async def _reasons(stores: Stores, p: Proposal) -> str:
     """The reasons members gave with their votes, on an open ballot whose counts may be seen."""
-    if p.ballot != "open" or (p.results_hidden and p.status == "open"):
+    # Hidden until the close: a withdrawal is no close (its author must not learn how it went).
+    if p.ballot != "open" or (p.results_hidden and p.status != "closed"):
         return ""
     given = sorted((b for b in await stores.votes.ballots(p.id) if b.reason and b.option is not None),
                    key=lambda b: b.cast_at)
     if not given:
         return ""
     names = await stores.members.names([b.member_id for b in given])
-    lines = [texts.REASONS_HEAD] + [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=p.options[b.option],
-                                                            reason=b.reason) for b in given[-REASONS_SHOWN:]]
-    if len(given) > REASONS_SHOWN:
-        lines.append(texts.REASONS_MORE.format(more=len(given) - REASONS_SHOWN))
-    return "\n\n" + "\n".join(lines)
+    lines = [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=p.options[b.option], reason=b.reason)
+             for b in given[-REASONS_SHOWN:]]
+    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+        lines.pop(0)
+    more = len(given) - len(lines)
+    return "\n\n" + "\n".join([texts.REASONS_HEAD, *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
 
 
 def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:

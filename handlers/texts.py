@@ -224,6 +224,7 @@ PROPOSAL_REVISED = "#{number} is changed as your edit says; its card shows it no
 VOTE_CHANGED = "Changed: {option} on #{number} (was {previous})."
 VOTE_SAME = "Already recorded: {option} on #{number}."
 VOTE_SECRET_PUBLIC = "Your vote on #{number} is recorded (secret ballot)."
+VOTE_HIDDEN_PUBLIC = "Your vote on #{number} is recorded (results hidden until the close)."
 UNVOTED = "Your vote on #{number} is withdrawn."
 UNVOTE_NONE = "You have no vote on #{number} to withdraw."
 # Why a vote is refused, by the reason `handlers.votes.refusal` gives: the same words for a typed
@@ -611,7 +612,7 @@ QUORUM_REACHED = "quorum is reached."
 BAD_RESULTS = "results: is shown or hidden ('{text}' given)."
 REASONS_HEAD = "Reasons given with votes:"
 REASON_LINE = "• {name} ({option}): {reason}"
-REASONS_MORE = "… and {more} more (coopbot export has them all)"
+REASONS_MORE = "… and {more} more (the JSON export, coopbot export, has them all)"
 REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
                "have not voted yet. Vote with {prefix}vote {number} <option>.")
 REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."

@@ -91,6 +91,9 @@ def ack(r: VoteResult) -> Reply:
     if p.ballot == "secret":
         return Reply(text, private=True, public_fallback=texts.VOTE_SECRET_PUBLIC.format(number=p.number),
                      proposal_id=p.id)
+    if p.results_hidden:  # the room does not learn the choice (nor an earlier one) before the close
+        return Reply(text, private=True, public_fallback=texts.VOTE_HIDDEN_PUBLIC.format(number=p.number),
+                     proposal_id=p.id)
     return Reply(text, proposal_id=p.id)
 
 

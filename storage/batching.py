@@ -65,6 +65,12 @@ class GroupCommit(Generic[Op]):
         # A caller that is cancelled stops waiting; its write is applied or refused all the same.
         return await asyncio.shield(pending.future)
 
+    async def settled(self) -> None:
+        """Wait until every write queued so far is applied (a write that must not overtake them)."""
+        drainer = self._drainer
+        if drainer is not None and not drainer.done() and drainer.get_loop() is asyncio.get_running_loop():
+            await asyncio.shield(drainer)
+
     async def _drain(self) -> None:
         batch: list[Pending[Op]] = []
         try:

@@ -210,6 +210,7 @@ class ProposalStore:
                 s, coop_id, "proposal_opened", now, proposal_id=proposal.id, member_id=author_id,
                 number=number, title=title, kind=kind, ballot=ballot, options=options,
                 closes_at=closes_at.isoformat(), electorate=proposal.electorate_size,
+                **({"results_hidden": True} if results_hidden else {}),
             )
             await s.flush()
             await announce(s, coop_id, "proposal_opened", "", now, proposal_id=proposal.id)

@@ -131,9 +131,12 @@ class VoteStore:
         read in the vote's own transaction, whether it stands. Answered only once the vote is
         committed, with the others that arrived beside it. A redelivered event raises
         DuplicateEvent."""
-        if op.reason is not None:
-            # A vote with its reason is typed, one at a time: the single path writes the reason;
-            # the batch path (taps and polls, which carry none) stays as lean as it was.
+        if op.reason is not None or op.source is not None:
+            # A vote with its reason, or the edit of a typed vote, is typed, one at a time: the
+            # single path writes (or clears) the reason and the message it stands for; the batch
+            # path (taps and polls, which carry none) stays as lean as it was. The votes queued
+            # before it go first: the last choice counts, in the order they came.
+            await self._group.settled()
             return await self._single(_Pending(op, check))
         return await self._group.submit(_Pending(op, check))
 
@@ -381,8 +384,10 @@ async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous
             # and treat this one as a change, so exactly one current vote remains.
             previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one()
     if previous == op.option:
-        if op.reason is not None:  # the same choice, now with its reason
-            await s.execute(update(Ballot).where(*key).values(reason=op.reason))
+        if op.reason is not None or op.source is not None:
+            # The same choice, now with a reason (this message stands for the vote from now on), or
+            # an edit of the message: what the message says now is the reason, none if it has none.
+            await s.execute(update(Ballot).where(*key).values(reason=op.reason, source=_source(op)))
         return previous
     # Logged only now, while holding the ballot's row lock, so the log's order for one
     # member is the order in which the ballot changed: a recount sees the same last vote.
@@ -436,11 +441,12 @@ async def fold_ballots(s, coop_id: int, from_member: int, into_member: int, now:
             event_id = await log(s, coop_id, "vote_cast", now, proposal_id=proposal_id, member_id=into_member,
                                  folded_from=from_member, **_logged(proposal, theirs.option, None))
             s.add(Ballot(proposal_id=proposal_id, member_id=into_member, option=theirs.option,
-                         cast_at=theirs.cast_at, event_id=event_id))
+                         cast_at=theirs.cast_at, event_id=event_id, reason=theirs.reason))
         elif theirs.cast_at > mine.cast_at and theirs.option != mine.option:
             event_id = await log(s, coop_id, "vote_changed", now, proposal_id=proposal_id, member_id=into_member,
                                  folded_from=from_member, **_logged(proposal, theirs.option, mine.option))
-            mine.option, mine.cast_at, mine.event_id = theirs.option, theirs.cast_at, event_id
+            # The reason goes with the choice it was given for.
+            mine.option, mine.cast_at, mine.event_id, mine.reason = theirs.option, theirs.cast_at, event_id, theirs.reason
         changed.append(proposal_id)
     await s.flush()
     return changed

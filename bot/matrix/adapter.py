@@ -799,9 +799,10 @@ class Quiet:
 
 
 def _polled(view: CardView) -> bool:
-    """Does this card come with a poll? Only an open ballot, while voting is open (a secret ballot
-    is cast in a direct chat: poll responses are public)."""
-    return view.ballot == "open" and view.is_open
+    """Does this card come with a poll? Only an open ballot whose counts may be seen, while voting
+    is open: poll responses are public room events, whatever a client shows, so a secret ballot
+    is cast in a direct chat and a hidden-results ballot by typed votes."""
+    return view.ballot == "open" and not view.results_hidden and view.is_open
 
 
 def _checked(response, expected: type, what: str):

@@ -231,8 +231,7 @@ def poll_start(view: CardView, fallback: str, question: str) -> dict:
     return {
         POLL_START: {
             "question": {TEXT: question, "body": question},
-            # Undisclosed: clients show no counts until the poll ends (`results: hidden`).
-            "kind": "org.matrix.msc3381.poll.undisclosed" if view.results_hidden else "org.matrix.msc3381.poll.disclosed",
+            "kind": "org.matrix.msc3381.poll.disclosed",
             "max_selections": 1,
             "answers": [{"id": answer_id(i), TEXT: label} for i, label in enumerate(view.options)],
         },
