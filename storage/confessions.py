@@ -12,7 +12,7 @@ from storage.common import announce, claim, insert, log
 from storage.db import Database
 from storage.errors import StoreError
 from storage.models import ConfessionBox, Ritual
-from storage.rituals import NotFacilitator, RitualNotOpen, _locked
+from storage.rituals import facilitating
 
 Shuffle = Callable[[Sequence[str]], list[str]]
 CONFESSION = "confession"  # the outbox kind of a confession read aloud; its text is erased once sent
@@ -61,11 +61,7 @@ class ConfessionStore:
         NotFacilitator (read under the shift's lock); a count of 0: the box was empty."""
         async with self.db.write() as s:
             await claim(s, event, now)
-            ritual = await _locked(s, ritual_id)
-            if ritual.status != "open" or now >= ritual.ends_at:
-                raise RitualNotOpen(ritual.status if ritual.status != "open" else "over")
-            if ritual.facilitator_id != member_id:
-                raise NotFacilitator()
+            ritual = await facilitating(s, ritual_id, member_id, now)
             box = await _box(s, ritual.coop_id)
             found = list(box.texts) if box else []
             if not found:

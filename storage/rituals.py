@@ -160,11 +160,7 @@ class RitualStore:
         ritual's lock)."""
         async with self.db.write() as s:
             await claim(s, event, now)
-            ritual = await _locked(s, ritual_id)
-            if ritual.status != "open" or now >= ritual.ends_at:
-                raise RitualNotOpen(ritual.status if ritual.status != "open" else "over")
-            if ritual.facilitator_id != member_id:
-                raise NotFacilitator()
+            ritual = await facilitating(s, ritual_id, member_id, now)
             if ritual.redesigns >= most:
                 raise RedesignsSpent()
             ritual.format, ritual.redesigns = text, ritual.redesigns + 1
@@ -190,6 +186,16 @@ class RitualStore:
                       confessions_read=ritual.confessions_read)
             await announce(s, ritual.coop_id, "ritual", render(ritual), now)
             return ritual
+
+
+async def facilitating(s, ritual_id: int, member_id: int, now: datetime) -> Ritual:
+    """The shift, locked, if it is open now and `member_id` facilitates it: RitualNotOpen or NotFacilitator."""
+    ritual = await _locked(s, ritual_id)
+    if ritual.status != "open" or now >= ritual.ends_at:
+        raise RitualNotOpen(ritual.status if ritual.status != "open" else "over")
+    if ritual.facilitator_id != member_id:
+        raise NotFacilitator()
+    return ritual
 
 
 async def _locked(s, ritual_id: int) -> Ritual:
