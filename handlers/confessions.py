@@ -7,7 +7,6 @@ from __future__ import annotations
 from handlers import draws, texts
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed
-from handlers.mirror import current
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, Where, verb
 from storage.confessions import BoxFull
@@ -42,7 +41,7 @@ async def confessions(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     coop = ctx.coop
-    r = await current(ctx.stores, coop.id)
+    r = await ctx.stores.rituals.under_way(coop.id, "mirror")
     if r is None:
         raise Conflict(texts.CONFESSIONS_NO_SHIFT.format(coop=coop.name, prefix=ctx.prefix))
     number = r.number

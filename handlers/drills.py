@@ -106,11 +106,6 @@ def record_text(r: Ritual, coop: str, record: dict) -> str:
     return texts.drill_record(r.number, coop, record)
 
 
-async def current(stores: Stores, coop_id: int) -> Ritual | None:
-    r = await stores.rituals.latest(coop_id, "drill")
-    return r if r is not None and r.status != "closed" else None
-
-
 def _state(p: Proposal) -> str:
     if p.status != "closed":
         return texts.DRILL_STATES[p.status]
@@ -167,7 +162,7 @@ async def tempt(ctx: Context, call: Call) -> list[Reply]:
         if ":" in line and key in PROPOSE_KEYS:
             raise BadArguments(texts.TEMPT_ACTION.format(key=key))
     stores, coop, charter = ctx.stores, ctx.coop, ctx.charter
-    r = await current(stores, coop.id)
+    r = await stores.rituals.under_way(coop.id, "drill")
     if r is None or r.status != "open" or ctx.now >= r.ends_at:
         raise Conflict(texts.TEMPT_NO_DRILL.format(coop=coop.name, prefix=ctx.prefix))
     team = red_team(await stores.draws.get_by_id(r.draw_id))

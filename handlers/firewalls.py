@@ -103,7 +103,7 @@ async def veto(ctx: Context, call: Call) -> list[Reply]:
     try:
         await close_one(ctx.stores, p, ctx.now, ctx.before_close)
     except ProposalNotOpen:
-        pass
+        pass  # the clock counted it meanwhile: nothing left to do
     except Exception:
         logger.exception("counting #%s after its veto failed; the clock will", p.number)
     return ctx.only_in_direct(texts.VETO_DONE.format(number=p.number, org=org))

@@ -107,12 +107,6 @@ def _order(names: Sequence[str] | None) -> str:
     return "\n".join(lines)
 
 
-async def current(stores: Stores, coop_id: int) -> Ritual | None:
-    """The shift under way (drawing or open), if any."""
-    r = await stores.rituals.latest(coop_id, "mirror")
-    return r if r is not None and r.status != "closed" else None
-
-
 # --- the verbs ---
 @verb("mirror", who=Standing.MEMBER, summary="the next or current mirror shift: facilitator, format, speaking order")
 async def mirror(ctx: Context, call: Call) -> list[Reply]:
@@ -150,7 +144,7 @@ async def format_(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.FORMAT_EMPTY)
     if len(text) > MAX_FORMAT:
         raise BadArguments(texts.FORMAT_TOO_LONG.format(limit=MAX_FORMAT, length=len(text)))
-    r = await current(ctx.stores, ctx.coop.id)
+    r = await ctx.stores.rituals.under_way(ctx.coop.id, "mirror")
     if r is None:
         raise Conflict(texts.FORMAT_NO_SHIFT.format(coop=ctx.coop.name))
     names = {m.id: m.display_name for m in await ctx.stores.members.register(ctx.coop.id)}

@@ -55,6 +55,11 @@ class RitualStore:
                     .order_by(Ritual.number.desc()).limit(1))
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def under_way(self, coop_id: int, kind: str) -> Ritual | None:
+        """The co-op's ritual of this kind under way (drawing or open), if any."""
+        r = await self.latest(coop_id, kind)
+        return r if r is not None and r.status != "closed" else None
+
     async def list(self, coop_id: int, kind: str | None = None) -> list[Ritual]:
         async with self.db.read() as s:
             stmt = select(Ritual).where(Ritual.coop_id == coop_id)
