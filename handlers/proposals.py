@@ -43,6 +43,8 @@ PROPOSE_KEYS = {
     "ballot": "open|secret",
     "options": "A | B | C",
     "results": "shown|hidden   (hidden: an open ballot's counts stay hidden until the close)",
+    "method": "vote|consent|ranked|approval   (how members decide; see `help vote`)",
+    "seats": "<n>   (method ranked: how many options are elected, by STV)",
     "waive": "<member>   (passing waives that member's vow for the open surplus round)",
     "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional; of a firewall key, protected)",
     "revises": "A<n>   (answers a liberation audit's revision demand)",
@@ -50,6 +52,8 @@ PROPOSE_KEYS = {
     "disaffiliate": "<organisation>   (passing disaffiliates it and its allies lapse; at least strategic)",
 }
 AFFILIATION = ("affiliate", "disaffiliate")
+METHODS = ("vote", "consent", "ranked", "approval")
+CONSENT_OPTIONS = ("Consent", "Abstain")  # an objection is raised with `object`, not voted
 MAX_ORG_NAME = 120
 
 
@@ -69,6 +73,28 @@ def _options(text: str | None) -> list[str]:
             raise BadArguments(texts.DUPLICATE_OPTION.format(option=option))
         seen.add(option.casefold())
     return options
+
+
+def _method(settings: dict, kind: str, options: list[str]) -> tuple[str, int | None]:
+    """How members decide, and for STV how many options are elected. A protected decision is voted
+    For or Against (its rule is a supermajority of a yes/no count); consent brings its own options."""
+    method = settings.get("method", "vote").strip().lower()
+    if method not in METHODS:
+        raise BadArguments(texts.BAD_METHOD.format(text=one_line(settings["method"])[:40]))
+    if method != "vote" and kind == "protected":
+        raise BadArguments(texts.METHOD_PROTECTED)
+    if method == "consent" and "options" in settings:
+        raise BadArguments(texts.CONSENT_OPTIONS)
+    if method in ("ranked", "approval") and "options" not in settings:
+        raise BadArguments(texts.METHOD_OPTIONS.format(method=method))
+    if "seats" not in settings:
+        return method, None
+    text = one_line(settings["seats"])
+    if method != "ranked":
+        raise BadArguments(texts.SEATS_RANKED)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) < len(options)):
+        raise BadArguments(texts.BAD_SEATS.format(text=text[:20], most=len(options) - 1))
+    return method, int(text) if int(text) > 1 else None
 
 
 def _closing(ctx: Context, text: str | None, charter: Charter, protected: bool) -> datetime:
@@ -150,9 +176,15 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     if results not in ("shown", "hidden"):
         raise BadArguments(texts.BAD_RESULTS.format(text=one_line(extras.settings["results"])[:40]))
     closes_at = _closing(ctx, extras.settings.get("closes"), charter, kind == "protected")
+    method, seats = _method(extras.settings, kind, options)
+    if method == "consent":
+        options = list(CONSENT_OPTIONS)
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
     renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
+    if method != "vote" and (amending or renewal or affiliation or "waive" in extras.settings
+                             or "revises" in extras.settings):
+        raise BadArguments(texts.METHOD_ACTION)
     if (amending or renewal or affiliation or "waive" in extras.settings) and "options" in extras.settings:
         raise BadArguments(texts.ACTION_OPTIONS)
     if "waive" in extras.settings:
@@ -189,7 +221,7 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     spec = dict(title=title, body=extras.body, kind=kind, ballot=ballot, options=options,
                 rule=charter.rule(kind).to_json(), closes_at=closes_at, purpose=purpose, action=action,
                 audit_id=audit_id, protection=protection(charter) if kind == "protected" else None,
-                results_hidden=results == "hidden")
+                results_hidden=results == "hidden", method=method, seats=seats)
     if ctx.revising is not None:
         return await _revise(ctx, ctx.revising, spec)
     await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)

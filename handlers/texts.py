@@ -610,6 +610,15 @@ DEADLINE_REMINDER = (
 QUORUM_NEEDS = "quorum needs {votes}."
 QUORUM_REACHED = "quorum is reached."
 BAD_RESULTS = "results: is shown or hidden ('{text}' given)."
+BAD_METHOD = "method: is vote, consent, ranked or approval ('{text}' given)."
+METHOD_PROTECTED = "A protected decision is voted For or Against: method: is vote (the default) there."
+METHOD_ACTION = ("A proposal that changes something (an amendment, a waiver, an affiliation, a revision, the sunset "
+                 "vote) is voted For or Against: leave out method:.")
+CONSENT_OPTIONS = ("A consent proposal has its own options (Consent and Abstain; objections are raised with object): "
+                   "leave out options:.")
+METHOD_OPTIONS = "method: {method} chooses among options: add a line such as options: Ana | Ben | Chloe."
+SEATS_RANKED = "seats: is for method: ranked (an STV election of that many options)."
+BAD_SEATS = "seats: is a whole number from 1 to {most}, fewer than the options ('{text}' given)."
 REASONS_HEAD = "Reasons given with votes:"
 REASON_LINE = "• {name} ({option}): {reason}"
 REASONS_MORE = "… and {more} more (the JSON export, coopbot export, has them all)"

@@ -155,6 +155,9 @@ class Proposal(SQLModel, table=True):
     results_hidden: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=sa_false()))
     # The adversary drill a temptation was put to (purpose "drill": votes count, nothing takes effect).
     ritual_id: int | None = _fk("ritual.id", nullable=True, ondelete=None)  # no ON DELETE, as audit_id
+    # How members decide (SPEC third set): vote | consent | ranked | approval; `seats` for STV.
+    method: str = Field(default="vote", max_length=16, sa_column_kwargs={"server_default": "vote"})
+    seats: int | None = None
 
 
 class LastLook(SQLModel, table=True):
@@ -207,6 +210,10 @@ class Ballot(SQLModel, table=True):
     source: str | None = Field(default=None, max_length=255)
     # Why the member voted so (`reason:` on a typed vote; open ballots only): replaced by the next vote.
     reason: str | None = Field(default=None, max_length=500)
+    # A ranking (method ranked: option indices, most preferred first) or the approved options
+    # (method approval, ascending); `option` then holds the first of them. None for other methods,
+    # and once a secret ballot ends.
+    choices: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class GovernanceEvent(SQLModel, table=True):

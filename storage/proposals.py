@@ -175,6 +175,8 @@ class ProposalStore:
         protection: dict | None = None,
         ritual_id: int | None = None,
         results_hidden: bool = False,
+        method: str = "vote",
+        seats: int | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate (and, for a protected
         decision, the affiliated organisations into `protection`), log it and
@@ -195,7 +197,7 @@ class ProposalStore:
                 ballot=ballot, options=options, rule=rule, opened_at=now, closes_at=closes_at, electorate_size=0,
                 purpose=purpose, action=action, source=event[1][:255] if event else None, audit_id=audit_id,
                 protection=protection and await firewalls.freeze(s, coop_id, protection, now), ritual_id=ritual_id,
-                results_hidden=results_hidden,
+                results_hidden=results_hidden, method=method, seats=seats,
             )
             s.add(proposal)
             await s.flush()
@@ -211,6 +213,7 @@ class ProposalStore:
                 number=number, title=title, kind=kind, ballot=ballot, options=options,
                 closes_at=closes_at.isoformat(), electorate=proposal.electorate_size,
                 **({"results_hidden": True} if results_hidden else {}),
+                **({"method": method} if method != "vote" else {}), **({"seats": seats} if seats else {}),
             )
             await s.flush()
             await announce(s, coop_id, "proposal_opened", "", now, proposal_id=proposal.id)
