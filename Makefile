@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/coopbot console
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -230,6 +230,14 @@ async def make_coop(chat: Chat, members: int = 4, founder: str = "alice") -> lis
     return names
 
 
+def pytest_collection_modifyitems(items):
+    """`make test` runs on two processes (pytest-xdist, `--dist loadgroup`): every test that needs
+    the real Synapse goes to one of them, so the session starts one homeserver, not two."""
+    for item in items:
+        if "synapse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("synapse"))
+
+
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory):
     """One real Synapse on 127.0.0.1 for the whole session, started when a test first asks for it.
