@@ -12,6 +12,8 @@ from bot.verify import problems
 from handlers.events import CommandReceived
 from handlers.proposals import close_due
 from tests.conftest import Chat, make_coop
+from tests.test_audits_telegram import MEMBERS, buttons, posted, sent_to, tg  # noqa: F401 (the clocked harness)
+from tests.test_telegram import GROUP, STEWARD, fake  # noqa: F401 (the fake Bot API fixture)
 
 PROPOSE = "/propose Four-day week\n  method: consent\nWe work Monday to Thursday from March."
 
@@ -207,3 +209,55 @@ async def test_a_card_with_many_long_objections_fits_a_telegram_message(chat):
     shown = await chat.say("alice", "/show 1")
     assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
     assert "Objections standing (12):" in shown and "more (the export has them all)" in shown
+
+
+# --- end to end on Telegram: the real python-telegram-bot stack against the fake Bot API ---
+async def test_consent_through_telegram(tg, fake):
+    """A consent proposal fails on one objection; the next is objected to, revised (the card edited,
+    the taps cleared, the objector told in a direct chat), the objection withdrawn, and passes on taps."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    for uid in MEMBERS:
+        assert "admitted" in await tg.say(STEWARD, f"/admit {uid}")
+    objector = MEMBERS[2]
+
+    async def card(number: int) -> tuple[int, dict]:
+        await fake.wait_for(lambda f: any(t.startswith(f"Proposal #{number}:") for t in f.texts(GROUP)))
+        return tg.card(number)
+
+    fake.command(GROUP, STEWARD, "/propose Four-day week\n  method: consent\nMonday to Thursday.", first_name="user1")
+    message_id, shown = await card(1)
+    assert "To decide: consent with /vote 1 consent" in shown["text"], shown["text"]
+    data = {b["text"]: b["callback_data"] for b in buttons(shown)}
+    assert set(data) >= {"Consent", "Abstain"}, data
+    for uid in (STEWARD, *MEMBERS[:2]):
+        assert await tg.tap(uid, message_id, data["Consent"]) == "Recorded: Consent on #1."
+    assert "Your objection to #1 is recorded" in await tg.say(objector, "/object 1 Thursdays are our delivery day")
+    edited = await fake.wait_for(lambda f: "• user4: Thursdays" in tg.card(1)[1]["text"] and tg.card(1)[1]["text"],
+                                 timeout=15)
+    assert "Objections standing (1):" in edited and "Consent 3" in edited, edited
+    tg.clock.advance(hours=73)
+    await tg.tick()
+    result = await posted(fake, "Result of #1 ")
+    assert "failed (an objection stands)" in result and "• user4: Thursdays are our delivery day" in result, result
+
+    fake.command(GROUP, STEWARD, "/propose Four-day week, again\n  method: consent\nMonday to Thursday.",
+                 first_name="user1")
+    message_id, shown = await card(2)
+    data = {b["text"]: b["callback_data"] for b in buttons(shown)}
+    assert await tg.tap(MEMBERS[0], message_id, data["Consent"]) == "Recorded: Consent on #2."
+    assert "recorded" in await tg.say(objector, "/object 2 Thursdays are our delivery day")
+    fake.command(GROUP, STEWARD, "/revise 2\nMonday to Wednesday, and Friday.", first_name="user1")
+    announced = await posted(fake, "user1 revised #2 ")
+    assert "cleared: user2" in announced and "Objections still stand: user4" in announced, announced
+    told = await fake.wait_for(lambda f: [t for t in sent_to(f, objector) if "revised #2" in t])
+    assert "your objection still stands (Thursdays are our delivery day)" in told[0], told
+    edited = await fake.wait_for(lambda f: "Monday to Wednesday" in tg.card(2)[1]["text"] and tg.card(2)[1]["text"],
+                                 timeout=15)
+    assert "Consent 0 · Abstain 0" in edited and "(revision 1 of 5)" in edited, edited
+    assert await tg.say(objector, "/unobject 2") == "Your objection to #2 is withdrawn."
+    for uid in (STEWARD, *MEMBERS):
+        assert await tg.tap(uid, message_id, data["Consent"]) == "Recorded: Consent on #2."
+    tg.clock.advance(hours=73)
+    await tg.tick()
+    result = await posted(fake, "Result of #2 ")
+    assert "passed." in result.splitlines()[0] and "Consent 4 · Abstain 0; objections standing: 0." in result, result
