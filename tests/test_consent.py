@@ -14,6 +14,8 @@ from handlers.proposals import close_due
 from tests.conftest import Chat, make_coop
 from tests.test_audits_telegram import MEMBERS, buttons, posted, sent_to, tg  # noqa: F401 (the clocked harness)
 from tests.test_telegram import GROUP, STEWARD, fake  # noqa: F401 (the fake Bot API fixture)
+from tests.fakes.synapse import send_poll_response, send_text, wait_for_event
+from tests.test_matrix import POLL_START, Bot, body, co_op_room, notice_with, people, say  # noqa: F401 (Matrix members)
 
 PROPOSE = "/propose Four-day week\n  method: consent\nWe work Monday to Thursday from March."
 
@@ -261,3 +263,52 @@ async def test_consent_through_telegram(tg, fake):
     await tg.tick()
     result = await posted(fake, "Result of #2 ")
     assert "passed." in result.splitlines()[0] and "Consent 4 · Abstain 0; objections standing: 0." in result, result
+
+
+# --- end to end on Matrix: the real adapter against the shared real Synapse, votes by poll ---
+async def test_consent_through_matrix(synapse, people, tmp_path):
+    """One objection fails #1; #2 is answered in its poll, objected to, revised (its poll and card
+    replaced, the poll answer given to the old text cleared), the objection withdrawn, answered
+    again in the poll, and passes."""
+    bot = await Bot(synapse, tmp_path, "coopbotconsent").start()
+    try:
+        alice, bob, carol = await people("alice"), await people("bob"), await people("carol")
+        room_id = await co_op_room(bot, alice, encrypted=False, members=[bob, carol])
+
+        async def poll_of(title: str) -> tuple[str, dict]:
+            poll = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START and title in body(s), 30)
+            start = poll["content"][POLL_START]
+            return poll["event_id"], {a["org.matrix.msc1767.text"]: a["id"] for a in start["answers"]}
+
+        await send_text(alice, room_id, "!propose Four-day week\nmethod: consent\nMonday to Thursday.")
+        poll_id, answers = await poll_of("Four-day week")
+        assert list(answers) == ["Consent", "Abstain"]
+        await say(carol, room_id, "!object 1 Thursdays are our delivery day", "Your objection to #1 is recorded")
+        await send_poll_response(bob, room_id, poll_id, answers["Consent"])
+        await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
+                             and "Consent 1" in body(s) and "• carol" in body(s), 30)
+        result = await say(alice, room_id, "!close 1 enough said", "Result of #1 Four-day week: failed")
+        assert "(an objection stands)" in body(result) and "Thursdays are our delivery day" in body(result)
+
+        await send_text(alice, room_id, "!propose Four-day week, again\nmethod: consent\nMonday to Thursday.")
+        poll_id, answers = await poll_of("again")
+        await send_poll_response(bob, room_id, poll_id, answers["Consent"])
+        await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
+                             and "#2" in body(s) and "Consent 1" in body(s), 30)
+        await say(carol, room_id, "!object 2 Thursdays are our delivery day", "Your objection to #2 is recorded")
+        await send_text(alice, room_id, "!revise 2\nMonday to Wednesday, and Friday.")
+        announced = await wait_for_event(bob, room_id, notice_with("revised #2"), 30)
+        assert "cleared:" in body(announced) and "Objections still stand:" in body(announced), body(announced)
+        edited = await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
+                                      and "Proposal #2" in body(s) and "Monday to Wednesday" in body(s)
+                                      and "Consent 0" in body(s), 30)
+        assert "(revision 1 of 5)" in body(edited)
+        await say(carol, room_id, "!unobject 2", "Your objection to #2 is withdrawn.")
+        await send_poll_response(bob, room_id, poll_id, answers["Consent"])  # again, for the new text
+        await say(carol, room_id, "!vote 2 consent", "Recorded: Consent on #2")
+        await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
+                             and "Proposal #2" in body(s) and "Consent 2" in body(s), 30)
+        result = await say(alice, room_id, "!close 2 done", "Result of #2 Four-day week, again: passed.")
+        assert "Consent 2 · Abstain 0; objections standing: 0." in body(result), body(result)
+    finally:
+        await bot.close()
