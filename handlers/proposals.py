@@ -295,7 +295,9 @@ async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
     except AlreadyProtected:
         raise NotAllowed(texts.EDIT_CALLED_IN.format(number=p.number, prefix=ctx.prefix)) from None
     except AlreadyVoted:
-        raise NotAllowed(texts.EDIT_VOTED.format(number=p.number, prefix=ctx.prefix)) from None
+        # A consent proposal answers its objections with a new text: `revise`, which tells who voted or objected.
+        edit_voted = texts.EDIT_CONSENT if p.method == "consent" else texts.EDIT_VOTED
+        raise NotAllowed(edit_voted.format(number=p.number, prefix=ctx.prefix)) from None
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
     return [Reply(texts.PROPOSAL_REVISED.format(number=p.number), proposal_id=p.id)]

@@ -220,6 +220,8 @@ EDIT_VOTED = (
     "#{number} was not changed: members have already voted on it. To change it, withdraw it "
     "({prefix}withdraw {number} <reason>) and propose again."
 )
+EDIT_CONSENT = ("#{number} was not changed by your edit: members have voted on it or objected to it. Give it a new "
+                "text with {prefix}revise {number} and the text on the lines below: they are told, and decide again.")
 PROPOSAL_REVISED = "#{number} is changed as your edit says; its card shows it now."
 VOTE_CHANGED = "Changed: {option} on #{number} (was {previous})."
 VOTE_SAME = "Already recorded: {option} on #{number}."

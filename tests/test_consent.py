@@ -47,6 +47,9 @@ async def test_the_card_says_how_to_decide_and_lists_objections(chat):
     assert "Your objection to #1 is withdrawn." in await chat.say("m1", "/unobject 1")
     assert "No objection stands." in await chat.say("m2", "/show 1")
     assert "You have no objection standing to #1: nothing to withdraw." in await chat.say("m1", "/unobject 1")
+    helped = await chat.say("m1", "/help")
+    assert "/object — object to a consent proposal, saying why" in helped and "/unobject — " in helped, helped
+    assert "/object <#> <reason>" in await chat.say("m1", "/help object")
 
 
 async def test_refusals(chat, clock):
@@ -185,7 +188,8 @@ async def test_revisions_are_bounded_and_a_far_close_does_not_move(chat, clock):
     await chat.say("alice", "/propose Second\n  method: consent", event_id="$p2")
     await chat.say("m1", "/object 2 no", event_id="$o")
     answer = await chat.say("alice", "/propose Second thoughts\n  method: consent", event_id="$p2e", corrects="$p2")
-    assert "was not changed" in answer and (await _proposal(chat, 2)).title == "Second"
+    assert "#2 was not changed by your edit: members have voted on it or objected to it." in answer
+    assert "/revise 2" in answer and (await _proposal(chat, 2)).title == "Second"
 
 
 async def test_two_objections_at_once_by_one_member_count_once(chat):
@@ -200,6 +204,7 @@ async def test_two_objections_at_once_by_one_member_count_once(chat):
     p = await _proposal(chat)
     standing = await gov.stores.objections.standing(p.id)
     assert len(standing) == 1 and standing[0].name == "m1"
+    assert "Objections standing (1):" in await chat.say("alice", "/show 1")
 
 
 async def test_a_card_with_many_long_objections_fits_a_telegram_message(chat):
