@@ -19,13 +19,17 @@ from storage.objections import NoObjection, NotConsent, NotElector, Revised, Too
 
 # A revision close to the end leaves the members a day to read the new text and decide again.
 REVISE_NOTICE = timedelta(hours=24)
-METHOD_WORDS = {"vote": "a vote", "ranked": "a ranked vote", "approval": "approval voting"}
+
+
+def _not_consent(ctx: Context, p: Proposal, refusal: str) -> Conflict:
+    """`p` is decided another way: `refusal` says what to do instead."""
+    return Conflict(refusal.format(number=p.number, method=texts.METHOD_WORDS.get(p.method, p.method), prefix=ctx.prefix))
 
 
 def _open_consent(ctx: Context, p: Proposal, refusal: str) -> None:
-    """Refused unless `p` is an open consent proposal; `refusal` says what to do instead."""
+    """Refused unless `p` is an open consent proposal."""
     if p.method != "consent":
-        raise Conflict(refusal.format(number=p.number, method=METHOD_WORDS.get(p.method, p.method), prefix=ctx.prefix))
+        raise _not_consent(ctx, p, refusal)
     if p.status != "open":
         raise _already_ended(p)
 
@@ -35,7 +39,7 @@ def _refused(ctx: Context, p: Proposal, exc: Exception, refusal: str) -> Excepti
     if isinstance(exc, ProposalNotOpen):
         return _already_ended(p, exc.status)
     if isinstance(exc, NotConsent):
-        return Conflict(refusal.format(number=p.number, method=METHOD_WORDS.get(p.method, p.method), prefix=ctx.prefix))
+        return _not_consent(ctx, p, refusal)
     return NotAllowed(texts.OBJECT_NOT_ELECTOR.format(number=p.number))
 
 

@@ -541,6 +541,7 @@ OBJECTIONS_BUDGET = 900  # their characters: a card (with `show`'s reasons) stay
 CONSENT_VOTES = "Votes: {counts}; objections standing: {objections}."
 CONSENT_TURNOUT = "Turnout: {voters} of {electorate} ({share}) consented, abstained or objected; quorum {quorum} {met}."
 OBJECT_NO_REASON = "Say why you object, on the same line: {prefix}object <#> <reason> (the reason is shown on the card)."
+METHOD_WORDS = {"vote": "a vote", "ranked": "a ranked vote", "approval": "approval voting"}
 OBJECT_NOT_CONSENT = ("#{number} is decided by {method}, not by consent, so it takes no objections. Vote on it with "
                       "{prefix}vote {number} <option> and say why in a reason: line under the vote.")
 OBJECT_NOT_ELECTOR = ("Only members on #{number}'s frozen register (the members when it opened) can object to it.")

@@ -435,15 +435,17 @@ class ProposalStore:
 
 async def _non_voters(s, ids: list[int]) -> dict[int, list[tuple[int, list[tuple[str, str]]]]]:
     """Proposal id -> the members (id, accounts as (platform, user id)) on its frozen register,
-    still active, with no current vote; one query per few hundred proposals."""
+    still active, with no current vote (nor objection); one query per few hundred proposals."""
     found: dict[int, list[tuple[int, list[tuple[str, str]]]]] = {pid: [] for pid in ids}
     voted = exists().where(Ballot.proposal_id == Elector.proposal_id, Ballot.member_id == Member.id)
+    # An objection to a consent proposal is the member's say on it: counted in its quorum, not nagged.
+    objected = exists().where(Objection.proposal_id == Elector.proposal_id, Objection.member_id == Member.id)
     for i in range(0, len(ids), CHUNK):
         stmt = (
             select(Elector.proposal_id, Member.id, Account.platform, Account.user_id)
             .join(Member, and_(Elector.member_id == Member.id, Member.status == "active"))
             .outerjoin(Account, Account.member_id == Member.id)
-            .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted)
+            .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted, ~objected)
             .order_by(Elector.proposal_id, Member.id, Account.id)
         )
         for pid, member_id, platform, user_id in (await s.execute(stmt)).all():

@@ -127,6 +127,11 @@ async def test_quorum_counts_those_who_only_objected(chat, clock):
     await chat.say("m2", "/vote 1 consent")
     await chat.say("m3", "/object 1 not this year")
     await chat.say("m3", "/unobject 1")
+    await chat.say("m4", "/object 1 not now")
+    # Those who objected have had their say: `remind` leaves them out, as it does those who voted.
+    await chat.say("alice", "/remind 1")
+    assert "2 of 5 members have not voted yet" in chat.last, chat.last
+    await chat.say("m4", "/unobject 1")
     await chat.say("alice", "/close 1")
     assert "Result of #1 Four-day week: failed (quorum not met)." in chat.last
     assert "Turnout: 2 of 5 (40%)" in chat.last
