@@ -259,8 +259,9 @@ class Pump:
                 await retrying(lambda: outbox.mark_sent([item.id], clock.now(), worker=self.services.worker),
                                f"marking outbox {item.id} sent")
                 if self.cards is not None and item.proposal_id is not None:
-                    if item.kind in ("proposal_opened", "firewall"):
-                        # Votes may have come before the card was up; a call-in or a veto changes what it says.
+                    if item.kind in ("proposal_opened", "firewall", "consent_revised"):
+                        # Votes may have come before the card was up; a call-in, a veto or a consent
+                        # proposal's new text changes what it says.
                         self.cards.mark(item.proposal_id)
                     elif item.kind in ("proposal_result", "proposal_withdrawn"):
                         self.cards.mark(item.proposal_id, final=True)  # the card's closing edit

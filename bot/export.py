@@ -64,18 +64,28 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
                 "passed": outcome.passed,
                 "reason": outcome.reason or None,
                 "counts": dict(zip(p.options, outcome.counts)),
-                "voters": outcome.voters,
+                # A consent proposal's quorum also counts those who only objected.
+                "voters": p.result.get("voters", outcome.voters),
                 "electorate": outcome.electorate,
-                "turnout": percent(Fraction(outcome.voters, outcome.electorate)) if outcome.electorate else "0%",
+                "turnout": percent(Fraction(p.result.get("voters", outcome.voters), outcome.electorate))
+                if outcome.electorate else "0%",
                 "quorum": percent(outcome.rule.quorum),
                 "threshold": threshold_words(outcome.rule),
                 "support": percent(outcome.support) if outcome.support is not None else None,
                 "chosen": p.options[outcome.winner] if outcome.passed and outcome.winner is not None else None,
+                **({"objections": p.result.get("objections", [])} if p.method == "consent" else {}),
             }
         else:
             entry["result"] = None
         if p.protection is not None:
             entry["protected"] = await _protected(stores, p, names)
+        if p.method != "vote":
+            entry["method"] = p.method
+        if p.method == "consent":
+            # Those standing now; once closed, those that stood at the count (the result names them too).
+            entry["objections"] = [{"member": o.name, "reason": o.reason, "at": o.raised_at.isoformat()}
+                                   for o in await stores.objections.standing(p.id)]
+            entry["revisions"] = await stores.objections.revisions(p.id)
         if p.ballot == "open" and not hidden:
             entry["votes"] = [
                 {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat(),
@@ -301,6 +311,8 @@ def to_csv(data: dict) -> str:
                 if veto := protected["veto"]:
                     writer.writerow([c, "veto", p["number"], p["title"], veto["name"], "", "", "", "",
                                      f"{veto['org']}: {veto['reason']}"])
+            for o in p.get("objections", []):
+                writer.writerow([c, "objection", p["number"], p["title"], o["member"], "", "", "", "", o["reason"]])
         for r in coop["rounds"]:
             writer.writerow([c, "round", r["number"], "", "", "", r["status"], r["currency"], r["amount"], r["member_split"]])
             for f in r["funds"]:
@@ -363,6 +375,9 @@ def to_markdown(data: dict) -> str:
             if p["tally"]:
                 lines += ["", "| option | votes |", "|---|---|"]
                 lines += [f"| {_cell(o)} | {n} |" for o, n in p["tally"].items()]
+            if p.get("objections"):
+                lines += ["", "Objections standing:", ""]
+                lines += [f"- {_cell(o['member'])}: {_cell(o['reason'])}" for o in p["objections"]]
             lines.append("")
         if coop["rounds"]:
             lines += ["## Open books", ""]

@@ -14,7 +14,7 @@ from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
-from handlers.tally import DEFAULT_OPTIONS, Outcome, consented, decide, is_yes_no
+from handlers.tally import DEFAULT_OPTIONS, Outcome, consent_decided, consented, decide, is_yes_no
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
 from handlers.due import DIRECT_PLATFORMS
@@ -54,6 +54,7 @@ PROPOSE_KEYS = {
 AFFILIATION = ("affiliate", "disaffiliate")
 METHODS = ("vote", "consent", "ranked", "approval")
 CONSENT_OPTIONS = ("Consent", "Abstain")  # an objection is raised with `object`, not voted
+MAX_REVISIONS = 5  # `revise` of a consent proposal: each clears the ballots, so the members' patience is the limit
 MAX_ORG_NAME = 120
 
 
@@ -85,6 +86,8 @@ def _method(settings: dict, kind: str, options: list[str]) -> tuple[str, int | N
         raise BadArguments(texts.METHOD_PROTECTED)
     if method == "consent" and "options" in settings:
         raise BadArguments(texts.CONSENT_OPTIONS)
+    if method == "consent" and settings.get("ballot", "").strip().lower() == "secret":
+        raise BadArguments(texts.CONSENT_SECRET)  # objections are reasoned in the open, on the card
     if method in ("ranked", "approval") and "options" not in settings:
         raise BadArguments(texts.METHOD_OPTIONS.format(method=method))
     if "seats" not in settings:
@@ -120,12 +123,17 @@ def _closing(ctx: Context, text: str | None, charter: Charter, protected: bool) 
 
 
 def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, voters: int, prefix: str,
-         voices: list | None = None, holder: str | None = None) -> str:
-    """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision."""
+         voices: list | None = None, holder: str | None = None, objections: list | None = None,
+         revisions: int = 0) -> str:
+    """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision;
+    `objections` (those standing) and `revisions` for a consent proposal."""
     shown = counts if p.ballot == "open" and not (p.results_hidden and p.status != "closed") else None
     text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
     if p.protection is not None and p.status == "open":
         text += "\n" + texts.protected_card(p, voices or [], holder, charter.tz, prefix)
+    if p.method == "consent" and p.status == "open":
+        text += "\n" + texts.consent_card(p, [{"name": o.name, "reason": o.reason} for o in objections or []],
+                                          revisions, MAX_REVISIONS, charter.tz)
     return text
 
 
@@ -287,7 +295,9 @@ async def _revise(ctx: Context, p: Proposal, spec: dict) -> list[Reply]:
     except AlreadyProtected:
         raise NotAllowed(texts.EDIT_CALLED_IN.format(number=p.number, prefix=ctx.prefix)) from None
     except AlreadyVoted:
-        raise NotAllowed(texts.EDIT_VOTED.format(number=p.number, prefix=ctx.prefix)) from None
+        # A consent proposal answers its objections with a new text: `revise`, which tells who voted or objected.
+        edit_voted = texts.EDIT_CONSENT if p.method == "consent" else texts.EDIT_VOTED
+        raise NotAllowed(edit_voted.format(number=p.number, prefix=ctx.prefix)) from None
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
     return [Reply(texts.PROPOSAL_REVISED.format(number=p.number), proposal_id=p.id)]
@@ -320,13 +330,17 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     author = names[p.author_id] if p.author_id else texts.MANDATED_AUTHOR
     if p.status == "open":
         counts = await stores.proposals.counts(p.id, len(p.options))
-        voices = holder = None
+        voices = holder = objections = None
+        revisions = 0
+        if p.method == "consent":
+            objections = await stores.objections.standing(p.id)
+            revisions = await stores.objections.revisions(p.id)
         if p.protection is not None:
             voices = await stores.firewalls.voices(p)
             # A holder no longer affiliated holds no veto: the card does not name it as if it did.
             affiliated = {o.key for o in await stores.allies.affiliated(p.coop_id)}
             holder = charter.golden_share if charter.golden_key in affiliated else None
-        return card(p, charter, author, counts, sum(counts), prefix, voices, holder)
+        return card(p, charter, author, counts, sum(counts), prefix, voices, holder, objections, revisions)
     text = card(p, charter, author, None, 0, prefix)
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
@@ -357,7 +371,10 @@ async def _reasons(stores: Stores, p: Proposal) -> str:
 
 def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:
     outcome = Outcome.from_json(p.result)
-    text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
+    if p.method == "consent":
+        text = texts.consent_result(p, p.result, ended_early_by=closed_by, reason=p.end_reason)
+    else:
+        text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
     if late_since is not None:
         text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
     if unchecked := p.result.get("unchecked"):
@@ -391,7 +408,12 @@ def _reason(text: str) -> str | None:
     return reason or None
 
 
-def _decide(p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None) -> dict:
+def _decide(p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None,
+            objections: list | None = None) -> dict:
+    if p.method == "consent":
+        # Consent changes nothing by itself (actions are refused at proposing): nothing is carried.
+        return {**consent_decided(counts, p.electorate_size, DecisionRule.from_json(p.rule), objections or []),
+                "carried": False}
     outcome = decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule))
     result = outcome.to_json()
     leaving = (p.action or {}).get("disaffiliate")
@@ -512,8 +534,9 @@ class LastLook:
     waiting: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ()
 
-    def decide(self, p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None) -> dict:
-        result = _decide(p, counts, voices, charter)
+    def decide(self, p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None,
+               objections: list | None = None) -> dict:
+        result = _decide(p, counts, voices, charter, objections)
         return {**result, "unchecked": list(self.unchecked)} if self.unchecked else result
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from handlers import help, members, rooms, proposals, votes, agenda, surplus, lottery, minutes, allies, audits, pay, firewalls, mirror, drills  # noqa: F401
 from handlers import timeline  # noqa: F401  (drift, timeline)
 from handlers import confessions  # noqa: F401
+from handlers import objections  # noqa: F401  (object, unobject, revise)
 from handlers import texts
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
@@ -175,7 +176,7 @@ class Governance:
                 raise NotAllowed(texts.MANDATED.format(number=proposal.number))
             if verb.who is Standing.AUTHOR and proposal.author_id != member.id:
                 author = (await ctx.stores.members.names([proposal.author_id]))[proposal.author_id]
-                raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=proposal.number, author=author))
+                raise NotAllowed(texts.NOT_THE_AUTHOR.format(number=proposal.number, author=author, verb=verb.name))
         call = Call(verb, args, cmd.lines, extras.settings, extras.body, proposal)
         return await verb.run(ctx, call)
 

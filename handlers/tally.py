@@ -135,3 +135,17 @@ def consented(voices: Sequence, share: Fraction, strict: bool) -> dict:
         met = got > share if strict else got >= share
     return {"frozen": len(voices), "yes": yes, "no": no, "silent": silent, "lapsed": lapsed,
             "threshold": [str(share), strict], "met": met}
+
+
+def consent_decided(counts: Sequence[int], electorate: int, rule: DecisionRule, objections: Sequence) -> dict:
+    """Consent (SPEC third set): it passes if quorum is met, counting each member on the register
+    who consented, abstained or objected once, and no objection stands. The threshold is not used:
+    one standing objection is enough to block. `objections` have `name`, `reason` and `voted`
+    (the objector also holds a ballot, counted already)."""
+    voters = sum(counts) + sum(1 for o in objections if not o.voted)
+    reason = "objection" if objections else "" if rule.meets_quorum(voters, electorate) else "quorum"
+    return {
+        "counts": list(counts), "electorate": electorate, "voters": voters, "rule": rule.to_json(),
+        "passed": not reason, "reason": reason, "winner": None if reason else 0, "support": None,
+        "objections": [{"name": o.name, "reason": o.reason} for o in objections],
+    }

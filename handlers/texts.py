@@ -86,7 +86,7 @@ NOT_AN_ALLY_ANY_MORE = ("Your allyship with {coop} has ended (removed, or your o
 NOT_A_MEMBER_PENDING = "Your request to join {coop} is waiting for a steward; you can do that once admitted."
 NOT_A_MEMBER_ALLY = "You are an ally of {coop} from {org}, not a member of {coop}: allies never vote or act as members."
 NOT_A_STEWARD = "Only a steward of {coop} can do that."
-NOT_THE_AUTHOR = "Only the author of #{number} ({author}) can withdraw it."
+NOT_THE_AUTHOR = "Only the author of #{number} ({author}) can {verb} it."
 MANDATED_AUTHOR = "the charter"
 MANDATED = "#{number} is opened by the bot because the charter requires it: it cannot be withdrawn or closed early."
 
@@ -220,6 +220,8 @@ EDIT_VOTED = (
     "#{number} was not changed: members have already voted on it. To change it, withdraw it "
     "({prefix}withdraw {number} <reason>) and propose again."
 )
+EDIT_CONSENT = ("#{number} was not changed by your edit: members have voted on it or objected to it. Give it a new "
+                "text with {prefix}revise {number} and the text on the lines below: they are told, and decide again.")
 PROPOSAL_REVISED = "#{number} is changed as your edit says; its card shows it now."
 VOTE_CHANGED = "Changed: {option} on #{number} (was {previous})."
 VOTE_SAME = "Already recorded: {option} on #{number}."
@@ -399,9 +401,12 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         lines += ["", body, ""]
     lines += action_lines(p.action) + audit_lines(p.action)
     lines.append("Options: " + options_line(p.options))
-    lines.append(
-        f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
-    )
+    if p.method == "consent":
+        lines.append(CONSENT_RULE.format(quorum=percent(rule.quorum), members=members(p.electorate_size)))
+    else:
+        lines.append(
+            f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
+        )
     if p.status == "open":
         lines.append(f"Closes {when(p.closes_at, tz)}.")
         if tally is not None:
@@ -410,11 +415,15 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
             lines.append(f"So far: {voters} of {p.electorate_size} voted (results hidden until the close).")
         else:
             lines.append(f"So far: {voters} of {p.electorate_size} voted (secret ballot: counts at close).")
-        lines.append(f"Vote with {prefix}vote {p.number} <option>.")
+        if p.method == "consent":
+            lines.append(CONSENT_HOW.format(prefix=prefix, number=p.number))
+        else:
+            lines.append(f"Vote with {prefix}vote {p.number} <option>.")
     return "\n".join(lines)
 
 
 REASONS = {
+    "objection": "an objection stands",
     "golden": "its organisation came to hold the golden share: only a protected decision disaffiliates it",
     "veto": "vetoed by the golden share",
     "bodies": "too few affiliated organisations consented",
@@ -517,6 +526,89 @@ def protected_result(result: dict) -> str:
     return "\n".join(lines)
 
 
+# --- consent decisions (SPEC third set: `method: consent`) ---
+CONSENT_RULE = ("Decided by consent: quorum {quorum} of {members} (consents, abstentions and objections all count); "
+                "it passes if no objection stands.")
+CONSENT_HOW = ("To decide: consent with {prefix}vote {number} consent (or {prefix}vote {number} abstain), or object "
+               "with {prefix}object {number} <reason>.")
+CONSENT_REVISED = "Text revised by its author on {when} (revision {revision} of {most}); votes given before were cleared."
+OBJECTIONS_HEAD = "Objections standing ({count}):"
+OBJECTIONS_NONE = "No objection stands."
+OBJECTION_LINE = "• {name}: {reason}"
+OBJECTIONS_MORE = "… and {more} more (the export has them all)"
+OBJECTIONS_SHOWN = 10  # the oldest objections a card lists by name
+OBJECTIONS_BUDGET = 900  # their characters: a card (with `show`'s reasons) stays one Telegram message
+CONSENT_VOTES = "Votes: {counts}; objections standing: {objections}."
+CONSENT_TURNOUT = "Turnout: {voters} of {electorate} ({share}) consented, abstained or objected; quorum {quorum} {met}."
+OBJECT_NO_REASON = "Say why you object, on the same line: {prefix}object <#> <reason> (the reason is shown on the card)."
+METHOD_WORDS = {"vote": "a vote", "ranked": "a ranked vote", "approval": "approval voting"}
+OBJECT_NOT_CONSENT = ("#{number} is decided by {method}, not by consent, so it takes no objections. Vote on it with "
+                      "{prefix}vote {number} <option> and say why in a reason: line under the vote.")
+OBJECT_NOT_ELECTOR = ("Only members on #{number}'s frozen register (the members when it opened) can object to it.")
+OBJECTION_RAISED = ("Your objection to #{number} is recorded and shown on its card: {reason}\nWhile it stands, "
+                    "#{number} cannot pass. Withdraw it with {prefix}unobject {number}.")
+OBJECTION_RESTATED = ("Your objection to #{number} now reads: {reason}\n(It replaces the reason you gave before.) "
+                      "Withdraw it with {prefix}unobject {number}.")
+UNOBJECT_NONE = "You have no objection standing to #{number}: nothing to withdraw."
+OBJECTION_WITHDRAWN = "Your objection to #{number} is withdrawn."
+REVISE_NOT_CONSENT = ("Only a consent proposal is revised with {prefix}revise; #{number} is decided by {method}. While "
+                      "nobody has voted on it, edit the message that opened it; otherwise withdraw it "
+                      "({prefix}withdraw {number} <reason>) and propose again.")
+REVISE_NO_TEXT = "Write the new text on the lines under the command: {prefix}revise {number}, then the text."
+REVISE_SAME = "#{number} already says that: nothing was revised."
+REVISE_TOO_MANY = ("#{number} has been revised {most} times, the most a proposal may be. Withdraw it "
+                   "({prefix}withdraw {number} <reason>) and propose again.")
+REVISED_DONE = "#{number} is revised (revision {revision} of {most}); its card shows the new text."
+REVISED_ROOM = "{name} revised #{number} {title} (revision {revision} of {most}); its card shows the new text."
+REVISED_ROOM_CLEARED = ("Votes given to the old text are cleared: {names}, please decide again "
+                        "({prefix}vote {number} consent, or {prefix}object {number} <reason>).")
+REVISED_ROOM_OBJECTIONS = ("Objections still stand: {names}, does the new text meet your objection? If it does, "
+                           "withdraw it with {prefix}unobject {number}.")
+REVISED_ROOM_CLOSES = "It now closes {when}, a day after the revision."
+REVISED_DIRECT_VOTE = ("{name} revised #{number} {title} in {coop}: your vote ({option}) was for the old text and is "
+                       "cleared. Read the new text ({prefix}show {number}) and decide again.")
+REVISED_DIRECT_OBJECTION = ("{name} revised #{number} {title} in {coop}: your objection still stands ({reason}). If "
+                            "the new text meets it, withdraw it with {prefix}unobject {number}.")
+
+
+def objection_lines(objections: Sequence[dict]) -> list[str]:
+    """The objections that stand, by name with their reasons, oldest first, as many as fit."""
+    lines = [OBJECTION_LINE.format(name=o["name"], reason=o["reason"]) for o in objections[:OBJECTIONS_SHOWN]]
+    while sum(len(line) + 1 for line in lines) > OBJECTIONS_BUDGET:
+        lines.pop()
+    more = len(objections) - len(lines)
+    return [OBJECTIONS_HEAD.format(count=len(objections)), *lines] + ([OBJECTIONS_MORE.format(more=more)] if more else [])
+
+
+def consent_card(p, objections: Sequence[dict], revision: int, most: int, tz: ZoneInfo) -> str:
+    """What an open consent proposal's card adds: the objections that stand, and its revision."""
+    lines = objection_lines(objections) if objections else [OBJECTIONS_NONE]
+    if revision and p.revised_at is not None:
+        lines.append(CONSENT_REVISED.format(when=when(p.revised_at, tz), revision=revision, most=most))
+    return "\n".join(lines)
+
+
+def consent_result(p, result: dict, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
+    """A consent proposal's result: passed or failed and why, counts, who voted or objected
+    against the quorum, and the objections that stood."""
+    rule = result["rule"]
+    quorum = Fraction(rule["quorum"])
+    verdict = "passed" if result["passed"] else f"failed ({REASONS[result['reason']]})"
+    voters, electorate = result["voters"], result["electorate"]
+    share = Fraction(voters, electorate) if electorate else Fraction(0)
+    met = "met" if electorate and share >= quorum else "not met"
+    objections = result.get("objections", [])
+    lines = [f"Result of #{p.number} {p.title}: {verdict}.",
+             CONSENT_VOTES.format(counts=counts_line(p.options, result["counts"]), objections=len(objections)),
+             CONSENT_TURNOUT.format(voters=voters, electorate=electorate, share=percent(share), quorum=percent(quorum),
+                                    met=met)]
+    if objections:
+        lines += objection_lines(objections)
+    if ended_early_by:
+        lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
+    return "\n".join(lines)
+
+
 CONSENT_BAD = "Say yes or no: consent <#> yes|no."
 CONSENT_MEMBERS_VOTE = ("Members vote on #{number} with {prefix}vote {number} <option>; consent is an affiliated "
                         "organisation's voice, given by its allies.")
@@ -616,6 +708,8 @@ METHOD_ACTION = ("A proposal that changes something (an amendment, a waiver, an 
                  "vote) is voted For or Against: leave out method:.")
 CONSENT_OPTIONS = ("A consent proposal has its own options (Consent and Abstain; objections are raised with object): "
                    "leave out options:.")
+CONSENT_SECRET = ("A consent proposal is decided in the open: objections are reasoned and shown on its card. Leave out "
+                  "ballot: secret, or use method: vote for a secret ballot.")
 METHOD_OPTIONS = "method: {method} chooses among options: add a line such as options: Ana | Ben | Chloe."
 SEATS_RANKED = "seats: is for method: ranked (an STV election of that many options)."
 BAD_SEATS = "seats: is a whole number from 1 to {most}, fewer than the options ('{text}' given)."

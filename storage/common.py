@@ -17,7 +17,7 @@ from storage.models import GovernanceEvent, InboundEvent, Outbox, Proposal, Room
 # routine announcements (joins, vows, rounds) queued earlier.
 URGENT, ROUTINE = 0, 1
 URGENT_KINDS = frozenset({"proposal_opened", "proposal_result", "proposal_withdrawn", "reminder", "audit",
-                          "draw_announced", "draw_drawn", "firewall", "ritual"})
+                          "draw_announced", "draw_drawn", "firewall", "ritual", "consent_revised"})
 
 
 def priority(kind: str) -> int:

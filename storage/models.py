@@ -216,6 +216,22 @@ class Ballot(SQLModel, table=True):
     choices: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class Objection(SQLModel, table=True):
+    """A member's standing objection to a consent proposal, with its reason (shown on the card):
+    the primary key keeps one per member; a second `object` replaces the reason, `unobject` deletes it."""
+
+    __tablename__ = "objection"
+
+    proposal_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    reason: str = Field(max_length=500)
+    raised_at: datetime = _ts()
+
+
 class GovernanceEvent(SQLModel, table=True):
     """Append-only log of everything that changes a decision, so any result can be recounted."""
 

@@ -10,13 +10,13 @@ from sqlalchemy import (
     Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
-from storage import allies, audits, firewalls, minutes
+from storage import allies, audits, firewalls, minutes, objections
 from storage.common import announce, claim, insert, log, queue_direct, still_voting
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
 from storage.models import (
-    Account, Ballot, Consent, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Proposal, Room, Round,
-    Waiver,
+    Account, Ballot, Consent, Coop, Elector, GovernanceEvent, InboundEvent, LastLook, Member, Objection, Proposal, Room,
+    Round, Waiver,
 )
 from storage.types import UTCDateTime
 
@@ -245,6 +245,8 @@ class ProposalStore:
                 raise AlreadyVoted(proposal.number)
             if (await s.execute(select(Consent.id).where(Consent.proposal_id == proposal_id).limit(1))).first():
                 raise AlreadyVoted(proposal.number)  # an organisation has spoken on it: as good as a vote
+            if (await s.execute(select(Objection.member_id).where(Objection.proposal_id == proposal_id).limit(1))).first():
+                raise AlreadyVoted(proposal.number)  # an objection was raised to this text: `revise` changes it
             if (proposal.protection or {}).get("by"):
                 raise firewalls.AlreadyProtected()  # called in since the author's edit was read
             if fields.get("protection") is not None:
@@ -313,7 +315,8 @@ class ProposalStore:
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
         the stored result holds every acknowledged vote and nothing after it; `decide` is given the
-        counts, for a protected decision the organisations' voices, and the charter as it stands. `judge` decides what
+        counts, for a protected decision the organisations' voices, and the charter as it stands, and for
+        a consent proposal the objections that stand (`storage.objections.Standing`). `judge` decides what
         the close does to the audit the proposal answers (storage.audits.settle); `breach`, whether
         a carried amendment leaves the wage-ratio cap below the pay scale's ratio, which makes a
         revision due (storage.audits.demand)."""
@@ -324,11 +327,13 @@ class ProposalStore:
                 raise ProposalNotOpen(proposal.status)
             counts = await _counts(s, proposal_id, len(proposal.options))
             voices = await firewalls.voices_in(s, proposal) if proposal.protection is not None else None
+            # A consent proposal's objections that stand at the count (read under the same lock).
+            objected = await objections.standing_in(s, proposal.id) if proposal.method == "consent" else None
             # The charter as it stands at the count (a disaffiliation reads who holds the golden share
             # then, under the co-op's lock, which an amendment of it merges under).
             charter = (await s.get(Coop, proposal.coop_id, populate_existing=True,
                                    with_for_update=bool((proposal.action or {}).get("disaffiliate")))).charter
-            proposal.result = decide(proposal, counts, voices, charter)
+            proposal.result = decide(proposal, counts, voices, charter, objected)
             if by is None:  # the clock's count: a steward's close that waited for it keeps their name
                 by, reason = proposal.ended_by, proposal.end_reason
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
@@ -430,15 +435,17 @@ class ProposalStore:
 
 async def _non_voters(s, ids: list[int]) -> dict[int, list[tuple[int, list[tuple[str, str]]]]]:
     """Proposal id -> the members (id, accounts as (platform, user id)) on its frozen register,
-    still active, with no current vote; one query per few hundred proposals."""
+    still active, with no current vote (nor objection); one query per few hundred proposals."""
     found: dict[int, list[tuple[int, list[tuple[str, str]]]]] = {pid: [] for pid in ids}
     voted = exists().where(Ballot.proposal_id == Elector.proposal_id, Ballot.member_id == Member.id)
+    # An objection to a consent proposal is the member's say on it: counted in its quorum, not nagged.
+    objected = exists().where(Objection.proposal_id == Elector.proposal_id, Objection.member_id == Member.id)
     for i in range(0, len(ids), CHUNK):
         stmt = (
             select(Elector.proposal_id, Member.id, Account.platform, Account.user_id)
             .join(Member, and_(Elector.member_id == Member.id, Member.status == "active"))
             .outerjoin(Account, Account.member_id == Member.id)
-            .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted)
+            .where(Elector.proposal_id.in_(ids[i:i + CHUNK]), ~voted, ~objected)
             .order_by(Elector.proposal_id, Member.id, Account.id)
         )
         for pid, member_id, platform, user_id in (await s.execute(stmt)).all():

@@ -15,6 +15,7 @@ from storage.draws import DrawStore
 from storage.drift import DriftStore
 from storage.members import MemberStore
 from storage.minutes import MinutesStore
+from storage.objections import ObjectionStore
 from storage.outbox import OutboxStore
 from storage.firewalls import FirewallStore
 from storage.pay import PayStore
@@ -46,6 +47,7 @@ class Stores:
     rituals: RitualStore
     drift: DriftStore
     confessions: ConfessionStore
+    objections: ObjectionStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -54,5 +56,5 @@ class Stores:
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
             DriftStore(db),
-            ConfessionStore(db),
+            ConfessionStore(db), ObjectionStore(db),
         )
