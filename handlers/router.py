@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from handlers import help, members, rooms, proposals, votes, agenda, surplus, lottery, minutes, allies, audits, pay, firewalls, mirror, drills  # noqa: F401
 from handlers import timeline  # noqa: F401  (drift, timeline)
 from handlers import confessions  # noqa: F401
+from handlers import proxies  # noqa: F401  (proxy, unproxy, proxies)
 from handlers import texts
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound

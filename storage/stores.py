@@ -20,6 +20,7 @@ from storage.firewalls import FirewallStore
 from storage.pay import PayStore
 from storage.rituals import RitualStore
 from storage.proposals import ProposalStore
+from storage.proxies import ProxyStore
 from storage.record import RecordStore
 from storage.rounds import RoundStore
 from storage.votes import VoteStore
@@ -46,6 +47,7 @@ class Stores:
     rituals: RitualStore
     drift: DriftStore
     confessions: ConfessionStore
+    proxies: ProxyStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -54,5 +56,5 @@ class Stores:
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
             DriftStore(db),
-            ConfessionStore(db),
+            ConfessionStore(db), ProxyStore(db),
         )
