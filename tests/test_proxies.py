@@ -16,6 +16,11 @@ from handlers.events import CommandReceived
 from handlers.proposals import close_due
 from storage.models import Ballot, Proxy
 from tests.conftest import Chat, make_coop
+from tests.test_audits_telegram import MEMBERS, buttons, posted, tg  # noqa: F401 (the clocked harness fixture)
+from tests.test_firewalls_telegram import propose, vote
+from tests.test_matrix import POLL_START, body, bot, co_op_room, edit_of, localpart, notice_with, people, say  # noqa: F401 (fixtures)
+from tests.fakes.synapse import send_poll_response, send_text, wait_for_event
+from tests.test_telegram import GROUP, STEWARD, fake  # noqa: F401 (the fake Bot API fixture)
 
 
 async def allow_proxies(chat: Chat, members: int = 4, limit: int | None = None) -> None:
@@ -263,3 +268,77 @@ async def test_no_chains_only_the_holders_own_vote_is_copied(chat):
     await chat.say("alice", "/close 2")
     assert "Voted by proxy: m3 (with m2)." in chat.last and "Turnout: 2 of 5" in chat.last
     assert await ballot_of(chat, 2, "m4") is None
+
+
+# --- on Telegram: the real python-telegram-bot stack against the fake Bot API ---
+async def test_a_proxy_overridden_by_the_givers_own_tap_on_telegram(tg, fake):
+    """Red Bakery in a Telegram group allows proxies; user4 lends their vote to user3 (named by
+    Telegram id) for #2; user3 is told directly and votes Against; user4 then taps For on the card:
+    their own vote counts. On #3 user4 does not vote: user3's vote counts for them, marked."""
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    for uid in MEMBERS:
+        assert "admitted" in await tg.say(STEWARD, f"/admit {uid}")
+        assert "a member" in await tg.say(uid, "/whoami")  # they speak: the register learns their names
+    number, card = await propose(tg, fake, STEWARD, "/propose Allow proxies\n  amend: proxies = yes")
+    await vote(tg, number)
+    fake.command(GROUP, STEWARD, f"/close {number}", first_name="user1")
+    assert "The charter is amended: proxies = yes." in await posted(fake, f"Result of #{number} ")
+
+    number, card = await propose(tg, fake, STEWARD, "/propose Buy a van")
+    said = await tg.say(4, f"/proxy 3\n  for: #{number}")
+    assert said == (f"user4 lends their vote to user3 for #{number}: user3's vote counts for user4 too, unless user4 "
+                    "votes. Revoke with /unproxy."), said
+    told = await posted(fake, "user4 lent you their vote", chat=3)
+    assert told == (f"user4 lent you their vote in Red Bakery for #{number}: your vote counts for them too, unless "
+                    "they vote themselves."), told
+    await fake.wait_for(lambda f: "• user4's vote goes with user3's" in tg.card(number)[1]["text"])  # the card, edited
+    ack = await tg.say(3, f"/vote {number} Against")
+    assert ack == f"Recorded: Against on #{number}. Your vote also counts for user4 by proxy, unless they vote themselves."
+    message_id, card = tg.card(number)
+    data = {b["text"]: b["callback_data"] for b in buttons(card)}
+    assert await tg.tap(4, message_id, data["For"]) == f"Recorded: For on #{number}."
+    await fake.wait_for(lambda f: "By proxy" not in tg.card(number)[1]["text"])
+    assert await tg.tap(2, message_id, data["For"]) == f"Recorded: For on #{number}."
+    fake.command(GROUP, STEWARD, f"/close {number}", first_name="user1")
+    result = await posted(fake, f"Result of #{number} ")
+    assert "Votes: For 2 · Against 1 · Abstain 0." in result and "by proxy" not in result, result
+
+    number, card = await propose(tg, fake, STEWARD, "/propose Paint the door")
+    await tg.say(4, f"/proxy 3\n  for: #{number}")
+    await tg.say(3, f"/vote {number} Against")
+    fake.command(GROUP, STEWARD, f"/close {number}", first_name="user1")
+    result = await posted(fake, f"Result of #{number} ")
+    assert "Votes: For 0 · Against 2 · Abstain 0." in result and "Voted by proxy: user4 (with user3)." in result, result
+
+
+# --- on Matrix: the adapter against the real Synapse, members as matrix-nio clients ---
+async def test_a_proxy_overridden_by_the_givers_own_poll_answer_on_matrix(bot, people):
+    """dave lends his vote to carol (named by Matrix id) for #2; carol votes Against and hears
+    that it counts for dave too; dave answers the native poll For: his own vote counts, the card
+    drops the proxy and the result marks no ballot by proxy."""
+    alice, bob, carol, dave = [await people(name, False) for name in ("alice", "bob", "carol", "dave")]
+    room_id = await co_op_room(bot, alice, encrypted=False, members=[bob, carol, dave])
+    await send_text(alice, room_id, "!propose Allow proxies\namend: proxies = yes")
+    await wait_for_event(alice, room_id, notice_with("Proposal #1: Allow proxies"), 30)
+    for who in (alice, bob, carol, dave):
+        await say(who, room_id, "!vote 1 For", "Recorded: For on #1")
+    await say(alice, room_id, "!close 1", "The charter is amended: proxies = yes.")
+
+    await send_text(alice, room_id, "!propose Buy a van")
+    card = await wait_for_event(alice, room_id, notice_with("Proposal #2: Buy a van"), 30)
+    poll = await wait_for_event(alice, room_id, lambda s: s.get("type") == POLL_START
+                                and "Buy a van" in s["content"][POLL_START]["question"]["org.matrix.msc1767.text"], 30)
+    answers = {a["org.matrix.msc1767.text"]: a["id"] for a in poll["content"][POLL_START]["answers"]}
+    giver, holder = localpart(dave.user_id), localpart(carol.user_id)
+    given = await say(dave, room_id, f"!proxy {carol.user_id}\nfor: #2", "lends their vote to")
+    assert body(given).startswith(f"{giver} lends their vote to {holder} for #2: {holder}'s vote counts for {giver} "
+                                  f"too, unless {giver} votes. Revoke with !unproxy."), body(given)
+    await wait_for_event(alice, room_id, edit_of(card["event_id"], f"• {giver}'s vote goes with {holder}'s"), 30)
+    ack = await say(carol, room_id, "!vote 2 Against", "Recorded: Against on #2.")
+    assert body(ack).endswith(f"Your vote also counts for {giver} by proxy, unless they vote themselves."), body(ack)
+    await send_poll_response(dave, room_id, poll["event_id"], answers["For"])
+    await say(bob, room_id, "!vote 2 For", "Recorded: For on #2.")
+    edited = await wait_for_event(alice, room_id, edit_of(card["event_id"], "For 2 · Against 1 · Abstain 0"), 30)
+    assert "By proxy" not in body(edited)
+    result = await say(alice, room_id, "!close 2", "Result of #2 Buy a van: passed.")
+    assert "For 2 · Against 1 · Abstain 0" in body(result) and "by proxy" not in body(result)
