@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import texts
-from handlers.charter import Charter
+from handlers.charter import MAX_PERIOD, Charter
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line, parse_closing, parse_number
@@ -89,6 +89,8 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
             raise BadArguments(texts.PROXY_BAD_UNTIL.format(text=text[:40]))
         if until <= ctx.now:
             raise BadArguments(texts.PROXY_UNTIL_PAST.format(when=texts.when(until, charter.tz)))
+        if until - ctx.now > MAX_PERIOD:  # lent for good is no longer lent: renewed at least yearly
+            raise BadArguments(texts.PROXY_UNTIL_FAR.format(most=texts.span(MAX_PERIOD)))
         scope = texts.PROXY_UNTIL.format(when=texts.when(until, charter.tz))
     told = texts.PROXY_TOLD.format(giver=giver.display_name, coop=ctx.coop.name, scope=scope)
     try:

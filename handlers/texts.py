@@ -1462,6 +1462,7 @@ PROXY_NOT_OPEN = "#{number} is {status}: a proxy for it would change nothing."
 PROXY_BAD_FOR = "for: names one open proposal, like for: #4 ('{text}' given)."
 PROXY_BAD_UNTIL = "until: is a date and time like 2026-12-01 18:00, or a span like 30d ('{text}' given)."
 PROXY_UNTIL_PAST = "until: {when} has passed already."
+PROXY_UNTIL_FAR = "A proxy lasts at most {most}: give an until: date sooner than that (and lend it again later)."
 PROXY_LIMIT = ("{name} already holds proxies for {held} (the charter's limit is {limit} at once): ask another member, "
                "or a constitutional proposal can change proxy_limit.")
 PROXY_GIVEN = ("{giver} lends their vote to {holder} {scope}: {holder}'s vote counts for {giver} too, unless {giver} "

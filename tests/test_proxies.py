@@ -172,6 +172,7 @@ async def test_an_until_proxy_covers_proposals_closing_before_it_only(chat, cloc
     assert chat.last.startswith("Result of #3") and "by proxy" not in chat.last
     refused = await chat.say("m3", "/proxy m2\n  until: 2020-01-01 10:00")
     assert refused.startswith("until: Wed 01 Jan 2020 10:00 UTC has passed already.\nUsage: /proxy <member>")
+    assert "A proxy lasts at most 365d" in await chat.say("m3", "/proxy m2\n  until: 400d")
 
 
 async def test_protected_decisions_take_no_proxies(chat, clock):
