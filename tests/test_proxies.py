@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
 from bot.export import collect
 from bot.verify import problems
 from handlers.cards import card_view
+from handlers.charter import Charter
 from handlers.events import CommandReceived
 from handlers.proposals import close_due
+from handlers.proxies import counted
 from storage.models import Ballot, Proxy
+from storage.proxies import Lent, ProxyFacts
 from tests.conftest import Chat, make_coop
 from tests.test_audits_telegram import MEMBERS, buttons, posted, tg  # noqa: F401 (the clocked harness fixture)
 from tests.test_firewalls_telegram import propose, vote
@@ -343,3 +348,44 @@ async def test_a_proxy_overridden_by_the_givers_own_poll_answer_on_matrix(bot, p
     assert "By proxy" not in body(edited)
     result = await say(alice, room_id, "!close 2", "Result of #2 Buy a van: passed.")
     assert "For 2 · Against 1 · Abstain 0" in body(result) and "by proxy" not in body(result)
+
+
+def test_the_rule_counts_a_proxy_in_force_when_voting_ended():
+    """`handlers.proxies.counted` on facts alone: in force at the moment voting ended (given by
+    then, not revoked by then), covering the proposal, the giver still active, the holder voted."""
+    end = datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
+    hour = timedelta(hours=1)
+    p = SimpleNamespace(id=7, kind="ordinary", closes_at=end)
+    allowed = Charter().with_changes(proxies=True).to_json()
+
+    def lent(giver, holder=2, *, proposal_id=7, until=None, given=end - hour, revoked=None, active=True):
+        return Lent(giver, holder, proposal_id, until, given, revoked, active)
+
+    proxies = (
+        lent(10),                                          # counts
+        lent(11, revoked=end + hour),                      # revoked after voting ended: counts
+        lent(12, revoked=end - hour),                      # revoked before: no
+        lent(13, given=end + hour),                        # given after voting ended: no
+        lent(14, proposal_id=8),                           # for another proposal: no
+        lent(15, proposal_id=None, until=end + hour),      # until after it closes: counts
+        lent(16, proposal_id=None, until=end),             # until it closes, not after: no
+        lent(17, active=False),                            # no longer a member: no
+        lent(18, holder=3),                                # the holder did not vote: no
+    )
+    facts = ProxyFacts(p, end, allowed, proxies, frozenset({2}))
+    assert [x.giver_id for x in counted(facts)] == [10, 11, 15]
+    assert counted(ProxyFacts(p, end, Charter().to_json(), proxies, frozenset({2}))) == []  # proxies: no
+    protected = SimpleNamespace(id=7, kind="protected", closes_at=end)
+    assert counted(ProxyFacts(protected, end, allowed, proxies, frozenset({2}))) == []
+
+
+async def test_proxy_limit_is_the_charters(chat):
+    await allow_proxies(chat, members=5, limit=2)
+    await chat.say("alice", "/propose Buy a van")
+    assert "One member may hold proxies for at most 2 members at once." in await chat.say("m1", "/charter")
+    for giver in ("m3", "m4"):
+        assert "lends their vote to m2" in await chat.say(giver, "/proxy m2\n  until: 7d")
+    refused = await chat.say("m5", "/proxy m2\n  for: #2")
+    assert refused.startswith("m2 already holds proxies for 2 members (the charter's limit is 2 at once)"), refused
+    listed = await chat.say("m2", "/proxies")
+    assert "• You hold m3's vote on every proposal closing before" in listed and "• You hold m4's vote" in listed
