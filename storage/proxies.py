@@ -103,9 +103,9 @@ class ProxyStore:
                 status = (await s.execute(select(Proposal.status).where(Proposal.id == proposal_id))).scalar_one()
                 if status != "open":
                     raise ProposalNotOpen(status)
-            held = (await s.execute(
-                select(func.count()).select_from(Proxy).where(Proxy.holder_id == holder_id, Proxy.giver_id != giver_id, _in_force(now))
-            )).scalar_one()
+            # The giver's own proxy to this holder is being replaced, so it is not counted.
+            held = (await s.execute(select(func.count()).select_from(Proxy).where(
+                Proxy.holder_id == holder_id, Proxy.giver_id != giver_id, _in_force(now)))).scalar_one()
             if held >= limit:
                 raise ProxyLimit(held)
             replaced = (await s.execute(
