@@ -77,6 +77,8 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             }
         else:
             entry["result"] = None
+        if (p.result or {}).get("by_proxy"):  # on a secret ballot, only who voted by proxy
+            entry["by_proxy"] = [dict(zip(("member", "holder"), pair)) for pair in p.result["by_proxy"]]
         if p.protection is not None:
             entry["protected"] = await _protected(stores, p, names)
         if p.method != "vote":
@@ -89,7 +91,8 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         if p.ballot == "open" and not hidden:
             entry["votes"] = [
                 {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat(),
-                 **({"reason": b.reason} if b.reason else {})}
+                 **({"reason": b.reason} if b.reason else {}),
+                 **({"by_proxy": names.get(b.proxy_by)} if b.proxy_by else {})}
                 for b in await stores.votes.ballots(p.id)
             ]
         entry["results_hidden"] = p.results_hidden

@@ -521,6 +521,10 @@ KEYS: tuple[CharterKey, ...] = (
     CharterKey("drill_every", "drill_every_months", MONTHS, 12, ("drill_every_months",)),
     CharterKey("drill_team", "drill_team", Count(1, 12, "member", "members"), 3, ("drill_team",)),
     CharterKey("drill_days", "drill_days", Count(1, 60, "day", "days"), 7, ("drill_days",)),
+    # Proxy voting (`proxy <member>`): off unless the co-op chooses it; how many members one holder
+    # may hold a proxy for at once, so no member gathers a bloc of votes.
+    CharterKey("proxies", "proxies", YesNo(texts.PROXIES_WORDS), False, ("proxies",)),
+    CharterKey("proxy_limit", "proxy_limit", Count(1, 100, "member", "members"), 1, ("proxy_limit",)),
 )
 FIREWALL_KEYS = tuple(k.name for k in KEYS if k.firewall)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import amend, audits, texts
+from handlers import amend, audits, proxies, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
@@ -340,7 +340,9 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
             # A holder no longer affiliated holds no veto: the card does not name it as if it did.
             affiliated = {o.key for o in await stores.allies.affiliated(p.coop_id)}
             holder = charter.golden_share if charter.golden_key in affiliated else None
-        return card(p, charter, author, counts, sum(counts), prefix, voices, holder, objections, revisions)
+        text = card(p, charter, author, counts, sum(counts), prefix, voices, holder, objections, revisions)
+        pending = await proxies.pending_lines(stores, p, charter)
+        return text + "\n" + pending if pending else text
     text = card(p, charter, author, None, 0, prefix)
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
@@ -396,6 +398,8 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
         text += "\n" + texts.AFFILIATED.format(org=p.action["affiliate"])
     if (p.action or {}).get("disaffiliate") and carried:
         text += "\n" + texts.DISAFFILIATED.format(org=p.action["disaffiliate"])
+    if marked := proxies.by_proxy_text(p):
+        text += "\n" + marked
     if minutes := p.result.get("minutes"):  # the head after this close's own leaf, posted with it
         text += "\n" + texts.head_text(minutes[0], bytes.fromhex(minutes[1]))
     return text
@@ -467,7 +471,7 @@ async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[R
         await ctx.stores.proposals.close(
             p.id, now=ctx.now, by=by.id, reason=reason, decide=look.decide,
             render=lambda q: result_text(q, charter, by.display_name), event=ctx.event, judge=audits.settlement,
-            breach=audits.cap_breach,
+            breach=audits.cap_breach, proxies=proxies.counted,
         )
     except ProposalNotOpen as exc:
         raise _already_ended(p, exc.status) from None
@@ -603,6 +607,6 @@ async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: La
     await stores.proposals.close(
         p.id, now=now, by=None, reason=None, decide=look.decide,
         render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
-        judge=audits.settlement, breach=audits.cap_breach,
+        judge=audits.settlement, breach=audits.cap_breach, proxies=proxies.counted,
     )
     return True

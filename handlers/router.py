@@ -11,6 +11,7 @@ from handlers import help, members, rooms, proposals, votes, agenda, surplus, lo
 from handlers import timeline  # noqa: F401  (drift, timeline)
 from handlers import confessions  # noqa: F401
 from handlers import objections  # noqa: F401  (object, unobject, revise)
+from handlers import proxies  # noqa: F401  (proxy, unproxy, proxies)
 from handlers import texts
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound

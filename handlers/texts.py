@@ -942,11 +942,15 @@ CHARTER_WORDS = {
     "drill_every": "Adversary drill every {value} from founding.",
     "drill_team": "Each drill's red team: {value}, drawn by lot.",
     "drill_days": "A drill's red team tempts for {value}.",
+    "proxies": "Proxies: {value}.",
+    "proxy_limit": "One member may hold proxies for at most {value} at once.",
 }
 HALF_WORDS = ("half", "half the register")
 HALF_THE_REGISTER = "half the register's number of shifts"
 SPLIT_WORDS = {"equal": "equal shares", "hours": "by recorded hours"}
 WAIVER_WORDS = {True: "a passed proposal may waive one member's vow", False: "no vow may be waived"}
+PROXIES_WORDS = {True: "a member may let another vote for them (never on protected decisions)",
+                 False: "none, every member votes for themselves"}
 OPEN_PAY_WORDS = {True: "open, every member sees everyone's", False: "closed, members see the ratio and their own"}
 FUND_WEIGHT = "{name} (weight {weight})"
 THRESHOLD_ALL_WORDS = ("all", "unanimous", "unanimity")
@@ -1539,3 +1543,40 @@ CONFESS_PROMISE = (
 CONFESS_BOX_FULL = ("{most} confessions already wait to be read in {coop}, as many as one mirror shift reads; "
                     "nothing was kept. Try again after the next shift.")
 HELP_MORE = {"confess": CONFESS_PROMISE}
+
+
+# --- proxies ---
+PROXY_NOT_ALLOWED = ("The charter of {coop} allows no proxies: every member votes for themselves. A constitutional "
+                     "proposal can change that (amend: proxies = yes).")
+PROXY_ONE_OF = "Say which votes you lend: a line for: #N (one open proposal) or until: <date> (every proposal closing before then)."
+PROXY_SELF = "Your vote is already yours: name another member to hold your proxy."
+PROXY_HOLDER_INACTIVE = "{name} is not an active member of {coop}: only an active member can hold a proxy."
+PROXY_PROTECTED = "#{number} is a protected decision: every member votes on it for themselves, no proxies."
+PROXY_NOT_OPEN = "#{number} is {status}: a proxy for it would change nothing."
+PROXY_BAD_FOR = "for: names one open proposal, like for: #4 ('{text}' given)."
+PROXY_BAD_UNTIL = "until: is a date and time like 2026-12-01 18:00, or a span like 30d ('{text}' given)."
+PROXY_UNTIL_PAST = "until: {when} has passed already."
+PROXY_UNTIL_FAR = "A proxy lasts at most {most}: give an until: date sooner than that (and lend it again later)."
+PROXY_LIMIT = ("{name} already holds proxies for {held} (the charter's limit is {limit} at once): ask another member, "
+               "or a constitutional proposal can change proxy_limit.")
+PROXY_GIVEN = ("{giver} lends their vote to {holder} {scope}: {holder}'s vote counts for {giver} too, unless {giver} "
+               "votes. Revoke with {prefix}unproxy.")
+PROXY_REPLACES = " This replaces {giver}'s proxy to {old}."
+PROXY_FOR = "for #{number}"
+PROXY_UNTIL = "on every proposal closing before {when}"
+PROXY_TOLD = ("{giver} lent you their vote in {coop} {scope}: your vote counts for them too, unless they vote "
+              "themselves.")
+PROXY_REVOKED = "Your proxy to {holder} ({scope}) is revoked: your vote is yours alone again."
+PROXY_NONE_TO_REVOKE = "You have lent your vote to no one: there is no proxy to revoke."
+PROXIES_HEAD = "Proxies of {name} in {coop}:"
+PROXIES_GAVE = "• You lent your vote to {holder} {scope}."
+PROXIES_GAVE_NONE = "• You have lent your vote to no one."
+PROXIES_HOLD = "• You hold {giver}'s vote {scope}."
+PROXIES_HOLD_NONE = "• You hold no one's vote."
+PROXIES_OFF = "(The charter allows no proxies now: none of these counts.)"
+PROXY_PENDING_HEAD = "By proxy, unless they vote themselves:"
+PROXY_PENDING_LINE = "• {giver}'s vote goes with {holder}'s"
+PROXY_CARRIES = " Your vote also counts for {givers} by proxy, unless they vote themselves."
+BY_PROXY_OPEN = "Voted by proxy: {pairs}."
+BY_PROXY_PAIR = "{giver} (with {holder})"
+BY_PROXY_SECRET = "Voted by proxy: {givers}."

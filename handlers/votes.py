@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from handlers import texts
+from handlers import proxies, texts
 from handlers.charter import Charter
 from handlers.context import Context, learn_name
 from handlers.errors import BadArguments
@@ -62,7 +63,12 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
         await learn_name(ctx.stores, result.member, ctx.sender)
     if result.refusal is not None:
         return [Reply(_refused(ctx, result), refusal=True)]
-    return [ack(result)]
+    reply = ack(result)
+    if result.option is not None and (charter := Charter.from_json(result.coop.charter)).proxies:
+        # The holder of a proxy hears whose votes this one also counts for (read only where proxies are allowed).
+        if carried := await proxies.carried(ctx.stores, result.proposal, charter, result.member.id):
+            reply = replace(reply, text=reply.text + carried)
+    return [reply]
 
 
 def _refused(ctx: Context, r: VoteResult) -> str:

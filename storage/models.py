@@ -214,6 +214,9 @@ class Ballot(SQLModel, table=True):
     # (method approval, ascending); `option` then holds the first of them. None for other methods,
     # and once a secret ballot ends.
     choices: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # A ballot the close cast for this member by proxy: the holder (a member id) whose own vote it
+    # copies. None for a member's own vote.
+    proxy_by: int | None = None
 
 
 class Objection(SQLModel, table=True):
@@ -636,3 +639,26 @@ class ConfessionBox(SQLModel, table=True):
 
     coop_id: int = Field(sa_column=Column(Integer, ForeignKey("coop.id", ondelete="CASCADE"), primary_key=True))
     texts: list = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Proxy(SQLModel, table=True):
+    """A member's vote lent to another (`proxy <member>`): for one proposal (`proposal_id`) or for
+    every proposal closing before `until`. The close copies the holder's own vote for a giver who
+    did not vote (storage.proxies.resolve). A partial unique index keeps one unrevoked proxy per
+    giver: a new one revokes the old in its transaction."""
+
+    __tablename__ = "proxy"
+    __table_args__ = (
+        Index("uq_proxy_giver_unrevoked", "giver_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+        Index("ix_proxy_holder", "holder_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    giver_id: int = _fk("member.id")
+    holder_id: int = _fk("member.id")
+    proposal_id: int | None = _fk("proposal.id", nullable=True)  # `for: #N`
+    until: datetime | None = _ts(nullable=True)  # `until: <date>`
+    given_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)  # `unproxy`, or replaced by a new proxy

@@ -10,7 +10,7 @@ from sqlalchemy import (
     Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
-from storage import allies, audits, firewalls, minutes, objections
+from storage import allies, audits, firewalls, minutes, objections, proxies as proxy_store
 from storage.common import announce, claim, insert, log, queue_direct, still_voting
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
@@ -312,6 +312,7 @@ class ProposalStore:
         event: tuple[str, str] | None = None,
         judge: Callable | None = None,
         breach: Callable | None = None,
+        proxies: proxy_store.Rule | None = None,
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
         the stored result holds every acknowledged vote and nothing after it; `decide` is given the
@@ -319,21 +320,27 @@ class ProposalStore:
         a consent proposal the objections that stand (`storage.objections.Standing`). `judge` decides what
         the close does to the audit the proposal answers (storage.audits.settle); `breach`, whether
         a carried amendment leaves the wage-ratio cap below the pay scale's ratio, which makes a
-        revision due (storage.audits.demand)."""
+        revision due (storage.audits.demand). `proxies` says which proxies count: their ballots are
+        cast first, before anything is counted (storage.proxies.resolve)."""
         async with self.db.write() as s:
             await claim(s, event, now)
             proposal = await s.get(Proposal, proposal_id, with_for_update=True, populate_existing=True)
             if proposal.status != "open":
                 raise ProposalNotOpen(proposal.status)
-            counts = await _counts(s, proposal_id, len(proposal.options))
-            voices = await firewalls.voices_in(s, proposal) if proposal.protection is not None else None
-            # A consent proposal's objections that stand at the count (read under the same lock).
-            objected = await objections.standing_in(s, proposal.id) if proposal.method == "consent" else None
             # The charter as it stands at the count (a disaffiliation reads who holds the golden share
             # then, under the co-op's lock, which an amendment of it merges under).
             charter = (await s.get(Coop, proposal.coop_id, populate_existing=True,
                                    with_for_update=bool((proposal.action or {}).get("disaffiliate")))).charter
+            # Proxies first: a giver who did not vote gets the holder's vote before anything is counted.
+            by_proxy = await proxy_store.resolve(s, proposal, charter, now, proxies) if proxies is not None else []
+            counts = await _counts(s, proposal_id, len(proposal.options))
+            voices = await firewalls.voices_in(s, proposal) if proposal.protection is not None else None
+            # A consent proposal's objections that stand at the count (read under the same lock).
+            objected = await objections.standing_in(s, proposal.id) if proposal.method == "consent" else None
             proposal.result = decide(proposal, counts, voices, charter, objected)
+            if by_proxy:  # in the record: the result is the close's leaf
+                proposal.result = {**proposal.result, "by_proxy": [[giver] if holder is None else [giver, holder]
+                                                                   for giver, holder in by_proxy]}
             if by is None:  # the clock's count: a steward's close that waited for it keeps their name
                 by, reason = proposal.ended_by, proposal.end_reason
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
@@ -419,7 +426,7 @@ class ProposalStore:
                 select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data)
                 .where(
                     GovernanceEvent.proposal_id == proposal_id,
-                    GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn")),
+                    GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn", "vote_by_proxy")),
                 )
                 .order_by(GovernanceEvent.id)
             )

@@ -21,6 +21,7 @@ from storage.firewalls import FirewallStore
 from storage.pay import PayStore
 from storage.rituals import RitualStore
 from storage.proposals import ProposalStore
+from storage.proxies import ProxyStore
 from storage.record import RecordStore
 from storage.rounds import RoundStore
 from storage.votes import VoteStore
@@ -48,6 +49,7 @@ class Stores:
     drift: DriftStore
     confessions: ConfessionStore
     objections: ObjectionStore
+    proxies: ProxyStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -56,5 +58,5 @@ class Stores:
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
             DriftStore(db),
-            ConfessionStore(db), ObjectionStore(db),
+            ConfessionStore(db), ObjectionStore(db), ProxyStore(db),
         )

@@ -76,6 +76,10 @@ PAST_BOUNDS: dict[str, list[tuple[str, str]]] = {
     "drill_team": [("0", "drill_team must be from 1 member to 12 members"),
                    ("13", "drill_team must be from 1 member to 12 members")],
     "drill_days": [("0", "drill_days must be from 1 day to 60 days"), ("61", "drill_days must be from 1 day to 60 days")],
+    "proxies": [("maybe", "proxies is yes or no")],
+    "proxy_limit": [("0", "proxy_limit must be from 1 member to 100 members"),
+                    ("101", "proxy_limit must be from 1 member to 100 members"),
+                    ("two", "'two' is not a whole number of members")],
 }
 
 # For every key: a good value, and the words `charter` then shows.
@@ -117,6 +121,8 @@ GOOD: dict[str, tuple[str, str]] = {
     "drill_every": ("24", "Adversary drill every 24 months from founding."),
     "drill_team": ("5", "Each drill's red team: 5 members, drawn by lot."),
     "drill_days": ("14", "A drill's red team tempts for 14 days."),
+    "proxies": ("yes", "Proxies: a member may let another vote for them (never on protected decisions)."),
+    "proxy_limit": ("3", "One member may hold proxies for at most 3 members at once."),
 }
 
 NAMES = [k.name for k in KEYS]
