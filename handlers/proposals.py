@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import amend, audits, texts
+from handlers import amend, audits, lottery, ranking, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
@@ -17,6 +17,7 @@ from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, consented, decide, is_yes_no
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.votes import CHOOSING, how_to_vote
 from handlers.due import DIRECT_PLATFORMS
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
 from storage.firewalls import AlreadyProtected
@@ -54,6 +55,7 @@ PROPOSE_KEYS = {
 AFFILIATION = ("affiliate", "disaffiliate")
 METHODS = ("vote", "consent", "ranked", "approval")
 CONSENT_OPTIONS = ("Consent", "Abstain")  # an objection is raised with `object`, not voted
+TIE_DRAW_AFTER = timedelta(minutes=10)  # a ranked proposal's tie-break draw, after its opening (as `draw`'s default)
 MAX_ORG_NAME = 120
 
 
@@ -123,7 +125,8 @@ def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, v
          voices: list | None = None, holder: str | None = None) -> str:
     """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision."""
     shown = counts if p.ballot == "open" and not (p.results_hidden and p.status != "closed") else None
-    text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
+    text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix,
+                               how_to_vote(p, prefix))
     if p.protection is not None and p.status == "open":
         text += "\n" + texts.protected_card(p, voices or [], holder, charter.tz, prefix)
     return text
@@ -224,7 +227,15 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
                 results_hidden=results == "hidden", method=method, seats=seats)
     if ctx.revising is not None:
         return await _revise(ctx, ctx.revising, spec)
-    await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
+    tie_draw = None
+    if method == "ranked":
+        # Equal counts in a round go by a draw of every option, announced now for all to see and
+        # shuffle, drawn TIE_DRAW_AFTER on or at the close if sooner; the count waits for it.
+        drawn = await lottery.prepare(ctx.stores, ctx.coop.id, purpose=texts.TIE_DRAW_PURPOSE, seats=len(options),
+                                      pool=options, at=min(ctx.now + TIE_DRAW_AFTER, closes_at), by=author.id)
+        tie_draw = lambda number: replace(drawn, purpose=texts.TIE_DRAW_PURPOSE.format(number=number))  # noqa: E731
+    await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event,
+                                    tie_draw=tie_draw, **spec)
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []
 
@@ -319,14 +330,16 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     names = await stores.members.names([m for m in (p.author_id, p.ended_by) if m])
     author = names[p.author_id] if p.author_id else texts.MANDATED_AUTHOR
     if p.status == "open":
-        counts = await stores.proposals.counts(p.id, len(p.options))
+        counts = await stores.proposals.counts(p.id, len(p.options), p.method)
+        # An approval ballot counts for each option it approves: the voters are the ballots.
+        voters = len(await stores.votes.ballots(p.id)) if p.method == "approval" else sum(counts)
         voices = holder = None
         if p.protection is not None:
             voices = await stores.firewalls.voices(p)
             # A holder no longer affiliated holds no veto: the card does not name it as if it did.
             affiliated = {o.key for o in await stores.allies.affiliated(p.coop_id)}
             holder = charter.golden_share if charter.golden_key in affiliated else None
-        return card(p, charter, author, counts, sum(counts), prefix, voices, holder)
+        return card(p, charter, author, counts, voters, prefix, voices, holder)
     text = card(p, charter, author, None, 0, prefix)
     if p.status == "withdrawn":
         return text + "\n\n" + texts.withdrawn(p, names[p.ended_by], p.end_reason)
@@ -356,13 +369,17 @@ async def _reasons(stores: Stores, p: Proposal) -> str:
 
 
 def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:
-    outcome = Outcome.from_json(p.result)
-    text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
+    if p.result.get("method") in CHOOSING:
+        text = texts.ranked_result(p, p.result, ended_early_by=closed_by, reason=p.end_reason)
+        outcome = None
+    else:
+        outcome = Outcome.from_json(p.result)
+        text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
     if late_since is not None:
         text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
     if unchecked := p.result.get("unchecked"):
         text += "\n" + texts.UNCHECKED.format(platforms=_platforms(unchecked), grace=texts.span(COUNT_GRACE))
-    carried = p.result.get("carried", outcome.passed)
+    carried = p.result.get("carried", p.result.get("passed", False))
     if p.purpose == "sunset" and (carried or p.author_id is None):
         text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
     if settled := p.result.get("audit"):
@@ -391,7 +408,14 @@ def _reason(text: str) -> str | None:
     return reason or None
 
 
-def _decide(p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None) -> dict:
+def _decide(p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None,
+            chosen: list | None = None, order: list[int] | None = None) -> dict:
+    if p.method == "ranked":
+        return {**ranking.count_ranked(p.options, chosen or [], p.seats or 1, order or list(range(len(p.options))),
+                                       p.electorate_size, DecisionRule.from_json(p.rule)), "carried": False}
+    if p.method == "approval":
+        return {**ranking.count_approval(p.options, chosen or [], p.electorate_size, DecisionRule.from_json(p.rule)),
+                "carried": False}
     outcome = decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule))
     result = outcome.to_json()
     leaving = (p.action or {}).get("disaffiliate")
@@ -435,6 +459,15 @@ async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[R
     if another platform's votes up to now are not in yet, once they are (or the grace is over)."""
     look = await last_look(ctx.stores, p, ctx.before_close, ctx.now, upto=ctx.now)
     try:
+        if p.draw_id is not None and (drawn := await tie_break(ctx.stores, p, ctx.now)) is None:
+            # Its tie-break draw is not due yet (members may still shuffle): voting ends now, and the
+            # clock counts once it is drawn.
+            d = await ctx.stores.draws.get_by_id(p.draw_id)
+            await ctx.stores.proposals.end_voting(p.id, now=ctx.now, by=by.id, reason=reason, event=ctx.event)
+            return [Reply(texts.COUNT_WAITS_DRAW.format(number=p.number, draw=d.number,
+                                                        when=texts.when(d.draw_at, ctx.charter.tz)))]
+        if p.draw_id is not None:
+            look = replace(look, order=drawn[0], draw=drawn[1])
         if look.waiting:
             # Another platform's votes up to now are not in yet (its process has not looked, or
             # cannot): voting ends now, and the clock counts once they are in, or the grace ends.
@@ -511,9 +544,14 @@ class LastLook:
     since: datetime  # the first try at counting
     waiting: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ()
+    order: tuple[int, ...] | None = None  # a ranked proposal's drawn order of its options
+    draw: int | None = None  # that draw's number, D<n>, named in the result
 
-    def decide(self, p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None) -> dict:
-        result = _decide(p, counts, voices, charter)
+    def decide(self, p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None,
+               chosen: list | None = None) -> dict:
+        result = _decide(p, counts, voices, charter, chosen, list(self.order) if self.order is not None else None)
+        if self.draw is not None:
+            result = {**result, "draw": self.draw}
         return {**result, "unchecked": list(self.unchecked)} if self.unchecked else result
 
 
@@ -544,6 +582,22 @@ async def last_look(stores: Stores, p: Proposal, hooks: LastLooks, now: datetime
     return LastLook(since, unchecked=missing)
 
 
+async def tie_break(stores: Stores, p: Proposal, now: datetime) -> tuple[tuple[int, ...], int] | None:
+    """A ranked proposal's drawn order of its options (indices) and the draw's number, drawing it
+    now if its time has come and the due work has not yet (the one store step, so it is drawn
+    once); None while its time has not come. An option the draw does not hold (the author revised
+    the options) goes after those it does, in the proposal's order."""
+    d = await stores.draws.get_by_id(p.draw_id)
+    if d.status != "drawn":
+        if d.draw_at > now:
+            return None
+        await stores.draws.draw(d.id, now=now, decide=lottery.decide, render=lottery.result_text)
+        d = await stores.draws.get_by_id(p.draw_id)
+    index = {label: i for i, label in enumerate(p.options)}
+    order = [index[seat["name"]] for seat in d.result["seated"] if seat["name"] in index]
+    return tuple(order + [i for i in range(len(p.options)) if i not in order]), d.number
+
+
 def _platforms(names: tuple[str, ...]) -> str:
     return texts.and_list([texts.platform_name(name) for name in names])
 
@@ -571,6 +625,11 @@ async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: La
     look = await last_look(stores, p, before_close, now, upto=p.closes_at)
     if look.waiting:
         return False  # stays due: the next tick looks again
+    if p.draw_id is not None:
+        drawn = await tie_break(stores, p, now)
+        if drawn is None:
+            return False  # a steward ended the voting before its tie-break draw's time: counted once drawn
+        look = replace(look, order=drawn[0], draw=drawn[1])
     coop = await stores.coops.get(p.coop_id)
     charter = Charter.from_json(coop.charter)
     # A first try well after the deadline means the bot was down then: the result says so.

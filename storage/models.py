@@ -158,6 +158,8 @@ class Proposal(SQLModel, table=True):
     # How members decide (SPEC third set): vote | consent | ranked | approval; `seats` for STV.
     method: str = Field(default="vote", max_length=16, sa_column_kwargs={"server_default": "vote"})
     seats: int | None = None
+    # A ranked proposal's draw of its options, announced at the opening: equal counts go by its order.
+    draw_id: int | None = _fk("draw.id", nullable=True, ondelete=None)
 
 
 class LastLook(SQLModel, table=True):
