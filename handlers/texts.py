@@ -471,13 +471,14 @@ def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason:
         how = f"single transferable vote for {seats} seats" if seats > 1 else "instant runoff"
         draw = f"; ties went by draw D{result['draw']}" if result.get("draw") else ""
         lines.append(f"Counted by {how}{draw}.")
-        out: set[int] = set()
+        # Each round names what changed in it (elected, out); an option out is not shown again.
+        before = ["hopeful"] * len(p.options)
         for n, r in enumerate(result["rounds"], 1):
-            cells = [f"{p.options[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if i not in out else ''}"
-                     for i, v in enumerate(r["votes"]) if i not in out]
+            cells = [f"{p.options[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if r['status'][i] != before[i] else ''}"
+                     for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
             exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
             lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
-            out |= {i for i, status in enumerate(r["status"]) if status == "excluded"}
+            before = r["status"]
         if not result["rounds"]:
             lines.append("No rankings were cast.")
     else:

@@ -84,10 +84,16 @@ def _refused(ctx: Context, r: VoteResult) -> str:
     when = texts.when(p.closes_at, Charter.from_json(coop.charter).tz) if p and coop else ""
     return texts.VOTE_REFUSED[reason].format(
         prefix=ctx.prefix, coop=coop.name if coop else "", number=p.number if p else "",
-        option=(r.option or 0) + 1, options=texts.options_line(p.options) if p else "",
+        option=_named(r) + 1, options=texts.options_line(p.options) if p else "",
         status=texts.STATUS_WORDS.get(p.status, p.status) if p else "", when=when,
         method=texts.METHOD_WORDS.get(p.method, "") if p else "", how=how_to_vote(p, ctx.prefix) if p else "",
     )
+
+
+def _named(r: VoteResult) -> int:
+    """The option a refusal names: the vote's, or the first of its choices the proposal lacks."""
+    n = len(r.proposal.options) if r.proposal else 0
+    return next((c for c in r.choices or () if not 0 <= c < n), r.option or 0)
 
 
 def how_to_vote(p: Proposal, prefix: str) -> str:
