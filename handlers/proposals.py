@@ -226,6 +226,10 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
                 audit_id=audit_id, protection=protection(charter) if kind == "protected" else None,
                 results_hidden=results == "hidden", method=method, seats=seats)
     if ctx.revising is not None:
+        if method != ctx.revising.method:
+            # A ranked proposal's tie-break draw is announced with it: a method changed by an edit
+            # would leave a ranked count without one, or a draw behind for nothing.
+            raise BadArguments(texts.REVISE_METHOD.format(number=ctx.revising.number, method=ctx.revising.method))
         return await _revise(ctx, ctx.revising, spec)
     tie_draw = None
     if method == "ranked":
@@ -322,7 +326,8 @@ async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     p = call.proposal
-    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _reasons(ctx.stores, p))]
+    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _choices(ctx.stores, p)
+                  + await _reasons(ctx.stores, p))]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -366,6 +371,24 @@ async def _reasons(stores: Stores, p: Proposal) -> str:
         lines.pop(0)
     more = len(given) - len(lines)
     return "\n\n" + "\n".join([texts.REASONS_HEAD, *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
+
+
+async def _choices(stores: Stores, p: Proposal) -> str:
+    """Each member's ranking or approved set on an open ballot whose counts may be seen, while it
+    runs (the card shows only first preferences, or the approvals per option)."""
+    if p.method not in CHOOSING or p.status != "open" or p.ballot != "open" or p.results_hidden:
+        return ""
+    given = sorted((b for b in await stores.votes.ballots(p.id) if b.choices), key=lambda b: b.cast_at)
+    if not given:
+        return ""
+    names = await stores.members.names([b.member_id for b in given])
+    join = texts.CHOICES_JOIN[p.method]
+    lines = [texts.CHOICES_LINE.format(name=names.get(b.member_id, "?"), choices=join.join(p.options[i] for i in b.choices))
+             for b in given[-REASONS_SHOWN:]]
+    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+        lines.pop(0)
+    more = len(given) - len(lines)
+    return "\n\n" + "\n".join([texts.CHOICES_HEAD[p.method], *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
 
 
 def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:

@@ -711,6 +711,10 @@ BAD_SEATS = "seats: is a whole number from 1 to {most}, fewer than the options (
 REASONS_HEAD = "Reasons given with votes:"
 REASON_LINE = "• {name} ({option}): {reason}"
 REASONS_MORE = "… and {more} more (the JSON export, coopbot export, has them all)"
+CHOICES_HEAD = {"ranked": "Rankings so far:", "approval": "Approvals so far:"}
+CHOICES_LINE = "• {name}: {choices}"
+CHOICES_JOIN = {"ranked": " > ", "approval": ", "}
+REVISE_METHOD = "#{number} was proposed with method: {method}; a revision keeps its method (propose anew to change it)."
 REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
                "have not voted yet. Vote with {prefix}vote {number} <option>.")
 REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."

@@ -144,8 +144,19 @@ async def test_typed_rankings_by_names_numbers_and_bars(chat):
     assert "Your ranking on #1: 1. Cy, 2. Ana Lopez, 3. Ben." in await chat.say("m1", "/vote 1 3 1 2")
     assert "Your ranking on #1: 1. Ana Lopez." in await chat.say("m1", "/vote 1 Ana Lopez")
     assert "Your ranking on #1: 1. Cy." in await chat.say("m2", "/vote 1 cy\n  reason: Cy listens")
-    assert "• m2 (Cy): Cy listens" in await chat.say("m1", "/show 1")
+    shown = await chat.say("m1", "/show 1")
+    assert "• m2 (Cy): Cy listens" in shown
+    assert "Rankings so far:\n• m1: Ana Lopez\n• m2: Cy" in shown
+    await chat.say("m1", "/vote 1 Ben Cy")
+    assert "• m1: Ben > Cy" in await chat.say("m2", "/show 1")
+    entry = json.loads(json.dumps(await collect(chat.gov.stores)))["coops"][0]["proposals"][0]
+    assert [(v["member"], v["option"], v["ranking"]) for v in entry["votes"]] == [
+        ("m1", "Ben", ["Ben", "Cy"]), ("m2", "Cy", ["Cy"])]
     assert "Your vote on #1 is withdrawn." in await chat.say("m1", "/unvote 1")
+    # An edit of the proposal keeps its method: its tie-break draw was announced with it.
+    await chat.say("alice", "/propose Desk\n  method: ranked\n  options: A | B", event_id="e1")
+    edited = await chat.say("alice", "/propose Desk\n  options: A | B", event_id="e2", corrects="e1")
+    assert "#2 was proposed with method: ranked; a revision keeps its method" in edited
 
 
 async def test_refusals(chat):
