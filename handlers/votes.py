@@ -158,9 +158,8 @@ def _option(p: Proposal, text: str) -> int:
         raise BadArguments(texts.MISSING_ARGUMENT.format(what="the option"))
     if text.isascii() and text.isdigit() and 1 <= int(text) <= len(p.options):
         return int(text) - 1
-    for i, label in enumerate(p.options):
-        if label.casefold() == text.casefold():
-            return i
+    if (found := _label(p, text)) is not None:
+        return found
     raise BadArguments(texts.OPTION_UNKNOWN.format(number=p.number, option=text[:60], options=texts.options_list(p.options)))
 
 
@@ -182,11 +181,13 @@ async def vote(ctx: Context, call: Call) -> list[Reply]:
         option = _option(p, call.args)
     except BadArguments:
         # Several options named (a ranking on a proposal decided by one choice): `refusal` says so.
-        words = one_line(call.args).replace("|", " ").split()
-        if len(words) < 2 or any(_label(p, w) is None and not (w.isdigit() and 1 <= int(w) <= len(p.options))
-                                 for w in words):
+        try:
+            choices = _choices(p, call.args)
+        except BadArguments:
+            choices = ()
+        if len(choices) < 2:
             raise
-        return await submit(ctx, p.id, None, reason=reason, choices=tuple(_option(p, w) for w in words))
+        return await submit(ctx, p.id, None, reason=reason, choices=choices)
     return await submit(ctx, p.id, option, reason=reason)
 
 
