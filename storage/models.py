@@ -214,8 +214,8 @@ class Ballot(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     # A ranking (method ranked: option indices, most preferred first) or the approved options
     # (method approval, ascending); `option` then holds the first of them. None for other methods,
-    # and once a secret ballot ends.
-    choices: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # and once a secret ballot ends: then SQL NULL, never JSON's null (`none_as_null`), written in bulk or not.
+    choices: list | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
 
 
 class GovernanceEvent(SQLModel, table=True):

@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, null, select, update,
-    values,
+    Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
 )
 
 from storage import allies, audits, firewalls, minutes
@@ -522,7 +521,7 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
     a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot's
     rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them."""
     await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(
-        option=None, source=None, reason=None, choices=null()))
+        option=None, source=None, reason=None, choices=None))
     voters = len(chosen) if chosen is not None else sum(counts)
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
               voters=voters, **({"rankings": sorted(chosen)} if chosen is not None and proposal.method == "ranked"

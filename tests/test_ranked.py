@@ -252,3 +252,18 @@ async def test_hidden_results_and_a_steward_s_early_close_waits_for_the_draw(cha
     await run_due(gov.stores, clock.now(), gov.before_close)
     await chat.drain()
     assert "Result of draw D1" in chat.announced[-2] and "Result of #1 Chair: elected Ben." in chat.last
+
+
+async def test_a_ballot_without_choices_stores_sql_null(chat, gov):
+    """Ordinary votes, in a batch or alone, and a sealed ballot leave `choices` NULL, not JSON null."""
+    from sqlalchemy import func
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Van")
+    p = await gov.stores.proposals.get(1, 1)
+    await asyncio.gather(*(gov.handle_vote(VoteCast(chat.chat, chat.user(who), p.id, 0, f"n-{who}"))
+                           for who in ("m1", "m2")))
+    await chat.tap("m1", p.id, 1)  # a change: the update path
+    await chat.say("alice", "/vote 1 For\n  reason: yes")  # the single path
+    async with gov.stores.proposals.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(Ballot)
+                                .where(Ballot.proposal_id == p.id, Ballot.choices.is_(None)))).scalar_one() == 3
