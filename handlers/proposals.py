@@ -20,6 +20,7 @@ from handlers.verbs import Call, Standing, verb
 from handlers.votes import CHOOSING, how_to_vote
 from handlers.due import DIRECT_PLATFORMS
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
+from storage.draws import DrawSpec
 from storage.firewalls import AlreadyProtected
 from storage.models import Proposal
 from storage.stores import Stores
@@ -237,7 +238,9 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         # shuffle, drawn TIE_DRAW_AFTER on or at the close if sooner; the count waits for it.
         drawn = await lottery.prepare(ctx.stores, ctx.coop.id, purpose=texts.TIE_DRAW_PURPOSE, seats=len(options),
                                       pool=options, at=min(ctx.now + TIE_DRAW_AFTER, closes_at), by=author.id)
-        tie_draw = lambda number: replace(drawn, purpose=texts.TIE_DRAW_PURPOSE.format(number=number))  # noqa: E731
+
+        def tie_draw(number: int) -> DrawSpec:  # the proposal's number is taken in the store's transaction
+            return replace(drawn, purpose=texts.TIE_DRAW_PURPOSE.format(number=number))
     await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event,
                                     tie_draw=tie_draw, **spec)
     # The card goes to every bound room through the outbox; there is nothing more to say here.
