@@ -11,7 +11,7 @@ from handlers.charter import Charter
 from handlers.money import format_amount
 from handlers.pay import hourly_words
 from handlers.surplus import ledger
-from handlers.tally import Outcome
+from handlers.tally import DecisionRule, Outcome
 from handlers.texts import REASONS, measured_ratio, pay_words, percent, threshold_of, threshold_words
 from storage.models import Coop
 from storage.stores import Stores
@@ -50,15 +50,23 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             "rule": p.rule,
             "action": _action(p.action, names),
         }
-        counts = await stores.proposals.counts(p.id, len(p.options))
+        counts = await stores.proposals.counts(p.id, len(p.options), p.method)
+        ballots = await stores.votes.ballots(p.id)
+        if p.method != "vote":
+            entry["method"] = p.method
+        if p.seats:
+            entry["seats"] = p.seats
         # Counts (and who chose what) are the record's once the ballot is closed, or while an open
         # ballot with results shown runs; not while a secret or hidden-results ballot is open.
         hidden = (p.status == "open" and p.ballot == "secret") or (p.results_hidden and p.status != "closed")
         entry["tally"] = None if hidden else dict(zip(p.options, counts))
-        entry["turnout"] = sum(counts)
+        # An approval ballot counts for each option it approves: the turnout is the ballots.
+        entry["turnout"] = len(ballots) if p.method == "approval" else sum(counts)
         if p.status == "closed":  # counted again from the event log alone, for `coopbot verify`
             entry["recount"] = await stores.proposals.recount(p.id, len(p.options))
-        if p.result is not None:
+        if p.result is not None and p.result.get("method") in ("ranked", "approval"):
+            entry["result"] = _chosen(p)
+        elif p.result is not None:
             outcome = Outcome.from_json(p.result)
             entry["result"] = {
                 "passed": outcome.passed,
@@ -92,8 +100,10 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             entry["votes"] = [
                 {"member": names.get(b.member_id), "option": p.options[b.option], "at": b.cast_at.isoformat(),
                  **({"reason": b.reason} if b.reason else {}),
-                 **({"by_proxy": names.get(b.proxy_by)} if b.proxy_by else {})}
-                for b in await stores.votes.ballots(p.id)
+                 **({"by_proxy": names.get(b.proxy_by)} if b.proxy_by else {}),
+                 # A ranking (most preferred first) or the options approved; `option` is its first.
+                 **({CHOICES[p.method]: [p.options[i] for i in b.choices]} if b.choices else {})}
+                for b in ballots if b.option is not None
             ]
         entry["results_hidden"] = p.results_hidden
         proposals.append(entry)
@@ -192,6 +202,32 @@ async def _minutes(stores: Stores, coop: Coop, names: dict[int, str]) -> dict:
         "witnessed": [{"size": w.size, "root": w.root, "member": names.get(w.member_id), "at": w.at.isoformat()}
                       for w in await stores.minutes.witnessed(coop.id)],
     }
+
+
+CHOICES = {"ranked": "ranking", "approval": "approved"}
+
+
+def _chosen(p) -> dict:
+    """A ranked or approval result: as a vote's (counts per option: first preferences, or
+    approvals), with each round of a ranked count by option name and the options elected."""
+    r, rule = p.result, DecisionRule.from_json(p.result["rule"])
+    out = {
+        "method": r["method"], "passed": r["passed"], "reason": r["reason"] or None,
+        "counts": dict(zip(p.options, r["counts"])), "voters": r["voters"], "electorate": r["electorate"],
+        "turnout": percent(Fraction(r["voters"], r["electorate"])) if r["electorate"] else "0%",
+        "quorum": percent(rule.quorum),
+        # A ranked count has no threshold: its rounds make the majority (or the quota) themselves.
+        "threshold": threshold_words(rule) if r["method"] == "approval" else "none (counted in rounds)",
+    }
+    if r["method"] == "ranked":
+        out.update(seats=r["seats"], elected=[p.options[i] for i in r["elected"]], draw=r.get("draw"),
+                   tie_order=[p.options[i] for i in r["order"]],
+                   rounds=[{"votes": dict(zip(p.options, x["votes"])), "status": dict(zip(p.options, x["status"])),
+                            "exhausted": x["exhausted"]} for x in r["rounds"]])
+    else:
+        out.update(support=percent(Fraction(r["support"])) if r["support"] is not None else None,
+                   chosen=p.options[r["winner"]] if r["passed"] and r["winner"] is not None else None)
+    return out
 
 
 def _action(action: dict | None, names: dict[int, str]) -> dict | None:

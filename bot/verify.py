@@ -101,7 +101,8 @@ def _tallies(coop: dict) -> list[str]:
         if "recount" in p and p["recount"] != counts:
             found.append(f"a recount of proposal {number} from the event log differs from its tally in the minutes")
         if p.get("votes") is not None:
-            by_votes = [sum(1 for v in p["votes"] if v["option"] == o) for o in p["options"]]
+            # An approval ballot counts for each option it approves; any other, its option.
+            by_votes = [sum(1 for v in p["votes"] if o in v.get("approved", [v["option"]])) for o in p["options"]]
             if by_votes != counts:
                 found.append(f"proposal {number}'s votes do not add up to its tally in the minutes")
     return found

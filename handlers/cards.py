@@ -21,6 +21,7 @@ class CardView:
     ballot: str
     revised_at: datetime | None = None  # its author changed it (a native poll must be changed too)
     results_hidden: bool = False  # an open ballot's counts stay hidden until the close (a native poll too)
+    method: str = "vote"  # ranked: buttons build a ranking, no native poll; approval: buttons and polls choose many
 
 
 async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView | None:
@@ -30,4 +31,4 @@ async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView |
     coop = await stores.coops.get(p.coop_id)
     text = await describe(stores, p, Charter.from_json(coop.charter), prefix)
     return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot, p.revised_at,
-                    p.results_hidden)
+                    p.results_hidden, p.method)

@@ -36,8 +36,8 @@ class MessageRetracted:
 
 @dataclass(frozen=True)
 class VoteCast:
-    """A vote from a button or a native poll: proposal by its id, option by its index; None takes
-    the vote back (the withdraw button, or a poll answer emptied)."""
+    """A vote from a button or a native poll: proposal by its id, option by its index; None (and no
+    choices) takes the vote back (the withdraw button, or a poll answer emptied)."""
 
     chat: ChatRef
     sender: UserRef
@@ -45,3 +45,7 @@ class VoteCast:
     option: int | None
     event_id: str | None = None
     made_at: datetime | None = None  # the platform's time of the vote, when it carries one
+    # A ranked or approval vote: the options tapped or answered (`option` then None), and how they
+    # meet the ballot recorded ("append" a ranked tap, "toggle" an approval tap, "set" a poll answer).
+    choices: tuple[int, ...] | None = None
+    how: str = "set"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import amend, audits, proxies, texts
+from handlers import amend, audits, lottery, proxies, ranking, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
@@ -17,8 +17,10 @@ from handlers.parsing import one_line, parse_closing
 from handlers.tally import DEFAULT_OPTIONS, Outcome, consent_decided, consented, decide, is_yes_no
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.votes import CHOOSING, how_to_vote
 from handlers.due import DIRECT_PLATFORMS
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
+from storage.draws import DrawSpec
 from storage.firewalls import AlreadyProtected
 from storage.models import Proposal
 from storage.stores import Stores
@@ -55,6 +57,7 @@ AFFILIATION = ("affiliate", "disaffiliate")
 METHODS = ("vote", "consent", "ranked", "approval")
 CONSENT_OPTIONS = ("Consent", "Abstain")  # an objection is raised with `object`, not voted
 MAX_REVISIONS = 5  # `revise` of a consent proposal: each clears the ballots, so the members' patience is the limit
+TIE_DRAW_AFTER = timedelta(minutes=10)  # a ranked proposal's tie-break draw, after its opening (as `draw`'s default)
 MAX_ORG_NAME = 120
 
 
@@ -128,7 +131,8 @@ def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, v
     """`voices` and `holder` (the golden share's holder if it is affiliated) for a protected decision;
     `objections` (those standing) and `revisions` for a consent proposal."""
     shown = counts if p.ballot == "open" and not (p.results_hidden and p.status != "closed") else None
-    text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix)
+    text = texts.proposal_card(p, charter.tz, author, DecisionRule.from_json(p.rule), shown, voters, prefix,
+                               how_to_vote(p, prefix))
     if p.protection is not None and p.status == "open":
         text += "\n" + texts.protected_card(p, voices or [], holder, charter.tz, prefix)
     if p.method == "consent" and p.status == "open":
@@ -231,8 +235,22 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
                 audit_id=audit_id, protection=protection(charter) if kind == "protected" else None,
                 results_hidden=results == "hidden", method=method, seats=seats)
     if ctx.revising is not None:
+        if method != ctx.revising.method:
+            # A ranked proposal's tie-break draw is announced with it: a method changed by an edit
+            # would leave a ranked count without one, or a draw behind for nothing.
+            raise BadArguments(texts.REVISE_METHOD.format(number=ctx.revising.number, method=ctx.revising.method))
         return await _revise(ctx, ctx.revising, spec)
-    await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event, **spec)
+    tie_draw = None
+    if method == "ranked":
+        # Equal counts in a round go by a draw of every option, announced now for all to see and
+        # shuffle, drawn TIE_DRAW_AFTER on or at the close if sooner; the count waits for it.
+        drawn = await lottery.prepare(ctx.stores, ctx.coop.id, purpose=texts.TIE_DRAW_PURPOSE, seats=len(options),
+                                      pool=options, at=min(ctx.now + TIE_DRAW_AFTER, closes_at), by=author.id)
+
+        def tie_draw(number: int) -> DrawSpec:  # the proposal's number is taken in the store's transaction
+            return replace(drawn, purpose=texts.TIE_DRAW_PURPOSE.format(number=number))
+    await ctx.stores.proposals.open(ctx.coop.id, author_id=author.id, now=ctx.now, event=ctx.event,
+                                    tie_draw=tie_draw, **spec)
     # The card goes to every bound room through the outbox; there is nothing more to say here.
     return []
 
@@ -321,7 +339,8 @@ async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     p = call.proposal
-    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _reasons(ctx.stores, p))]
+    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _choices(ctx.stores, p)
+                  + await _reasons(ctx.stores, p))]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -329,7 +348,9 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
     names = await stores.members.names([m for m in (p.author_id, p.ended_by) if m])
     author = names[p.author_id] if p.author_id else texts.MANDATED_AUTHOR
     if p.status == "open":
-        counts = await stores.proposals.counts(p.id, len(p.options))
+        counts = await stores.proposals.counts(p.id, len(p.options), p.method)
+        # An approval ballot counts for each option it approves: the voters are the ballots.
+        voters = len(await stores.votes.ballots(p.id)) if p.method == "approval" else sum(counts)
         voices = holder = objections = None
         revisions = 0
         if p.method == "consent":
@@ -340,7 +361,7 @@ async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -
             # A holder no longer affiliated holds no veto: the card does not name it as if it did.
             affiliated = {o.key for o in await stores.allies.affiliated(p.coop_id)}
             holder = charter.golden_share if charter.golden_key in affiliated else None
-        text = card(p, charter, author, counts, sum(counts), prefix, voices, holder, objections, revisions)
+        text = card(p, charter, author, counts, voters, prefix, voices, holder, objections, revisions)
         pending = await proxies.pending_lines(stores, p, charter)
         return text + "\n" + pending if pending else text
     text = card(p, charter, author, None, 0, prefix)
@@ -371,17 +392,39 @@ async def _reasons(stores: Stores, p: Proposal) -> str:
     return "\n\n" + "\n".join([texts.REASONS_HEAD, *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
 
 
+async def _choices(stores: Stores, p: Proposal) -> str:
+    """Each member's ranking or approved set on an open ballot whose counts may be seen, while it
+    runs (the card shows only first preferences, or the approvals per option)."""
+    if p.method not in CHOOSING or p.status != "open" or p.ballot != "open" or p.results_hidden:
+        return ""
+    given = sorted((b for b in await stores.votes.ballots(p.id) if b.choices), key=lambda b: b.cast_at)
+    if not given:
+        return ""
+    names = await stores.members.names([b.member_id for b in given])
+    join = texts.CHOICES_JOIN[p.method]
+    lines = [texts.CHOICES_LINE.format(name=names.get(b.member_id, "?"), choices=join.join(p.options[i] for i in b.choices))
+             for b in given[-REASONS_SHOWN:]]
+    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+        lines.pop(0)
+    more = len(given) - len(lines)
+    return "\n\n" + "\n".join([texts.CHOICES_HEAD[p.method], *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
+
+
 def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since: datetime | None = None) -> str:
-    outcome = Outcome.from_json(p.result)
-    if p.method == "consent":
+    if p.result.get("method") in CHOOSING:
+        text = texts.ranked_result(p, p.result, ended_early_by=closed_by, reason=p.end_reason)
+        outcome = None
+    elif p.method == "consent":
+        outcome = Outcome.from_json(p.result)
         text = texts.consent_result(p, p.result, ended_early_by=closed_by, reason=p.end_reason)
     else:
+        outcome = Outcome.from_json(p.result)
         text = texts.result(p, outcome, charter.tz, ended_early_by=closed_by, reason=p.end_reason)
     if late_since is not None:
         text += "\n" + texts.CLOSED_LATE.format(when=texts.when(late_since, charter.tz))
     if unchecked := p.result.get("unchecked"):
         text += "\n" + texts.UNCHECKED.format(platforms=_platforms(unchecked), grace=texts.span(COUNT_GRACE))
-    carried = p.result.get("carried", outcome.passed)
+    carried = p.result.get("carried", p.result.get("passed", False))
     if p.purpose == "sunset" and (carried or p.author_id is None):
         text += "\n" + (texts.MANDATE_RENEWED if carried else texts.MANDATE_LAPSED)
     if settled := p.result.get("audit"):
@@ -413,10 +456,16 @@ def _reason(text: str) -> str | None:
 
 
 def _decide(p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None,
-            objections: list | None = None) -> dict:
+            objections: list | None = None, chosen: list | None = None, order: list[int] | None = None) -> dict:
     if p.method == "consent":
         # Consent changes nothing by itself (actions are refused at proposing): nothing is carried.
         return {**consent_decided(counts, p.electorate_size, DecisionRule.from_json(p.rule), objections or []),
+                "carried": False}
+    if p.method == "ranked":
+        return {**ranking.count_ranked(p.options, chosen or [], p.seats or 1, order or list(range(len(p.options))),
+                                       p.electorate_size, DecisionRule.from_json(p.rule)), "carried": False}
+    if p.method == "approval":
+        return {**ranking.count_approval(p.options, chosen or [], p.electorate_size, DecisionRule.from_json(p.rule)),
                 "carried": False}
     outcome = decide(p.options, counts, p.electorate_size, DecisionRule.from_json(p.rule))
     result = outcome.to_json()
@@ -461,6 +510,15 @@ async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[R
     if another platform's votes up to now are not in yet, once they are (or the grace is over)."""
     look = await last_look(ctx.stores, p, ctx.before_close, ctx.now, upto=ctx.now)
     try:
+        if p.draw_id is not None and (drawn := await tie_break(ctx.stores, p, ctx.now)) is None:
+            # Its tie-break draw is not due yet (members may still shuffle): voting ends now, and the
+            # clock counts once it is drawn.
+            d = await ctx.stores.draws.get_by_id(p.draw_id)
+            await ctx.stores.proposals.end_voting(p.id, now=ctx.now, by=by.id, reason=reason, event=ctx.event)
+            return [Reply(texts.COUNT_WAITS_DRAW.format(number=p.number, draw=d.number,
+                                                        when=texts.when(d.draw_at, ctx.charter.tz)))]
+        if p.draw_id is not None:
+            look = replace(look, order=drawn[0], draw=drawn[1])
         if look.waiting:
             # Another platform's votes up to now are not in yet (its process has not looked, or
             # cannot): voting ends now, and the clock counts once they are in, or the grace ends.
@@ -537,10 +595,15 @@ class LastLook:
     since: datetime  # the first try at counting
     waiting: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ()
+    order: tuple[int, ...] | None = None  # a ranked proposal's drawn order of its options
+    draw: int | None = None  # that draw's number, D<n>, named in the result
 
     def decide(self, p: Proposal, counts: list[int], voices: list | None = None, charter: dict | None = None,
-               objections: list | None = None) -> dict:
-        result = _decide(p, counts, voices, charter, objections)
+               objections: list | None = None, chosen: list | None = None) -> dict:
+        result = _decide(p, counts, voices, charter, objections, chosen,
+                         list(self.order) if self.order is not None else None)
+        if self.draw is not None:
+            result = {**result, "draw": self.draw}
         return {**result, "unchecked": list(self.unchecked)} if self.unchecked else result
 
 
@@ -571,6 +634,22 @@ async def last_look(stores: Stores, p: Proposal, hooks: LastLooks, now: datetime
     return LastLook(since, unchecked=missing)
 
 
+async def tie_break(stores: Stores, p: Proposal, now: datetime) -> tuple[tuple[int, ...], int] | None:
+    """A ranked proposal's drawn order of its options (indices) and the draw's number, drawing it
+    now if its time has come and the due work has not yet (the one store step, so it is drawn
+    once); None while its time has not come. An option the draw does not hold (the author revised
+    the options) goes after those it does, in the proposal's order."""
+    d = await stores.draws.get_by_id(p.draw_id)
+    if d.status != "drawn":
+        if d.draw_at > now:
+            return None
+        await stores.draws.draw(d.id, now=now, decide=lottery.decide, render=lottery.result_text)
+        d = await stores.draws.get_by_id(p.draw_id)
+    index = {label: i for i, label in enumerate(p.options)}
+    order = [index[seat["name"]] for seat in d.result["seated"] if seat["name"] in index]
+    return tuple(order + [i for i in range(len(p.options)) if i not in order]), d.number
+
+
 def _platforms(names: tuple[str, ...]) -> str:
     return texts.and_list([texts.platform_name(name) for name in names])
 
@@ -598,6 +677,11 @@ async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: La
     look = await last_look(stores, p, before_close, now, upto=p.closes_at)
     if look.waiting:
         return False  # stays due: the next tick looks again
+    if p.draw_id is not None:
+        drawn = await tie_break(stores, p, now)
+        if drawn is None:
+            return False  # a steward ended the voting before its tie-break draw's time: counted once drawn
+        look = replace(look, order=drawn[0], draw=drawn[1])
     coop = await stores.coops.get(p.coop_id)
     charter = Charter.from_json(coop.charter)
     # A first try well after the deadline means the bot was down then: the result says so.

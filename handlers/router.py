@@ -194,7 +194,8 @@ class Governance:
         """A vote from a button or a native poll (option None takes it back): one path with typed votes."""
         ctx = self._bare(event.chat, event.sender, event.event_id)
         return await self._guard(event.chat, event.event_id, None, ctx.prefix,
-                                 lambda: votes.submit(ctx, event.proposal_id, event.option, made_at=event.made_at))
+                                 lambda: votes.submit(ctx, event.proposal_id, event.option, made_at=event.made_at,
+                                                      choices=event.choices, how=event.how))
 
     async def _guard(self, chat: ChatRef, event_id: str | None, verb: Verb | None, prefix: str,
                      call: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from storage.merkle import short
 from handlers.money import format_amount
-from handlers.tally import is_abstain, is_yes_no
+from handlers.tally import DecisionRule, is_abstain, is_yes_no
 
 # Announcements go to rooms on several platforms at once: they carry this mark where a command
 # is named, and each adapter writes its own prefix ("/" or "!") in its place when it delivers.
@@ -247,7 +247,17 @@ VOTE_REFUSED = {
                "Its options now: {options}. Please vote again.",
     "not_elector": NOT_ELECTOR,
     "nothing_to_withdraw": UNVOTE_NONE,
+    "choices_method": "#{number} is decided by one choice, not a ranking: {prefix}vote {number} <option>.",
+    "ranking_needed": "#{number} is decided by {method}: {how}",
+    "duplicate_choice": "You named an option twice for #{number}: name each once. Its options are: {options}.",
 }
+# How to vote on a ranked or approval proposal (the refusal of a single choice, and the card).
+RANKED_HOW = "rank the options, most preferred first: {prefix}vote {number} B A C (names or numbers; names with spaces separated by |)."
+APPROVAL_HOW = "choose every option you approve: {prefix}vote {number} A C (names or numbers; names with spaces separated by |)."
+METHOD_WORDS = {"vote": "a vote", "consent": "consent", "ranked": "ranked choice", "approval": "approval voting"}
+VOTE_RANKED = "Your ranking on #{number}: {ranking}."
+VOTE_APPROVED = "You approve on #{number}: {approved}."
+RANKED_START_OVER = "Start over"
 
 WITHDRAW_BUTTON = "Take my vote back"
 # Matrix: Element counts a poll's responses itself. Votes typed with the vote command never reach the
@@ -392,7 +402,8 @@ AFFILIATE_CARD = "If passed, {org} becomes an affiliated organisation: its peopl
 DISAFFILIATE_CARD = "If passed, {org} is disaffiliated, and every ally of it lapses."
 
 
-def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str) -> str:
+def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str,
+                  how: str = "") -> str:
     """A new proposal, as announced in every bound room (and shown by `show`)."""
     lines = [f"Proposal #{p.number}: {p.title}", f"by {author} · {KIND_WORDS[p.kind]} · {BALLOT_WORDS[p.ballot]}"]
     if p.body:
@@ -401,15 +412,25 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         lines += ["", body, ""]
     lines += action_lines(p.action) + audit_lines(p.action)
     lines.append("Options: " + options_line(p.options))
-    if p.method == "consent":
+    method = getattr(p, "method", "vote")
+    if method == "consent":
         lines.append(CONSENT_RULE.format(quorum=percent(rule.quorum), members=members(p.electorate_size)))
+    elif method == "ranked":
+        lines.append(RANKED_CARD.format(quorum=percent(rule.quorum), electorate=members(p.electorate_size),
+                                        count=STV_WORDS.format(seats=p.seats) if p.seats else IRV_WORDS))
+    elif method == "approval":
+        lines.append(APPROVAL_CARD.format(quorum=percent(rule.quorum), electorate=members(p.electorate_size),
+                                          threshold=threshold_words(rule)))
     else:
         lines.append(
             f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
         )
     if p.status == "open":
         lines.append(f"Closes {when(p.closes_at, tz)}.")
-        if tally is not None:
+        if tally is not None and method in SO_FAR:
+            lines.append(SO_FAR[method].format(counts=counts_line(p.options, tally), voters=voters,
+                                               electorate=p.electorate_size))
+        elif tally is not None:
             lines.append(f"So far: {counts_line(p.options, tally)} ({voters} of {p.electorate_size} voted).")
         elif p.ballot == "open":
             lines.append(f"So far: {voters} of {p.electorate_size} voted (results hidden until the close).")
@@ -418,7 +439,74 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         if p.method == "consent":
             lines.append(CONSENT_HOW.format(prefix=prefix, number=p.number))
         else:
-            lines.append(f"Vote with {prefix}vote {p.number} <option>.")
+            lines.append(how[:1].upper() + how[1:] if how else f"Vote with {prefix}vote {p.number} <option>.")
+    return "\n".join(lines)
+
+
+# --- ranked choice and approval ---
+RANKED_CARD = "Ranked choice: {count}. Quorum {quorum} of {electorate}; ties in a round go by the draw announced below."
+IRV_WORDS = "instant runoff (one option chosen; the last is excluded and its ballots go to their next choice, until one has a majority)"
+STV_WORDS = "{seats} options elected by single transferable vote (Droop quota)"
+APPROVAL_CARD = ("Approval voting: approve as many options as you like; the most approved is chosen if {threshold} of "
+                 "the voters approve it. Quorum {quorum} of {electorate}.")
+SO_FAR = {
+    "ranked": "So far, first preferences: {counts} ({voters} of {electorate} voted; the rounds are counted at the close).",
+    "approval": "So far, approvals: {counts} ({voters} of {electorate} voted).",
+}
+TIE_DRAW_PURPOSE = "tie-break order of proposal #{number}"
+COUNT_WAITS_DRAW = ("Voting on #{number} has ended. The count waits for its tie-break draw D{draw} at {when}; the "
+                    "result follows.")
+ROUND_STATUS = {"elected": " elected", "excluded": " out", "hopeful": ""}
+
+
+def _votes(n: int | str) -> str:
+    """A round's count: whole, or a surplus's fraction to two places."""
+    return str(n) if isinstance(n, int) else f"{float(n):.2f}"
+
+
+def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
+    """A ranked or approval count: the verdict, each round (ranked) or the approvals, turnout."""
+    rule = DecisionRule.from_json(result["rule"])
+    voters, electorate = result["voters"], result["electorate"]
+    why = REASONS.get(result["reason"], result["reason"])
+    lines = []
+    if result["method"] == "ranked":
+        names = and_list([p.options[i] for i in result["elected"]])
+        verdict = f"elected {names}" if result["passed"] else f"failed ({why})"
+        lines.append(f"Result of #{p.number} {p.title}: {verdict}.")
+        seats = result.get("seats") or 1
+        how = f"single transferable vote for {seats} seats" if seats > 1 else "instant runoff"
+        draw = f"; ties went by draw D{result['draw']}" if result.get("draw") else ""
+        lines.append(f"Counted by {how}{draw}.")
+        # Each round names what changed in it (elected, out); an option out is not shown again.
+        before = ["hopeful"] * len(p.options)
+        for n, r in enumerate(result["rounds"], 1):
+            cells = [f"{p.options[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if r['status'][i] != before[i] else ''}"
+                     for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
+            exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
+            lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
+            before = r["status"]
+        if not result["rounds"]:
+            lines.append("No rankings were cast.")
+    else:
+        chosen = p.options[result["winner"]] if result["winner"] is not None else None
+        verdict = "passed" if result["passed"] else f"failed ({why})"
+        lines.append(f"Result of #{p.number} {p.title}: {verdict}.")
+        if result["passed"]:
+            lines.append(f"Chosen: {chosen}.")
+        lines.append(f"Approvals: {counts_line(p.options, result['counts'])} (of {voters} voters).")
+        if result["reason"] == "tie":
+            tied = and_list([p.options[i] for i in result["leaders"]])
+            lines.append(f"Support: a tie for most approved between {tied}, at {percent(Fraction(result['support']))} "
+                         f"of the voters each; nothing is chosen.")
+        elif result["support"] is not None and result["leaders"]:
+            lines.append(f"Support: {percent(Fraction(result['support']))} of the voters approve "
+                         f"{p.options[result['leaders'][0]]}; threshold {threshold_words(rule)}.")
+    turnout = Fraction(voters, electorate) if electorate else Fraction(0)
+    met = "met" if rule.meets_quorum(voters, electorate) else "not met"
+    lines.append(f"Turnout: {voters} of {electorate} ({percent(turnout)}); quorum {percent(rule.quorum)} {met}.")
+    if ended_early_by:
+        lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
     return "\n".join(lines)
 
 
@@ -541,7 +629,6 @@ OBJECTIONS_BUDGET = 900  # their characters: a card (with `show`'s reasons) stay
 CONSENT_VOTES = "Votes: {counts}; objections standing: {objections}."
 CONSENT_TURNOUT = "Turnout: {voters} of {electorate} ({share}) consented, abstained or objected; quorum {quorum} {met}."
 OBJECT_NO_REASON = "Say why you object, on the same line: {prefix}object <#> <reason> (the reason is shown on the card)."
-METHOD_WORDS = {"vote": "a vote", "ranked": "a ranked vote", "approval": "approval voting"}
 OBJECT_NOT_CONSENT = ("#{number} is decided by {method}, not by consent, so it takes no objections. Vote on it with "
                       "{prefix}vote {number} <option> and say why in a reason: line under the vote.")
 OBJECT_NOT_ELECTOR = ("Only members on #{number}'s frozen register (the members when it opened) can object to it.")
@@ -716,6 +803,10 @@ BAD_SEATS = "seats: is a whole number from 1 to {most}, fewer than the options (
 REASONS_HEAD = "Reasons given with votes:"
 REASON_LINE = "• {name} ({option}): {reason}"
 REASONS_MORE = "… and {more} more (the JSON export, coopbot export, has them all)"
+CHOICES_HEAD = {"ranked": "Rankings so far:", "approval": "Approvals so far:"}
+CHOICES_LINE = "• {name}: {choices}"
+CHOICES_JOIN = {"ranked": " > ", "approval": ", "}
+REVISE_METHOD = "#{number} was proposed with method: {method}; a revision keeps its method (propose anew to change it)."
 REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
                "have not voted yet. Vote with {prefix}vote {number} <option>.")
 REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."

@@ -16,6 +16,7 @@ from storage.models import Proposal
 from storage.votes import Tapper, VoteFacts, VoteOp, VoteResult
 
 MAX_REASON = 500
+CHOOSING = ("ranked", "approval")  # methods whose votes are choices (a ranking, a set), not one option
 
 
 def refusal(f: VoteFacts) -> str | None:
@@ -37,6 +38,15 @@ def refusal(f: VoteFacts) -> str | None:
         return "unknown_proposal"
     if f.op.option is not None and not 0 <= f.op.option < len(f.proposal.options):
         return "no_option"
+    if f.op.choices is not None:
+        if f.proposal.method not in CHOOSING:
+            return "choices_method"
+        if not all(0 <= c < len(f.proposal.options) for c in f.op.choices):
+            return "no_option"
+        if len(set(f.op.choices)) != len(f.op.choices) or not f.op.choices:
+            return "duplicate_choice"
+    elif f.op.option is not None and f.proposal.method in CHOOSING:
+        return "ranking_needed"  # adapters send rankings and approvals as choices
     if f.proposal.status != "open":
         return "not_open"
     if f.op.when >= f.proposal.closes_at:
@@ -47,17 +57,19 @@ def refusal(f: VoteFacts) -> str | None:
         return "revised"  # made on the text (and options) the proposal had before its author's edit
     if not f.elector:
         return "not_elector"
-    if f.op.option is None and f.previous is None:
+    if f.op.option is None and f.op.choices is None and f.previous is None:
         return "nothing_to_withdraw"
     return None
 
 
 async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None,
-                 reason: str | None = None) -> list[Reply]:
-    """Submit one vote (option None withdraws it) and answer the voter. The voter is the sender's
+                 reason: str | None = None, choices: tuple[int, ...] | None = None, how: str = "set") -> list[Reply]:
+    """Submit one vote (option None and no choices withdraws it; `choices` a ranking or approved
+    set, `how` they meet the ballot recorded) and answer the voter. The voter is the sender's
     account where they spoke, looked up in the vote's own transaction."""
     tapper = Tapper(ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
-    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects, reason=reason)
+    op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects, reason=reason,
+                choices=choices, how=how)
     result = await ctx.stores.votes.submit(op, refusal)
     if ctx.member is None and result.member is not None:
         await learn_name(ctx.stores, result.member, ctx.sender)
@@ -78,9 +90,23 @@ def _refused(ctx: Context, r: VoteResult) -> str:
     when = texts.when(p.closes_at, Charter.from_json(coop.charter).tz) if p and coop else ""
     return texts.VOTE_REFUSED[reason].format(
         prefix=ctx.prefix, coop=coop.name if coop else "", number=p.number if p else "",
-        option=(r.option or 0) + 1, options=texts.options_line(p.options) if p else "",
+        option=_named(r) + 1, options=texts.options_line(p.options) if p else "",
         status=texts.STATUS_WORDS.get(p.status, p.status) if p else "", when=when,
+        method=texts.METHOD_WORDS.get(p.method, "") if p else "", how=how_to_vote(p, ctx.prefix) if p else "",
     )
+
+
+def _named(r: VoteResult) -> int:
+    """The option a refusal names: the vote's, or the first of its choices the proposal lacks."""
+    n = len(r.proposal.options) if r.proposal else 0
+    return next((c for c in r.choices or () if not 0 <= c < n), r.option or 0)
+
+
+def how_to_vote(p: Proposal, prefix: str) -> str:
+    """How a ranked or approval proposal is voted, typed (the card and a refusal say it)."""
+    if p.method not in CHOOSING:
+        return ""
+    return (texts.RANKED_HOW if p.method == "ranked" else texts.APPROVAL_HOW).format(prefix=prefix, number=p.number)
 
 
 def ack(r: VoteResult) -> Reply:
@@ -88,7 +114,12 @@ def ack(r: VoteResult) -> Reply:
     if option is None:
         return Reply(texts.UNVOTED.format(number=p.number), proposal_id=p.id)
     label = p.options[option]
-    if previous is None:
+    if r.choices is not None and p.method == "ranked":
+        text = texts.VOTE_RANKED.format(number=p.number, ranking=", ".join(
+            f"{i}. {p.options[c]}" for i, c in enumerate(r.choices, 1)))
+    elif r.choices is not None:
+        text = texts.VOTE_APPROVED.format(number=p.number, approved=texts.and_list([p.options[c] for c in r.choices]))
+    elif previous is None:
         text = texts.VOTE_RECORDED.format(option=label, number=p.number)
     elif previous == option:
         text = texts.VOTE_SAME.format(option=label, number=p.number)
@@ -103,6 +134,29 @@ def ack(r: VoteResult) -> Reply:
     return Reply(text, proposal_id=p.id)
 
 
+def _choices(p: Proposal, text: str) -> tuple[int, ...]:
+    """A typed ranking or set: option names or numbers, by spaces, or by `|` when a name has spaces
+    (`vote 4 2 1 3`, `vote 4 Ana Lopez | Ben`); the whole text naming one option is that option.
+    An approved set is kept ascending; a name given twice is left in for `refusal` to name."""
+    text = one_line(text)
+    if not text:
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the options"))
+    if "|" in text:
+        chosen = [_option(p, part) for part in text.split("|") if part.strip()]
+    elif _label(p, text) is not None:
+        chosen = [_label(p, text)]
+    else:
+        chosen = [_option(p, word) for word in text.split()]
+    return tuple(sorted(chosen) if p.method == "approval" else chosen)
+
+
+def _label(p: Proposal, text: str) -> int | None:
+    for i, label in enumerate(p.options):
+        if label.casefold() == text.casefold():
+            return i
+    return None
+
+
 def _option(p: Proposal, text: str) -> int:
     """A typed option: its number on the card, or its label in any case."""
     text = one_line(text)
@@ -110,22 +164,37 @@ def _option(p: Proposal, text: str) -> int:
         raise BadArguments(texts.MISSING_ARGUMENT.format(what="the option"))
     if text.isascii() and text.isdigit() and 1 <= int(text) <= len(p.options):
         return int(text) - 1
-    for i, label in enumerate(p.options):
-        if label.casefold() == text.casefold():
-            return i
+    if (found := _label(p, text)) is not None:
+        return found
     raise BadArguments(texts.OPTION_UNKNOWN.format(number=p.number, option=text[:60], options=texts.options_list(p.options)))
 
 
 # A typed vote is the same operation as a tap: `refusal` decides the voter's standing too (taps never
 # pass through the router), so these verbs ask only for a co-op, to read `#N` and the option in.
-@verb("vote", who=Standing.IN_COOP, args="<#> <option>   (option by number or name)", proposal=True,
+@verb("vote", who=Standing.IN_COOP,
+      args="<#> <option>   (option by number or name; ranked: B A C, most preferred first; approval: A C)",
+      proposal=True,
       keys={"reason": "<text>   (kept with your vote and shown with it; open ballots only)"},
       summary="cast or change your vote")
 async def vote(ctx: Context, call: Call) -> list[Reply]:
     reason = one_line(call.settings.get("reason", "")) or None
     if reason is not None and len(reason) > MAX_REASON:
         raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
-    return await submit(ctx, call.proposal.id, _option(call.proposal, call.args), reason=reason)
+    p = call.proposal
+    if p.method in CHOOSING:
+        return await submit(ctx, p.id, None, reason=reason, choices=_choices(p, call.args))
+    try:
+        option = _option(p, call.args)
+    except BadArguments:
+        # Several options named (a ranking on a proposal decided by one choice): `refusal` says so.
+        try:
+            choices = _choices(p, call.args)
+        except BadArguments:
+            choices = ()
+        if len(choices) < 2:
+            raise
+        return await submit(ctx, p.id, None, reason=reason, choices=choices)
+    return await submit(ctx, p.id, option, reason=reason)
 
 
 @verb("unvote", who=Standing.IN_COOP, args="<#>", proposal=True, summary="withdraw your vote while voting is open")

@@ -158,6 +158,8 @@ class Proposal(SQLModel, table=True):
     # How members decide (SPEC third set): vote | consent | ranked | approval; `seats` for STV.
     method: str = Field(default="vote", max_length=16, sa_column_kwargs={"server_default": "vote"})
     seats: int | None = None
+    # A ranked proposal's draw of its options, announced at the opening: equal counts go by its order.
+    draw_id: int | None = _fk("draw.id", nullable=True, ondelete=None)
 
 
 class LastLook(SQLModel, table=True):
@@ -212,8 +214,8 @@ class Ballot(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     # A ranking (method ranked: option indices, most preferred first) or the approved options
     # (method approval, ascending); `option` then holds the first of them. None for other methods,
-    # and once a secret ballot ends.
-    choices: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # and once a secret ballot ends: then SQL NULL, never JSON's null (`none_as_null`), written in bulk or not.
+    choices: list | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     # A ballot the close cast for this member by proxy: the holder (a member id) whose own vote it
     # copies. None for a member's own vote.
     proxy_by: int | None = None

@@ -11,6 +11,7 @@ from sqlalchemy import (
 )
 
 from storage import allies, audits, firewalls, minutes, objections, proxies as proxy_store
+from storage.draws import DrawSpec, announce_draw
 from storage.common import announce, claim, insert, log, queue_direct, still_voting
 from storage.db import Database
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
@@ -177,11 +178,13 @@ class ProposalStore:
         results_hidden: bool = False,
         method: str = "vote",
         seats: int | None = None,
+        tie_draw: Callable[[int], DrawSpec] | None = None,
     ) -> Proposal:
         """Open a proposal: number it, freeze the register as its electorate (and, for a protected
         decision, the affiliated organisations into `protection`), log it and
         queue its card for every bound room, all in one transaction. The card is rendered when it
-        is delivered, with the tally it has then, by whoever delivers it."""
+        is delivered, with the tally it has then, by whoever delivers it. `tie_draw` (given the
+        proposal's number) is a draw announced with it, after its card, whose order breaks ties."""
         async with self.db.write() as s:
             await claim(s, event, now)
             number = (
@@ -217,6 +220,9 @@ class ProposalStore:
             )
             await s.flush()
             await announce(s, coop_id, "proposal_opened", "", now, proposal_id=proposal.id)
+            if tie_draw is not None:
+                proposal.draw_id = (await announce_draw(s, coop_id, tie_draw(number), now)).id
+                await s.flush()
             return proposal
 
     async def electors(self, proposal_id: int) -> list[int]:
@@ -260,9 +266,9 @@ class ProposalStore:
             await s.flush()
             return proposal
 
-    async def counts(self, proposal_id: int, n_options: int) -> list[int]:
+    async def counts(self, proposal_id: int, n_options: int, method: str = "vote") -> list[int]:
         async with self.db.read() as s:
-            return await _counts(s, proposal_id, n_options)
+            return await _counts(s, proposal_id, n_options, method)
 
     async def looked(self, proposal_id: int, platform: str, at: datetime) -> None:
         """This platform's votes on the proposal are all in, up to `at`."""
@@ -307,7 +313,7 @@ class ProposalStore:
         now: datetime,
         by: int | None,
         reason: str | None,
-        decide: Callable[[Proposal, list[int], list | None, dict], dict],
+        decide: Callable[[Proposal, list[int], list | None, dict, list | None], dict],
         render: Callable[[Proposal], str],
         event: tuple[str, str] | None = None,
         judge: Callable | None = None,
@@ -316,8 +322,9 @@ class ProposalStore:
     ) -> Proposal:
         """Count and close. The row lock waits for votes in flight and turns later ones away, so
         the stored result holds every acknowledged vote and nothing after it; `decide` is given the
-        counts, for a protected decision the organisations' voices, and the charter as it stands, and for
-        a consent proposal the objections that stand (`storage.objections.Standing`). `judge` decides what
+        counts, for a protected decision the organisations' voices, the charter as it stands, for a
+        consent proposal the objections that stand (`storage.objections.Standing`), and for a ranked or
+        approval proposal every ballot's choices (a ranking, a set). `judge` decides what
         the close does to the audit the proposal answers (storage.audits.settle); `breach`, whether
         a carried amendment leaves the wage-ratio cap below the pay scale's ratio, which makes a
         revision due (storage.audits.demand). `proxies` says which proxies count: their ballots are
@@ -333,11 +340,12 @@ class ProposalStore:
                                    with_for_update=bool((proposal.action or {}).get("disaffiliate")))).charter
             # Proxies first: a giver who did not vote gets the holder's vote before anything is counted.
             by_proxy = await proxy_store.resolve(s, proposal, charter, now, proxies) if proxies is not None else []
-            counts = await _counts(s, proposal_id, len(proposal.options))
+            counts = await _counts(s, proposal_id, len(proposal.options), proposal.method)
+            chosen = await _choices(s, proposal_id) if proposal.method in CHOOSING else None
             voices = await firewalls.voices_in(s, proposal) if proposal.protection is not None else None
             # A consent proposal's objections that stand at the count (read under the same lock).
             objected = await objections.standing_in(s, proposal.id) if proposal.method == "consent" else None
-            proposal.result = decide(proposal, counts, voices, charter, objected)
+            proposal.result = decide(proposal, counts, voices, charter, objected, chosen)
             if by_proxy:  # in the record: the result is the close's leaf
                 proposal.result = {**proposal.result, "by_proxy": [[giver] if holder is None else [giver, holder]
                                                                    for giver, holder in by_proxy]}
@@ -373,7 +381,7 @@ class ProposalStore:
             if carried and (org := (proposal.action or {}).get("disaffiliate")):
                 await allies.disaffiliate(s, proposal.coop_id, org, proposal_id=proposal.id, now=now)
             if proposal.ballot == "secret":
-                await _seal(s, proposal, counts, now)
+                await _seal(s, proposal, counts, now, chosen)
             if judge is not None:
                 await audits.settle(s, proposal, carried, now, judge)
             if proposal.purpose == "sunset" and (carried or proposal.author_id is None):
@@ -406,7 +414,9 @@ class ProposalStore:
             proposal = await still_voting(s, proposal_id, event, now)
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "withdrawn", now, by, reason
             if proposal.ballot == "secret":
-                await _seal(s, proposal, await _counts(s, proposal_id, len(proposal.options)), now)
+                chosen = await _choices(s, proposal_id) if proposal.method in CHOOSING else None
+                await _seal(s, proposal, await _counts(s, proposal_id, len(proposal.options), proposal.method), now,
+                            chosen)
             await log(s, proposal.coop_id, "proposal_withdrawn", now, proposal_id=proposal.id, member_id=by, reason=reason)
             await s.flush()
             await announce(s, proposal.coop_id, "proposal_withdrawn", render(proposal), now, proposal_id=proposal.id)
@@ -418,9 +428,10 @@ class ProposalStore:
         log at its end, and while it is open as the ballots count (they alone hold the choices)."""
         async with self.db.read() as s:
             proposal = await s.get(Proposal, proposal_id)
+            method = proposal.method if proposal is not None else "vote"
             if proposal is not None and proposal.ballot == "secret":
                 if proposal.status == "open":
-                    return await _counts(s, proposal_id, n_options)
+                    return await _counts(s, proposal_id, n_options, method)
                 return await _sealed(s, proposal_id) or [0] * n_options
             stmt = (
                 select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data)
@@ -430,12 +441,14 @@ class ProposalStore:
                 )
                 .order_by(GovernanceEvent.id)
             )
-            last: dict[int, int | None] = {}
+            last: dict[int, list[int]] = {}
             for member_id, kind, data in (await s.execute(stmt)).all():
-                last[member_id] = None if kind == "vote_withdrawn" else data["option"]
+                # An approval counts every option approved; any other vote (a ranking: its first) one.
+                last[member_id] = ([] if kind == "vote_withdrawn" else data["choices"] if method == "approval"
+                                   else [data["option"]])
             counts = [0] * n_options
-            for option in last.values():
-                if option is not None:
+            for options in last.values():
+                for option in options:
                     counts[option] += 1
             return counts
 
@@ -482,11 +495,22 @@ def _merged(stored: dict, changes: dict) -> dict:
     return out
 
 
-async def _counts(session, proposal_id: int, n_options: int) -> list[int]:
+CHOOSING = ("ranked", "approval")  # methods whose ballots hold choices (`ballot.choices`)
+
+
+async def _counts(session, proposal_id: int, n_options: int, method: str = "vote") -> list[int]:
     """The count per option: of the current ballots, or, once a secret ballot is sealed (its
-    ballots say only who voted), the tally sealed at its end."""
-    stmt = select(Ballot.option, func.count()).where(Ballot.proposal_id == proposal_id).group_by(Ballot.option)
+    ballots say only who voted), the tally sealed at its end. An approval ballot counts for every
+    option it approves; a ranking, for its first (its `option`)."""
     counts, sealed = [0] * n_options, False
+    if method == "approval":
+        for option, chosen in (await session.execute(
+                select(Ballot.option, Ballot.choices).where(Ballot.proposal_id == proposal_id))).all():
+            sealed = sealed or option is None
+            for i in chosen or ([] if option is None else [option]):
+                counts[i] += 1
+        return (await _sealed(session, proposal_id) or counts) if sealed else counts
+    stmt = select(Ballot.option, func.count()).where(Ballot.proposal_id == proposal_id).group_by(Ballot.option)
     for option, n in (await session.execute(stmt)).all():
         if option is None:
             sealed = True
@@ -495,15 +519,27 @@ async def _counts(session, proposal_id: int, n_options: int) -> list[int]:
     return (await _sealed(session, proposal_id) or counts) if sealed else counts
 
 
-async def _seal(session, proposal: Proposal, counts: list[int], now: datetime) -> None:
+async def _choices(session, proposal_id: int) -> list[list[int]]:
+    """Every current ballot's choices (a ranking, or an approved set), in no one's order; a ballot
+    with none (a vote cast before its proposal counted choices) as its one option."""
+    rows = (await session.execute(select(Ballot.option, Ballot.choices).where(Ballot.proposal_id == proposal_id)
+                                  .order_by(Ballot.member_id))).all()
+    return sorted(list(chosen) if chosen else [option] for option, chosen in rows if option is not None)
+
+
+async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
+                chosen: list[list[int]] | None = None) -> None:
     """End a secret ballot's secret part, in the transaction that records its result: the tally
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
-    a member to a choice; the vote events never did (`storage.votes._logged`)."""
-    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(option=None, source=None,
-                                                                                         reason=None))
+    a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot's
+    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them."""
+    await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(
+        option=None, source=None, reason=None, choices=None))
+    voters = len(chosen) if chosen is not None else sum(counts)
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
-              voters=sum(counts))
+              voters=voters, **({"rankings": sorted(chosen)} if chosen is not None and proposal.method == "ranked"
+                                else {}))
 
 
 async def _sealed(session, proposal_id: int) -> list[int] | None:

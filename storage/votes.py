@@ -46,6 +46,12 @@ class VoteOp:
     tapper: Tapper | None = None
     source: str | None = None  # the message this vote stands for, if not its own event (an edit's original)
     reason: str | None = None  # why (`reason:` on a typed vote), kept with it on an open ballot
+    # A ranking or a set of approved options (methods ranked and approval), `option` then None; `how`
+    # it meets the ballot recorded: "set" replaces it, "append" adds what it does not hold yet (a
+    # ranked tap), "toggle" adds or takes away each (an approval tap). Combined inside the vote's
+    # own transaction (`combined`), so two fast taps never lose one.
+    choices: tuple[int, ...] | None = None
+    how: str = "set"
 
     def __post_init__(self) -> None:
         if (self.member_id is None) == (self.tapper is None):
@@ -67,6 +73,7 @@ class VoteFacts:
     proposal: Proposal | None
     elector: bool  # on the proposal's frozen register
     previous: int | None  # the option recorded now, None if none
+    previous_choices: tuple[int, ...] | None = None  # the ranking or approved set recorded now
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,24 @@ class VoteResult:
     previous: int | None  # the option replaced, None for a first vote
     option: int | None  # the option now recorded, None after a withdrawal
     refusal: str | None = None
+    choices: tuple[int, ...] | None = None  # the ranking or approved set now recorded
+    previous_choices: tuple[int, ...] | None = None
+
+
+def combined(op: VoteOp, previous: tuple[int, ...] | None) -> tuple[int | None, tuple[int, ...] | None]:
+    """The (option, choices) a vote leaves recorded, given the choices recorded before it: a plain
+    vote is its option; choices are set, appended (in order of preference) or toggled (kept
+    ascending), and whatever empties them withdraws the vote."""
+    if op.choices is None:
+        return op.option, None
+    before = list(previous or ())
+    if op.how == "append":
+        after = before + [c for c in dict.fromkeys(op.choices) if c not in before]
+    elif op.how == "toggle":
+        after = sorted(set(before) ^ set(op.choices))
+    else:
+        after = list(op.choices)
+    return (after[0], tuple(after)) if after else (None, None)
 
 
 # The co-op's rule: given the facts, the reason to refuse (a key of the handlers' wording), or None.
@@ -154,19 +179,22 @@ class VoteStore:
             if op.tapper is not None and op.tapper.direct:
                 member = await _member_in(s, coop, op.tapper)
             key = (Ballot.proposal_id == op.proposal_id, Ballot.member_id == (member.id if member else None))
-            elector = previous = None
+            elector = previous = before = None
             if member is not None and proposal is not None:
                 elector = (await s.execute(select(Elector.member_id).where(
                     Elector.proposal_id == proposal.id, Elector.member_id == member.id))).scalar_one_or_none()
-                previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one_or_none()
-            facts = VoteFacts(op, coop, member, proposal, elector is not None, previous)
+                row = (await s.execute(select(Ballot.option, Ballot.choices).where(*key).with_for_update())).first()
+                previous, before = (row[0], _tuple(row[1])) if row else (None, None)
+            facts = VoteFacts(op, coop, member, proposal, elector is not None, previous, before)
             refusal = pending.check(facts)
+            option, choices = combined(op, before) if refusal is None else (op.option, op.choices)
             if refusal is not None:
                 s.expunge_all()  # what the refusal carries stays readable after the transaction
-                return VoteResult(coop, member, proposal, previous, op.option, refusal)
+                return VoteResult(coop, member, proposal, previous, option, refusal, choices, before)
             await claim(s, op.event, op.now)
-            previous = await _apply_one(s, proposal, member.id, op, previous)
-            return VoteResult(coop, member, proposal, previous, op.option)
+            previous, before, option, choices = await _apply_one(s, proposal, member.id, op, previous, option,
+                                                                 choices, before)
+            return VoteResult(coop, member, proposal, previous, option, None, choices, before)
 
     async def _batch(self, batch: Sequence[_Pending]) -> list[VoteResult | Exception]:
         """Votes that arrived together, in one transaction and a fixed number of statements.
@@ -189,10 +217,14 @@ class VoteStore:
                 select(Elector.proposal_id, Elector.member_id)
                 .where(Elector.proposal_id.in_(proposal_ids), Elector.member_id.in_(member_ids))
             )))
-            stmt = select(BALLOT.c.proposal_id, BALLOT.c.member_id, BALLOT.c.option).where(
+            stmt = select(BALLOT.c.proposal_id, BALLOT.c.member_id, BALLOT.c.option, BALLOT.c.choices).where(
                 BALLOT.c.proposal_id.in_(proposal_ids), BALLOT.c.member_id.in_(member_ids)
             ).order_by(BALLOT.c.proposal_id, BALLOT.c.member_id)  # one lock order for every process
-            stored = {(pid, mid): opt for pid, mid, opt in await s.execute(stmt.with_for_update() if pg else stmt)}
+            stored, ranked = {}, {}
+            for pid, mid, opt, chosen in await s.execute(stmt.with_for_update() if pg else stmt):
+                stored[(pid, mid)] = opt
+                if chosen is not None:
+                    ranked[(pid, mid)] = _tuple(chosen)
 
             current = dict(stored)
             outcomes: list[VoteResult | Exception] = []
@@ -204,20 +236,25 @@ class VoteStore:
                     continue
                 proposal = proposals.get(op.proposal_id)
                 key = (op.proposal_id, member.id if member else None)
-                previous = current.get(key)
-                refusal = pending.check(VoteFacts(op, coop, member, proposal, key in electors, previous))
-                outcomes.append(VoteResult(coop, member, proposal, previous, op.option, refusal))
+                previous, before = current.get(key), ranked.get(key)
+                refusal = pending.check(VoteFacts(op, coop, member, proposal, key in electors, previous, before))
+                option, choices = combined(op, before) if refusal is None else (op.option, op.choices)
+                outcomes.append(VoteResult(coop, member, proposal, previous, option, refusal, choices, before))
                 if refusal is not None:
                     continue
                 if event is not None:
                     claimed.add(event)
                     claims.append(event)
-                if previous == op.option:
+                if (previous, before) == (option, choices):
                     continue
-                kind = "vote_withdrawn" if op.option is None else "vote_cast" if previous is None else "vote_changed"
+                kind = "vote_withdrawn" if option is None else "vote_cast" if previous is None else "vote_changed"
                 logs.append({"coop_id": proposal.coop_id, "proposal_id": op.proposal_id, "member_id": member.id,
-                             "kind": kind, "data": _logged(proposal, op.option, previous), "at": op.now})
-                current[key] = op.option
+                             "kind": kind, "data": _logged(proposal, option, previous, choices), "at": op.now})
+                current[key] = option
+                if choices is None:
+                    ranked.pop(key, None)
+                else:
+                    ranked[key] = choices
                 last_at[key] = op.now
                 sources[key] = _source(op)
 
@@ -230,7 +267,7 @@ class VoteStore:
                     insert(s, EVENT).returning(EVENT.c.id, EVENT.c.proposal_id, EVENT.c.member_id), logs
                 ):
                     event_ids[(pid, mid)] = max(event_id, event_ids.get((pid, mid), 0))
-                await _settle(s, stored, current, event_ids, last_at, sources)
+                await _settle(s, stored, current, ranked, event_ids, last_at, sources)
         return outcomes
 
 
@@ -320,7 +357,12 @@ async def _member_in(session, coop: Coop | None, tapper: Tapper) -> Member | Non
     )).scalar_one_or_none()
 
 
-def _logged(proposal: Proposal, option: int | None, previous: int | None) -> dict:
+def _tuple(choices) -> tuple[int, ...] | None:
+    return None if choices is None else tuple(choices)
+
+
+def _logged(proposal: Proposal, option: int | None, previous: int | None,
+            choices: tuple[int, ...] | None = None) -> dict:
     """What a vote event records beside its member. A secret ballot's events never hold the choice:
     they say that the member voted, changed or withdrew (turnout is public), and its tally is
     sealed into the log at its end (`storage.proposals`). The member is kept, not the option,
@@ -328,28 +370,34 @@ def _logged(proposal: Proposal, option: int | None, previous: int | None) -> dic
     it (`event_id`) and by its time (`cast_at`)."""
     if proposal.ballot == "secret":
         return {}
-    return {"previous": previous} if option is None else {"option": option, "previous": previous}
+    if option is None:
+        return {"previous": previous}
+    # A ranking or an approved set is the vote (a recount reads it); `option` is its first.
+    return {"option": option, "previous": previous, **({} if choices is None else {"choices": list(choices)})}
 
 
-async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at: dict, sources: dict) -> None:
+async def _settle(session, stored: dict, current: dict, ranked: dict, event_ids: dict, cast_at: dict,
+                  sources: dict) -> None:
     """Bring the ballots the batch changed to their final state in three statements."""
     updates, inserts, deletes = [], [], []
     for key, event_id in event_ids.items():
-        row = {"p": key[0], "m": key[1], "o": current[key], "t": cast_at[key], "e": event_id, "s": sources[key]}
+        chosen = list(ranked[key]) if key in ranked else None
+        row = {"p": key[0], "m": key[1], "o": current[key], "c": chosen, "t": cast_at[key], "e": event_id,
+               "s": sources[key]}
         if current[key] is None:
             if key in stored:
                 deletes.append(row)
         elif key in stored:
             updates.append(row)
         else:
-            inserts.append({"proposal_id": key[0], "member_id": key[1], "option": current[key],
+            inserts.append({"proposal_id": key[0], "member_id": key[1], "option": current[key], "choices": chosen,
                             "cast_at": cast_at[key], "event_id": event_id, "source": sources[key]})
     this = (BALLOT.c.proposal_id == bindparam("p")) & (BALLOT.c.member_id == bindparam("m"))
     if updates:
         await session.execute(
             # A changed choice keeps no earlier reason: it was the reason for another option.
-            update(BALLOT).where(this).values(option=bindparam("o"), cast_at=bindparam("t"), event_id=bindparam("e"),
-                                              source=bindparam("s"), reason=None),
+            update(BALLOT).where(this).values(option=bindparam("o"), choices=bindparam("c"), cast_at=bindparam("t"),
+                                              event_id=bindparam("e"), source=bindparam("s"), reason=None),
             updates,
         )
     if deletes:
@@ -362,43 +410,54 @@ async def _settle(session, stored: dict, current: dict, event_ids: dict, cast_at
             raise Contended("a ballot was created by another process")
 
 
-async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous: int | None) -> int | None:
-    """Write one accepted vote under the ballot's row lock; returns the option it replaced."""
+async def _apply_one(s, proposal: Proposal, member_id: int, op: VoteOp, previous: int | None, option: int | None,
+                     choices: tuple[int, ...] | None, before: tuple[int, ...] | None,
+                     ) -> tuple:
+    """Write one accepted vote under the ballot's row lock (`option`, `choices`: what it leaves
+    recorded); returns the option and choices it replaced, and those it left."""
     key = (Ballot.proposal_id == proposal.id, Ballot.member_id == member_id)
-    if op.option is None:
-        previous = (await s.execute(delete(Ballot).where(*key).returning(Ballot.option))).scalar_one_or_none()
+    if option is None:
+        row = (await s.execute(delete(Ballot).where(*key).returning(Ballot.option, Ballot.choices))).first()
+        previous, before = (row[0], _tuple(row[1])) if row else (None, None)
         if previous is not None:
             await log(s, proposal.coop_id, "vote_withdrawn", op.now, proposal_id=proposal.id,
                       member_id=member_id, **_logged(proposal, None, previous))
-        return previous
+        return previous, before, None, None
     if previous is None:
         inserted = await s.execute(
             insert(s, Ballot)
-            .values(proposal_id=proposal.id, member_id=member_id, option=op.option, cast_at=op.now, event_id=0,
-                    reason=op.reason)
+            .values(proposal_id=proposal.id, member_id=member_id, option=option, cast_at=op.now, event_id=0,
+                    reason=op.reason, choices=None if choices is None else list(choices))
             .on_conflict_do_nothing()
             .returning(Ballot.member_id)
         )
         if inserted.first() is None:
             # The same member's other vote got in first and has committed: take its row lock
             # and treat this one as a change, so exactly one current vote remains.
-            previous = (await s.execute(select(Ballot.option).where(*key).with_for_update())).scalar_one()
-    if previous == op.option:
+            row = (await s.execute(select(Ballot.option, Ballot.choices).where(*key).with_for_update())).one()
+            previous, before = row[0], _tuple(row[1])
+            if op.choices is not None:
+                # Combined afresh with what that vote recorded: an appended or toggled tap keeps it.
+                option, choices = combined(op, before)
+                if option is None:
+                    return await _apply_one(s, proposal, member_id, op, previous, None, None, before)
+    if (previous, before) == (option, choices):
         if op.reason is not None or op.source is not None:
             # The same choice, now with a reason (this message stands for the vote from now on), or
             # an edit of the message: what the message says now is the reason, none if it has none.
             await s.execute(update(Ballot).where(*key).values(reason=op.reason, source=_source(op)))
-        return previous
+        return previous, before, option, choices
     # Logged only now, while holding the ballot's row lock, so the log's order for one
     # member is the order in which the ballot changed: a recount sees the same last vote.
     event_id = await log(
         s, proposal.coop_id, "vote_cast" if previous is None else "vote_changed", op.now,
-        proposal_id=proposal.id, member_id=member_id, **_logged(proposal, op.option, previous),
+        proposal_id=proposal.id, member_id=member_id, **_logged(proposal, option, previous, choices),
     )
     # A changed choice keeps no earlier reason: it was the reason for another option.
-    await s.execute(update(Ballot).where(*key).values(option=op.option, cast_at=op.now, event_id=event_id,
-                                                       source=_source(op), reason=op.reason))
-    return previous
+    await s.execute(update(Ballot).where(*key).values(option=option, cast_at=op.now, event_id=event_id,
+                                                       source=_source(op), reason=op.reason,
+                                                       choices=None if choices is None else list(choices)))
+    return previous, before, option, choices
 
 
 def _source(op: VoteOp) -> str | None:
@@ -439,14 +498,16 @@ async def fold_ballots(s, coop_id: int, from_member: int, into_member: int, now:
                   folded_into=into_member, **_logged(proposal, None, theirs.option))
         if mine is None:
             event_id = await log(s, coop_id, "vote_cast", now, proposal_id=proposal_id, member_id=into_member,
-                                 folded_from=from_member, **_logged(proposal, theirs.option, None))
+                                 folded_from=from_member, **_logged(proposal, theirs.option, None, _tuple(theirs.choices)))
             s.add(Ballot(proposal_id=proposal_id, member_id=into_member, option=theirs.option,
-                         cast_at=theirs.cast_at, event_id=event_id, reason=theirs.reason))
-        elif theirs.cast_at > mine.cast_at and theirs.option != mine.option:
+                         cast_at=theirs.cast_at, event_id=event_id, reason=theirs.reason, choices=theirs.choices))
+        elif theirs.cast_at > mine.cast_at and (theirs.option, theirs.choices) != (mine.option, mine.choices):
             event_id = await log(s, coop_id, "vote_changed", now, proposal_id=proposal_id, member_id=into_member,
-                                 folded_from=from_member, **_logged(proposal, theirs.option, mine.option))
+                                 folded_from=from_member,
+                                 **_logged(proposal, theirs.option, mine.option, _tuple(theirs.choices)))
             # The reason goes with the choice it was given for.
             mine.option, mine.cast_at, mine.event_id, mine.reason = theirs.option, theirs.cast_at, event_id, theirs.reason
+            mine.choices = theirs.choices
         changed.append(proposal_id)
     await s.flush()
     return changed

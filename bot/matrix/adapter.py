@@ -146,7 +146,8 @@ class MatrixAdapter:
             lambda key, chat: self.services.governance.notice(key, chat), self._send_notice, self._edit_notice,
             interval=NOTICE_INTERVAL, fresh=NOTICE_FRESH, spawn=self.pump.spawn,
         )
-        self._polls: dict[tuple[str, str], int] = {}  # (room, poll event id) -> proposal id, for our polls
+        # (room, poll event id) -> (proposal id, whether its answers are an approved set), for our polls
+        self._polls: dict[tuple[str, str], tuple[int, bool]] = {}
         self._greet: set[str] = set()
         self._undecrypted: list = []  # (room id, MegolmEvent) waiting for their room keys
         self._direct: set[str] = set()  # rooms the bot was invited to as a direct chat
@@ -462,19 +463,26 @@ class MatrixAdapter:
         self, room_id: str, event_id: str, sender: str, content: dict, *, notify: bool = True,
         made_at: datetime | None = None,
     ) -> None:
-        parsed = convert.poll_response(content)
+        parsed = convert.poll_answers(content)
         if parsed is None:
             return
-        poll_id, option = parsed
-        proposal_id = self._polls.get((room_id, poll_id))
-        if proposal_id is None:
+        poll_id, answers = parsed
+        known = self._polls.get((room_id, poll_id))
+        if known is None:
             card = await self.services.stores.cards.by_poll(convert.PLATFORM, room_id, poll_id)
             if card is None:
                 return  # someone else's poll
             # A poll's proposal never changes: a burst of responses looks it up once.
-            proposal_id = self._polls[(room_id, poll_id)] = card.proposal_id
+            p = await self.services.stores.proposals.get_by_id(card.proposal_id)
+            known = self._polls[(room_id, poll_id)] = (card.proposal_id, p is not None and p.method == "approval")
+        proposal_id, approval = known
         chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
-        replies = await gov.handle_vote(VoteCast(chat, user, proposal_id, option, event_id, made_at))
+        if approval:  # the answers are the set approved (none: the vote taken back)
+            vote = VoteCast(chat, user, proposal_id, None, event_id, made_at, choices=tuple(sorted(answers)) or None,
+                            how="set")
+        else:
+            vote = VoteCast(chat, user, proposal_id, answers[0] if answers else None, event_id, made_at)
+        replies = await gov.handle_vote(vote)
         if replies and replies[0].refusal:
             # The poll shows the choice as made: take it out of the poll where the bot may, and say
             # in the room that it was not counted (once a minute).
@@ -801,8 +809,9 @@ class Quiet:
 def _polled(view: CardView) -> bool:
     """Does this card come with a poll? Only an open ballot whose counts may be seen, while voting
     is open: poll responses are public room events, whatever a client shows, so a secret ballot
-    is cast in a direct chat and a hidden-results ballot by typed votes."""
-    return view.ballot == "open" and not view.results_hidden and view.is_open
+    is cast in a direct chat and a hidden-results ballot by typed votes. A poll cannot rank: a ranked
+    card explains how to type a ranking instead."""
+    return view.ballot == "open" and not view.results_hidden and view.is_open and view.method != "ranked"
 
 
 def _checked(response, expected: type, what: str):

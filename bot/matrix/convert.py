@@ -211,6 +211,17 @@ def answer_id(option: int) -> str:
 def poll_response(content: dict) -> tuple[str, int | None] | None:
     """(poll event id, option) from a poll response; option None takes the vote back (an empty
     selection). None when the content is not a well-formed response to a poll."""
+    parsed = poll_answers(content)
+    if parsed is None:
+        return None
+    poll_id, answers = parsed
+    return poll_id, answers[0] if answers else None
+
+
+def poll_answers(content: dict) -> tuple[str, tuple[int, ...]] | None:
+    """(poll event id, every option answered, -1 for an answer that is not ours) from a poll
+    response: an approval poll's answers are the options approved; none takes the vote back. None
+    when the content is not a well-formed response to a poll."""
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") != "m.reference" or not isinstance(relates.get("event_id"), str):
         return None
@@ -220,10 +231,11 @@ def poll_response(content: dict) -> tuple[str, int | None] | None:
     answers = block.get("answers", []) if block is not None else content.get("m.selections")
     if not isinstance(answers, list):
         return None
-    if not answers:
-        return relates["event_id"], None
-    match = _ANSWER.fullmatch(str(answers[0]))
-    return (relates["event_id"], int(match.group(1))) if match else (relates["event_id"], -1)
+    chosen = []
+    for answer in answers:
+        match = _ANSWER.fullmatch(str(answer))
+        chosen.append(int(match.group(1)) if match else -1)
+    return relates["event_id"], tuple(chosen)
 
 
 def poll_start(view: CardView, fallback: str, question: str) -> dict:
@@ -232,7 +244,8 @@ def poll_start(view: CardView, fallback: str, question: str) -> dict:
         POLL_START: {
             "question": {TEXT: question, "body": question},
             "kind": "org.matrix.msc3381.poll.disclosed",
-            "max_selections": 1,
+            # An approval poll takes every option a member approves; any other poll, one.
+            "max_selections": len(view.options) if view.method == "approval" else 1,
             "answers": [{"id": answer_id(i), TEXT: label} for i, label in enumerate(view.options)],
         },
         TEXT: fallback,

@@ -438,7 +438,7 @@ class TelegramAdapter:
                 view = await card_view(self.services.stores, item.proposal_id, PREFIX)
                 if view is None:
                     return GiveUp(f"proposal {item.proposal_id} no longer exists")
-                markup = convert.keyboard(view, texts.WITHDRAW_BUTTON)
+                markup = convert.keyboard(view, texts.WITHDRAW_BUTTON, texts.RANKED_START_OVER)
                 sent = await self.bot.send_message(item.chat_id, convert.fit(view.text), reply_markup=markup)
                 await self.services.stores.cards.record(
                     convert.PLATFORM, item.chat_id, item.proposal_id, str(sent.message_id), view.text,
@@ -454,7 +454,7 @@ class TelegramAdapter:
         try:
             await self.bot.edit_message_text(
                 text, chat_id=card.chat_id, message_id=int(card.message_id),
-                reply_markup=convert.keyboard(view, texts.WITHDRAW_BUTTON),
+                reply_markup=convert.keyboard(view, texts.WITHDRAW_BUTTON, texts.RANKED_START_OVER),
             )
             return SENT
         except TelegramError as exc:

@@ -14,9 +14,14 @@ PLATFORM = "telegram"
 MAX_TEXT = 4096  # Telegram's limit for a message's text
 MAX_CALLBACK_DATA = 64  # bytes
 
-# Button data: "v:<proposal id>:<option index>" votes, "u:<proposal id>" takes the vote back.
+# Button data: "v:<proposal id>:<option index>" votes, "u:<proposal id>" takes the vote back (on a
+# ranked card: starts over); "r:<id>:<index>" adds the option to a ranking, "a:<id>:<index>" approves
+# it or takes the approval back. The core checks all of it as it checks a typed vote (`refusal`).
 _VOTE = re.compile(r"v:(\d{1,12}):(\d{1,2})")
 _UNVOTE = re.compile(r"u:(\d{1,12})")
+_CHOOSE = re.compile(r"([ra]):(\d{1,12}):(\d{1,2})")
+HOW = {"r": "append", "a": "toggle"}
+CHOOSING = {"ranked": "r", "approval": "a"}
 # Telegram's stand-ins for senders it does not name: @GroupAnonymousBot (an anonymous admin) and
 # @Channel_Bot (a channel, or a member "sending as" one). Everyone so hidden shares the one id.
 STAND_INS = frozenset({1087968824, 136817688})
@@ -28,6 +33,22 @@ def vote_data(proposal_id: int, option: int) -> str:
 
 def unvote_data(proposal_id: int) -> str:
     return f"u:{proposal_id}"
+
+
+def choose_data(method: str, proposal_id: int, option: int) -> str:
+    return f"{CHOOSING[method]}:{proposal_id}:{option}"
+
+
+def _cast(chat: ChatRef, sender: UserRef, data: str, eid: str) -> VoteCast | None:
+    """The vote a button's data asks for, or None when it is not ours."""
+    if match := _VOTE.fullmatch(data):
+        return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
+    if match := _UNVOTE.fullmatch(data):
+        return VoteCast(chat, sender, int(match.group(1)), None, eid)
+    if match := _CHOOSE.fullmatch(data):
+        return VoteCast(chat, sender, int(match.group(2)), None, eid, choices=(int(match.group(3)),),
+                        how=HOW[match.group(1)])
+    return None
 
 
 def describe(update: object) -> str:
@@ -153,11 +174,7 @@ def tap(update: Update, bot_id: int) -> VoteCast | None:
     if query is None or query.data is None or query.message is None:
         return None
     chat, sender, eid = chat_ref(query.message.chat), user_ref(query.from_user), event_id(bot_id, update)
-    if match := _VOTE.fullmatch(query.data):
-        return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
-    if match := _UNVOTE.fullmatch(query.data):
-        return VoteCast(chat, sender, int(match.group(1)), None, eid)
-    return None
+    return _cast(chat, sender, query.data, eid)
 
 
 def _full_name(userlike: dict) -> str | None:
@@ -179,23 +196,26 @@ def tap_json(update: dict, bot_id: int) -> VoteCast | None:
     chat = ChatRef(PLATFORM, str(raw_chat["id"]), is_direct=raw_chat.get("type") == Chat.PRIVATE,
                    title=raw_chat.get("title") or _full_name(raw_chat) or "")
     sender = UserRef(PLATFORM, str(raw_user["id"]), _full_name(raw_user) or raw_user.get("username") or str(raw_user["id"]))
-    eid = _event_id(bot_id, update)
-    if match := _VOTE.fullmatch(data):
-        return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
-    if match := _UNVOTE.fullmatch(data):
-        return VoteCast(chat, sender, int(match.group(1)), None, eid)
-    return None
+    return _cast(chat, sender, data, _event_id(bot_id, update))
 
 
 def fit(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def keyboard(view: CardView, withdraw_label: str) -> InlineKeyboardMarkup | None:
-    """One button per option (a row each, easy to hit on a phone) and one to take the vote back."""
+def keyboard(view: CardView, withdraw_label: str, start_over_label: str | None = None) -> InlineKeyboardMarkup | None:
+    """One button per option (a row each, easy to hit on a phone) and one to take the vote back. On a
+    ranked card each tap adds the option to the member's ranking and the last button starts over;
+    on an approval card each tap approves the option or takes the approval back."""
     if not view.is_open:
         return None
-    rows = [[InlineKeyboardButton(label, callback_data=vote_data(view.proposal_id, i))]
-            for i, label in enumerate(view.options)]
+    if view.method in CHOOSING:
+        rows = [[InlineKeyboardButton(label, callback_data=choose_data(view.method, view.proposal_id, i))]
+                for i, label in enumerate(view.options)]
+        if view.method == "ranked" and start_over_label:
+            withdraw_label = start_over_label
+    else:
+        rows = [[InlineKeyboardButton(label, callback_data=vote_data(view.proposal_id, i))]
+                for i, label in enumerate(view.options)]
     rows.append([InlineKeyboardButton(withdraw_label, callback_data=unvote_data(view.proposal_id))])
     return InlineKeyboardMarkup(rows)

@@ -1,0 +1,269 @@
+"""Ranked choice (instant runoff, STV) and approval voting through the core as a chat, on SQLite
+and PostgreSQL: typed rankings and sets, taps that append and toggle, the published tie-break
+draw, the rounds, secrecy, the export (Telegram and Matrix end to end: tests/test_ranked_platforms.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlalchemy import select
+
+from bot.export import collect
+from bot.verify import problems
+from handlers import draws
+from handlers.events import VoteCast
+from handlers.ranking import count_ranked
+from handlers.tally import DecisionRule
+from schedules.due import run_due
+from storage.models import Ballot, GovernanceEvent
+from tests.conftest import make_coop
+
+STEWARDS = "/propose Stewards-to-be\n  method: ranked\n  seats: 2\n  options: Ana | Ben | Cy | Dee"
+
+
+async def choose(chat, who: str, proposal_id: int, option: int, how: str) -> str:
+    """A tap on a ranked (append) or approval (toggle) card, as the adapters send it."""
+    chat.replies = await chat.gov.handle_vote(VoteCast(chat.chat, chat.user(who), proposal_id, None,
+                                                       choices=(option,), how=how))
+    await chat.drain()
+    return "\n".join(r.text for r in chat.replies)
+
+
+async def test_stv_elects_two_of_four_with_a_published_tie_break_draw(chat, clock, monkeypatch):
+    """The acceptance scenario: two stewards-to-be from four candidates by STV, a tie decided by the
+    draw announced with the proposal (and shuffled by a member), the rounds as counted by hand."""
+    monkeypatch.setattr(draws, "new_secret", lambda: bytes(range(32)))  # a known secret: a known draw
+    await make_coop(chat, 9)  # alice and m1..m9: ten members
+    await chat.say("alice", STEWARDS)
+    card, announced = chat.announced[-2], chat.last
+    assert "Ranked choice: 2 options elected by single transferable vote (Droop quota)" in card
+    assert "/vote 1 B A C" in card
+    assert "Draw D1: 4 seats for tie-break order of proposal #1" in announced
+    assert "Commitment: sha256(secret) = " + draws.commitment(bytes(range(32))) in announced
+    await chat.say("m1", "/shuffle D1 blue kettle")
+    # Four only-Ana ballots, two only-Dee, two Ben then Cy, two Cy then Ben.
+    ballots = {"alice": "Ana", "m1": "Ana", "m2": "1", "m3": "Ana", "m4": "Dee", "m5": "4",
+               "m6": "Ben Cy", "m7": "2 3", "m8": "Cy Ben", "m9": "Cy | Ben"}
+    for who, ranking in ballots.items():
+        assert "Your ranking on #1: 1. " in await chat.say(who, f"/vote 1 {ranking}")
+    assert "So far, first preferences: Ana 4 · Ben 2 · Cy 2 · Dee 2 (10 of 10 voted" in await chat.say("m1", "/show 1")
+    clock.advance(minutes=10)
+    await run_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    await chat.drain()
+    drawn = chat.last
+    # The draw, replayed here from what was posted: the secret and the one shuffle.
+    key = draws.key(bytes(range(32)).hex(), ["blue kettle"])
+    order = [["Ana", "Ben", "Cy", "Dee"][i] for i in draws.picks(key, [0, 1, 2, 3], 4).seated]
+    assert order == ["Ana", "Ben", "Dee", "Cy"]
+    assert "Result of draw D1 (tie-break order of proposal #1): Ana, Ben, Dee, Cy." in drawn
+    clock.advance(days=3, minutes=-10)  # its closing time
+    await run_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    await chat.drain()
+    result = chat.last
+    # By hand. Ten ballots, two seats: the Droop quota is 10 / 3 = 3.33.
+    # Round 1: Ana 4 reaches the quota and is elected; her surplus 0.67 goes to no one (her four
+    #   ballots name no one else): exhausted.
+    # Round 2: Ben 2, Cy 2, Dee 2, all short of the quota and tied for last: the draw put them in
+    #   the order Ben, Dee, Cy, so Cy (drawn last) is excluded.
+    # Round 3: Cy's two ballots (Cy, then Ben) go to Ben: Ben 4 reaches the quota and is elected;
+    #   both seats are filled, and Dee is out.
+    assert "Result of #1 Stewards-to-be: elected Ana and Ben." in result
+    assert "Counted by single transferable vote for 2 seats; ties went by draw D1." in result
+    assert "Round 1: Ana 4 elected · Ben 2 · Cy 2 · Dee 2\n" in result
+    assert "Round 2: Ana 3.33 · Ben 2 · Cy 2 out · Dee 2; exhausted 0.67\n" in result
+    assert "Round 3: Ana 3.33 · Ben 4 elected · Dee 2 out; exhausted 0.67\n" in result
+    assert "Turnout: 10 of 10 (100%); quorum" in result
+    p = await chat.gov.stores.proposals.get(1, 1)
+    assert p.result["elected"] == [0, 1] and p.result["order"] == [0, 1, 3, 2] and p.result["draw"] == 1
+    assert [(r["votes"], r["status"], r["exhausted"]) for r in p.result["rounds"]] == [
+        ([4, 2, 2, 2], ["elected", "hopeful", "hopeful", "hopeful"], 0),
+        (["3.3333", 2, 2, 2], ["elected", "hopeful", "excluded", "hopeful"], "0.6667"),
+        (["3.3333", 4, 0, 2], ["elected", "elected", "excluded", "excluded"], "0.6667"),
+    ]
+    data = json.loads(json.dumps(await collect(chat.gov.stores)))
+    entry = data["coops"][0]["proposals"][0]
+    assert entry["result"]["elected"] == ["Ana", "Ben"] and entry["result"]["tie_order"] == order
+    assert problems(data) == []
+    # The same ballots with Ben drawn after Cy elect Cy instead: the draw decided it.
+    rankings = [[0]] * 4 + [[3]] * 2 + [[1, 2]] * 2 + [[2, 1]] * 2
+    rule = DecisionRule.from_json(p.rule)
+    assert count_ranked(p.options, rankings, 2, [0, 2, 1, 3], 10, rule)["elected"] == [0, 2]
+
+
+async def test_instant_runoff_finds_a_majority_after_transfers(chat, clock):
+    await make_coop(chat, 4)
+    await chat.say("alice", "/propose Our new name\n  method: ranked\n  options: Acorn | Birch | Cedar")
+    assert "instant runoff" in chat.announced[-2]
+    for who, ranking in {"alice": "Acorn", "m1": "Acorn Birch", "m2": "Birch", "m3": "Birch", "m4": "Cedar Birch"}.items():
+        await chat.say(who, f"/vote 1 {ranking}")
+    clock.advance(minutes=11)
+    await run_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    await chat.say("alice", "/close 1")
+    # Round 1: Acorn 2, Birch 2, Cedar 1: no majority (3 of 5); Cedar is last and excluded.
+    # Round 2: Cedar's ballot goes to Birch: Birch 3 is a majority.
+    assert "Result of #1 Our new name: elected Birch." in chat.last
+    assert "Counted by instant runoff; ties went by draw D1." in chat.last
+    assert "Round 1: Acorn 2 · Birch 2 · Cedar 1 out\nRound 2: Acorn 2 out · Birch 3 elected\n" in chat.last
+
+
+async def test_approval_chooses_the_most_approved_if_it_meets_the_threshold(chat):
+    await make_coop(chat, 3)
+    await chat.say("alice", "/propose Lunch place\n  method: approval\n  options: Thai | Pizza | Falafel")
+    assert "Approval voting: approve as many options as you like" in chat.last
+    assert "Choose every option you approve: /vote 1 A C" in chat.last
+    assert "You approve on #1: Thai and Pizza." in await chat.say("alice", "/vote 1 Thai Pizza")
+    await chat.say("m1", "/vote 1 2")
+    await chat.say("m2", "/vote 1 3 2")
+    assert "So far, approvals: Thai 1 · Pizza 3 · Falafel 1 (3 of 4 voted)." in await chat.say("m3", "/show 1")
+    await chat.say("alice", "/close 1")
+    assert "Result of #1 Lunch place: passed.\nChosen: Pizza.\nApprovals: Thai 1 · Pizza 3 · Falafel 1 (of 3 voters)." in chat.last
+    assert "Support: 100% of the voters approve Pizza" in chat.last
+    data = json.loads(json.dumps(await collect(chat.gov.stores)))
+    assert data["coops"][0]["proposals"][0]["result"]["chosen"] == "Pizza"
+    assert problems(data) == []
+    # Below the threshold: the most approved by 2 of 4 voters, where more than half must approve.
+    await chat.say("alice", "/propose Paint\n  method: approval\n  options: Red | Blue | Green | Grey")
+    for who, chosen in {"alice": "Red", "m1": "Red", "m2": "Blue", "m3": "Green"}.items():
+        await chat.say(who, f"/vote 2 {chosen}")
+    await chat.say("alice", "/close 2")
+    assert "Result of #2 Paint: failed (threshold not met)." in chat.last
+    assert "Support: 50% of the voters approve Red; threshold more than 1/2." in chat.last
+    # A tie for most approved is reported as one: nothing is chosen.
+    await chat.say("alice", "/propose Day\n  method: approval\n  options: Mon | Tue")
+    for who, chosen in {"alice": "Mon", "m1": "Tue", "m2": "Mon Tue"}.items():
+        await chat.say(who, f"/vote 3 {chosen}")
+    await chat.say("alice", "/close 3")
+    assert "failed (tie between the leading options)" in chat.last and "a tie for most approved between Mon and Tue" in chat.last
+
+
+async def test_typed_rankings_by_names_numbers_and_bars(chat):
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  options: Ana Lopez | Ben | Cy")
+    assert "Your ranking on #1: 1. Ben, 2. Ana Lopez." in await chat.say("m1", "/vote 1 Ben | ana lopez")
+    assert "Your ranking on #1: 1. Cy, 2. Ana Lopez, 3. Ben." in await chat.say("m1", "/vote 1 3 1 2")
+    assert "Your ranking on #1: 1. Ana Lopez." in await chat.say("m1", "/vote 1 Ana Lopez")
+    assert "Your ranking on #1: 1. Cy." in await chat.say("m2", "/vote 1 cy\n  reason: Cy listens")
+    shown = await chat.say("m1", "/show 1")
+    assert "• m2 (Cy): Cy listens" in shown
+    assert "Rankings so far:\n• m1: Ana Lopez\n• m2: Cy" in shown
+    await chat.say("m1", "/vote 1 Ben Cy")
+    assert "• m1: Ben > Cy" in await chat.say("m2", "/show 1")
+    entry = json.loads(json.dumps(await collect(chat.gov.stores)))["coops"][0]["proposals"][0]
+    assert [(v["member"], v["option"], v["ranking"]) for v in entry["votes"]] == [
+        ("m1", "Ben", ["Ben", "Cy"]), ("m2", "Cy", ["Cy"])]
+    assert "Your vote on #1 is withdrawn." in await chat.say("m1", "/unvote 1")
+    # An edit of the proposal keeps its method: its tie-break draw was announced with it.
+    await chat.say("alice", "/propose Desk\n  method: ranked\n  options: A | B", event_id="e1")
+    edited = await chat.say("alice", "/propose Desk\n  options: A | B", event_id="e2", corrects="e1")
+    assert "#2 was proposed with method: ranked; a revision keeps its method" in edited
+
+
+async def test_refusals(chat):
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  options: Ana | Ben | Cy")
+    await chat.say("alice", "/propose Van")
+    assert "You named an option twice for #1" in await chat.say("m1", "/vote 1 Ana Ben Ana")
+    assert "#1 has no option 'Zed'" in await chat.say("m1", "/vote 1 Ana Zed")
+    assert "#2 is decided by one choice, not a ranking: /vote 2 <option>." in await chat.say("m1", "/vote 2 For Against")
+    p1, p2 = (await chat.gov.stores.proposals.get(1, 1)), (await chat.gov.stores.proposals.get(1, 2))
+    # Forged or stale button data is checked as a typed vote is.
+    assert "has no option '4'" in await choose(chat, "m1", p1.id, 3, "append")
+    assert "decided by one choice" in await choose(chat, "m1", p2.id, 0, "append")
+    assert "#1 is decided by ranked choice: rank the options" in await chat.tap("m1", p1.id, 0)
+    assert await chat.gov.stores.votes.ballots(p1.id) == [] and await chat.gov.stores.votes.ballots(p2.id) == []
+
+
+async def test_taps_append_and_toggle_and_two_at_once_both_land(chat, gov):
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  options: Ana | Ben | Cy")
+    await chat.say("alice", "/propose Lunch\n  method: approval\n  options: Thai | Pizza | Falafel")
+    ranked, approval = (await gov.stores.proposals.get(1, 1)), (await gov.stores.proposals.get(1, 2))
+    assert "Your ranking on #1: 1. Ben." in await choose(chat, "m1", ranked.id, 1, "append")
+    assert "Your ranking on #1: 1. Ben, 2. Ana." in await choose(chat, "m1", ranked.id, 0, "append")
+    assert "Your ranking on #1: 1. Ben, 2. Ana." in await choose(chat, "m1", ranked.id, 1, "append")
+    assert "Your vote on #1 is withdrawn." in await chat.tap("m1", ranked.id, None)  # start over
+    assert "You approve on #2: Pizza." in await choose(chat, "m1", approval.id, 1, "toggle")
+    assert "You approve on #2: Thai and Pizza." in await choose(chat, "m1", approval.id, 0, "toggle")
+    assert "You approve on #2: Thai." in await choose(chat, "m1", approval.id, 1, "toggle")
+    assert "Your vote on #2 is withdrawn." in await choose(chat, "m1", approval.id, 0, "toggle")
+
+    # Fast taps arrive together (one group commit) or race: every one lands, in order.
+    def tap(who, pid, option, how):
+        return gov.handle_vote(VoteCast(chat.chat, chat.user(who), pid, None, f"t-{who}-{pid}-{option}",
+                                        choices=(option,), how=how))
+    await asyncio.gather(*(tap("m2", ranked.id, i, "append") for i in (2, 0, 1)),
+                         *(tap("m2", approval.id, i, "toggle") for i in (2, 0)))
+    assert (await gov.stores.votes.ballot(ranked.id, (await member(gov, "m2")))).choices == [2, 0, 1]
+    assert (await gov.stores.votes.ballot(approval.id, (await member(gov, "m2")))).choices == [0, 2]
+    for i in (1, 0):  # one at a time, each in its own transaction
+        await gov.stores.votes._single(pending(gov, approval.id, await member(gov, "alice"), i))
+    assert (await gov.stores.votes.ballot(approval.id, await member(gov, "alice"))).choices == [0, 1]
+    # The log holds each ranking: a recount of the first preferences agrees with the ballots.
+    assert await gov.stores.proposals.recount(ranked.id, 3) == [0, 0, 1]
+    assert await gov.stores.proposals.recount(approval.id, 3) == [2, 1, 1]
+
+
+async def member(gov, name: str) -> int:
+    return (await gov.stores.members.by_account(1, "console", name)).id
+
+
+def pending(gov, proposal_id: int, member_id: int, option: int):
+    from handlers.votes import refusal
+    from storage.votes import VoteOp, _Pending
+    op = VoteOp(proposal_id, None, gov.clock.now(), member_id=member_id, choices=(option,), how="toggle")
+    return _Pending(op, refusal)
+
+
+async def test_a_secret_ranked_ballot_keeps_no_ranking_after_its_close(chat, clock, gov):
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  ballot: secret\n  options: Ana | Ben | Cy")
+    assert "secret ballot: counts at close" in chat.announced[-2]
+    await chat.say("alice", "/vote 1 Ben Ana")
+    await chat.say("m1", "/vote 1 Ana")
+    await chat.say("m2", "/vote 1 Ben Cy")
+    clock.advance(days=3)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    assert "Result of #1 Chair: elected Ben." in chat.last
+    p = await gov.stores.proposals.get(1, 1)
+    assert [(b.option, b.choices) for b in await gov.stores.votes.ballots(p.id)] == [(None, None)] * 3
+    async with gov.stores.proposals.db.read() as s:
+        events = list((await s.execute(select(GovernanceEvent.kind, GovernanceEvent.data)
+                                       .where(GovernanceEvent.proposal_id == p.id))).all())
+        assert (await s.execute(select(Ballot.choices).where(Ballot.proposal_id == p.id))).scalars().all() == [None] * 3
+    assert all("choices" not in data and "option" not in data for kind, data in events if kind.startswith("vote_"))
+    sealed = next(data for kind, data in events if kind == "ballot_sealed")
+    # What a recount of the rounds needs, in no member's order.
+    assert sealed["rankings"] == [[0], [1, 0], [1, 2]] and sealed["tally"] == [1, 2, 0]
+    assert await gov.stores.proposals.recount(p.id, 3) == [1, 2, 0]
+    assert problems(json.loads(json.dumps(await collect(gov.stores)))) == []
+
+
+async def test_hidden_results_and_a_steward_s_early_close_waits_for_the_draw(chat, clock, gov):
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  results: hidden\n  options: Ana | Ben")
+    await chat.say("m1", "/vote 1 Ben Ana")
+    await chat.say("m2", "/vote 1 Ben")
+    assert "Ben 2" not in await chat.say("m2", "/show 1")
+    reply = await chat.say("alice", "/close 1")
+    assert "The count waits for its tie-break draw D1 at" in reply
+    clock.advance(minutes=10)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    assert "Result of draw D1" in chat.announced[-2] and "Result of #1 Chair: elected Ben." in chat.last
+
+
+async def test_a_ballot_without_choices_stores_sql_null(chat, gov):
+    """Ordinary votes, in a batch or alone, and a sealed ballot leave `choices` NULL, not JSON null."""
+    from sqlalchemy import func
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Van")
+    p = await gov.stores.proposals.get(1, 1)
+    await asyncio.gather(*(gov.handle_vote(VoteCast(chat.chat, chat.user(who), p.id, 0, f"n-{who}"))
+                           for who in ("m1", "m2")))
+    await chat.tap("m1", p.id, 1)  # a change: the update path
+    await chat.say("alice", "/vote 1 For\n  reason: yes")  # the single path
+    async with gov.stores.proposals.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(Ballot)
+                                .where(Ballot.proposal_id == p.id, Ballot.choices.is_(None)))).scalar_one() == 3
