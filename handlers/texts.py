@@ -565,6 +565,10 @@ REVISED_ROOM_CLEARED = ("Votes given to the old text are cleared: {names}, pleas
 REVISED_ROOM_OBJECTIONS = ("Objections still stand: {names}, does the new text meet your objection? If it does, "
                            "withdraw it with {prefix}unobject {number}.")
 REVISED_ROOM_CLOSES = "It now closes {when}, a day after the revision."
+REVISED_NAMES_BUDGET = 1200  # characters of names in each of the room's lists: the announcement stays one message
+REVISE_TOO_LATE = ("#{number} cannot be revised any more: a revision gives the members a day to decide again, and "
+                   "#{number} is too close to its latest close ({when}, a year after it opened). Withdraw it "
+                   "({prefix}withdraw {number} <reason>) and propose again.")
 REVISED_DIRECT_VOTE = ("{name} revised #{number} {title} in {coop}: your vote ({option}) was for the old text and is "
                        "cleared. Read the new text ({prefix}show {number}) and decide again.")
 REVISED_DIRECT_OBJECTION = ("{name} revised #{number} {title} in {coop}: your objection still stands ({reason}). If "
@@ -643,6 +647,19 @@ def proposals_list(items, tz: ZoneInfo, now: datetime, coop: str) -> str:
         mark = "you voted" if voted else "you have not voted"
         lines.append(f"#{p.number} {p.title} — closes in {span(p.closes_at - now)} ({when(p.closes_at, tz)}); {mark}")
     return "\n".join(lines)
+
+
+def names_within(names: Sequence[str], budget: int) -> str:
+    """`A, B and C`, or as many names as fit in `budget` characters and how many more."""
+    if sum(len(n) + 2 for n in names) <= budget:
+        return and_list(list(names))
+    shown, used = [], 0
+    for name in names:
+        if used + len(name) + 2 > budget and shown:
+            break
+        shown.append(name)
+        used += len(name) + 2
+    return ", ".join(shown) + f" and {len(names) - len(shown)} more"
 
 
 def names_list(names: list[str], total: int | None = None) -> str:

@@ -322,3 +322,76 @@ async def test_consent_through_matrix(synapse, people, tmp_path):
         assert "Consent 2 · Abstain 0; objections standing: 0." in body(result), body(result)
     finally:
         await bot.close()
+
+
+# --- after the hostile review ---
+async def test_a_revision_announcement_with_many_long_names_fits_a_telegram_message(chat):
+    """Every voter's name in the room's announcement would run past Telegram's 4,096 characters
+    (and be cut, with the objectors' line): a few names, and how many more (each is told directly)."""
+    await make_coop(chat, 0)
+    names = [f"{'n' * 110}{i:03d}" for i in range(60)]
+    for name in names:
+        await chat.say(name, "/join")
+        assert "admitted" in await chat.say("alice", f"/admit {name}")
+    await chat.say("alice", PROPOSE)
+    for name in names[:50]:
+        assert "Recorded" in await chat.say(name, "/vote 1 consent")
+    for name in names[50:]:
+        assert "recorded" in await chat.say(name, "/object 1 not like this")
+    await chat.say("alice", "/revise 1\nA new text.")
+    announced = chat.last
+    assert "alice revised #1 Four-day week" in announced
+    assert len(announced) <= tg_convert.MAX_TEXT, len(announced)
+    assert "please decide again" in announced and "Objections still stand" in announced, announced
+    assert "more" in announced
+
+
+async def test_no_revision_that_leaves_no_day_before_the_longest_close(chat, clock):
+    """A revision near the end of the longest a proposal may run would clear every ballot and give
+    the members no day to decide again: refused, nothing cleared."""
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Year-long\n  method: consent\n  closes: 365d\nA long one.")
+    await chat.say("m1", "/vote 1 consent")
+    clock.advance(days=364, hours=12)
+    answer = await chat.say("alice", "/revise 1\nA new text.")
+    assert "too close to its latest close" in answer, answer
+    p = await _proposal(chat)
+    assert p.body == "A long one." and len(await chat.gov.stores.votes.ballots(p.id)) == 1
+
+
+async def test_the_start_check_and_verify_recount_the_objections(chat, clock):
+    """What decided a consent proposal is its objections: the start-up check and `coopbot verify`
+    count them again from the event log, so an objection lost from the table is found."""
+    from sqlalchemy import delete
+
+    from handlers import draws
+    from storage.models import Objection
+
+    await make_coop(chat, 3)
+    await chat.say("alice", PROPOSE)
+    await chat.say("alice", "/propose Second\n  method: consent\nAnother text.")
+    for who in ("alice", "m1"):
+        await chat.say(who, "/vote 1 consent")
+        await chat.say(who, "/vote 2 consent")
+    await chat.say("m2", "/object 1 not this year")
+    await chat.say("m3", "/object 1 first a plan")
+    await chat.say("m3", "/unobject 1")
+    await chat.say("m2", "/object 2 no")
+    await chat.say("alice", "/revise 1\nFrom next year.")
+    await chat.say("m1", "/vote 1 consent")
+    stores = chat.gov.stores
+    await chat.say("alice", "/close 1 enough")
+    assert "failed (an objection stands)" in chat.last
+    assert await stores.minutes.check(stores.proposals.recount, draws.replay_problem) == []
+    data = json.loads(json.dumps(await collect(stores)))
+    assert problems(data) == []
+    # Now #2's objection goes missing from the table before its close (a lost write, a tampering):
+    p2 = await _proposal(chat, 2)
+    async with stores.objections.db.write() as s:
+        await s.execute(delete(Objection).where(Objection.proposal_id == p2.id))
+    await chat.say("alice", "/close 2 enough")
+    assert "Result of #2 Second: passed." in chat.last
+    found = await stores.minutes.check(stores.proposals.recount, draws.replay_problem)
+    assert found and "objections" in found[0].what, found
+    data = json.loads(json.dumps(await collect(stores)))
+    assert any("objections" in what for what in problems(data)), problems(data)
