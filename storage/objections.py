@@ -95,10 +95,13 @@ async def _open_consent(s, proposal_id: int, event: tuple[str, str] | None, now:
 
 
 async def _accounts(s, ids: list[int]) -> list[tuple[int, str, str]]:
-    """(member id, platform, user id) of every account of these members."""
+    """(member id, platform, user id) of every account of these members still active: someone
+    removed since (their objection or ballot stays) is not written to about the co-op's business."""
     if not ids:
         return []
-    stmt = select(Account.member_id, Account.platform, Account.user_id).where(Account.member_id.in_(ids))
+    stmt = (select(Account.member_id, Account.platform, Account.user_id)
+            .join(Member, (Member.id == Account.member_id) & (Member.status == "active"))
+            .where(Account.member_id.in_(ids)))
     return list((await s.execute(stmt.order_by(Account.id))).all())
 
 

@@ -395,3 +395,31 @@ async def test_the_start_check_and_verify_recount_the_objections(chat, clock):
     assert found and "objections" in found[0].what, found
     data = json.loads(json.dumps(await collect(stores)))
     assert any("objections" in what for what in problems(data)), problems(data)
+
+
+async def test_a_removed_members_objection_stands_and_they_are_not_written_to(chat, clock):
+    """A steward cannot pass a consent proposal by removing its objector: the objection raised by a
+    member on the frozen register stands (as a removed member's ballot counts). A revision tells
+    members directly; someone no longer on the register is not told the co-op's business."""
+    await make_coop(chat, 4)
+    await chat.say("alice", PROPOSE)
+    await chat.say("m1", "/vote 1 consent")
+    await chat.say("m2", "/vote 1 consent")
+    await chat.say("m3", "/object 1 Thursdays are our delivery day")
+    await chat.say("m4", "/vote 1 consent")
+    for who in ("m3", "m4"):
+        assert "removed" in (await chat.say("alice", f"/remove {who}")).lower()
+    await chat.say("alice", "/revise 1\nMonday to Wednesday, and Friday.")
+    for who in ("m3", "m4"):
+        assert not [r.text for r in await chat.gov.stores.outbox.pending("console", chat_id=who, limit=10)
+                    if "revised" in r.text], who
+    told = await chat.gov.stores.outbox.pending("console", chat_id="m1", limit=10)
+    assert "your vote (Consent) was for the old text" in told[0].text
+    assert "Only members" in await chat.say("m3", "/unobject 1")
+    for who in ("alice", "m1", "m2"):
+        await chat.say(who, "/vote 1 consent")
+    clock.advance(hours=73)
+    await close_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    await chat.drain()
+    assert "Result of #1 Four-day week: failed (an objection stands)." in chat.last
+    assert "• m3: Thursdays are our delivery day" in chat.last
