@@ -423,3 +423,27 @@ async def test_a_removed_members_objection_stands_and_they_are_not_written_to(ch
     await chat.drain()
     assert "Result of #1 Four-day week: failed (an objection stands)." in chat.last
     assert "• m3: Thursdays are our delivery day" in chat.last
+
+
+async def test_show_of_a_revised_consent_proposal_with_long_names_fits_a_telegram_message(chat):
+    """The card's objections and `show`'s reasons share one message: with names of the longest
+    (120 characters), a title of 200, a long text and reasons of 500, it still fits in 4,096."""
+    founder = "f" * 120
+    await make_coop(chat, 0, founder=founder)
+    names = [f"{'n' * 117}{i:03d}" for i in range(14)]
+    for name in names:
+        await chat.say(name, "/join")
+        assert "admitted" in await chat.say(founder, f"/admit {name}")
+    await chat.say(founder, "/propose " + "W" * 200 + "\n  method: consent\n" + "y" * 3990)
+    await chat.say(founder, "/revise 1\n" + "q" * 3999)
+    assert "revised #1" in chat.last
+    for n in names[:12]:
+        assert "recorded" in await chat.say(n, f"/object 1 {'z' * 500}")
+        assert "Recorded" in await chat.say(n, "/vote 1 consent\n  reason: " + "r" * 500)
+    shown = await chat.say(founder, "/show 1")
+    assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
+    assert "Objections standing (12):" in shown and "(revision 1 of 5)" in shown
+    await chat.say(founder, "/close 1 enough")
+    shown = await chat.say(founder, "/show 1")
+    assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
+    assert "failed (an objection stands)" in shown and "Objections standing (12):" in shown
