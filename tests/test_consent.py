@@ -313,8 +313,13 @@ async def test_consent_through_matrix(synapse, people, tmp_path):
                                       and "Proposal #2" in body(s) and "Monday to Wednesday" in body(s)
                                       and "Consent 0" in body(s), 30)
         assert "(revision 1 of 5)" in body(edited)
+        # The poll is replaced too, with new answer ids: bob's earlier answer no longer shows as chosen.
+        replaced = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START and s["content"].get(
+            "m.relates_to", {}).get("event_id") == poll_id, 30)
+        renewed = {a["org.matrix.msc1767.text"]: a["id"] for a in replaced["content"]["m.new_content"][POLL_START]["answers"]}
+        assert list(renewed) == ["Consent", "Abstain"] and not set(renewed.values()) & set(answers.values()), renewed
         await say(carol, room_id, "!unobject 2", "Your objection to #2 is withdrawn.")
-        await send_poll_response(bob, room_id, poll_id, answers["Consent"])  # again, for the new text
+        await send_poll_response(bob, room_id, poll_id, renewed["Consent"])  # again, for the new text
         await say(carol, room_id, "!vote 2 consent", "Recorded: Consent on #2")
         await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
                              and "Proposal #2" in body(s) and "Consent 2" in body(s), 30)
@@ -447,3 +452,25 @@ async def test_show_of_a_revised_consent_proposal_with_long_names_fits_a_telegra
     shown = await chat.say(founder, "/show 1")
     assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
     assert "failed (an objection stands)" in shown and "Objections standing (12):" in shown
+
+
+def test_a_revised_poll_has_new_answer_ids_so_old_selections_do_not_show():
+    """Element shows a member's last answer as chosen, and sends nothing when they tap it again: after
+    a revision cleared it, the poll's answers get new ids, so no old answer shows as chosen, and a
+    response with either id still reads as its option."""
+    from datetime import datetime, timezone
+
+    from bot.matrix import convert as mx
+    from handlers.cards import CardView
+
+    first = CardView(1, 1, "card", ("Consent", "Abstain"), True, "open")
+    revised = CardView(1, 1, "card", ("Consent", "Abstain"), True, "open",
+                       revised_at=datetime(2026, 12, 5, 12, 0, 7, tzinfo=timezone.utc))
+    again = CardView(1, 1, "card", ("Consent", "Abstain"), True, "open",
+                     revised_at=datetime(2026, 12, 5, 13, 0, tzinfo=timezone.utc))
+    ids = [[a["id"] for a in mx.poll_start(v, "card", "q")[mx.POLL_START]["answers"]] for v in (first, revised, again)]
+    assert ids[0] == ["o0", "o1"] and not set(ids[0]) & set(ids[1]) and not set(ids[1]) & set(ids[2]), ids
+    for answer_ids in ids:
+        for option, answer in enumerate(answer_ids):
+            content = {"m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"}, "m.selections": [answer]}
+            assert mx.poll_response(content) == ("$poll", option)
