@@ -549,6 +549,8 @@ OBJECTION_RAISED = ("Your objection to #{number} is recorded and shown on its ca
                     "#{number} cannot pass. Withdraw it with {prefix}unobject {number}.")
 OBJECTION_RESTATED = ("Your objection to #{number} now reads: {reason}\n(It replaces the reason you gave before.) "
                       "Withdraw it with {prefix}unobject {number}.")
+VOTE_OBJECTION_STANDS = ("Your objection to #{number} still stands: it cannot pass while it does "
+                         "({prefix}unobject {number} withdraws it).")
 UNOBJECT_NONE = "You have no objection standing to #{number}: nothing to withdraw."
 OBJECTION_WITHDRAWN = "Your objection to #{number} is withdrawn."
 REVISE_NOT_CONSENT = ("Only a consent proposal is revised with {prefix}revise; #{number} is decided by {method}. While "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from handlers import texts
@@ -62,7 +63,12 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
         await learn_name(ctx.stores, result.member, ctx.sender)
     if result.refusal is not None:
         return [Reply(_refused(ctx, result), refusal=True)]
-    return [ack(result)]
+    reply = ack(result)
+    p = result.proposal
+    if p.method == "consent" and result.option is not None and await ctx.stores.objections.stands(p.id, result.member.id):
+        # Consent does not lift an objection: the member must not think it let the proposal pass.
+        reply = replace(reply, text=reply.text + " " + texts.VOTE_OBJECTION_STANDS.format(number=p.number, prefix=ctx.prefix))
+    return [reply]
 
 
 def _refused(ctx: Context, r: VoteResult) -> str:

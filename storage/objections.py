@@ -119,6 +119,12 @@ class ObjectionStore:
         async with self.db.read() as s:
             return await standing_in(s, proposal_id)
 
+    async def stands(self, proposal_id: int, member_id: int) -> bool:
+        """Whether this member's objection to the proposal stands."""
+        async with self.db.read() as s:
+            return (await s.execute(select(Objection.member_id).where(
+                Objection.proposal_id == proposal_id, Objection.member_id == member_id))).first() is not None
+
     async def recount(self, proposal_id: int) -> dict:
         """`recounted_in`: the objections and the quorum's count, again from the event log."""
         async with self.db.read() as s:

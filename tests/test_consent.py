@@ -474,3 +474,20 @@ def test_a_revised_poll_has_new_answer_ids_so_old_selections_do_not_show():
         for option, answer in enumerate(answer_ids):
             content = {"m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"}, "m.selections": [answer]}
             assert mx.poll_response(content) == ("$poll", option)
+
+
+async def test_consenting_while_objecting_says_the_objection_still_stands(chat):
+    """A member who objected and then taps Consent has not lifted their objection: the answer says
+    so (and how to), rather than leave them thinking their consent let the proposal pass."""
+    await make_coop(chat, 2)
+    await chat.say("alice", PROPOSE)
+    await chat.say("m1", "/object 1 Thursdays are our delivery day")
+    answer = await chat.say("m1", "/vote 1 consent")
+    assert "Recorded: Consent on #1." in answer
+    assert "Your objection to #1 still stands: it cannot pass while it does (/unobject 1 withdraws it)." in answer
+    p = await _proposal(chat)
+    tapped = await chat.tap("m1", p.id, 1)
+    assert tapped.startswith("Changed: Abstain on #1") and "still stands" in tapped and len(tapped) <= 200, tapped
+    await chat.say("m1", "/unobject 1")
+    assert "still stands" not in await chat.say("m1", "/vote 1 consent")
+    assert "still stands" not in await chat.say("m2", "/vote 1 consent")
