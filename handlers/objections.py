@@ -9,8 +9,8 @@ from handlers.charter import MAX_PERIOD
 from handlers.context import Context
 from handlers.due import DIRECT_PLATFORMS
 from handlers.errors import BadArguments, Conflict, NotAllowed
-from handlers.parsing import one_line
-from handlers.proposals import MAX_BODY, MAX_REASON, MAX_REVISIONS, _already_ended
+from handlers.parsing import one_line, split_extras
+from handlers.proposals import MAX_BODY, MAX_REASON, MAX_REVISIONS, PROPOSE_KEYS, _already_ended
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from storage.errors import ProposalNotOpen
@@ -86,6 +86,10 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.REVISE_NO_TEXT.format(prefix=ctx.prefix, number=p.number))
     if len(body) > MAX_BODY:
         raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(body), limit=MAX_BODY))
+    # A proposal's text never holds its settings (`propose` reads them): a revision changes the text only.
+    if settings := split_extras(tuple(body.splitlines()), PROPOSE_KEYS.keys(), body=True, usage=None).settings:
+        raise BadArguments(texts.REVISE_SETTINGS.format(number=p.number, keys=texts.and_list(list(settings)),
+                                                        prefix=ctx.prefix))
     _open_consent(ctx, p, texts.REVISE_NOT_CONSENT)
     if body == p.body:
         raise Conflict(texts.REVISE_SAME.format(number=p.number))

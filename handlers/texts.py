@@ -557,6 +557,8 @@ REVISE_NOT_CONSENT = ("Only a consent proposal is revised with {prefix}revise; #
                       "nobody has voted on it, edit the message that opened it; otherwise withdraw it "
                       "({prefix}withdraw {number} <reason>) and propose again.")
 REVISE_NO_TEXT = "Write the new text on the lines under the command: {prefix}revise {number}, then the text."
+REVISE_SETTINGS = ("A revision changes only the text of #{number}; its {keys} stay as they are. Leave those lines "
+                   "out (to change them, withdraw it with {prefix}withdraw {number} <reason> and propose again).")
 REVISE_SAME = "#{number} already says that: nothing was revised."
 REVISE_TOO_MANY = ("#{number} has been revised {most} times, the most a proposal may be. Withdraw it "
                    "({prefix}withdraw {number} <reason>) and propose again.")

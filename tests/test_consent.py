@@ -491,3 +491,16 @@ async def test_consenting_while_objecting_says_the_objection_still_stands(chat):
     await chat.say("m1", "/unobject 1")
     assert "still stands" not in await chat.say("m1", "/vote 1 consent")
     assert "still stands" not in await chat.say("m2", "/vote 1 consent")
+
+
+async def test_a_revision_changes_only_the_text(chat):
+    """`closes:` or `method:` under `revise` would be kept as words of the text while the card says
+    otherwise (a proposal's text can never hold them): refused, saying what a revision changes."""
+    await make_coop(chat, 2)
+    await chat.say("alice", PROPOSE)
+    answer = await chat.say("alice", "/revise 1\n  closes: 1h\n  method: vote\nA shorter week.")
+    assert "A revision changes only the text of #1" in answer and "closes and method" in answer, answer
+    p = await _proposal(chat)
+    assert p.body == "We work Monday to Thursday from March." and p.method == "consent"
+    await chat.say("alice", "/revise 1\nA shorter week: Monday to Thursday.")
+    assert (await _proposal(chat)).body == "A shorter week: Monday to Thursday."
