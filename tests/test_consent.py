@@ -448,7 +448,7 @@ async def test_show_of_a_revised_consent_proposal_with_long_names_fits_a_telegra
     shown = await chat.say(founder, "/show 1")
     assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
     assert "Objections standing (12):" in shown and "(revision 1 of 5)" in shown
-    await chat.say(founder, "/close 1 enough")
+    await chat.say(founder, "/close 1 " + "e" * 500)
     shown = await chat.say(founder, "/show 1")
     assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
     assert "failed (an objection stands)" in shown and "Objections standing (12):" in shown
