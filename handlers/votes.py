@@ -67,7 +67,8 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
     p = result.proposal
     if p.method == "consent" and result.option is not None and await ctx.stores.objections.stands(p.id, result.member.id):
         # Consent does not lift an objection: the member must not think it let the proposal pass.
-        reply = replace(reply, text=reply.text + " " + texts.VOTE_OBJECTION_STANDS.format(number=p.number, prefix=ctx.prefix))
+        note = texts.VOTE_OBJECTION_STANDS.format(number=p.number, prefix=ctx.prefix)
+        reply = replace(reply, text=f"{reply.text} {note}")
     return [reply]
 
 

@@ -189,7 +189,8 @@ class MinutesStore:
             proposals = {p.id: p for p in (await s.execute(
                 select(Proposal).where(Proposal.coop_id == coop.id, Proposal.status == "closed"))).scalars()}
             # A consent proposal is decided by its objections: they are counted again from the log too.
-            from storage.objections import recounted_in  # here: storage.objections imports storage.common, which imports this module
+            # Imported here: storage.objections imports storage.common, which imports this module.
+            from storage.objections import recounted_in
 
             objected = {pid: await recounted_in(s, pid) for pid, p in proposals.items() if p.method == "consent"}
         found = []
@@ -264,4 +265,5 @@ async def _count_problems(record: dict, proposal: Proposal | None, recount, obje
 def objections_of(result: dict) -> dict:
     """A consent result's objections and quorum count, in the shape of their recount
     (`storage.objections.recounted_in`): what `coopbot verify` and the start check compare."""
-    return {"objections": sorted(o.get("reason") for o in result.get("objections") or []), "voters": result.get("voters")}
+    reasons = sorted(o.get("reason") for o in result.get("objections") or [])
+    return {"objections": reasons, "voters": result.get("voters")}

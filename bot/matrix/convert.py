@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta, timezone
 import struct
 import urllib.parse
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 from handlers.cards import CardView
