@@ -64,6 +64,8 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
         entry["turnout"] = len(ballots) if p.method == "approval" else sum(counts)
         if p.status == "closed":  # counted again from the event log alone, for `coopbot verify`
             entry["recount"] = await stores.proposals.recount(p.id, len(p.options))
+            if p.method == "consent":  # what decided it: the objections standing, and the quorum's count
+                entry["recount_objections"] = await stores.objections.recount(p.id)
         if p.result is not None and p.result.get("method") in ("ranked", "approval"):
             entry["result"] = _chosen(p)
         elif p.result is not None:

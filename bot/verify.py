@@ -8,6 +8,7 @@ import json
 
 from handlers import draws
 from storage import merkle
+from storage.minutes import objections_of
 
 
 def problems(data: dict) -> list[str]:
@@ -100,6 +101,8 @@ def _tallies(coop: dict) -> list[str]:
             found.append(f"proposal {number}'s result differs from its tally in the minutes")
         if "recount" in p and p["recount"] != counts:
             found.append(f"a recount of proposal {number} from the event log differs from its tally in the minutes")
+        if "recount_objections" in p and p["recount_objections"] != objections_of(logged):
+            found.append(f"a recount of proposal {number}'s objections from the event log differs from the minutes")
         if p.get("votes") is not None:
             # An approval ballot counts for each option it approves; any other, its option.
             by_votes = [sum(1 for v in p["votes"] if o in v.get("approved", [v["option"]])) for o in p["options"]]

@@ -9,8 +9,8 @@ from handlers.charter import MAX_PERIOD
 from handlers.context import Context
 from handlers.due import DIRECT_PLATFORMS
 from handlers.errors import BadArguments, Conflict, NotAllowed
-from handlers.parsing import one_line
-from handlers.proposals import MAX_BODY, MAX_REASON, MAX_REVISIONS, _already_ended
+from handlers.parsing import one_line, split_extras
+from handlers.proposals import MAX_BODY, MAX_REASON, MAX_REVISIONS, PROPOSE_KEYS, _already_ended
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from storage.errors import ProposalNotOpen
@@ -86,26 +86,36 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.REVISE_NO_TEXT.format(prefix=ctx.prefix, number=p.number))
     if len(body) > MAX_BODY:
         raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(body), limit=MAX_BODY))
+    # A proposal's text never holds its settings (`propose` reads them): a revision changes the text only.
+    if settings := split_extras(tuple(body.splitlines()), PROPOSE_KEYS.keys(), body=True, usage=None).settings:
+        raise BadArguments(texts.REVISE_SETTINGS.format(number=p.number, keys=texts.and_list(list(settings)),
+                                                        prefix=ctx.prefix))
     _open_consent(ctx, p, texts.REVISE_NOT_CONSENT)
     if body == p.body:
         raise Conflict(texts.REVISE_SAME.format(number=p.number))
+    if ctx.now + REVISE_NOTICE > p.opened_at + MAX_PERIOD:
+        # Its ballots would be cleared with less than a day left to decide again.
+        raise Conflict(texts.REVISE_TOO_LATE.format(number=p.number, prefix=ctx.prefix,
+                                                    when=texts.when(p.opened_at + MAX_PERIOD, ctx.charter.tz)))
     author, coop, tz, now = ctx.member.display_name, ctx.coop.name, ctx.charter.tz, ctx.now
     mark = texts.PREFIX_MARK  # each platform's own prefix, where it is delivered
 
     def closes_at(q: Proposal):
-        # Not beyond the longest a proposal may run from its opening.
-        return min(now + REVISE_NOTICE, q.opened_at + MAX_PERIOD) if q.closes_at - now < REVISE_NOTICE else q.closes_at
+        # A day to decide again (within the longest a proposal may run: checked above).
+        return now + REVISE_NOTICE if q.closes_at - now < REVISE_NOTICE else q.closes_at
 
     def render(r: Revised):
         q = r.proposal
         lines = [texts.REVISED_ROOM.format(name=author, number=q.number, title=q.title, revision=r.revision,
                                            most=MAX_REVISIONS)]
         if r.cleared:
-            lines.append(texts.REVISED_ROOM_CLEARED.format(names=texts.and_list([n for _, n, _ in r.cleared]),
-                                                           number=q.number, prefix=mark))
+            lines.append(texts.REVISED_ROOM_CLEARED.format(
+                names=texts.names_within([n for _, n, _ in r.cleared], texts.REVISED_NAMES_BUDGET),
+                number=q.number, prefix=mark))
         if r.objections:
-            lines.append(texts.REVISED_ROOM_OBJECTIONS.format(names=texts.and_list([o.name for o in r.objections]),
-                                                              number=q.number, prefix=mark))
+            lines.append(texts.REVISED_ROOM_OBJECTIONS.format(
+                names=texts.names_within([o.name for o in r.objections], texts.REVISED_NAMES_BUDGET),
+                number=q.number, prefix=mark))
         if q.closes_at != p.closes_at:
             lines.append(texts.REVISED_ROOM_CLOSES.format(when=texts.when(q.closes_at, tz)))
         voted = {m: q.options[o] for m, _, o in r.cleared}

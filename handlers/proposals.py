@@ -339,8 +339,10 @@ async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     p = call.proposal
+    # A consent proposal's card (and result) lists its objections too: its reasons make room for them.
+    budget = REASONS_BUDGET - texts.OBJECTIONS_BUDGET if p.method == "consent" else REASONS_BUDGET
     return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _choices(ctx.stores, p)
-                  + await _reasons(ctx.stores, p))]
+                  + await _reasons(ctx.stores, p, budget))]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -374,8 +376,9 @@ REASONS_SHOWN = 10  # the latest reasons `show` lists; the export has all
 REASONS_BUDGET = 1500  # their characters: with the card, `show` stays one Telegram message (4,096)
 
 
-async def _reasons(stores: Stores, p: Proposal) -> str:
-    """The reasons members gave with their votes, on an open ballot whose counts may be seen."""
+async def _reasons(stores: Stores, p: Proposal, budget: int = REASONS_BUDGET) -> str:
+    """The reasons members gave with their votes, on an open ballot whose counts may be seen, the
+    latest in at most `budget` characters."""
     # Hidden until the close: a withdrawal is no close (its author must not learn how it went).
     if p.ballot != "open" or (p.results_hidden and p.status != "closed"):
         return ""
@@ -386,7 +389,7 @@ async def _reasons(stores: Stores, p: Proposal) -> str:
     names = await stores.members.names([b.member_id for b in given])
     lines = [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=p.options[b.option], reason=b.reason)
              for b in given[-REASONS_SHOWN:]]
-    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+    while sum(len(line) + 1 for line in lines) > budget:  # one message with the card
         lines.pop(0)
     more = len(given) - len(lines)
     return "\n\n" + "\n".join([texts.REASONS_HEAD, *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))

@@ -636,12 +636,16 @@ OBJECTION_RAISED = ("Your objection to #{number} is recorded and shown on its ca
                     "#{number} cannot pass. Withdraw it with {prefix}unobject {number}.")
 OBJECTION_RESTATED = ("Your objection to #{number} now reads: {reason}\n(It replaces the reason you gave before.) "
                       "Withdraw it with {prefix}unobject {number}.")
+VOTE_OBJECTION_STANDS = ("Your objection to #{number} still stands: it cannot pass while it does "
+                         "({prefix}unobject {number} withdraws it).")
 UNOBJECT_NONE = "You have no objection standing to #{number}: nothing to withdraw."
 OBJECTION_WITHDRAWN = "Your objection to #{number} is withdrawn."
 REVISE_NOT_CONSENT = ("Only a consent proposal is revised with {prefix}revise; #{number} is decided by {method}. While "
                       "nobody has voted on it, edit the message that opened it; otherwise withdraw it "
                       "({prefix}withdraw {number} <reason>) and propose again.")
 REVISE_NO_TEXT = "Write the new text on the lines under the command: {prefix}revise {number}, then the text."
+REVISE_SETTINGS = ("A revision changes only the text of #{number}; its {keys} stay as they are. Leave those lines "
+                   "out (to change them, withdraw it with {prefix}withdraw {number} <reason> and propose again).")
 REVISE_SAME = "#{number} already says that: nothing was revised."
 REVISE_TOO_MANY = ("#{number} has been revised {most} times, the most a proposal may be. Withdraw it "
                    "({prefix}withdraw {number} <reason>) and propose again.")
@@ -652,6 +656,10 @@ REVISED_ROOM_CLEARED = ("Votes given to the old text are cleared: {names}, pleas
 REVISED_ROOM_OBJECTIONS = ("Objections still stand: {names}, does the new text meet your objection? If it does, "
                            "withdraw it with {prefix}unobject {number}.")
 REVISED_ROOM_CLOSES = "It now closes {when}, a day after the revision."
+REVISED_NAMES_BUDGET = 1200  # characters of names in each of the room's lists: the announcement stays one message
+REVISE_TOO_LATE = ("#{number} cannot be revised any more: a revision gives the members a day to decide again, and "
+                   "#{number} is too close to its latest close ({when}, a year after it opened). Withdraw it "
+                   "({prefix}withdraw {number} <reason>) and propose again.")
 REVISED_DIRECT_VOTE = ("{name} revised #{number} {title} in {coop}: your vote ({option}) was for the old text and is "
                        "cleared. Read the new text ({prefix}show {number}) and decide again.")
 REVISED_DIRECT_OBJECTION = ("{name} revised #{number} {title} in {coop}: your objection still stands ({reason}). If "
@@ -730,6 +738,19 @@ def proposals_list(items, tz: ZoneInfo, now: datetime, coop: str) -> str:
         mark = "you voted" if voted else "you have not voted"
         lines.append(f"#{p.number} {p.title} — closes in {span(p.closes_at - now)} ({when(p.closes_at, tz)}); {mark}")
     return "\n".join(lines)
+
+
+def names_within(names: Sequence[str], budget: int) -> str:
+    """`A, B and C`, or as many names as fit in `budget` characters and how many more."""
+    if sum(len(n) + 2 for n in names) <= budget:
+        return and_list(list(names))
+    shown, used = [], 0
+    for name in names:
+        if used + len(name) + 2 > budget and shown:
+            break
+        shown.append(name)
+        used += len(name) + 2
+    return ", ".join(shown) + f" and {len(names) - len(shown)} more"
 
 
 def names_list(names: list[str], total: int | None = None) -> str:

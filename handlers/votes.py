@@ -80,6 +80,11 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
         # The holder of a proxy hears whose votes this one also counts for (read only where proxies are allowed).
         if carried := await proxies.carried(ctx.stores, result.proposal, charter, result.member.id):
             reply = replace(reply, text=reply.text + carried)
+    p = result.proposal
+    if p.method == "consent" and result.option is not None and await ctx.stores.objections.stands(p.id, result.member.id):
+        # Consent does not lift an objection: the member must not think it let the proposal pass.
+        note = texts.VOTE_OBJECTION_STANDS.format(number=p.number, prefix=ctx.prefix)
+        reply = replace(reply, text=f"{reply.text} {note}")
     return [reply]
 
 

@@ -188,6 +188,11 @@ class MinutesStore:
                 select(Witness).where(Witness.coop_id == coop.id))).scalars()]
             proposals = {p.id: p for p in (await s.execute(
                 select(Proposal).where(Proposal.coop_id == coop.id, Proposal.status == "closed"))).scalars()}
+            # A consent proposal is decided by its objections: they are counted again from the log too.
+            # Imported here: storage.objections imports storage.common, which imports this module.
+            from storage.objections import recounted_in
+
+            objected = {pid: await recounted_in(s, pid) for pid, p in proposals.items() if p.method == "consent"}
         found = []
 
         def bad(size: int, what: str) -> None:
@@ -210,7 +215,8 @@ class MinutesStore:
                     event.kind, event.at, event.coop_id, event.proposal_id, event.member_id, event.data)):
                 bad(seq + 1, f"leaf {seq} no longer matches the event it records")
             if record and record.get("kind") == "proposal_closed":
-                for what in await _count_problems(record, proposals.get(record.get("proposal")), recount):
+                pid = record.get("proposal")
+                for what in await _count_problems(record, proposals.get(pid), recount, objected.get(pid)):
                     bad(seq + 1, f"leaf {seq}: {what}")
             data = record.get("data") if isinstance(record, dict) else None
             if isinstance(data, dict) and record.get("kind") == "draw_announced":
@@ -239,8 +245,9 @@ class MinutesStore:
         return found
 
 
-async def _count_problems(record: dict, proposal: Proposal | None, recount) -> list[str]:
-    """A closed proposal's tally in its leaf against its stored result and a recount of the log."""
+async def _count_problems(record: dict, proposal: Proposal | None, recount, objected: dict | None = None) -> list[str]:
+    """A closed proposal's tally in its leaf against its stored result and a recount of the log;
+    for a consent proposal, also its objections and quorum count against `objected`, their recount."""
     if proposal is None:
         return ["its proposal is not closed in the database"]
     counts = (record.get("data", {}).get("result") or {}).get("counts")
@@ -250,4 +257,13 @@ async def _count_problems(record: dict, proposal: Proposal | None, recount) -> l
         problems.append(f"the stored result of proposal {proposal.number} differs from its minutes")
     if counts != await recount(proposal.id, len(proposal.options)):
         problems.append(f"a recount of proposal {proposal.number} differs from its minutes")
+    if objected is not None and objected != objections_of(record["data"].get("result") or {}):
+        problems.append(f"a recount of proposal {proposal.number}'s objections differs from its minutes")
     return problems
+
+
+def objections_of(result: dict) -> dict:
+    """A consent result's objections and quorum count, in the shape of their recount
+    (`storage.objections.recounted_in`): what `coopbot verify` and the start check compare."""
+    reasons = sorted(o.get("reason") for o in result.get("objections") or [])
+    return {"objections": reasons, "voters": result.get("voters")}

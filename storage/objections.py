@@ -64,6 +64,29 @@ async def standing_in(s, proposal_id: int) -> list[Standing]:
     return [Standing(*row) for row in (await s.execute(stmt)).all()]
 
 
+async def recounted_in(s, proposal_id: int) -> dict:
+    """Counted again from the event log alone: the reasons of the objections that stood at the end
+    (sorted) and how many members consented, abstained or objected (the quorum's count), each
+    member's last vote and last objection deciding. A consent ballot is never secret, so the vote
+    events hold the choices."""
+    stmt = (select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data)
+            .where(GovernanceEvent.proposal_id == proposal_id,
+                   GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn",
+                                             "objection_raised", "objection_withdrawn")))
+            .order_by(GovernanceEvent.id))
+    voted: dict[int, bool] = {}
+    objected: dict[int, str] = {}
+    for member_id, kind, data in (await s.execute(stmt)).all():
+        if kind == "objection_raised":
+            objected[member_id] = data["reason"]
+        elif kind == "objection_withdrawn":
+            objected.pop(member_id, None)
+        else:
+            voted[member_id] = kind != "vote_withdrawn"
+    said = {m for m, v in voted.items() if v} | set(objected)
+    return {"objections": sorted(objected.values()), "voters": len(said)}
+
+
 async def _open_consent(s, proposal_id: int, event: tuple[str, str] | None, now: datetime) -> Proposal:
     proposal = await still_voting(s, proposal_id, event, now)
     if proposal.method != "consent":
@@ -72,10 +95,13 @@ async def _open_consent(s, proposal_id: int, event: tuple[str, str] | None, now:
 
 
 async def _accounts(s, ids: list[int]) -> list[tuple[int, str, str]]:
-    """(member id, platform, user id) of every account of these members."""
+    """(member id, platform, user id) of every account of these members still active: someone
+    removed since (their objection or ballot stays) is not written to about the co-op's business."""
     if not ids:
         return []
-    stmt = select(Account.member_id, Account.platform, Account.user_id).where(Account.member_id.in_(ids))
+    stmt = (select(Account.member_id, Account.platform, Account.user_id)
+            .join(Member, (Member.id == Account.member_id) & (Member.status == "active"))
+            .where(Account.member_id.in_(ids)))
     return list((await s.execute(stmt.order_by(Account.id))).all())
 
 
@@ -92,6 +118,17 @@ class ObjectionStore:
     async def standing(self, proposal_id: int) -> list[Standing]:
         async with self.db.read() as s:
             return await standing_in(s, proposal_id)
+
+    async def stands(self, proposal_id: int, member_id: int) -> bool:
+        """Whether this member's objection to the proposal stands."""
+        async with self.db.read() as s:
+            return (await s.execute(select(Objection.member_id).where(
+                Objection.proposal_id == proposal_id, Objection.member_id == member_id))).first() is not None
+
+    async def recount(self, proposal_id: int) -> dict:
+        """`recounted_in`: the objections and the quorum's count, again from the event log."""
+        async with self.db.read() as s:
+            return await recounted_in(s, proposal_id)
 
     async def revisions(self, proposal_id: int) -> int:
         """How many times its author has revised this consent proposal."""

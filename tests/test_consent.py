@@ -313,8 +313,13 @@ async def test_consent_through_matrix(synapse, people, tmp_path):
                                       and "Proposal #2" in body(s) and "Monday to Wednesday" in body(s)
                                       and "Consent 0" in body(s), 30)
         assert "(revision 1 of 5)" in body(edited)
+        # The poll is replaced too, with new answer ids: bob's earlier answer no longer shows as chosen.
+        replaced = await wait_for_event(bob, room_id, lambda s: s.get("type") == POLL_START and s["content"].get(
+            "m.relates_to", {}).get("event_id") == poll_id, 30)
+        renewed = {a["org.matrix.msc1767.text"]: a["id"] for a in replaced["content"]["m.new_content"][POLL_START]["answers"]}
+        assert list(renewed) == ["Consent", "Abstain"] and not set(renewed.values()) & set(answers.values()), renewed
         await say(carol, room_id, "!unobject 2", "Your objection to #2 is withdrawn.")
-        await send_poll_response(bob, room_id, poll_id, answers["Consent"])  # again, for the new text
+        await send_poll_response(bob, room_id, poll_id, renewed["Consent"])  # again, for the new text
         await say(carol, room_id, "!vote 2 consent", "Recorded: Consent on #2")
         await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
                              and "Proposal #2" in body(s) and "Consent 2" in body(s), 30)
@@ -322,3 +327,180 @@ async def test_consent_through_matrix(synapse, people, tmp_path):
         assert "Consent 2 · Abstain 0; objections standing: 0." in body(result), body(result)
     finally:
         await bot.close()
+
+
+# --- after the hostile review ---
+async def test_a_revision_announcement_with_many_long_names_fits_a_telegram_message(chat):
+    """Every voter's name in the room's announcement would run past Telegram's 4,096 characters
+    (and be cut, with the objectors' line): a few names, and how many more (each is told directly)."""
+    await make_coop(chat, 0)
+    names = [f"{'n' * 110}{i:03d}" for i in range(60)]
+    for name in names:
+        await chat.say(name, "/join")
+        assert "admitted" in await chat.say("alice", f"/admit {name}")
+    await chat.say("alice", PROPOSE)
+    for name in names[:50]:
+        assert "Recorded" in await chat.say(name, "/vote 1 consent")
+    for name in names[50:]:
+        assert "recorded" in await chat.say(name, "/object 1 not like this")
+    await chat.say("alice", "/revise 1\nA new text.")
+    announced = chat.last
+    assert "alice revised #1 Four-day week" in announced
+    assert len(announced) <= tg_convert.MAX_TEXT, len(announced)
+    assert "please decide again" in announced and "Objections still stand" in announced, announced
+    assert "more" in announced
+
+
+async def test_no_revision_that_leaves_no_day_before_the_longest_close(chat, clock):
+    """A revision near the end of the longest a proposal may run would clear every ballot and give
+    the members no day to decide again: refused, nothing cleared."""
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Year-long\n  method: consent\n  closes: 365d\nA long one.")
+    await chat.say("m1", "/vote 1 consent")
+    clock.advance(days=364, hours=12)
+    answer = await chat.say("alice", "/revise 1\nA new text.")
+    assert "too close to its latest close" in answer, answer
+    p = await _proposal(chat)
+    assert p.body == "A long one." and len(await chat.gov.stores.votes.ballots(p.id)) == 1
+
+
+async def test_the_start_check_and_verify_recount_the_objections(chat, clock):
+    """What decided a consent proposal is its objections: the start-up check and `coopbot verify`
+    count them again from the event log, so an objection lost from the table is found."""
+    from sqlalchemy import delete
+
+    from handlers import draws
+    from storage.models import Objection
+
+    await make_coop(chat, 3)
+    await chat.say("alice", PROPOSE)
+    await chat.say("alice", "/propose Second\n  method: consent\nAnother text.")
+    for who in ("alice", "m1"):
+        await chat.say(who, "/vote 1 consent")
+        await chat.say(who, "/vote 2 consent")
+    await chat.say("m2", "/object 1 not this year")
+    await chat.say("m3", "/object 1 first a plan")
+    await chat.say("m3", "/unobject 1")
+    await chat.say("m2", "/object 2 no")
+    await chat.say("alice", "/revise 1\nFrom next year.")
+    await chat.say("m1", "/vote 1 consent")
+    stores = chat.gov.stores
+    await chat.say("alice", "/close 1 enough")
+    assert "failed (an objection stands)" in chat.last
+    assert await stores.minutes.check(stores.proposals.recount, draws.replay_problem) == []
+    data = json.loads(json.dumps(await collect(stores)))
+    assert problems(data) == []
+    # Now #2's objection goes missing from the table before its close (a lost write, a tampering):
+    p2 = await _proposal(chat, 2)
+    async with stores.objections.db.write() as s:
+        await s.execute(delete(Objection).where(Objection.proposal_id == p2.id))
+    await chat.say("alice", "/close 2 enough")
+    assert "Result of #2 Second: passed." in chat.last
+    found = await stores.minutes.check(stores.proposals.recount, draws.replay_problem)
+    assert found and "objections" in found[0].what, found
+    data = json.loads(json.dumps(await collect(stores)))
+    assert any("objections" in what for what in problems(data)), problems(data)
+
+
+async def test_a_removed_members_objection_stands_and_they_are_not_written_to(chat, clock):
+    """A steward cannot pass a consent proposal by removing its objector: the objection raised by a
+    member on the frozen register stands (as a removed member's ballot counts). A revision tells
+    members directly; someone no longer on the register is not told the co-op's business."""
+    await make_coop(chat, 4)
+    await chat.say("alice", PROPOSE)
+    await chat.say("m1", "/vote 1 consent")
+    await chat.say("m2", "/vote 1 consent")
+    await chat.say("m3", "/object 1 Thursdays are our delivery day")
+    await chat.say("m4", "/vote 1 consent")
+    for who in ("m3", "m4"):
+        assert "removed" in (await chat.say("alice", f"/remove {who}")).lower()
+    await chat.say("alice", "/revise 1\nMonday to Wednesday, and Friday.")
+    for who in ("m3", "m4"):
+        assert not [r.text for r in await chat.gov.stores.outbox.pending("console", chat_id=who, limit=10)
+                    if "revised" in r.text], who
+    told = await chat.gov.stores.outbox.pending("console", chat_id="m1", limit=10)
+    assert "your vote (Consent) was for the old text" in told[0].text
+    assert "Only members" in await chat.say("m3", "/unobject 1")
+    for who in ("alice", "m1", "m2"):
+        await chat.say(who, "/vote 1 consent")
+    clock.advance(hours=73)
+    await close_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    await chat.drain()
+    assert "Result of #1 Four-day week: failed (an objection stands)." in chat.last
+    assert "• m3: Thursdays are our delivery day" in chat.last
+
+
+async def test_show_of_a_revised_consent_proposal_with_long_names_fits_a_telegram_message(chat):
+    """The card's objections and `show`'s reasons share one message: with names of the longest
+    (120 characters), a title of 200, a long text and reasons of 500, it still fits in 4,096."""
+    founder = "f" * 120
+    await make_coop(chat, 0, founder=founder)
+    names = [f"{'n' * 117}{i:03d}" for i in range(14)]
+    for name in names:
+        await chat.say(name, "/join")
+        assert "admitted" in await chat.say(founder, f"/admit {name}")
+    await chat.say(founder, "/propose " + "W" * 200 + "\n  method: consent\n" + "y" * 3990)
+    await chat.say(founder, "/revise 1\n" + "q" * 3999)
+    assert "revised #1" in chat.last
+    for n in names[:12]:
+        assert "recorded" in await chat.say(n, f"/object 1 {'z' * 500}")
+        assert "Recorded" in await chat.say(n, "/vote 1 consent\n  reason: " + "r" * 500)
+    shown = await chat.say(founder, "/show 1")
+    assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
+    assert "Objections standing (12):" in shown and "(revision 1 of 5)" in shown
+    await chat.say(founder, "/close 1 " + "e" * 500)
+    shown = await chat.say(founder, "/show 1")
+    assert len(shown) <= tg_convert.MAX_TEXT, len(shown)
+    assert "failed (an objection stands)" in shown and "Objections standing (12):" in shown
+
+
+def test_a_revised_poll_has_new_answer_ids_so_old_selections_do_not_show():
+    """Element shows a member's last answer as chosen, and sends nothing when they tap it again: after
+    a revision cleared it, the poll's answers get new ids, so no old answer shows as chosen, and a
+    response with either id still reads as its option."""
+    from datetime import datetime, timezone
+
+    from bot.matrix import convert as mx
+    from handlers.cards import CardView
+
+    first = CardView(1, 1, "card", ("Consent", "Abstain"), True, "open")
+    revised = CardView(1, 1, "card", ("Consent", "Abstain"), True, "open",
+                       revised_at=datetime(2026, 12, 5, 12, 0, 7, tzinfo=timezone.utc))
+    again = CardView(1, 1, "card", ("Consent", "Abstain"), True, "open",
+                     revised_at=datetime(2026, 12, 5, 13, 0, tzinfo=timezone.utc))
+    ids = [[a["id"] for a in mx.poll_start(v, "card", "q")[mx.POLL_START]["answers"]] for v in (first, revised, again)]
+    assert ids[0] == ["o0", "o1"] and not set(ids[0]) & set(ids[1]) and not set(ids[1]) & set(ids[2]), ids
+    for answer_ids in ids:
+        for option, answer in enumerate(answer_ids):
+            content = {"m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"}, "m.selections": [answer]}
+            assert mx.poll_response(content) == ("$poll", option)
+
+
+async def test_consenting_while_objecting_says_the_objection_still_stands(chat):
+    """A member who objected and then taps Consent has not lifted their objection: the answer says
+    so (and how to), rather than leave them thinking their consent let the proposal pass."""
+    await make_coop(chat, 2)
+    await chat.say("alice", PROPOSE)
+    await chat.say("m1", "/object 1 Thursdays are our delivery day")
+    answer = await chat.say("m1", "/vote 1 consent")
+    assert "Recorded: Consent on #1." in answer
+    assert "Your objection to #1 still stands: it cannot pass while it does (/unobject 1 withdraws it)." in answer
+    p = await _proposal(chat)
+    tapped = await chat.tap("m1", p.id, 1)
+    assert tapped.startswith("Changed: Abstain on #1") and "still stands" in tapped and len(tapped) <= 200, tapped
+    await chat.say("m1", "/unobject 1")
+    assert "still stands" not in await chat.say("m1", "/vote 1 consent")
+    assert "still stands" not in await chat.say("m2", "/vote 1 consent")
+
+
+async def test_a_revision_changes_only_the_text(chat):
+    """`closes:` or `method:` under `revise` would be kept as words of the text while the card says
+    otherwise (a proposal's text can never hold them): refused, saying what a revision changes."""
+    await make_coop(chat, 2)
+    await chat.say("alice", PROPOSE)
+    answer = await chat.say("alice", "/revise 1\n  closes: 1h\n  method: vote\nA shorter week.")
+    assert "A revision changes only the text of #1" in answer and "closes and method" in answer, answer
+    p = await _proposal(chat)
+    assert p.body == "We work Monday to Thursday from March." and p.method == "consent"
+    await chat.say("alice", "/revise 1\nA shorter week: Monday to Thursday.")
+    assert (await _proposal(chat)).body == "A shorter week: Monday to Thursday."

@@ -6,6 +6,7 @@ import html
 import re
 import struct
 import urllib.parse
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 from handlers.cards import CardView
@@ -17,7 +18,8 @@ POLL_START = "org.matrix.msc3381.poll.start"
 POLL_END = "org.matrix.msc3381.poll.end"
 POLL_RESPONSES = ("org.matrix.msc3381.poll.response", "m.poll.response")
 TEXT = "org.matrix.msc1767.text"
-_ANSWER = re.compile(r"o(\d{1,2})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ANSWER = re.compile(r"o(\d{1,2})(?:r\d{1,20})?")  # an option, and the revision its poll was made for
 # Intentional mentions (Matrix 1.7): an empty m.mentions says the bot mentions no one, so "@room" or
 # a member's name in a title, a reason or a display name pings nobody. Every event the bot sends has
 # it; only a direct answer names someone in it: the person answered.
@@ -204,8 +206,11 @@ def with_mentions(body: str, formatted: str | None) -> str:
     return reader.text() if reader.pills else body
 
 
-def answer_id(option: int) -> str:
-    return f"o{option}"
+def answer_id(option: int, revised_at: datetime | None = None) -> str:
+    """`o1`; once its author revised the proposal, `o1r<revision's time>`: Element shows a member's
+    last answer as chosen and sends nothing when it is tapped again, so a revision that cleared the
+    ballots gives the answers new ids, which no earlier response names."""
+    return f"o{option}" if revised_at is None else f"o{option}r{(revised_at - _EPOCH) // timedelta(microseconds=1)}"
 
 
 def poll_response(content: dict) -> tuple[str, int | None] | None:
@@ -246,7 +251,7 @@ def poll_start(view: CardView, fallback: str, question: str) -> dict:
             "kind": "org.matrix.msc3381.poll.disclosed",
             # An approval poll takes every option a member approves; any other poll, one.
             "max_selections": len(view.options) if view.method == "approval" else 1,
-            "answers": [{"id": answer_id(i), TEXT: label} for i, label in enumerate(view.options)],
+            "answers": [{"id": answer_id(i, view.revised_at), TEXT: label} for i, label in enumerate(view.options)],
         },
         TEXT: fallback,
         "body": fallback,
