@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers import texts
 from handlers.charter import MAX_PERIOD, Charter
 from handlers.context import Context
@@ -16,11 +18,12 @@ from storage.proxies import Held, HolderNotActive, Lent, ProxyFacts, ProxyLimit
 from storage.stores import Stores
 
 
-def covers(proxy: Lent | Held, p: Proposal) -> bool:
-    """The proxy lends a vote on this proposal: given for it, or until after it closes."""
+def covers(proxy: Lent | Held, p: Proposal, ended: datetime | None = None) -> bool:
+    """The proxy lends a vote on this proposal: given for it, or until after its voting ends (at
+    `ended` once the count knows it: a steward's early close ends it before `closes_at`)."""
     if proxy.proposal_id is not None:
         return proxy.proposal_id == p.id
-    return proxy.until is not None and p.closes_at < proxy.until
+    return proxy.until is not None and (p.closes_at if ended is None else ended) < proxy.until
 
 
 def applies(charter: Charter, p: Proposal) -> bool:
@@ -32,18 +35,24 @@ def counted(f: ProxyFacts) -> list[Lent]:
     """Which proxies count at this close: the one rule, applied by `storage.proxies.resolve` to
     the facts it read in the close's transaction. A giver's proxy counts if the charter allows
     proxies now and the proposal is not protected; it was given before voting ended and not revoked
-    by then; it covers the proposal; the giver is still an active member with no vote of their own
-    (the facts hold only those); and the holder voted themselves. Only a holder's own vote is
-    copied, never a proxy's: no chains."""
-    if not applies(Charter.from_json(f.charter), f.proposal):
+    by then; it covers the proposal (by the moment its voting ended); the giver is still an active
+    member with no vote of their own (the facts hold only those) and no objection standing (an
+    objection to a consent proposal is their own say on it); the holder is still an active member
+    and voted themselves. Only a holder's own vote is copied, never a proxy's: no chains. A holder
+    carries at most the charter's `proxy_limit` at this count, the earliest given (a limit lowered
+    since binds them too)."""
+    charter = Charter.from_json(f.charter)
+    if not applies(charter, f.proposal):
         return []
-    out = []
-    for lent in f.proxies:
+    chosen, carried = set(), {}
+    for i, lent in sorted(enumerate(f.proxies), key=lambda x: x[1].given_at):
         in_force = lent.given_at <= f.moment and (lent.revoked_at is None or lent.revoked_at > f.moment)
-        if (in_force and lent.giver_active and covers(lent, f.proposal) and lent.holder_id != lent.giver_id
-                and lent.holder_id in f.voted):
-            out.append(lent)
-    return out
+        if (in_force and lent.giver_active and lent.holder_active and covers(lent, f.proposal, f.moment)
+                and lent.holder_id != lent.giver_id and lent.giver_id not in f.objected
+                and lent.holder_id in f.voted and carried.get(lent.holder_id, 0) < charter.proxy_limit):
+            carried[lent.holder_id] = carried.get(lent.holder_id, 0) + 1
+            chosen.add(i)
+    return [lent for i, lent in enumerate(f.proxies) if i in chosen]
 
 
 def _scope(held: Held, tz) -> str:
@@ -77,8 +86,9 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
         p = await ctx.stores.proposals.get(ctx.coop.id, number) if number is not None else None
         if p is None:
             raise BadArguments(texts.PROXY_BAD_FOR.format(text=text[:20]))
-        if p.status != "open":
-            raise Conflict(texts.PROXY_NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[p.status]))
+        if p.status != "open" or p.closes_at <= ctx.now:  # once voting ends, a proxy given would never count
+            status = p.status if p.status != "open" else "counting"
+            raise Conflict(texts.PROXY_NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status]))
         if p.kind == "protected":
             raise NotAllowed(texts.PROXY_PROTECTED.format(number=p.number))
         scope = texts.PROXY_FOR.format(number=p.number)
@@ -142,11 +152,28 @@ async def proxies(ctx: Context, call: Call) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+def within_limit(held: list[Held], limit: int) -> list[Held]:
+    """Of these proxies (oldest first), those a holder may carry: the first `limit` of each holder's,
+    as `counted` keeps them at the count."""
+    out, carried = [], {}
+    for h in held:
+        if carried.get(h.holder_id, 0) < limit:
+            carried[h.holder_id] = carried.get(h.holder_id, 0) + 1
+            out.append(h)
+    return out
+
+
+async def _pending(stores: Stores, p: Proposal, charter: Charter) -> list[Held]:
+    return within_limit([h for h in await stores.proxies.pending(p) if covers(h, p)], charter.proxy_limit)
+
+
 async def pending_lines(stores: Stores, p: Proposal, charter: Charter) -> str:
-    """While a proposal is open: whose vote goes with whose, unless they vote ("" if none)."""
-    if p.status != "open" or not applies(charter, p):
+    """While a proposal is open: whose vote goes with whose, unless they vote ("" if none). Not on
+    a secret ballot: the line would say, in the room's history, that a giver cast no vote of their
+    own, so their ballot is the holder's choice (the holder's acknowledgement, private there, says it)."""
+    if p.status != "open" or p.ballot == "secret" or not applies(charter, p):
         return ""
-    pending = [h for h in await stores.proxies.pending(p) if covers(h, p)]
+    pending = await _pending(stores, p, charter)
     if not pending:
         return ""
     return "\n".join([texts.PROXY_PENDING_HEAD] + [texts.PROXY_PENDING_LINE.format(giver=h.giver, holder=h.holder)
@@ -157,16 +184,26 @@ async def carried(stores: Stores, p: Proposal, charter: Charter, holder_id: int)
     """The words a holder's vote acknowledgement adds: whose votes it also counts for ("" if none)."""
     if not applies(charter, p):
         return ""
-    givers = [h.giver for h in await stores.proxies.carried_by(p, holder_id) if covers(h, p)]
+    givers = [h.giver for h in await _pending(stores, p, charter) if h.holder_id == holder_id]
     return texts.PROXY_CARRIES.format(givers=texts.and_list(givers)) if givers else ""
 
 
+async def acts_again(stores: Stores, p: Proposal, charter: Charter, member_id: int, now: datetime,
+                     prefix: str) -> str:
+    """The words a withdrawn vote's acknowledgement adds when the member lent their vote on this
+    proposal: with no vote of their own, their proxy's holder votes for them again ("" if none)."""
+    if not applies(charter, p):
+        return ""
+    gave, _ = await stores.proxies.of_member(member_id, now)
+    if gave is None or not covers(gave, p):
+        return ""
+    return texts.PROXY_ACTS_AGAIN.format(holder=gave.holder, number=p.number, prefix=prefix)
+
+
 def by_proxy_text(p: Proposal) -> str:
-    """The result's line on ballots the close cast by proxy ("" if none)."""
+    """The result's line on ballots the close cast by proxy ("" if none; a secret ballot's are never
+    marked: `storage.proxies.resolve`)."""
     marked = (p.result or {}).get("by_proxy")
     if not marked:
         return ""
-    if all(len(pair) == 2 for pair in marked):
-        return texts.BY_PROXY_OPEN.format(pairs=", ".join(texts.BY_PROXY_PAIR.format(giver=g, holder=h)
-                                                          for g, h in marked))
-    return texts.BY_PROXY_SECRET.format(givers=texts.and_list([pair[0] for pair in marked]))
+    return texts.BY_PROXY_OPEN.format(pairs=", ".join(texts.BY_PROXY_PAIR.format(giver=g, holder=h) for g, h in marked))

@@ -215,7 +215,8 @@ class Ballot(SQLModel, table=True):
     # and once a secret ballot ends.
     choices: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # A ballot the close cast for this member by proxy: the holder (a member id) whose own vote it
-    # copies. None for a member's own vote.
+    # copies. None for a member's own vote, and once a secret ballot ends (it would tie the
+    # member's choice to the holder's: `storage.proposals._seal`).
     proxy_by: int | None = None
 
 
