@@ -55,6 +55,16 @@ def counted(f: ProxyFacts) -> list[Lent]:
     return [lent for i, lent in enumerate(f.proxies) if i in chosen]
 
 
+async def _cards(ctx: Context, *lent: Held | Lent | None, but: int | None = None) -> tuple[int, ...]:
+    """The open proposals whose cards show these proxies (before and after a change), but `but`
+    (the reply's own proposal): their cards need an edit."""
+    lent = tuple(x for x in lent if x is not None)
+    if not lent or not ctx.charter.proxies:
+        return ()
+    return tuple(p.id for p in await ctx.stores.proposals.list(ctx.coop.id, status="open")
+                 if p.id != but and applies(ctx.charter, p) and any(covers(x, p) for x in lent))
+
+
 def _scope(held: Held, tz) -> str:
     if held.proposal_id is not None:
         return texts.PROXY_FOR.format(number=held.number)
@@ -102,6 +112,7 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
         if until - ctx.now > MAX_PERIOD:  # lent for good is no longer lent: renewed at least yearly
             raise BadArguments(texts.PROXY_UNTIL_FAR.format(most=texts.span(MAX_PERIOD)))
         scope = texts.PROXY_UNTIL.format(when=texts.when(until, charter.tz))
+    before, _ = await ctx.stores.proxies.of_member(giver.id, ctx.now)
     told = texts.PROXY_TOLD.format(giver=giver.display_name, coop=ctx.coop.name, scope=scope)
     try:
         replaced = await ctx.stores.proxies.give(
@@ -122,8 +133,10 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
     if replaced is not None and replaced.holder_id != holder.id:
         old = await ctx.stores.members.get(replaced.holder_id)
         text += texts.PROXY_REPLACES.format(giver=giver.display_name, old=old.display_name if old else "?")
-    # A proxy for one proposal changes what its card says: the card is edited.
-    return [Reply(text, proposal_id=p.id if p else None)]
+    # A proxy changes what the cards of the proposals it covers say (and the replaced one's): they are edited.
+    after = Lent(giver.id, holder.id, p and p.id, until, ctx.now, None, True)
+    return [Reply(text, proposal_id=p.id if p else None,
+                  cards=await _cards(ctx, before, after, but=p.id if p else None))]
 
 
 @verb("unproxy", who=Standing.MEMBER, summary="revoke the proxy you gave: your vote is yours alone again")
@@ -134,7 +147,7 @@ async def unproxy(ctx: Context, call: Call) -> list[Reply]:
     if revoked is None:
         raise NotFound(texts.PROXY_NONE_TO_REVOKE)
     return [Reply(texts.PROXY_REVOKED.format(holder=revoked.holder, scope=_scope(revoked, ctx.charter.tz)),
-                  proposal_id=revoked.proposal_id)]
+                  proposal_id=revoked.proposal_id, cards=await _cards(ctx, revoked, but=revoked.proposal_id))]
 
 
 @verb("proxies", who=Standing.MEMBER, summary="the proxy you gave and those you hold")

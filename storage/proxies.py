@@ -109,9 +109,11 @@ class ProxyStore:
                     raise ProposalNotOpen(status)
                 if closes_at <= now:  # its voting has ended: the count would never take this proxy
                     raise ProposalNotOpen("counting")
-            # The giver's own proxy to this holder is being replaced, so it is not counted.
+            # The giver's own proxy to this holder is being replaced, so it is not counted; nor is one
+            # from a member removed since, which no count takes (`handlers.proxies.counted`).
             held = (await s.execute(select(func.count()).select_from(Proxy).where(
-                Proxy.holder_id == holder_id, Proxy.giver_id != giver_id, _in_force(now)))).scalar_one()
+                Proxy.holder_id == holder_id, Proxy.giver_id != giver_id, _in_force(now),
+                Proxy.giver_id.in_(select(Member.id).where(Member.status == "active"))))).scalar_one()
             if held >= limit:
                 raise ProxyLimit(held)
             replaced = (await s.execute(

@@ -318,6 +318,13 @@ async def test_a_proxy_overridden_by_the_givers_own_tap_on_telegram(tg, fake):
     result = await posted(fake, f"Result of #{number} ")
     assert "Votes: For 0 · Against 2 · Abstain 0." in result and "Voted by proxy: user4 (with user3)." in result, result
 
+    # A proxy until a date: the card of each open proposal it covers is edited when it is given and revoked.
+    number, card = await propose(tg, fake, STEWARD, "/propose Fix the oven")
+    await tg.say(4, "/proxy 3\n  until: 30d")
+    await fake.wait_for(lambda f: "• user4's vote goes with user3's" in tg.card(number)[1]["text"])
+    await tg.say(4, "/unproxy")
+    await fake.wait_for(lambda f: "By proxy" not in tg.card(number)[1]["text"])
+
 
 # --- on Matrix: the adapter against the real Synapse, members as matrix-nio clients ---
 async def test_a_proxy_overridden_by_the_givers_own_poll_answer_on_matrix(bot, people):
@@ -545,3 +552,33 @@ async def test_a_drills_time_to_decide_counts_no_ballot_cast_by_proxy():
         return ballots
     record = await _record(SimpleNamespace(votes=SimpleNamespace(ballots=of)), [p])
     assert record["median_decide_s"] == 3600
+
+
+async def test_a_proxy_from_a_member_removed_since_takes_no_place_under_the_limit(chat):
+    """m3's proxy to m2 counts no more once m3 is removed: it does not keep m4 from lending m2 theirs."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("alice", "/remove m3")
+    assert "lends their vote to m2" in await chat.say("m4", "/proxy m2\n  for: #2")
+    shown = await chat.say("m1", "/show 2")
+    assert "• m4's vote goes with m2's" in shown and "m3's" not in shown, shown
+
+
+async def test_the_cards_a_proxy_until_a_date_covers_are_edited_when_it_is_given_replaced_or_revoked(chat):
+    """Each reply names the open proposals whose cards show the proxy (before and after), so the
+    adapters edit them: a revoked proxy's line does not stay on a card saying m3's vote goes with m2's."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")  # #2
+    await chat.say("alice", "/propose Paint the door")  # #3
+    await chat.say("alice", "/propose Sell the bakery\n  kind: protected")  # #4: takes no proxies
+    ids_ = {n: (await chat.gov.stores.proposals.get(1, n)).id for n in (2, 3, 4)}
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    assert chat.replies[0].proposal_id is None and set(chat.replies[0].cards) == {ids_[2], ids_[3]}
+    await chat.say("m3", "/proxy m1\n  for: #2")  # replaces it: #3's card drops the line, #2's changes
+    assert chat.replies[0].proposal_id == ids_[2] and chat.replies[0].cards == (ids_[3],)
+    await chat.say("m3", "/unproxy")
+    assert chat.replies[0].proposal_id == ids_[2] and chat.replies[0].cards == ()
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("m3", "/unproxy")
+    assert chat.replies[0].proposal_id is None and set(chat.replies[0].cards) == {ids_[2], ids_[3]}
