@@ -143,10 +143,11 @@ class ProxyStore:
             return (await _held(s, Proxy.id == revoked.id))[0]
 
     async def of_member(self, member_id: int, now: datetime) -> tuple[Held | None, list[Held]]:
-        """The proxy the member gave and those they hold, still in force now."""
+        """The proxy the member gave and those they hold (from members still active), still in force now."""
         async with self.db.read() as s:
             gave = await _held(s, Proxy.giver_id == member_id, Proxy.revoked_at.is_(None), _in_force(now))
-            held = await _held(s, Proxy.holder_id == member_id, Proxy.revoked_at.is_(None), _in_force(now))
+            held = await _held(s, Proxy.holder_id == member_id, Proxy.revoked_at.is_(None), _in_force(now),
+                               Proxy.giver_id.in_(select(Member.id).where(Member.status == "active")))
             return (gave[0] if gave else None), held
 
     async def pending(self, proposal: Proposal) -> list[Held]:

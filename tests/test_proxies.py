@@ -563,6 +563,8 @@ async def test_a_proxy_from_a_member_removed_since_takes_no_place_under_the_limi
     assert "lends their vote to m2" in await chat.say("m4", "/proxy m2\n  for: #2")
     shown = await chat.say("m1", "/show 2")
     assert "• m4's vote goes with m2's" in shown and "m3's" not in shown, shown
+    listed = await chat.say("m2", "/proxies")
+    assert "• You hold m4's vote for #2." in listed and "m3" not in listed, listed
 
 
 async def test_the_cards_a_proxy_until_a_date_covers_are_edited_when_it_is_given_replaced_or_revoked(chat):
