@@ -584,3 +584,22 @@ async def test_the_cards_a_proxy_until_a_date_covers_are_edited_when_it_is_given
     await chat.say("m3", "/proxy m2\n  until: 30d")
     await chat.say("m3", "/unproxy")
     assert chat.replies[0].proposal_id is None and set(chat.replies[0].cards) == {ids_[2], ids_[3]}
+
+
+async def test_a_member_removed_and_admitted_again_has_no_proxy_from_before(chat):
+    """Removal revokes the proxies the member gave and holds: admitted again, m3's old proxy to m2
+    does not come back to life, nor does m1's to m3."""
+    await allow_proxies(chat)
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("m1", "/proxy m3\n  until: 30d")
+    await chat.say("alice", "/remove m3")
+    assert "admitted" in await chat.say("alice", "/admit m3")
+    assert "• You have lent your vote to no one." in await chat.say("m3", "/proxies")
+    assert "• You hold no one's vote." in await chat.say("m3", "/proxies")
+    assert "• You have lent your vote to no one." in await chat.say("m1", "/proxies")
+    await chat.say("alice", "/propose Buy a van")
+    assert "By proxy" not in await chat.say("m1", "/show 2")
+    await chat.say("m2", "/vote 2 For")
+    await chat.say("m3", "/vote 2 For")
+    await chat.say("alice", "/close 2")
+    assert "by proxy" not in chat.last, chat.last
