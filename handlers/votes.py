@@ -73,7 +73,10 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
         # and they hear so (`unproxy` is the way to have no vote at all).
         if again := await proxies.acts_again(ctx.stores, result.proposal, charter, result.member.id, ctx.now,
                                              ctx.prefix):
-            reply = replace(reply, text=reply.text + again)
+            # On a secret ballot the room is not told whose choice the member's ballot will be.
+            secret = result.proposal.ballot == "secret"
+            reply = replace(reply, text=reply.text + again, private=reply.private or secret,
+                            public_fallback=reply.public_fallback or (reply.text if secret else None))
     return [reply]
 
 

@@ -491,10 +491,17 @@ async def test_a_withdrawn_vote_lets_the_proxy_act_again_and_says_so(chat):
     await chat.say("m2", "/vote 2 Against")
     await chat.say("alice", "/close 2")
     assert "Voted by proxy: m3 (with m2)." in chat.last
+    # On a secret ballot the room is not told: the words go to the member alone.
+    await chat.say("alice", "/propose Elect a treasurer\n  ballot: secret")  # #3
+    await chat.say("m3", "/vote 3 For")
+    await chat.say("m3", "/unvote 3")
+    reply = chat.replies[0]
+    assert reply.private and "their vote counts for you on #3 again" in reply.text
+    assert reply.public_fallback == "Your vote on #3 is withdrawn."
     # Without a proxy covering it, a withdrawal says only that.
     await chat.say("alice", "/propose Paint the door\n  kind: protected")
-    await chat.say("m3", "/vote 3 For")
-    assert await chat.say("m3", "/unvote 3") == "Your vote on #3 is withdrawn."
+    await chat.say("m3", "/vote 4 For")
+    assert await chat.say("m3", "/unvote 4") == "Your vote on #4 is withdrawn."
 
 
 async def test_a_proxy_for_a_proposal_whose_voting_has_ended_is_refused(chat, clock):
