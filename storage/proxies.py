@@ -208,7 +208,8 @@ async def resolve(s, proposal: Proposal, charter: dict, now: datetime, rule: Rul
         .where(Proxy.coop_id == proposal.coop_id, or_(Proxy.revoked_at.is_(None), Proxy.revoked_at > moment),
                ~select(Ballot.member_id).where(Ballot.proposal_id == proposal.id,
                                                Ballot.member_id == Proxy.giver_id).exists())
-        .order_by(Proxy.giver_id, Proxy.id))).all()
+        # Locked: an `unproxy` or a replacement in flight is waited for and seen, not counted past.
+        .order_by(Proxy.giver_id, Proxy.id).with_for_update(of=Proxy))).all()
     if not candidates:
         return []
     objected = frozenset((await s.execute(

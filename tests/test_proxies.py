@@ -393,8 +393,8 @@ def test_the_rule_counts_a_proxy_in_force_when_voting_ended():
     later_first = (lent(21, given=end - hour / 2), lent(22, given=end - hour))
     assert [x.giver_id for x in counted(ProxyFacts(p, end, one, later_first, frozenset({2})))] == [22]
     # An until: proxy covers a proposal whose voting ended (early) before it, whatever closes_at said.
-    early = ProxyFacts(p, end - 2 * hour, allowed, (lent(23, proposal_id=None, until=end - hour, given=end - 3 * hour),),
-                       frozenset({2}))
+    early_until = lent(23, proposal_id=None, until=end - hour, given=end - 3 * hour)
+    early = ProxyFacts(p, end - 2 * hour, allowed, (early_until,), frozenset({2}))
     assert [x.giver_id for x in counted(early)] == [23]
     assert counted(ProxyFacts(p, end, Charter().to_json(), proxies, frozenset({2}))) == []  # proxies: no
     protected = SimpleNamespace(id=7, kind="protected", closes_at=end)
@@ -509,8 +509,8 @@ async def test_a_proxy_for_a_proposal_whose_voting_has_ended_is_refused(chat, cl
     await chat.say("alice", "/propose Buy a van\n  closes: 1h")
     clock.advance(hours=1, minutes=1)  # its time is up; the clock has not counted it yet
     refused = await chat.say("m3", "/proxy m2\n  for: #2")
-    assert refused.startswith("#2 is being counted (its voting time has ended): a proxy for it would change nothing."), \
-        refused
+    assert refused.startswith("#2 is being counted (its voting time has ended): "
+                              "a proxy for it would change nothing."), refused
     async with chat.gov.stores.db.read() as s:
         assert (await s.execute(select(Proxy.id))).first() is None
 
