@@ -101,6 +101,13 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
             raise Conflict(texts.PROXY_NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status]))
         if p.kind == "protected":
             raise NotAllowed(texts.PROXY_PROTECTED.format(number=p.number))
+        # Only the register frozen when it opened votes on it: a proxy outside it would never count.
+        electors = set(await ctx.stores.proposals.electors(p.id))
+        if giver.id not in electors:
+            raise NotAllowed(texts.PROXY_NOT_ELECTOR.format(coop=ctx.coop.name, number=p.number))
+        if holder.id not in electors:
+            raise NotAllowed(texts.PROXY_HOLDER_NOT_ELECTOR.format(name=holder.display_name, coop=ctx.coop.name,
+                                                                   number=p.number))
         scope = texts.PROXY_FOR.format(number=p.number)
     else:
         text = one_line(call.settings["until"])

@@ -610,3 +610,16 @@ async def test_a_member_removed_and_admitted_again_has_no_proxy_from_before(chat
     await chat.say("m3", "/vote 2 For")
     await chat.say("alice", "/close 2")
     assert "by proxy" not in chat.last, chat.last
+
+
+async def test_a_proxy_for_a_proposal_off_the_givers_or_holders_frozen_register_is_refused(chat):
+    """m5, admitted after #2 opened, has no vote on it to lend, nor to carry another's."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")
+    assert "admitted" in await chat.say("alice", "/admit m5")
+    refused = await chat.say("m5", "/proxy m2\n  for: #2")
+    assert refused.startswith("You joined Red Bakery after #2 opened: you have no vote on it to lend."), refused
+    refused = await chat.say("m3", "/proxy m5\n  for: #2")
+    assert refused.startswith("m5 joined Red Bakery after #2 opened: they have no vote on it to carry yours."), refused
+    async with chat.gov.stores.db.read() as s:
+        assert (await s.execute(select(Proxy.id))).first() is None
