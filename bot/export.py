@@ -87,7 +87,7 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
             }
         else:
             entry["result"] = None
-        if (p.result or {}).get("by_proxy"):  # on a secret ballot, only who voted by proxy
+        if (p.result or {}).get("by_proxy"):  # open ballots only: a secret ballot's are never marked
             entry["by_proxy"] = [dict(zip(("member", "holder"), pair)) for pair in p.result["by_proxy"]]
         if p.protection is not None:
             entry["protected"] = await _protected(stores, p, names)

@@ -89,7 +89,9 @@ async def _record(stores: Stores, temptations: Sequence[Proposal]) -> dict:
     undecided = [p for p in decided if p not in accepted and (p.result or {}).get("reason") == "quorum"]
     waits = []
     for p in decided:
-        waits += [(b.cast_at - p.opened_at).total_seconds() for b in await stores.votes.ballots(p.id)]
+        # A ballot the close cast by proxy was cast at the count, by no one deciding then: not a wait.
+        waits += [(b.cast_at - p.opened_at).total_seconds() for b in await stores.votes.ballots(p.id)
+                  if b.proxy_by is None]
     turnouts = [Fraction(p.result["voters"], p.result["electorate"]) for p in decided if p.result.get("electorate")]
     return {
         "temptations": len(temptations),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers import texts
 from handlers.charter import MAX_PERIOD, Charter
 from handlers.context import Context
@@ -16,11 +18,12 @@ from storage.proxies import Held, HolderNotActive, Lent, ProxyFacts, ProxyLimit
 from storage.stores import Stores
 
 
-def covers(proxy: Lent | Held, p: Proposal) -> bool:
-    """The proxy lends a vote on this proposal: given for it, or until after it closes."""
+def covers(proxy: Lent | Held, p: Proposal, ended: datetime | None = None) -> bool:
+    """The proxy lends a vote on this proposal: given for it, or until after its voting ends (at
+    `ended` once the count knows it: a steward's early close ends it before `closes_at`)."""
     if proxy.proposal_id is not None:
         return proxy.proposal_id == p.id
-    return proxy.until is not None and p.closes_at < proxy.until
+    return proxy.until is not None and (p.closes_at if ended is None else ended) < proxy.until
 
 
 def applies(charter: Charter, p: Proposal) -> bool:
@@ -32,18 +35,34 @@ def counted(f: ProxyFacts) -> list[Lent]:
     """Which proxies count at this close: the one rule, applied by `storage.proxies.resolve` to
     the facts it read in the close's transaction. A giver's proxy counts if the charter allows
     proxies now and the proposal is not protected; it was given before voting ended and not revoked
-    by then; it covers the proposal; the giver is still an active member with no vote of their own
-    (the facts hold only those); and the holder voted themselves. Only a holder's own vote is
-    copied, never a proxy's: no chains."""
-    if not applies(Charter.from_json(f.charter), f.proposal):
+    by then; it covers the proposal (by the moment its voting ended); the giver is still an active
+    member with no vote of their own (the facts hold only those) and no objection standing (an
+    objection to a consent proposal is their own say on it); the holder is still an active member
+    and voted themselves. Only a holder's own vote is copied, never a proxy's: no chains. A holder
+    carries at most the charter's `proxy_limit` at this count, the earliest given (a limit lowered
+    since binds them too)."""
+    charter = Charter.from_json(f.charter)
+    if not applies(charter, f.proposal):
         return []
-    out = []
-    for lent in f.proxies:
+    chosen, carried = set(), {}
+    for i, lent in sorted(enumerate(f.proxies), key=lambda x: x[1].given_at):
         in_force = lent.given_at <= f.moment and (lent.revoked_at is None or lent.revoked_at > f.moment)
-        if (in_force and lent.giver_active and covers(lent, f.proposal) and lent.holder_id != lent.giver_id
-                and lent.holder_id in f.voted):
-            out.append(lent)
-    return out
+        if (in_force and lent.giver_active and lent.holder_active and covers(lent, f.proposal, f.moment)
+                and lent.holder_id != lent.giver_id and lent.giver_id not in f.objected
+                and lent.holder_id in f.voted and carried.get(lent.holder_id, 0) < charter.proxy_limit):
+            carried[lent.holder_id] = carried.get(lent.holder_id, 0) + 1
+            chosen.add(i)
+    return [lent for i, lent in enumerate(f.proxies) if i in chosen]
+
+
+async def _cards(ctx: Context, *lent: Held | Lent | None, but: int | None = None) -> tuple[int, ...]:
+    """The open proposals whose cards show these proxies (before and after a change), but `but`
+    (the reply's own proposal): their cards need an edit."""
+    lent = tuple(x for x in lent if x is not None)
+    if not lent or not ctx.charter.proxies:
+        return ()
+    return tuple(p.id for p in await ctx.stores.proposals.list(ctx.coop.id, status="open")
+                 if p.id != but and applies(ctx.charter, p) and any(covers(x, p) for x in lent))
 
 
 def _scope(held: Held, tz) -> str:
@@ -77,10 +96,18 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
         p = await ctx.stores.proposals.get(ctx.coop.id, number) if number is not None else None
         if p is None:
             raise BadArguments(texts.PROXY_BAD_FOR.format(text=text[:20]))
-        if p.status != "open":
-            raise Conflict(texts.PROXY_NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[p.status]))
+        if p.status != "open" or p.closes_at <= ctx.now:  # once voting ends, a proxy given would never count
+            status = p.status if p.status != "open" else "counting"
+            raise Conflict(texts.PROXY_NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status]))
         if p.kind == "protected":
             raise NotAllowed(texts.PROXY_PROTECTED.format(number=p.number))
+        # Only the register frozen when it opened votes on it: a proxy outside it would never count.
+        electors = set(await ctx.stores.proposals.electors(p.id))
+        if giver.id not in electors:
+            raise NotAllowed(texts.PROXY_NOT_ELECTOR.format(coop=ctx.coop.name, number=p.number))
+        if holder.id not in electors:
+            raise NotAllowed(texts.PROXY_HOLDER_NOT_ELECTOR.format(name=holder.display_name, coop=ctx.coop.name,
+                                                                   number=p.number))
         scope = texts.PROXY_FOR.format(number=p.number)
     else:
         text = one_line(call.settings["until"])
@@ -92,6 +119,7 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
         if until - ctx.now > MAX_PERIOD:  # lent for good is no longer lent: renewed at least yearly
             raise BadArguments(texts.PROXY_UNTIL_FAR.format(most=texts.span(MAX_PERIOD)))
         scope = texts.PROXY_UNTIL.format(when=texts.when(until, charter.tz))
+    before, _ = await ctx.stores.proxies.of_member(giver.id, ctx.now)
     told = texts.PROXY_TOLD.format(giver=giver.display_name, coop=ctx.coop.name, scope=scope)
     try:
         replaced = await ctx.stores.proxies.give(
@@ -112,8 +140,10 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
     if replaced is not None and replaced.holder_id != holder.id:
         old = await ctx.stores.members.get(replaced.holder_id)
         text += texts.PROXY_REPLACES.format(giver=giver.display_name, old=old.display_name if old else "?")
-    # A proxy for one proposal changes what its card says: the card is edited.
-    return [Reply(text, proposal_id=p.id if p else None)]
+    # A proxy changes what the cards of the proposals it covers say (and the replaced one's): they are edited.
+    after = Lent(giver.id, holder.id, p and p.id, until, ctx.now, None, True)
+    return [Reply(text, proposal_id=p.id if p else None,
+                  cards=await _cards(ctx, before, after, but=p.id if p else None))]
 
 
 @verb("unproxy", who=Standing.MEMBER, summary="revoke the proxy you gave: your vote is yours alone again")
@@ -124,7 +154,7 @@ async def unproxy(ctx: Context, call: Call) -> list[Reply]:
     if revoked is None:
         raise NotFound(texts.PROXY_NONE_TO_REVOKE)
     return [Reply(texts.PROXY_REVOKED.format(holder=revoked.holder, scope=_scope(revoked, ctx.charter.tz)),
-                  proposal_id=revoked.proposal_id)]
+                  proposal_id=revoked.proposal_id, cards=await _cards(ctx, revoked, but=revoked.proposal_id))]
 
 
 @verb("proxies", who=Standing.MEMBER, summary="the proxy you gave and those you hold")
@@ -142,11 +172,28 @@ async def proxies(ctx: Context, call: Call) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+def within_limit(held: list[Held], limit: int) -> list[Held]:
+    """Of these proxies (oldest first), those a holder may carry: the first `limit` of each holder's,
+    as `counted` keeps them at the count."""
+    out, carried = [], {}
+    for h in held:
+        if carried.get(h.holder_id, 0) < limit:
+            carried[h.holder_id] = carried.get(h.holder_id, 0) + 1
+            out.append(h)
+    return out
+
+
+async def _pending(stores: Stores, p: Proposal, charter: Charter) -> list[Held]:
+    return within_limit([h for h in await stores.proxies.pending(p) if covers(h, p)], charter.proxy_limit)
+
+
 async def pending_lines(stores: Stores, p: Proposal, charter: Charter) -> str:
-    """While a proposal is open: whose vote goes with whose, unless they vote ("" if none)."""
-    if p.status != "open" or not applies(charter, p):
+    """While a proposal is open: whose vote goes with whose, unless they vote ("" if none). Not on
+    a secret ballot: the line would say, in the room's history, that a giver cast no vote of their
+    own, so their ballot is the holder's choice (the holder's acknowledgement, private there, says it)."""
+    if p.status != "open" or p.ballot == "secret" or not applies(charter, p):
         return ""
-    pending = [h for h in await stores.proxies.pending(p) if covers(h, p)]
+    pending = await _pending(stores, p, charter)
     if not pending:
         return ""
     return "\n".join([texts.PROXY_PENDING_HEAD] + [texts.PROXY_PENDING_LINE.format(giver=h.giver, holder=h.holder)
@@ -157,16 +204,26 @@ async def carried(stores: Stores, p: Proposal, charter: Charter, holder_id: int)
     """The words a holder's vote acknowledgement adds: whose votes it also counts for ("" if none)."""
     if not applies(charter, p):
         return ""
-    givers = [h.giver for h in await stores.proxies.carried_by(p, holder_id) if covers(h, p)]
+    givers = [h.giver for h in await _pending(stores, p, charter) if h.holder_id == holder_id]
     return texts.PROXY_CARRIES.format(givers=texts.and_list(givers)) if givers else ""
 
 
+async def acts_again(stores: Stores, p: Proposal, charter: Charter, member_id: int, now: datetime,
+                     prefix: str) -> str:
+    """The words a withdrawn vote's acknowledgement adds when the member lent their vote on this
+    proposal: with no vote of their own, their proxy's holder votes for them again ("" if none)."""
+    if not applies(charter, p):
+        return ""
+    gave, _ = await stores.proxies.of_member(member_id, now)
+    if gave is None or not covers(gave, p):
+        return ""
+    return texts.PROXY_ACTS_AGAIN.format(holder=gave.holder, number=p.number, prefix=prefix)
+
+
 def by_proxy_text(p: Proposal) -> str:
-    """The result's line on ballots the close cast by proxy ("" if none)."""
+    """The result's line on ballots the close cast by proxy ("" if none; a secret ballot's are never
+    marked: `storage.proxies.resolve`)."""
     marked = (p.result or {}).get("by_proxy")
     if not marked:
         return ""
-    if all(len(pair) == 2 for pair in marked):
-        return texts.BY_PROXY_OPEN.format(pairs=", ".join(texts.BY_PROXY_PAIR.format(giver=g, holder=h)
-                                                          for g, h in marked))
-    return texts.BY_PROXY_SECRET.format(givers=texts.and_list([pair[0] for pair in marked]))
+    return texts.BY_PROXY_OPEN.format(pairs=", ".join(texts.BY_PROXY_PAIR.format(giver=g, holder=h) for g, h in marked))

@@ -55,6 +55,7 @@ class Reply:
     public_fallback: str | None = None
     refusal: bool = False  # the request was refused; nothing changed
     proposal_id: int | None = None  # a proposal whose tally this changed (its cards need an edit)
+    cards: tuple[int, ...] = ()  # other proposals whose cards this changed (a proxy until a date)
     # Routine register news the room is also told through one coalesced notice (`JOIN_NOTICE`):
     # `notice` names it (its text may have changed); a `folded` reply says nothing the notice does
     # not, so an adapter short of messages (Telegram: ~20 a minute in a group) need not send it.

@@ -80,6 +80,15 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
         # The holder of a proxy hears whose votes this one also counts for (read only where proxies are allowed).
         if carried := await proxies.carried(ctx.stores, result.proposal, charter, result.member.id):
             reply = replace(reply, text=reply.text + carried)
+    elif result.option is None and (charter := Charter.from_json(result.coop.charter)).proxies:
+        # A withdrawn vote leaves the member as if they had not voted: a proxy they gave acts again,
+        # and they hear so (`unproxy` is the way to have no vote at all).
+        if again := await proxies.acts_again(ctx.stores, result.proposal, charter, result.member.id, ctx.now,
+                                             ctx.prefix):
+            # On a secret ballot the room is not told whose choice the member's ballot will be.
+            secret = result.proposal.ballot == "secret"
+            reply = replace(reply, text=reply.text + again, private=reply.private or secret,
+                            public_fallback=reply.public_fallback or (reply.text if secret else None))
     p = result.proposal
     if p.method == "consent" and result.option is not None and await ctx.stores.objections.stands(p.id, result.member.id):
         # Consent does not lift an objection: the member must not think it let the proposal pass.

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from storage.common import claim, log
 from storage.db import Database
 from storage.errors import LastSteward
-from storage.models import Account, Coop, GovernanceEvent, Member, Room
+from storage.models import Account, Coop, GovernanceEvent, Member, Proxy, Room
 from storage.rounds import forfeit_shares
 
 
@@ -193,7 +193,8 @@ class MemberStore:
         event: tuple[str, str] | None = None,
     ) -> list:
         """Take a member off the register; their unpaid shares of open rounds go to the movement
-        funds, as fund lines named `forfeit_as`, in the same transaction. Returns those (round, amount)."""
+        funds, as fund lines named `forfeit_as`, and the proxies they gave or hold are revoked (a
+        member admitted again starts with none), in the same transaction. Returns those (round, amount)."""
         async with self.db.write() as s:
             await claim(s, event, now)
             await _lock_register(s, coop_id)
@@ -202,6 +203,12 @@ class MemberStore:
                 await _keep_a_steward(s, coop_id, member.id)
             member.status, member.removed_at = "removed", now
             await log(s, coop_id, "member_removed", now, member_id=member.id, by=by)
+            revoked = (await s.execute(
+                update(Proxy).where(or_(Proxy.giver_id == member.id, Proxy.holder_id == member.id),
+                                    Proxy.revoked_at.is_(None))
+                .values(revoked_at=now).returning(Proxy.id, Proxy.giver_id))).all()
+            for proxy_id, giver_id in sorted(revoked):
+                await log(s, coop_id, "proxy_revoked", now, member_id=giver_id, proxy=proxy_id, removed=member.id)
             return await forfeit_shares(s, coop_id, member.id, forfeit_as, now)
 
 

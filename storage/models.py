@@ -217,7 +217,8 @@ class Ballot(SQLModel, table=True):
     # and once a secret ballot ends: then SQL NULL, never JSON's null (`none_as_null`), written in bulk or not.
     choices: list | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     # A ballot the close cast for this member by proxy: the holder (a member id) whose own vote it
-    # copies. None for a member's own vote.
+    # copies. None for a member's own vote, and once a secret ballot ends (it would tie the
+    # member's choice to the holder's: `storage.proposals._seal`).
     proxy_by: int | None = None
 
 

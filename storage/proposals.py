@@ -347,8 +347,7 @@ class ProposalStore:
             objected = await objections.standing_in(s, proposal.id) if proposal.method == "consent" else None
             proposal.result = decide(proposal, counts, voices, charter, objected, chosen)
             if by_proxy:  # in the record: the result is the close's leaf
-                proposal.result = {**proposal.result, "by_proxy": [[giver] if holder is None else [giver, holder]
-                                                                   for giver, holder in by_proxy]}
+                proposal.result = {**proposal.result, "by_proxy": [[giver, holder] for giver, holder in by_proxy]}
             if by is None:  # the clock's count: a steward's close that waited for it keeps their name
                 by, reason = proposal.ended_by, proposal.end_reason
             proposal.status, proposal.ended_at, proposal.ended_by, proposal.end_reason = "closed", now, by, reason
@@ -533,9 +532,10 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
     a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot's
-    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them."""
+    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them.
+    A ballot cast by proxy forgets whose vote it copied: that would tie its choice to the holder's."""
     await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(
-        option=None, source=None, reason=None, choices=None))
+        option=None, source=None, reason=None, choices=None, proxy_by=None))
     voters = len(chosen) if chosen is not None else sum(counts)
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
               voters=voters, **({"rankings": sorted(chosen)} if chosen is not None and proposal.method == "ranked"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from storage.common import claim, insert, log, queue_direct
 from storage.db import Database
 from storage.errors import ProposalNotOpen, StoreError
-from storage.models import Account, Ballot, Elector, Member, Proposal, Proxy
+from storage.models import Account, Ballot, Elector, Member, Objection, Proposal, Proxy
 
 
 class HolderNotActive(StoreError):
@@ -38,19 +38,22 @@ class Lent:
     given_at: datetime
     revoked_at: datetime | None
     giver_active: bool
+    holder_active: bool = True
 
 
 @dataclass(frozen=True)
 class ProxyFacts:
     """What a close reads for the rule that says which proxies count: the proposal, the moment its
     voting ended, the charter as it stands, the proxies of the electors with no ballot (those not
-    revoked before that moment) and who voted on it themselves (a proxy's ballot is never one)."""
+    revoked before that moment), who voted on it themselves (a proxy's ballot is never one) and
+    who has an objection standing on it (a consent proposal)."""
 
     proposal: Proposal
     moment: datetime
     charter: dict
     proxies: tuple[Lent, ...]
     voted: frozenset[int]
+    objected: frozenset[int] = frozenset()
 
 
 # The rule: given the facts, the proxies whose holder's vote is copied for their giver.
@@ -74,7 +77,7 @@ class Held:
 
 def _lent(row) -> Lent:
     return Lent(row.giver_id, row.holder_id, row.proposal_id, row.until, row.given_at, row.revoked_at,
-                row.status == "active")
+                row.status == "active", row.holder_status == "active")
 
 
 class ProxyStore:
@@ -100,12 +103,17 @@ class ProxyStore:
             if holder is None or holder.coop_id != coop_id or holder.status != "active":
                 raise HolderNotActive()
             if proposal_id is not None:
-                status = (await s.execute(select(Proposal.status).where(Proposal.id == proposal_id))).scalar_one()
+                status, closes_at = (await s.execute(select(Proposal.status, Proposal.closes_at)
+                                                     .where(Proposal.id == proposal_id))).one()
                 if status != "open":
                     raise ProposalNotOpen(status)
-            # The giver's own proxy to this holder is being replaced, so it is not counted.
+                if closes_at <= now:  # its voting has ended: the count would never take this proxy
+                    raise ProposalNotOpen("counting")
+            # The giver's own proxy to this holder is being replaced, so it is not counted; nor is one
+            # from a member removed since, which no count takes (`handlers.proxies.counted`).
             held = (await s.execute(select(func.count()).select_from(Proxy).where(
-                Proxy.holder_id == holder_id, Proxy.giver_id != giver_id, _in_force(now)))).scalar_one()
+                Proxy.holder_id == holder_id, Proxy.giver_id != giver_id, _in_force(now),
+                Proxy.giver_id.in_(select(Member.id).where(Member.status == "active"))))).scalar_one()
             if held >= limit:
                 raise ProxyLimit(held)
             replaced = (await s.execute(
@@ -135,25 +143,27 @@ class ProxyStore:
             return (await _held(s, Proxy.id == revoked.id))[0]
 
     async def of_member(self, member_id: int, now: datetime) -> tuple[Held | None, list[Held]]:
-        """The proxy the member gave and those they hold, still in force now."""
+        """The proxy the member gave and those they hold (from members still active), still in force now."""
         async with self.db.read() as s:
             gave = await _held(s, Proxy.giver_id == member_id, Proxy.revoked_at.is_(None), _in_force(now))
-            held = await _held(s, Proxy.holder_id == member_id, Proxy.revoked_at.is_(None), _in_force(now))
+            held = await _held(s, Proxy.holder_id == member_id, Proxy.revoked_at.is_(None), _in_force(now),
+                               Proxy.giver_id.in_(select(Member.id).where(Member.status == "active")))
             return (gave[0] if gave else None), held
 
     async def pending(self, proposal: Proposal) -> list[Held]:
-        """Unrevoked proxies of the proposal's electors who have not voted on it, with names (the
-        handlers' rule says which cover it): what its card says while it is open."""
+        """Unrevoked proxies between active members, of the proposal's electors who have neither
+        voted on it nor object to it, with names (the handlers' rule says which cover it): what
+        its card says while it is open."""
         voted = select(Ballot.member_id).where(Ballot.proposal_id == proposal.id, Ballot.member_id == Proxy.giver_id)
+        objected = select(Objection.member_id).where(Objection.proposal_id == proposal.id,
+                                                     Objection.member_id == Proxy.giver_id)
         elector = select(Elector.member_id).where(Elector.proposal_id == proposal.id,
                                                   Elector.member_id == Proxy.giver_id)
+        active = select(Member.id).where(Member.status == "active")
         async with self.db.read() as s:
             return await _held(s, Proxy.coop_id == proposal.coop_id, Proxy.revoked_at.is_(None), elector.exists(),
-                               ~voted.exists())
-
-    async def carried_by(self, proposal: Proposal, holder_id: int) -> list[Held]:
-        """`pending` proxies of this proposal that this member holds (their vote's acknowledgement names them)."""
-        return [h for h in await self.pending(proposal) if h.holder_id == holder_id]
+                               ~voted.exists(), ~objected.exists(), Proxy.giver_id.in_(active),
+                               Proxy.holder_id.in_(active))
 
 
 def _in_force(now: datetime):
@@ -175,28 +185,37 @@ async def _held(s, *where) -> list[Held]:
     return [Held(*row) for row in (await s.execute(stmt)).all()]
 
 
-async def resolve(s, proposal: Proposal, charter: dict, now: datetime, rule: Rule) -> list[tuple[str, str | None]]:
+async def resolve(s, proposal: Proposal, charter: dict, now: datetime, rule: Rule) -> list[tuple[str, str]]:
     """At the close, in its transaction and before the counts are read: for each proxy `rule`
     counts, a ballot for its giver copying the holder's own vote (`proxy_by` the holder), logged
-    as `vote_by_proxy` (a secret ballot's event holds neither the choice nor the holder, as
-    `storage.votes._logged`). The givers' and holders' names (the holder None on a secret
-    ballot), for the result."""
+    as `vote_by_proxy`. The givers' and holders' names, for the result. On a secret ballot nothing
+    may say afterwards which ballot a proxy cast: whose vote went with whose is public (the card,
+    `proxy_given`), so naming the giver as voting by proxy would tie two members' choices together,
+    and with the tally that can name a third's. There the ballot is logged as any secret vote
+    (`vote_cast`, no data: `storage.votes._logged`), `proxy_by` is forgotten with the choices when
+    the ballot is sealed (`storage.proposals._seal`), and nothing is returned for the result."""
     moment = min(now, proposal.closes_at)
     own = {row.member_id: row for row in (await s.execute(
         select(Ballot.member_id, Ballot.option, Ballot.choices)
         .where(Ballot.proposal_id == proposal.id, Ballot.proxy_by.is_(None)))).all()}
+    holder = aliased(Member)
     candidates = (await s.execute(
         select(Proxy.giver_id, Proxy.holder_id, Proxy.proposal_id, Proxy.until, Proxy.given_at, Proxy.revoked_at,
-               Member.status)
+               Member.status, holder.status.label("holder_status"))
         .join(Elector, and_(Elector.proposal_id == proposal.id, Elector.member_id == Proxy.giver_id))
         .join(Member, Member.id == Proxy.giver_id)
+        .join(holder, holder.id == Proxy.holder_id)
         .where(Proxy.coop_id == proposal.coop_id, or_(Proxy.revoked_at.is_(None), Proxy.revoked_at > moment),
                ~select(Ballot.member_id).where(Ballot.proposal_id == proposal.id,
                                                Ballot.member_id == Proxy.giver_id).exists())
-        .order_by(Proxy.giver_id, Proxy.id))).all()
+        # Locked: an `unproxy` or a replacement in flight is waited for and seen, not counted past.
+        .order_by(Proxy.giver_id, Proxy.id).with_for_update(of=Proxy))).all()
     if not candidates:
         return []
-    counted = rule(ProxyFacts(proposal, moment, charter, tuple(_lent(row) for row in candidates), frozenset(own)))
+    objected = frozenset((await s.execute(
+        select(Objection.member_id).where(Objection.proposal_id == proposal.id))).scalars())
+    counted = rule(ProxyFacts(proposal, moment, charter, tuple(_lent(row) for row in candidates), frozenset(own),
+                              objected))
     if not counted:
         return []
     names = dict((await s.execute(select(Member.id, Member.display_name).where(
@@ -207,10 +226,11 @@ async def resolve(s, proposal: Proposal, charter: dict, now: datetime, rule: Rul
         theirs = own[lent.holder_id]
         data = {} if secret else {"option": theirs.option, "by": lent.holder_id,
                                   **({"choices": theirs.choices} if theirs.choices is not None else {})}
-        event_id = await log(s, proposal.coop_id, "vote_by_proxy", now, proposal_id=proposal.id,
-                             member_id=lent.giver_id, **data)
+        event_id = await log(s, proposal.coop_id, "vote_cast" if secret else "vote_by_proxy", now,
+                             proposal_id=proposal.id, member_id=lent.giver_id, **data)
         await s.execute(insert(s, Ballot).values(
             proposal_id=proposal.id, member_id=lent.giver_id, option=theirs.option, choices=theirs.choices,
             cast_at=now, event_id=event_id, proxy_by=lent.holder_id))
-        marked.append((names[lent.giver_id], None if secret else names[lent.holder_id]))
+        if not secret:
+            marked.append((names[lent.giver_id], names[lent.holder_id]))
     return marked

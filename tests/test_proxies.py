@@ -28,9 +28,9 @@ from tests.fakes.synapse import send_poll_response, send_text, wait_for_event
 from tests.test_telegram import GROUP, STEWARD, fake  # noqa: F401 (the fake Bot API fixture)
 
 
-async def allow_proxies(chat: Chat, members: int = 4, limit: int | None = None) -> None:
+async def allow_proxies(chat: Chat, members: int = 4, limit: int | None = None) -> list[str]:
     """A co-op of alice and m1…m<members> whose charter allows proxies, by a constitutional
-    amendment everyone votes For (proposal #1)."""
+    amendment everyone votes For (proposal #1); the members' names."""
     names = await make_coop(chat, members)
     amendment = "proxies = yes" + (f"; proxy_limit = {limit}" if limit else "")
     await chat.say("alice", f"/propose Allow proxies\n  amend: {amendment}")
@@ -38,6 +38,7 @@ async def allow_proxies(chat: Chat, members: int = 4, limit: int | None = None) 
         await chat.say(who, "/vote 1 For")
     await chat.say("alice", "/close 1")
     assert f"The charter is amended: {amendment}." in chat.last
+    return names
 
 
 async def ids(chat: Chat) -> dict[str, int]:
@@ -122,7 +123,8 @@ async def test_a_proxy_on_a_secret_ballot_counts_and_its_choice_is_destroyed(cha
     await chat.say("m3", "/proxy m2\n  for: #2")
     await chat.say("m2", "/vote 2 For")
     await chat.say("alice", "/close 2")
-    assert "Votes: For 2 · Against 0 · Abstain 0." in chat.last and "Voted by proxy: m3." in chat.last
+    # Counted, but not marked: which ballot a proxy cast stays as secret as its choice (see below).
+    assert "Votes: For 2 · Against 0 · Abstain 0." in chat.last and "proxy" not in chat.last
     p = await chat.gov.stores.proposals.get(1, 2)
     assert [b.option for b in await chat.gov.stores.votes.ballots(p.id)] == [None, None]
     assert await chat.gov.stores.proposals.recount(p.id, 3) == [2, 0, 0]
@@ -316,6 +318,13 @@ async def test_a_proxy_overridden_by_the_givers_own_tap_on_telegram(tg, fake):
     result = await posted(fake, f"Result of #{number} ")
     assert "Votes: For 0 · Against 2 · Abstain 0." in result and "Voted by proxy: user4 (with user3)." in result, result
 
+    # A proxy until a date: the card of each open proposal it covers is edited when it is given and revoked.
+    number, card = await propose(tg, fake, STEWARD, "/propose Fix the oven")
+    await tg.say(4, "/proxy 3\n  until: 30d")
+    await fake.wait_for(lambda f: "• user4's vote goes with user3's" in tg.card(number)[1]["text"])
+    await tg.say(4, "/unproxy")
+    await fake.wait_for(lambda f: "By proxy" not in tg.card(number)[1]["text"])
+
 
 # --- on Matrix: the adapter against the real Synapse, members as matrix-nio clients ---
 async def test_a_proxy_overridden_by_the_givers_own_poll_answer_on_matrix(bot, people):
@@ -352,14 +361,16 @@ async def test_a_proxy_overridden_by_the_givers_own_poll_answer_on_matrix(bot, p
 
 def test_the_rule_counts_a_proxy_in_force_when_voting_ended():
     """`handlers.proxies.counted` on facts alone: in force at the moment voting ended (given by
-    then, not revoked by then), covering the proposal, the giver still active, the holder voted."""
+    then, not revoked by then), covering the proposal, the giver still active with no objection,
+    the holder still active and voted; at most `proxy_limit` per holder, the earliest given."""
     end = datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
     hour = timedelta(hours=1)
     p = SimpleNamespace(id=7, kind="ordinary", closes_at=end)
-    allowed = Charter().with_changes(proxies=True).to_json()
+    allowed = Charter().with_changes(proxies=True, proxy_limit=100).to_json()
 
-    def lent(giver, holder=2, *, proposal_id=7, until=None, given=end - hour, revoked=None, active=True):
-        return Lent(giver, holder, proposal_id, until, given, revoked, active)
+    def lent(giver, holder=2, *, proposal_id=7, until=None, given=end - hour, revoked=None, active=True,
+             holder_active=True):
+        return Lent(giver, holder, proposal_id, until, given, revoked, active, holder_active)
 
     proxies = (
         lent(10),                                          # counts
@@ -371,9 +382,20 @@ def test_the_rule_counts_a_proxy_in_force_when_voting_ended():
         lent(16, proposal_id=None, until=end),             # until it closes, not after: no
         lent(17, active=False),                            # no longer a member: no
         lent(18, holder=3),                                # the holder did not vote: no
+        lent(19, holder_active=False),                     # the holder is no longer a member: no
+        lent(20),                                          # an objector (below): no
     )
-    facts = ProxyFacts(p, end, allowed, proxies, frozenset({2}))
+    facts = ProxyFacts(p, end, allowed, proxies, frozenset({2}), frozenset({20}))
     assert [x.giver_id for x in counted(facts)] == [10, 11, 15]
+    # The limit at the count: the earliest given first, whatever the order the facts come in.
+    one = Charter().with_changes(proxies=True, proxy_limit=1).to_json()
+    assert [x.giver_id for x in counted(ProxyFacts(p, end, one, proxies, frozenset({2})))] == [10]
+    later_first = (lent(21, given=end - hour / 2), lent(22, given=end - hour))
+    assert [x.giver_id for x in counted(ProxyFacts(p, end, one, later_first, frozenset({2})))] == [22]
+    # An until: proxy covers a proposal whose voting ended (early) before it, whatever closes_at said.
+    early_until = lent(23, proposal_id=None, until=end - hour, given=end - 3 * hour)
+    early = ProxyFacts(p, end - 2 * hour, allowed, (early_until,), frozenset({2}))
+    assert [x.giver_id for x in counted(early)] == [23]
     assert counted(ProxyFacts(p, end, Charter().to_json(), proxies, frozenset({2}))) == []  # proxies: no
     protected = SimpleNamespace(id=7, kind="protected", closes_at=end)
     assert counted(ProxyFacts(protected, end, allowed, proxies, frozenset({2}))) == []
@@ -389,3 +411,215 @@ async def test_proxy_limit_is_the_charters(chat):
     assert refused.startswith("m2 already holds proxies for 2 members (the charter's limit is 2 at once)"), refused
     listed = await chat.say("m2", "/proxies")
     assert "• You hold m3's vote on every proposal closing before" in listed and "• You hold m4's vote" in listed
+
+
+# --- a hostile review: each test below failed on the first version ---
+async def test_an_objectors_proxy_does_not_consent_for_them(chat):
+    """m3 objects to a consent proposal and has lent their vote to m2, who consents: the objection is
+    m3's own say, so no Consent is cast for m3 by proxy, and the card does not say m3's vote goes with m2's."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Four-day week\n  method: consent\nMonday to Thursday.")
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("m3", "/object 2 Thursdays are our delivery day")
+    assert "By proxy" not in await chat.say("m1", "/show 2")
+    ack = await chat.say("m2", "/vote 2 consent")
+    assert "counts for m3" not in ack, ack
+    await chat.say("alice", "/close 2")
+    assert "by proxy" not in chat.last, chat.last
+    assert await ballot_of(chat, 2, "m3") is None
+    p = await chat.gov.stores.proposals.get(1, 2)
+    assert p.result["voters"] == 2 and p.result["counts"][0] == 1
+
+
+async def test_a_holder_carries_no_more_than_the_limit_at_the_count_after_it_is_lowered(chat, clock):
+    """proxy_limit 2: m3 then m4 lend their votes to m2. The co-op lowers the limit to 1 before #3
+    closes: at the count m2 carries only the earlier proxy (m3's), and the card already says so."""
+    names = await allow_proxies(chat, members=5, limit=2)
+    await chat.say("alice", "/propose Buy a van")  # #2
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    clock.advance(minutes=1)
+    await chat.say("m4", "/proxy m2\n  until: 30d")
+    await chat.say("alice", "/propose One proxy each\n  amend: proxy_limit = 1")  # #3
+    for who in names:
+        await chat.say(who, "/vote 3 For")
+    await chat.say("alice", "/close 3")
+    assert "The charter is amended: proxy_limit = 1." in chat.last
+    shown = await chat.say("m1", "/show 2")
+    assert "• m3's vote goes with m2's" in shown and "m4's vote" not in shown, shown
+    assert (await chat.say("m2", "/vote 2 Against")).endswith("Your vote also counts for m3 by proxy, unless they "
+                                                              "vote themselves.")
+    await chat.say("alice", "/close 2")
+    assert "Voted by proxy: m3 (with m2)." in chat.last and "Votes: For 0 · Against 2 · Abstain 0." in chat.last
+    assert await ballot_of(chat, 2, "m4") is None
+
+
+async def test_a_proxy_to_a_member_removed_since_does_not_count(chat):
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    await chat.say("m2", "/vote 2 Against")
+    await chat.say("alice", "/remove m2")
+    assert "By proxy" not in await chat.say("m1", "/show 2")
+    await chat.say("alice", "/close 2")
+    assert "by proxy" not in chat.last, chat.last
+    assert await ballot_of(chat, 2, "m3") is None
+
+
+async def test_an_until_proxy_covers_a_proposal_a_steward_closes_before_it_ends(chat, clock):
+    """#2 would close in 3 days; m3 lends their vote until 2 days from now; a steward closes #2 now:
+    its voting ended before the proxy did, so the proxy counts (as it does when the close waits
+    for another platform's votes, which moves `closes_at` to the moment voting ended)."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van\n  closes: 3d")
+    await chat.say("m3", "/proxy m2\n  until: 2d")
+    await chat.say("m2", "/vote 2 For")
+    await chat.say("alice", "/close 2")
+    assert "Voted by proxy: m3 (with m2)." in chat.last, chat.last
+
+
+async def test_a_withdrawn_vote_lets_the_proxy_act_again_and_says_so(chat):
+    """A withdrawn vote leaves the member as if they had not voted: the proxy they gave counts, and
+    the acknowledgement says so and how to have no vote at all."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("m3", "/vote 2 For")
+    said = await chat.say("m3", "/unvote 2")
+    assert said == ("Your vote on #2 is withdrawn. You lent your vote to m2: their vote counts for you on #2 again, "
+                    "unless you vote. To have no vote at all, /unproxy."), said
+    assert "• m3's vote goes with m2's" in await chat.say("m1", "/show 2")
+    await chat.say("m2", "/vote 2 Against")
+    await chat.say("alice", "/close 2")
+    assert "Voted by proxy: m3 (with m2)." in chat.last
+    # On a secret ballot the room is not told: the words go to the member alone.
+    await chat.say("alice", "/propose Elect a treasurer\n  ballot: secret")  # #3
+    await chat.say("m3", "/vote 3 For")
+    await chat.say("m3", "/unvote 3")
+    reply = chat.replies[0]
+    assert reply.private and "their vote counts for you on #3 again" in reply.text
+    assert reply.public_fallback == "Your vote on #3 is withdrawn."
+    # Without a proxy covering it, a withdrawal says only that.
+    await chat.say("alice", "/propose Paint the door\n  kind: protected")
+    await chat.say("m3", "/vote 4 For")
+    assert await chat.say("m3", "/unvote 4") == "Your vote on #4 is withdrawn."
+
+
+async def test_a_proxy_for_a_proposal_whose_voting_has_ended_is_refused(chat, clock):
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van\n  closes: 1h")
+    clock.advance(hours=1, minutes=1)  # its time is up; the clock has not counted it yet
+    refused = await chat.say("m3", "/proxy m2\n  for: #2")
+    assert refused.startswith("#2 is being counted (its voting time has ended): "
+                              "a proxy for it would change nothing."), refused
+    async with chat.gov.stores.db.read() as s:
+        assert (await s.execute(select(Proxy.id))).first() is None
+
+
+async def test_nothing_after_a_secret_close_says_which_ballot_a_proxy_cast(chat):
+    """m1 For, m2 Against, m3's vote lent to m2 (said on the card and in the log): For 1 · Against 2.
+    Were m3's ballot marked as cast by proxy, m2 and m3 would be Against and m1 For, all three named.
+    After the close neither the result, the ballots, the event log nor the export marks it."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Elect a treasurer\n  ballot: secret")
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    await chat.say("m1", "/vote 2 For")
+    # The card does not say whose vote goes with whose: in the room's history it would say m3 cast none.
+    assert "By proxy" not in await chat.say("m1", "/show 2")
+    await chat.say("m2", "/vote 2 Against")
+    assert chat.replies[0].private and "also counts for m3" in chat.replies[0].text  # the holder hears it privately
+    await chat.say("alice", "/close 2")
+    result = chat.last
+    assert "Votes: For 1 · Against 2 · Abstain 0." in result and "Turnout: 3 of 5" in result
+    assert "proxy" not in result.lower(), result
+    p = await chat.gov.stores.proposals.get(1, 2)
+    assert "by_proxy" not in p.result
+    ballots = await chat.gov.stores.votes.ballots(p.id)
+    assert len(ballots) == 3 and all(b.option is None and b.proxy_by is None for b in ballots)
+    data = json.loads(json.dumps(await collect(chat.gov.stores)))
+    assert "by_proxy" not in json.dumps(data["coops"][0]["proposals"][1])
+    async with chat.gov.stores.db.read() as s:
+        from storage.models import GovernanceEvent
+        kinds = [k for (k,) in (await s.execute(select(GovernanceEvent.kind)
+                                                .where(GovernanceEvent.proposal_id == p.id))).all()]
+    assert "vote_by_proxy" not in kinds
+    assert problems(data) == []
+    assert await chat.gov.stores.minutes.check(chat.gov.stores.proposals.recount) == []
+
+
+async def test_a_drills_time_to_decide_counts_no_ballot_cast_by_proxy():
+    """A ballot the close casts by proxy is cast at the count: it is no member deciding then."""
+    from handlers.drills import _record
+    opened = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    p = SimpleNamespace(id=1, status="closed", opened_at=opened, number=5, title="DRILL: x",
+                        result={"passed": False, "reason": "", "voters": 2, "electorate": 4})
+    ballots = [SimpleNamespace(cast_at=opened + timedelta(hours=1), proxy_by=None),
+               SimpleNamespace(cast_at=opened + timedelta(days=7), proxy_by=3)]
+
+    async def of(_pid):
+        return ballots
+    record = await _record(SimpleNamespace(votes=SimpleNamespace(ballots=of)), [p])
+    assert record["median_decide_s"] == 3600
+
+
+async def test_a_proxy_from_a_member_removed_since_takes_no_place_under_the_limit(chat):
+    """m3's proxy to m2 counts no more once m3 is removed: it does not keep m4 from lending m2 theirs."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("alice", "/remove m3")
+    assert "lends their vote to m2" in await chat.say("m4", "/proxy m2\n  for: #2")
+    shown = await chat.say("m1", "/show 2")
+    assert "• m4's vote goes with m2's" in shown and "m3's" not in shown, shown
+    listed = await chat.say("m2", "/proxies")
+    assert "• You hold m4's vote for #2." in listed and "m3" not in listed, listed
+
+
+async def test_the_cards_a_proxy_until_a_date_covers_are_edited_when_it_is_given_replaced_or_revoked(chat):
+    """Each reply names the open proposals whose cards show the proxy (before and after), so the
+    adapters edit them: a revoked proxy's line does not stay on a card saying m3's vote goes with m2's."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")  # #2
+    await chat.say("alice", "/propose Paint the door")  # #3
+    await chat.say("alice", "/propose Sell the bakery\n  kind: protected")  # #4: takes no proxies
+    ids_ = {n: (await chat.gov.stores.proposals.get(1, n)).id for n in (2, 3, 4)}
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    assert chat.replies[0].proposal_id is None and set(chat.replies[0].cards) == {ids_[2], ids_[3]}
+    await chat.say("m3", "/proxy m1\n  for: #2")  # replaces it: #3's card drops the line, #2's changes
+    assert chat.replies[0].proposal_id == ids_[2] and chat.replies[0].cards == (ids_[3],)
+    await chat.say("m3", "/unproxy")
+    assert chat.replies[0].proposal_id == ids_[2] and chat.replies[0].cards == ()
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("m3", "/unproxy")
+    assert chat.replies[0].proposal_id is None and set(chat.replies[0].cards) == {ids_[2], ids_[3]}
+
+
+async def test_a_member_removed_and_admitted_again_has_no_proxy_from_before(chat):
+    """Removal revokes the proxies the member gave and holds: admitted again, m3's old proxy to m2
+    does not come back to life, nor does m1's to m3."""
+    await allow_proxies(chat)
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    await chat.say("m1", "/proxy m3\n  until: 30d")
+    await chat.say("alice", "/remove m3")
+    assert "admitted" in await chat.say("alice", "/admit m3")
+    assert "• You have lent your vote to no one." in await chat.say("m3", "/proxies")
+    assert "• You hold no one's vote." in await chat.say("m3", "/proxies")
+    assert "• You have lent your vote to no one." in await chat.say("m1", "/proxies")
+    await chat.say("alice", "/propose Buy a van")
+    assert "By proxy" not in await chat.say("m1", "/show 2")
+    await chat.say("m2", "/vote 2 For")
+    await chat.say("m3", "/vote 2 For")
+    await chat.say("alice", "/close 2")
+    assert "by proxy" not in chat.last, chat.last
+
+
+async def test_a_proxy_for_a_proposal_off_the_givers_or_holders_frozen_register_is_refused(chat):
+    """m5, admitted after #2 opened, has no vote on it to lend, nor to carry another's."""
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Buy a van")
+    assert "admitted" in await chat.say("alice", "/admit m5")
+    refused = await chat.say("m5", "/proxy m2\n  for: #2")
+    assert refused.startswith("You joined Red Bakery after #2 opened: you have no vote on it to lend."), refused
+    refused = await chat.say("m3", "/proxy m5\n  for: #2")
+    assert refused.startswith("m5 joined Red Bakery after #2 opened: they have no vote on it to carry yours."), refused
+    async with chat.gov.stores.db.read() as s:
+        assert (await s.execute(select(Proxy.id))).first() is None

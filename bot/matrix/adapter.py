@@ -622,7 +622,8 @@ class MatrixAdapter:
         transaction id keeps it single)."""
         chat = self._chat(room_id)
         for i, reply in enumerate(replies):
-            self.cards.mark(reply.proposal_id)
+            for proposal_id in (reply.proposal_id, *reply.cards):
+                self.cards.mark(proposal_id)
             if self.notices.folds(chat, reply):
                 continue  # the room's notice says it, in one message for the whole burst
             self._spawn(self._reply(room_id, event, reply, i, reply_to), "matrix-reply")

@@ -269,8 +269,9 @@ class TelegramAdapter:
         await self._remember_handle(update)  # after the command: a /join may have made the account
         message = convert.message_of(update)
         for reply in replies:
-            if reply.proposal_id is not None:
-                self.cards.mark(reply.proposal_id)  # a vote, or a revision: the card shows it
+            for proposal_id in (reply.proposal_id, *reply.cards):
+                if proposal_id is not None:
+                    self.cards.mark(proposal_id)  # a vote, a revision, a proxy: the card shows it
             if self.notices.folds(event.chat, reply):
                 continue  # the room's notice says it, in one message for the whole burst
             self._spawn(self._reply(message, reply), "telegram-reply")
