@@ -1631,6 +1631,7 @@ CONFESS_KEPT = ("Kept anonymously until the facilitator of the next mirror shift
                 "is destroyed. Nothing stored says who wrote it, and your message is deleted from this chat where "
                 "the platform lets me.")
 ERASED_REASON = "erased by the bot: a confession is kept anonymously"
+VOTE_ERASED = "erased by the bot: this vote is secret, or its ballot's results are hidden until the close"
 ERASED_AGAIN = "That message was handled already; it is deleted from this chat where the platform lets me."
 CONFESSIONS_NO_SHIFT = ("No mirror shift of {coop} is under way: confessions are read during one, by its facilitator "
                         "({prefix}mirror says when).")

@@ -11,7 +11,8 @@ import re
 
 from tests.fakes.synapse import send_text, wait_for_event
 from tests.test_audits_telegram import MEMBERS, buttons, posted, sent_to, tg  # noqa: F401 (the clocked harness fixture)
-from tests.test_matrix import POLL_START, body, bot, co_op_room, notice_with, people, say  # noqa: F401 (fixtures)
+from tests.test_matrix import (POLL_START, body, bot, co_op_room, notice_with, people, redaction_of, say,  # noqa: F401 (fixtures)
+                               set_power)
 from tests.test_telegram import GROUP, STEWARD, fake  # noqa: F401 (the fake Bot API fixture)
 
 COUNTS = re.compile(r"\b(For|Against|Abstain) \d")  # a tally, as an open card or a result shows it
@@ -87,6 +88,7 @@ async def test_matrix_hidden_results_typed_votes_and_remind(bot, people):
     their votes, the room is told only that each is recorded, and the counts come with the result."""
     alice, bob, carol = await people("alice", False), await people("bob", False), await people("carol", False)
     room_id = await co_op_room(bot, alice, encrypted=False, members=[bob, carol])
+    set_power(bot.synapse, room_id, alice.access_token, bot.user_id, 50)  # a moderator, as README asks
     await send_text(alice, room_id, "!propose Buy a van\nresults: hidden")
     card = await wait_for_event(bob, room_id, notice_with("Proposal #1: Buy a van"), 30)
     assert "So far: 0 of 3 voted (results hidden until the close)." in body(card), body(card)
@@ -102,7 +104,15 @@ async def test_matrix_hidden_results_typed_votes_and_remind(bot, people):
     assert await answer(carol, room_id, "!remind 1") == ("Only the author of #1 or a steward can remind those who "
                                                           "have not voted.")
 
-    assert await answer(carol, room_id, "!vote 1 Against") == hidden
+    typed = await send_text(carol, room_id, "!vote 1 Against")
+    reply = await wait_for_event(carol, room_id, lambda s: s.get("content", {}).get("m.relates_to", {})
+                                 .get("m.in_reply_to", {}).get("event_id") == typed, 30)
+    assert body(reply) == hidden
+    # The typed vote told the room carol's choice: it is redacted, as Telegram deletes it.
+    redaction = await wait_for_event(bob, room_id, redaction_of(typed), 30)
+    assert redaction["sender"] == bot.user_id
+    stored = bot.synapse.api("GET", f"/_matrix/client/v3/rooms/{room_id}/event/{typed}", token=bob.access_token)
+    assert stored["content"] == {}, stored
     await wait_for_event(alice, room_id, lambda s: "m.new_content" in s.get("content", {})
                          and "So far: 3 of 3 voted (results hidden until the close)." in body(s), 30)
     shown = await answer(carol, room_id, "!show 1")

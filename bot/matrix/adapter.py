@@ -524,11 +524,11 @@ class MatrixAdapter:
             return False
         return True
 
-    async def _erase(self, room_id: str, event_id: str) -> None:
-        """Redact the message an answer erases (a confession), at once: in a direct room the bot
-        needs the power to redact others' events; where it lacks it, the event stays (logged)."""
+    async def _erase(self, room_id: str, event_id: str, reason: str) -> None:
+        """Redact the message an answer erases (a confession, a vote the room may not see), at once:
+        the bot needs the power to redact others' events; where it lacks it, the event stays (logged)."""
         async def once() -> RoomRedactResponse:
-            response = await self.client.room_redact(room_id, event_id, reason=texts.ERASED_REASON,
+            response = await self.client.room_redact(room_id, event_id, reason=reason,
                                                      tx_id=f"erase-{event_id}")
             return _checked(response, RoomRedactResponse, f"redaction of {event_id} in {room_id}")
 
@@ -630,12 +630,16 @@ class MatrixAdapter:
         self.kick()  # a command may have queued announcements (a card) with no reply at all
 
     async def _reply(self, room_id: str, event, reply: Reply, index: int, reply_to: str) -> None:
-        if reply.erase_command and index == 0:
-            await self._erase(room_id, event.event_id)
+        # A private answer to a message in a room (a secret vote, or one on hidden results, typed
+        # there) means the message itself tells what the room may not see: it goes, as on Telegram.
+        hidden = reply.private and not self._chat(room_id).is_direct
+        if (reply.erase_command or hidden) and index == 0:
+            why = texts.ERASED_REASON if reply.erase_command else texts.VOTE_ERASED
+            await self._erase(room_id, event.event_id, why)
             if reply_to != event.event_id:  # an edit: the message it corrects holds the secret too
-                await self._erase(room_id, reply_to)
+                await self._erase(room_id, reply_to, why)
         text = reply.text
-        if reply.private and not self._chat(room_id).is_direct:
+        if hidden:
             # The room sees only what it may: a secret ballot is cast in a direct chat.
             text = reply.public_fallback or text
         thread = convert.thread_root(event.source.get("content", {}))
