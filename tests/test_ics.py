@@ -350,3 +350,11 @@ async def test_coopbot_run_serves_the_feed_and_stops_cleanly(fake: FakeBotAPI, t
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_log_filter_redacts_a_feed_token():
+    from bot.logs import REDACTED, Redact
+
+    line = "sendMessage text='Your phone… https://coop.example.org/calendar/AbC_d-123456789xyz.ics' GET /calendar/Zz9_-abcdefgh.ics"
+    clean = Redact().redact(line)
+    assert "AbC_d" not in clean and "Zz9_" not in clean and clean.count(f"/calendar/{REDACTED}.ics") == 2
