@@ -16,7 +16,7 @@ PREFIX = "COOPBOT_"
 NAMES = (
     "DATABASE_URL", "DATA_DIR", "TELEGRAM_TOKEN", "TELEGRAM_API_URL", "TELEGRAM_WEBHOOK_URL",
     "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_WEBHOOK_LISTEN", "MATRIX_HOMESERVER", "MATRIX_USER",
-    "MATRIX_PASSWORD", "MATRIX_ACCESS_TOKEN", "MATRIX_STORE_KEY", "LOG_LEVEL",
+    "MATRIX_PASSWORD", "MATRIX_ACCESS_TOKEN", "MATRIX_STORE_KEY", "LOG_LEVEL", "HTTP_LISTEN", "PUBLIC_URL",
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -48,6 +48,13 @@ class Settings:
     matrix_password: str | None = None
     matrix_access_token: str | None = None
     matrix_store_key: str | None = None
+    http_listen: str | None = None  # host:port of the calendar feeds' server (bot/feed.py)
+    public_url: str | None = None  # how members' phones reach that server
+
+    @property
+    def feed_base(self) -> str | None:
+        """The base of calendar feed URLs, when the bot serves them."""
+        return self.public_url if self.http_listen is not None else None
 
     @property
     def telegram(self) -> bool:
@@ -80,6 +87,14 @@ def _url(name: str, value: str | None) -> None:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(name, f"must be an http(s) URL, not {value!r}")
+
+
+def _host_port(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(name, f"must be host:port, not {value!r}")
 
 
 def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
@@ -124,10 +139,13 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
         name = "TELEGRAM_WEBHOOK_SECRET" if secret is not None else "TELEGRAM_WEBHOOK_LISTEN"
         raise SettingsError(name, "is set but COOPBOT_TELEGRAM_WEBHOOK_URL is not")
     listen = get("TELEGRAM_WEBHOOK_LISTEN")
-    if listen is not None:
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise SettingsError("TELEGRAM_WEBHOOK_LISTEN", f"must be host:port, not {listen!r}")
+    _host_port("TELEGRAM_WEBHOOK_LISTEN", listen)
+    http_listen, public_url = get("HTTP_LISTEN"), get("PUBLIC_URL")
+    _host_port("HTTP_LISTEN", http_listen)
+    _url("PUBLIC_URL", public_url)
+    if (http_listen is None) != (public_url is None):
+        missing, given = ("PUBLIC_URL", "HTTP_LISTEN") if public_url is None else ("HTTP_LISTEN", "PUBLIC_URL")
+        raise SettingsError(missing, f"is required with COOPBOT_{given} (calendar feeds need both)")
 
     homeserver, user = get("MATRIX_HOMESERVER"), get("MATRIX_USER")
     matrix_names = ("MATRIX_USER", "MATRIX_PASSWORD", "MATRIX_ACCESS_TOKEN", "MATRIX_STORE_KEY")
@@ -163,4 +181,6 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
         matrix_password=get("MATRIX_PASSWORD"),
         matrix_access_token=get("MATRIX_ACCESS_TOKEN"),
         matrix_store_key=get("MATRIX_STORE_KEY"),
+        http_listen=http_listen,
+        public_url=public_url.rstrip("/") if public_url else None,
     )

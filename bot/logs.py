@@ -39,6 +39,8 @@ REDACTED = "<redacted>"
 TOKEN = re.compile(r"(?<=bot)\d+:[A-Za-z0-9_-]+|\b\d{5,}:[A-Za-z0-9_-]{30,}")
 # A Matrix access token in a query string or JSON.
 ACCESS_TOKEN = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+")
+# A calendar feed's token, in its URL (a reply giving it, a request's path).
+FEED_TOKEN = re.compile(r"(/calendar/)[A-Za-z0-9_-]{8,}(?=\.ics)")
 # A confession wherever a record quotes it, sent (`/confess …`, `!confess …`) or read aloud (the
 # heading of `texts.CONFESSION_READ`): inside a quoted string (a JSON payload, a repr) up to the
 # closing quote, escapes and all; anywhere else, to the record's end.
@@ -64,6 +66,7 @@ class Redact(logging.Filter):
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         text = CONFESSION.sub(_confession, text)
+        text = FEED_TOKEN.sub(rf"\1{REDACTED}", text)
         return ACCESS_TOKEN.sub(rf"\1{REDACTED}", TOKEN.sub(REDACTED, text))
 
     def filter(self, record: logging.LogRecord) -> bool:

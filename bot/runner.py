@@ -76,6 +76,17 @@ async def run(settings: Settings) -> int:
                      before_close=lambda: services.governance.before_close)
     # Every adapter exists: the core is built with their names and hooks, and the clock listening.
     services.assemble(after_command=(clock.poke,))
+    feeds = None
+    if settings.http_listen is not None:
+        # Imported only when configured, as the adapters are.
+        from bot.feed import FeedServer
+
+        feeds = FeedServer(services, settings.http_listen)
+        try:
+            await feeds.start()
+        except OSError as exc:
+            await services.close()
+            raise SettingsError("HTTP_LISTEN", f"cannot listen on {settings.http_listen}: {exc}") from None
     tasks = [asyncio.create_task(a.run(stop), name=type(a).__name__) for a in adapters]
     clock.start()
     logger.info("coopbot is running")
@@ -92,6 +103,8 @@ async def run(settings: Settings) -> int:
                 failed = True
     finally:
         announce_ready.cancel()
+        if feeds is not None:
+            await feeds.stop()
         await clock.stop()
         await services.close()
     logger.info("coopbot stopped")

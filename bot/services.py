@@ -85,7 +85,7 @@ class Services:
         self._governance = Governance(
             self.stores, self.clock, bot_names=_BotNames(self.adapters),
             before_close={adapter.platform: adapter.last_look for adapter in self.adapters},
-            after_command=list(after_command),
+            after_command=list(after_command), feed_base=self.settings.feed_base,
         )
         return self._governance
 

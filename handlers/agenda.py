@@ -1,48 +1,124 @@
-"""The `calendar` verb: coming deadlines, audits, sunset votes, mirror shifts and drills, in the co-op's timezone."""
+"""The `calendar` verb: coming deadlines, audits, sunset votes, mirror shifts and drills, in the
+co-op's timezone, as a list and as an .ics file; the co-op's private feed URL and its revocation."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from handlers import audits, rituals, texts
-from handlers.calendar import cycle
+from handlers import audits, ics, rituals, texts
+from handlers.calendar import Dated, cycle
 from handlers.charter import Charter
 from handlers.context import Context
-from handlers.types import Reply
+from handlers.due import MIRROR_REMINDERS
+from handlers.errors import BadArguments
+from handlers.parsing import split_first
+from handlers.types import Attachment, Reply
 from handlers.verbs import Call, Standing, verb
 from storage.models import Coop, Proposal
+from storage.stores import Stores
+
+# A proposal closed or withdrawn this long ago is still in the .ics, changed or cancelled, so a
+# subscribed phone updates its event instead of keeping the old one.
+RECENTLY_ENDED = timedelta(days=30)
+ICS_NAME = "calendar.ics"
+ICS_MIME = "text/calendar"
 
 
-def calendar_items(coop: Coop, open_proposals: list[Proposal], now: datetime) -> list[tuple[datetime, str]]:
-    """What `calendar` lists: deadlines and their reminders, the next audit, the next sunset vote."""
-    charter = Charter.from_json(coop.charter)
-    items = []
-    for p in open_proposals:
-        items.append((p.closes_at, texts.CALENDAR_CLOSES.format(number=p.number, title=p.title)))
-        for offset in charter.reminder_offsets:
-            at = p.closes_at - offset
-            if at > now and at > p.opened_at:
-                items.append((at, texts.CALENDAR_REMINDER.format(number=p.number)))
-    audits = cycle(coop.founded_at, charter.tz, charter.audit_every_months, now)
-    offsets = ", ".join(texts.span(o) for o in charter.audit_reminders)
-    items.append((audits.next_at, texts.CALENDAR_AUDIT.format(offsets=offsets)))
-    sunsets = cycle(coop.founded_at, charter.tz, charter.sunset_every_months, now)
-    items.append((sunsets.next_at, texts.CALENDAR_SUNSET.format(title=texts.SUNSET_TITLE)))
-    mirrors = cycle(coop.founded_at, charter.tz, charter.mirror_every_months, now)
-    items.append((mirrors.next_at, texts.CALENDAR_MIRROR))
-    drills = cycle(coop.founded_at, charter.tz, charter.drill_every_months, now)
-    items.append((drills.next_at, texts.CALENDAR_DRILL))
+def _sequence(start: datetime, *changes: datetime | None) -> tuple[int, datetime | None]:
+    """An event's SEQUENCE from its stored changes: the seconds from its start to the latest one.
+    Each change is later than the one before, so it only grows; 0 while nothing changed."""
+    latest = max((c for c in changes if c is not None), default=None)
+    return (0, None) if latest is None else (max(1, int((latest - start).total_seconds())), latest)
+
+
+def proposal_items(p: Proposal, charter: Charter, now: datetime) -> list[Dated]:
+    """A proposal's deadline (with its reminders); closed lately, the time it closed; withdrawn,
+    cancelled. Only its number, title and time: nothing of its ballot (a secret one's least of all)."""
+    key = f"proposal-{p.coop_id}-{p.number}"
+    sequence, changed = _sequence(p.opened_at, p.revised_at, p.ended_at if p.status != "open" else None)
+    if p.status == "withdrawn":
+        return [Dated(p.closes_at, texts.CALENDAR_WITHDRAWN.format(number=p.number, title=p.title), key,
+                      status="cancelled", sequence=sequence, changed_at=changed)]
+    if p.status == "closed":
+        early = p.ended_at is not None and p.ended_at < p.closes_at
+        words = texts.CALENDAR_CLOSED_EARLY if early else texts.CALENDAR_CLOSED
+        return [Dated(p.ended_at if early else p.closes_at, words.format(number=p.number, title=p.title), key,
+                      status="ended", sequence=sequence, changed_at=changed)]
+    alarms = tuple(o for o in charter.reminder_offsets if p.closes_at - o > p.opened_at)
+    items = [Dated(p.closes_at, texts.CALENDAR_CLOSES.format(number=p.number, title=p.title), key, alarms,
+                   sequence=sequence, changed_at=changed)]
+    for offset in alarms:
+        if p.closes_at - offset > now:
+            items.append(Dated(p.closes_at - offset, texts.CALENDAR_REMINDER.format(number=p.number)))
     return items
 
 
-@verb("calendar", who=Standing.MEMBER, summary="coming deadlines, audits and sunset votes")
-async def calendar(ctx: Context, call: Call) -> list[Reply]:
-    """`calendar`: what is coming, in the co-op's timezone."""
-    items = calendar_items(ctx.coop, await ctx.stores.proposals.list(ctx.coop.id, status="open"), ctx.now)
-    for audit in await ctx.stores.audits.list(ctx.coop.id):
+def calendar_items(coop: Coop, proposals: list[Proposal], now: datetime) -> list[Dated]:
+    """The proposals' items and the recurring dates counted from founding: the next audit, sunset
+    vote, mirror shift and drill (each keyed by its occurrence's number)."""
+    charter = Charter.from_json(coop.charter)
+    items = [item for p in proposals for item in proposal_items(p, charter, now)]
+    founded, tz, c = coop.founded_at, charter.tz, coop.id
+    audit = cycle(founded, tz, charter.audit_every_months, now)
+    offsets = ", ".join(texts.span(o) for o in charter.audit_reminders)
+    items.append(Dated(audit.next_at, texts.CALENDAR_AUDIT.format(offsets=offsets), f"audit-{c}-{audit.next_n}",
+                       tuple(charter.audit_reminders)))
+    sunset = cycle(founded, tz, charter.sunset_every_months, now)
+    items.append(Dated(sunset.next_at, texts.CALENDAR_SUNSET.format(title=texts.SUNSET_TITLE), f"sunset-{c}-{sunset.next_n}"))
+    mirror = cycle(founded, tz, charter.mirror_every_months, now)
+    items.append(Dated(mirror.next_at, texts.CALENDAR_MIRROR, f"mirror-{c}-{mirror.next_n}", MIRROR_REMINDERS))
+    drill = cycle(founded, tz, charter.drill_every_months, now)
+    items.append(Dated(drill.next_at, texts.CALENDAR_DRILL, f"drill-{c}-{drill.next_n}"))
+    return items
+
+
+async def dated(stores: Stores, coop: Coop, now: datetime) -> list[Dated]:
+    """Every item of the co-op's calendar, read from the stores: what `calendar` lists and the .ics holds."""
+    items = calendar_items(coop, await stores.proposals.for_calendar(coop.id, now - RECENTLY_ENDED), now)
+    for audit in await stores.audits.list(coop.id):
         if audit.status != "closed" or audit.stage in ("revision", "assembly"):
-            items += audits.calendar_items(audit, await ctx.stores.audits.assembly(audit.id))
-    for ritual in await ctx.stores.rituals.list(ctx.coop.id):
+            items += audits.calendar_items(audit, await stores.audits.assembly(audit.id))
+    for ritual in await stores.rituals.list(coop.id):
         items += rituals.calendar_items(ritual)
+    return items
+
+
+async def ics_of(stores: Stores, coop: Coop, now: datetime) -> bytes:
+    """The co-op's calendar as an .ics file (the attachment of `calendar`, and the feed's body)."""
+    return ics.build(texts.ICS_CALENDAR_NAME.format(coop=coop.name), await dated(stores, coop, now), now)
+
+
+def feed_url(base: str, token: str) -> str:
+    return f"{base.rstrip('/')}/calendar/{token}.ics"
+
+
+@verb("calendar", who=Standing.MEMBER, args="[revoke]",
+      summary="coming deadlines, audits and sunset votes, with an .ics file; steward: calendar revoke renews the feed URL")
+async def calendar(ctx: Context, call: Call) -> list[Reply]:
+    """`calendar`: what is coming, in the co-op's timezone, and the same as an .ics file; in a
+    direct chat, when the bot serves feeds, the co-op's private feed URL. `calendar revoke`."""
+    first, rest = split_first(call.args)
+    if first.lower() == "revoke" and not rest:
+        return await _revoke(ctx)
+    if first:
+        raise BadArguments(texts.UNEXPECTED_ARGUMENT)
+    items = await dated(ctx.stores, ctx.coop, ctx.now)
     charter, lapsed = ctx.charter, ctx.mandate_note().strip() or None
-    return [Reply(texts.calendar_text(ctx.coop.name, charter.timezone, items, charter.tz, lapsed))]
+    text = texts.calendar_text(ctx.coop.name, charter.timezone, [(i.at, i.text) for i in items if i.listed],
+                               charter.tz, lapsed)
+    if ctx.feed_base is not None:
+        if ctx.chat.is_direct:
+            # The URL is the co-op's secret (whoever has it reads the calendar): said in a direct chat only.
+            token = await ctx.stores.feeds.token(ctx.coop.id, ctx.now)
+            text += "\n" + texts.CALENDAR_FEED.format(url=feed_url(ctx.feed_base, token), prefix=ctx.prefix)
+        else:
+            text += "\n" + texts.CALENDAR_FEED_IN_DIRECT.format(prefix=ctx.prefix)
+    body = ics.build(texts.ICS_CALENDAR_NAME.format(coop=ctx.coop.name), items, ctx.now)
+    return [Reply(text, attachment=Attachment(body, ICS_NAME, ICS_MIME))]
+
+
+async def _revoke(ctx: Context) -> list[Reply]:
+    ctx.require_steward()
+    if await ctx.stores.feeds.revoke(ctx.coop.id, ctx.now):
+        return [Reply(texts.CALENDAR_FEED_REVOKED.format(coop=ctx.coop.name, prefix=ctx.prefix))]
+    return [Reply(texts.CALENDAR_NO_FEED.format(coop=ctx.coop.name))]

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from handlers import lottery, texts
-from handlers.calendar import cycle
+from handlers.calendar import Dated, cycle
 from handlers.charter import Charter
 from handlers.context import Context
 from handlers.due import DIRECT_PLATFORMS
@@ -518,16 +518,16 @@ async def revision_of(ctx: Context, text: str, closes_at: datetime) -> Audit:
     return a
 
 
-def calendar_items(audit: Audit, assembly) -> list[tuple[datetime, str]]:
+def calendar_items(audit: Audit, assembly) -> list[Dated]:
     """What an audit still under way adds to `calendar`: its window's end, a revision deadline, the assembly."""
-    items = []
+    items, coop, n = [], audit.coop_id, audit.number
     if audit.status == "open" and audit.window_ends_at:
-        items.append((audit.window_ends_at, texts.CALENDAR_AUDIT_WINDOW.format(number=audit.number)))
+        items.append(Dated(audit.window_ends_at, texts.CALENDAR_AUDIT_WINDOW.format(number=n),
+                           key=f"verdicts-{coop}-A{n}"))
     if audit.stage == "revision":
         due = texts.CALENDAR_PAY_REVISION if audit.reason == PAY else texts.CALENDAR_REVISION
-        items.append((audit.revision_due_at, due.format(number=audit.number)))
+        items.append(Dated(audit.revision_due_at, due.format(number=n), key=f"revision-{coop}-A{n}"))
     if assembly is not None and assembly.status == "open":
-        items.append((assembly.closes_at, texts.CALENDAR_ASSEMBLY.format(number=audit.number, proposal=assembly.number,
-                                                                          title=assembly.title)))
+        items.append(Dated(assembly.closes_at, texts.CALENDAR_ASSEMBLY.format(
+            number=n, proposal=assembly.number, title=assembly.title), key=f"assembly-{coop}-A{n}"))
     return items
-

@@ -1,4 +1,5 @@
-"""The governance calendar: audits and sunset votes counted from founding, in the co-op's timezone."""
+"""The governance calendar: audits and sunset votes counted from founding, in the co-op's timezone;
+the dated items `calendar` lists and the .ics carries."""
 
 from __future__ import annotations
 
@@ -50,3 +51,25 @@ def cycle(founded_at: datetime, tz: ZoneInfo, every_months: int, now: datetime) 
     last_n = n - 1
     last_at = occurrence(founded_at, tz, every_months, last_n) if last_n >= 1 else None
     return Cycle(last_n, last_at, n, occurrence(founded_at, tz, every_months, n))
+
+
+@dataclass(frozen=True)
+class Dated:
+    """One item of the co-op's calendar. `key` is its event's stable id in the .ics (the UID's
+    left part); an item without one (a deadline reminder) is a line of `calendar` and, in the
+    .ics, an alarm (`alarms`, offsets before `at`) of the event it reminds of. `status`: "coming"
+    (listed and in the .ics), "ended" (a proposal closed lately: in the .ics only, at its end),
+    "cancelled" (withdrawn: in the .ics as cancelled). `sequence` grows with each stored change
+    of the event (a revision, an early close, a withdrawal), so it never goes back."""
+
+    at: datetime
+    text: str
+    key: str | None = None
+    alarms: tuple[timedelta, ...] = ()
+    status: str = "coming"
+    sequence: int = 0
+    changed_at: datetime | None = None
+
+    @property
+    def listed(self) -> bool:
+        return self.status == "coming"

@@ -33,6 +33,7 @@ class Context:
     verbs: VerbTable = VERBS
     revising: Proposal | None = None  # an edit of the message that opened this proposal
     corrects: str | None = None  # an edit: the message it corrects, which a vote it casts stands for
+    feed_base: str | None = None  # the public URL calendar feeds are served under, if the bot serves them
 
     @property
     def charter(self) -> Charter:

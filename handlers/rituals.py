@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from handlers import drills, mirror, texts
+from handlers.calendar import Dated
 from storage.errors import DuplicateEvent
 from storage.models import Ritual
 from storage.outbox import SCHEDULE
@@ -42,9 +43,9 @@ async def rituals_due(stores: Stores, now: datetime) -> int:
     return moved
 
 
-def calendar_items(r: Ritual) -> list[tuple[datetime, str]]:
+def calendar_items(r: Ritual) -> list[Dated]:
     """What a ritual under way adds to `calendar`: its end."""
     if r.status != "open" or r.ends_at is None:
         return []
     words = texts.CALENDAR_MIRROR_ENDS if r.kind == "mirror" else texts.CALENDAR_DRILL_ENDS
-    return [(r.ends_at, words.format(number=r.number))]
+    return [Dated(r.ends_at, words.format(number=r.number), key=f"{r.kind}-end-{r.coop_id}-{r.number}")]

@@ -39,6 +39,7 @@ class Governance:
     # Called after every command: a command may change what falls due when (the clock listens).
     after_command: list[Callable[[], None]] = field(default_factory=list)
     verbs: VerbTable = VERBS
+    feed_base: str | None = None  # COOPBOT_PUBLIC_URL, when the bot serves calendar feeds (bot/feed.py)
 
     async def _context(self, chat: ChatRef, sender: UserRef, event_id: str | None) -> Context:
         member = None
@@ -63,6 +64,7 @@ class Governance:
             stores=self.stores, chat=chat, sender=sender, now=self.clock.now(),
             prefix=PREFIX.get(chat.platform, "/"), coop=coop, member=member, ally_of=ally_of,
             event=(chat.platform, event_id) if event_id else None, before_close=self.before_close, verbs=self.verbs,
+            feed_base=self.feed_base,
         )
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:

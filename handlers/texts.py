@@ -871,6 +871,17 @@ CALENDAR_CLOSES = "voting on #{number} {title} closes"
 CALENDAR_REMINDER = "reminder to vote on #{number}"
 CALENDAR_AUDIT = "liberation audit (reminders {offsets} before)"
 CALENDAR_SUNSET = "sunset vote opens: {title}"
+CALENDAR_CLOSED = "voting on #{number} {title} closed"
+CALENDAR_CLOSED_EARLY = "voting on #{number} {title} closed early"
+CALENDAR_WITHDRAWN = "#{number} {title} was withdrawn"
+ICS_CALENDAR_NAME = "{coop}: governance calendar"
+CALENDAR_FEED = ("Your phone's calendar can subscribe to this one, kept up to date: {url}\n"
+                 "Keep it to the co-op's members: whoever has it can read the calendar "
+                 "(a steward's {prefix}calendar revoke makes a new one).")
+CALENDAR_FEED_IN_DIRECT = "For a feed your phone's calendar can subscribe to, ask me {prefix}calendar in a direct chat."
+CALENDAR_FEED_REVOKED = ("The calendar feed of {coop} is revoked: its URL serves nothing any more. "
+                         "{prefix}calendar in a direct chat gives the new one.")
+CALENDAR_NO_FEED = "{coop} has no calendar feed to revoke."
 
 
 # --- vows before dividends ---
@@ -1590,6 +1601,7 @@ TIMELINE_COUNT = "{count}."
 TIMELINE_EMPTY = "The drift timeline of {coop} is empty. Record a drift with {prefix}drift <text>."
 TIMELINE_TITLE = "The drift timeline of {coop}"
 CONSOLE_IMAGE_SAVED = "(the picture is saved in {path})"
+CONSOLE_FILE_SAVED = "(the file is saved in {path})"
 # The timeline's kinds of entries, in the legend's order.
 TIMELINE_KINDS = {"drift": "drift", "audit": "audit verdict", "pay": "pay refused", "veto": "veto",
                   "drill": "drill record", "sunset": "sunset vote", "assembly": "emergency assembly",

@@ -12,7 +12,7 @@ from handlers import picture, texts
 from handlers.context import Context
 from handlers.errors import BadArguments
 from handlers.parsing import one_line, parse_closing, parse_number
-from handlers.types import Reply
+from handlers.types import Attachment, Reply
 from handlers.verbs import Call, Standing, verb
 from storage.record import TimelineEntry
 
@@ -107,4 +107,4 @@ async def timeline(ctx: Context, call: Call) -> list[Reply]:
                       texts.TIMELINE_COUNT.format(count=texts.plural(len(entries), "entry", "entries"))])
     # Drawn off the event loop: a long timeline takes a moment, and votes keep coming meanwhile.
     png = await asyncio.to_thread(draw, coop.name, entries, tz)
-    return [Reply(text, image=png, image_name="timeline.png")]
+    return [Reply(text, attachment=Attachment(png, "timeline.png", "image/png"))]

@@ -46,6 +46,19 @@ class ChatRef:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a reply carries: its bytes, its name and its MIME type (an `image/` one is a picture)."""
+
+    data: bytes
+    name: str
+    mime: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+@dataclass(frozen=True)
 class Reply:
     """An answer to the sender's chat. `private` replies go to the sender alone where the
     platform allows; `public_fallback` is shown instead where it does not."""
@@ -61,9 +74,9 @@ class Reply:
     # not, so an adapter short of messages (Telegram: ~20 a minute in a group) need not send it.
     notice: str | None = None
     folded: bool = False
-    # A picture sent with the text where the platform can (the timeline): PNG bytes and a file name.
-    image: bytes | None = None
-    image_name: str | None = None
+    # A file sent after the text where the platform can: the timeline's picture (shown as a picture),
+    # the calendar's .ics (sent as a document); the console saves it in the data dir.
+    attachment: Attachment | None = None
     # The command this answers is deleted (or redacted) from the chat where the platform allows:
     # a confession must not stay in a direct chat, tied to its sender.
     erase_command: bool = False

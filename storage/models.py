@@ -665,3 +665,23 @@ class Proxy(SQLModel, table=True):
     until: datetime | None = _ts(nullable=True)  # `until: <date>`
     given_at: datetime = _ts()
     revoked_at: datetime | None = _ts(nullable=True)  # `unproxy`, or replaced by a new proxy
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A co-op's private calendar feed (`calendar` in a direct chat): the URL's token, looked up by
+    its SHA-256 (`token_hash`), and kept as it is (`token`) because the bot shows the same URL to
+    every member who asks, as it would a password it must hand out again. `calendar revoke` sets
+    `revoked_at`; a partial unique index keeps one unrevoked feed per co-op."""
+
+    __tablename__ = "calendar_feed"
+    __table_args__ = (
+        Index("uq_calendar_feed_coop_unrevoked", "coop_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coop_id: int = _fk("coop.id")
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)

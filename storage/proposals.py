@@ -48,6 +48,14 @@ class ProposalStore:
                 stmt = stmt.where(Proposal.status == status)
             return list((await s.execute(stmt.order_by(Proposal.number))).scalars())
 
+    async def for_calendar(self, coop_id: int, ended_since: datetime) -> list[Proposal]:
+        """The open proposals and those closed or withdrawn since `ended_since`: a calendar feed
+        shows an early close or a withdrawal as a changed or cancelled event, not a vanished one."""
+        async with self.db.read() as s:
+            stmt = select(Proposal).where(Proposal.coop_id == coop_id, (Proposal.status == "open") | and_(
+                Proposal.status.in_(("closed", "withdrawn")), Proposal.ended_at >= ended_since))
+            return list((await s.execute(stmt.order_by(Proposal.number))).scalars())
+
     async def open_with_votes_of(self, coop_id: int, member_id: int) -> list[tuple[Proposal, bool]]:
         """Open proposals, each with whether this member has a current vote on it."""
         async with self.db.read() as s:

@@ -12,6 +12,7 @@ from storage.coops import CoopStore
 from storage.cursors import CursorStore
 from storage.db import Database
 from storage.draws import DrawStore
+from storage.feeds import FeedStore
 from storage.drift import DriftStore
 from storage.members import MemberStore
 from storage.minutes import MinutesStore
@@ -50,6 +51,7 @@ class Stores:
     confessions: ConfessionStore
     objections: ObjectionStore
     proxies: ProxyStore
+    feeds: FeedStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -58,5 +60,5 @@ class Stores:
             CursorStore(db), RoundStore(db), DrawStore(db), MinutesStore(db), AllyStore(db),
             AuditStore(db), RecordStore(db), PayStore(db), FirewallStore(db), RitualStore(db),
             DriftStore(db),
-            ConfessionStore(db), ObjectionStore(db), ProxyStore(db),
+            ConfessionStore(db), ObjectionStore(db), ProxyStore(db), FeedStore(db),
         )

@@ -276,3 +276,18 @@ def test_cli_run_with_a_bad_setting_exits_2_with_one_line(tmp_path, settings, to
     assert name in lines[0] and "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not (tmp_path / "data").exists()
+
+
+def test_calendar_feeds_need_a_listen_address_and_a_public_url(no_toml):
+    settings = load(environ={"COOPBOT_HTTP_LISTEN": "127.0.0.1:8080", "COOPBOT_PUBLIC_URL": "https://coop.example/"},
+                    toml_path=no_toml)
+    assert settings.feed_base == "https://coop.example" and settings.http_listen == "127.0.0.1:8080"
+    assert load(environ={}, toml_path=no_toml).feed_base is None
+    assert refusal({"COOPBOT_HTTP_LISTEN": "127.0.0.1:8080"}, no_toml).startswith("COOPBOT_PUBLIC_URL: is required")
+    assert refusal({"COOPBOT_PUBLIC_URL": "https://coop.example"}, no_toml).startswith("COOPBOT_HTTP_LISTEN: is required")
+    assert refusal({"COOPBOT_HTTP_LISTEN": "8080", "COOPBOT_PUBLIC_URL": "https://c.example"},
+                   no_toml).startswith("COOPBOT_HTTP_LISTEN: must be host:port")
+    assert refusal({"COOPBOT_HTTP_LISTEN": ":1", "COOPBOT_PUBLIC_URL": "ftp://c.example"},
+                   no_toml).startswith("COOPBOT_HTTP_LISTEN")
+    assert refusal({"COOPBOT_HTTP_LISTEN": "0.0.0.0:1", "COOPBOT_PUBLIC_URL": "ftp://c.example"},
+                   no_toml).startswith("COOPBOT_PUBLIC_URL: must be an http(s) URL")

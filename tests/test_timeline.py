@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def png_of(chat: Chat):
     """The picture of the last answer, decoded."""
     [reply] = chat.replies
-    assert reply.image is not None and reply.image_name == "timeline.png"
-    image = Image.open(io.BytesIO(reply.image))
+    assert reply.attachment is not None and reply.attachment.name == "timeline.png"
+    assert reply.attachment.mime == "image/png"
+    image = Image.open(io.BytesIO(reply.attachment.data))
     image.load()
     return image
 
@@ -86,7 +87,7 @@ async def test_the_timeline_has_drift_and_automatic_entries_as_text_and_picture(
     names = await make_coop(chat, 3)
     stores = chat.gov.stores
     assert "The drift timeline of Red Bakery is empty" in await chat.say("m1", "/timeline")
-    assert chat.replies[0].image is None
+    assert chat.replies[0].attachment is None
     await chat.say("m1", "/drift Founders took the good shifts\n  when: 2026-11-25 12:00")
     assert "before Red Bakery was founded" in await chat.say("m1", "/drift Before we began\n  when: 2026-11-01")
     clock.advance(days=1)
@@ -187,10 +188,11 @@ def test_the_picture_is_deterministic_and_survives_one_date():
 
 
 def test_starting_the_bot_does_not_load_pillow():
-    """B6: the picture's library is loaded only once someone asks for a timeline."""
+    """B6: the picture's library is loaded only once someone asks for a timeline, and icalendar
+    only once someone asks for the calendar (or a feed)."""
     code = ("import sys; import bot.cli, bot.runner, bot.services, bot.console.adapter, bot.telegram.adapter, "
-            "bot.matrix.adapter, handlers.router, handlers.timeline, handlers.picture, handlers.pack; "
-            "print(sorted(m for m in sys.modules if m == 'PIL' or m.startswith('PIL.')))")
+            "bot.matrix.adapter, bot.feed, handlers.router, handlers.timeline, handlers.picture, handlers.pack, "
+            "handlers.ics; print(sorted(m for m in sys.modules if m.split('.')[0] in ('PIL', 'icalendar')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -1,6 +1,7 @@
 """The drift timeline on the platforms: on Telegram, the real python-telegram-bot stack against the
 fake Bot API (the text as a reply, the PNG by sendPhoto as a multipart upload); on Matrix, against
-the session's Synapse (the text, then an m.image whose mxc:// content is the PNG)."""
+the session's Synapse (the text, then an m.image whose mxc:// content is the PNG); the calendar's .ics as
+an m.file through the same attachment path."""
 
 from __future__ import annotations
 
@@ -67,3 +68,20 @@ async def test_timeline_on_matrix_posts_its_text_then_an_m_image_of_the_png(syna
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG" and image.size == (content["info"]["w"], content["info"]["h"])
     assert content["info"]["size"] == len(data)
+
+
+async def test_calendar_on_matrix_posts_its_text_then_an_encrypted_m_file_of_the_ics(synapse, bot, people):
+    """The same attachment path carries the calendar's .ics as an m.file (encrypted room)."""
+    import icalendar
+    from nio.crypto.attachments import decrypt_attachment
+
+    alice, bob = await people("alice"), await people("bob")
+    room_id = await co_op_room(bot, alice, encrypted=True, members=[bob])
+    await say(bob, room_id, "!calendar", "Calendar of Red Bakery")
+    event = await wait_for_event(bob, room_id, lambda s: s.get("content", {}).get("msgtype") == "m.file", 30)
+    content = event["content"]
+    assert content["body"] == "calendar.ics" and content["info"]["mimetype"] == "text/calendar" and "url" not in content
+    data = decrypt_attachment(await _download(synapse, bob, content["file"]["url"]), content["file"]["key"]["k"],
+                              content["file"]["hashes"]["sha256"], content["file"]["iv"])
+    assert content["info"]["size"] == len(data)
+    assert any(str(e["SUMMARY"]).startswith("liberation audit") for e in icalendar.Calendar.from_ical(data).walk("VEVENT"))

@@ -20,7 +20,7 @@ from bot.services import Services
 from handlers import texts
 from handlers.cards import card_view
 from handlers.events import CommandReceived
-from handlers.types import ChatRef, Reply, UserRef
+from handlers.types import Attachment, ChatRef, Reply, UserRef
 from handlers.verbs import VERBS
 from storage.models import Outbox
 from schedules.clock import DueClock
@@ -78,11 +78,12 @@ class Console:
         else:
             self.say("coopbot", reply.text)
 
-    async def save_image(self, reply: Reply) -> None:
-        """A terminal shows no picture (the timeline's): it is saved in the data dir, and where is said."""
+    async def save_attachment(self, file: Attachment) -> None:
+        """A terminal shows no file (the timeline's picture, the calendar's .ics): it is saved in the
+        data dir, and where is said."""
         coop = await self.services.stores.coops.get_by_room(PLATFORM, self.chat.chat_id)
         slug = re.sub(r"[^\w-]+", "-", (coop.name if coop else self.chat.chat_id).lower()).strip("-") or "coop"
-        stem, _, suffix = (reply.image_name or "image.png").rpartition(".")
+        stem, _, suffix = file.name.rpartition(".")
         stamp = self.services.clock.now().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         path = self.services.settings.data_dir / f"{stem}-{slug}-{stamp}.{suffix}"
         for n in itertools.count(2):  # two in one second: the second gets a number
@@ -90,11 +91,12 @@ class Console:
                 break
             path = path.with_name(f"{stem}-{slug}-{stamp}-{n}.{suffix}")
         try:
-            path.write_bytes(reply.image)
+            path.write_bytes(file.data)
         except OSError as exc:
-            logger.warning("could not save the picture in %s: %s", path, exc)
+            logger.warning("could not save the file in %s: %s", path, exc)
             return
-        self.say("coopbot", texts.CONSOLE_IMAGE_SAVED.format(path=path))
+        saved = texts.CONSOLE_IMAGE_SAVED if file.is_image else texts.CONSOLE_FILE_SAVED
+        self.say("coopbot", saved.format(path=path))
 
     async def handle(self, message: Message) -> None:
         if not message.text.strip():
@@ -110,8 +112,8 @@ class Console:
             replies = await governance.handle_command(event)
             for reply in replies:
                 self.show(speaker, reply)
-                if reply.image is not None:
-                    await self.save_image(reply)
+                if reply.attachment is not None:
+                    await self.save_attachment(reply.attachment)
             if self.interactive and not replies and not governance.addressed(event):
                 self.write(texts.CONSOLE_NOT_A_COMMAND + "\n")  # a person at a terminal gets no silence
             await self.print_pending()

@@ -51,7 +51,7 @@ from bot.services import Services
 from handlers import texts
 from handlers.cards import CardView, card_view
 from handlers.events import CommandReceived, MessageRetracted, VoteCast
-from handlers.types import ChatRef, Reply
+from handlers.types import Attachment, ChatRef, Reply
 from storage.db import is_transient
 from storage.models import Card, Outbox
 
@@ -646,22 +646,24 @@ class MatrixAdapter:
         content = convert.answer(text, reply_to, event.sender, thread)
         try:
             await self._send(room_id, content, txn=f"reply-{event.event_id}-{index}")
-            if reply.image is not None:
-                await self._image(room_id, reply, thread, txn=f"image-{event.event_id}-{index}")
+            if reply.attachment is not None:
+                await self._attachment(room_id, reply.attachment, thread, txn=f"file-{event.event_id}-{index}")
         except Exception:
             logger.exception("reply in %s failed", room_id)
 
-    async def _image(self, room_id: str, reply: Reply, thread: str | None, *, txn: str) -> None:
-        """A reply's picture (the timeline), after its text: uploaded to the homeserver's media
-        repository (encrypted, for an encrypted room) and sent as an m.image."""
+    async def _attachment(self, room_id: str, file: Attachment, thread: str | None, *, txn: str) -> None:
+        """A reply's file, after its text: uploaded to the homeserver's media repository (encrypted,
+        for an encrypted room) and sent as an m.image (the timeline's PNG) or an m.file (the
+        calendar's .ics)."""
         room = self.client.rooms.get(room_id)
         encrypted = bool(room is not None and room.encrypted)
         uploaded, keys = await self.client.upload(
-            lambda *_: io.BytesIO(reply.image), content_type="image/png", filename=reply.image_name,
-            encrypt=encrypted, filesize=len(reply.image))
+            lambda *_: io.BytesIO(file.data), content_type=file.mime, filename=file.name,
+            encrypt=encrypted, filesize=len(file.data))
         url = _checked(uploaded, UploadResponse, f"upload for {room_id}").content_uri
-        await self._send(room_id, convert.image(reply.image_name or "image.png", url, reply.image, keys, thread),
-                         txn=txn)
+        content = (convert.image(file.name, url, file.data, keys, thread) if file.mime == "image/png"
+                   else convert.file(file.name, file.mime, url, file.data, keys, thread))
+        await self._send(room_id, content, txn=txn)
 
     async def _send_notice(self, chat: ChatRef, text: str) -> str | None:
         try:

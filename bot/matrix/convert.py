@@ -304,6 +304,16 @@ def image(name: str, url: str, png: bytes, keys: dict | None = None, thread: str
     width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR: no image library needed here
     content: dict = {"msgtype": "m.image", "body": name,
                      "info": {"mimetype": "image/png", "size": len(png), "w": width, "h": height}}
+    return _media(content, url, keys, thread)
+
+
+def file(name: str, mime: str, url: str, data: bytes, keys: dict | None = None, thread: str | None = None) -> dict:
+    """An m.file (the calendar's .ics) uploaded as `url`, in the clear or, with `keys`, encrypted."""
+    content: dict = {"msgtype": "m.file", "body": name, "filename": name, "info": {"mimetype": mime, "size": len(data)}}
+    return _media(content, url, keys, thread)
+
+
+def _media(content: dict, url: str, keys: dict | None, thread: str | None) -> dict:
     if keys is None:
         content["url"] = url
     else:

@@ -28,7 +28,7 @@ from bot.telegram.request import AiohttpRequest
 from handlers import texts
 from handlers.cards import CardView, card_view
 from handlers.events import VoteCast
-from handlers.types import ChatRef, Reply
+from handlers.types import Attachment, ChatRef, Reply
 from storage.models import Card, Outbox
 
 logger = logging.getLogger(__name__)
@@ -386,19 +386,24 @@ class TelegramAdapter:
                 chat_id, reply.text, message_thread_id=thread,
                 reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True),
             )
-            if reply.image is not None:
-                await self._photo(chat_id, reply, thread)
+            if reply.attachment is not None:
+                await self._attachment(chat_id, reply.attachment, thread)
         except TelegramError:
             logger.exception("reply to %s failed", chat_id)
 
-    async def _photo(self, chat_id: int, reply: Reply, thread: int | None) -> None:
-        """A reply's picture (the timeline), sent after its text, which is whole there; a photo
-        refused leaves that text sent."""
+    async def _attachment(self, chat_id: int, file: Attachment, thread: int | None) -> None:
+        """A reply's file, sent after its text, which is whole there: a picture (the timeline) by
+        sendPhoto, any other file (the calendar's .ics) by sendDocument; one refused leaves that
+        text sent."""
         try:
-            await self._call(self.bot.send_photo, chat_id=chat_id, photo=reply.image, filename=reply.image_name,
-                             message_thread_id=thread, chat=str(chat_id))
+            if file.is_image:
+                await self._call(self.bot.send_photo, chat_id=chat_id, photo=file.data, filename=file.name,
+                                 message_thread_id=thread, chat=str(chat_id))
+            else:
+                await self._call(self.bot.send_document, chat_id=chat_id, document=file.data, filename=file.name,
+                                 message_thread_id=thread, chat=str(chat_id))
         except TelegramError:
-            logger.exception("photo to %s failed", chat_id)
+            logger.exception("file to %s failed", chat_id)
 
     async def _erase(self, message: Message) -> None:
         """Delete the message an answer erases (a confession): at once, so no (chat, message) is kept

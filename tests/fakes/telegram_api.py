@@ -666,6 +666,8 @@ class FakeBotAPI:
         self.posted: list[tuple[str, dict[str, Any], int]] = []  # post_update: url, update, status
         self.photos: dict[tuple[int, int], bytes] = {}  # sendPhoto: (chat, message_id) -> the file's bytes
         self.files: dict[str, bytes] = {}  # file_id -> bytes, for a photo sent again by its file_id
+        # sendDocument: (chat, message_id) -> (file name, MIME type, bytes)
+        self.documents: dict[tuple[int, int], tuple[str, str, bytes]] = {}
 
         self._queue: list[dict[str, Any]] = []  # unconfirmed updates, by update_id
         self._next_update_id = 1000
@@ -700,6 +702,7 @@ class FakeBotAPI:
                 "getMyCommands": self._get_my_commands,
                 "sendMessage": self._send_message,
                 "sendPhoto": self._send_photo,
+                "sendDocument": self._send_document,
                 "editMessageText": self._edit_message_text,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "deleteMessage": self._delete_message,
@@ -1537,6 +1540,58 @@ class FakeBotAPI:
             if entities:
                 message["caption_entities"] = entities
         self.photos[(chat_id, message["message_id"])] = data
+        self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
+            copy.deepcopy(message), from_bot=True, text=caption, parse_mode=params.get("parse_mode"), reply_markup=None)
+        return message
+
+    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        """sendDocument as Telegram takes it: a new file only as the multipart/form-data part named
+        `document` (or, as a string, a file_id sent before), at most 50 MB; caption up to 1024
+        characters. Kept in `documents`; the Message has a `document` (file name, MIME type, size)."""
+        request, _ = _CURRENT.get()
+        chat_id = self._chat_id(params)
+        document = params.get("document")
+        if isinstance(document, str):
+            data = self.files.get(document)
+            if data is None:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            name, mime = "document", "application/octet-stream"
+        elif isinstance(document, dict) and request.content_type == "multipart/form-data":
+            part = (await request.post()).get("document")
+            part.file.seek(0)
+            data = part.file.read()
+            name, mime = part.filename or "document", part.content_type or "application/octet-stream"
+        else:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        if not data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if len(data) > 50 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: file is too big")
+        caption, entities = ("", []) if not params.get("caption") else _render(
+            params["caption"], params.get("parse_mode"), params.get("caption_entities"))
+        if _utf16_len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        thread = params.get("message_thread_id")
+        if thread is not None and thread not in self._topics.get(chat_id, set()):
+            raise ApiError(400, "Bad Request: message thread not found")
+        reply_to = self._reply_target(chat_id, params)
+        unique = f"document{len(self.files) + 1}"
+        self.files[unique] = data
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id), "from": self.bot_user, "chat": self._chat(chat_id),
+            "date": int(time.time()),
+            "document": {"file_id": unique, "file_unique_id": unique, "file_name": name, "mime_type": mime,
+                         "file_size": len(data)},
+        }
+        if thread is not None:
+            message.update(message_thread_id=thread, is_topic_message=True)
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if caption:
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+        self.documents[(chat_id, message["message_id"])] = (name, mime, data)
         self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
             copy.deepcopy(message), from_bot=True, text=caption, parse_mode=params.get("parse_mode"), reply_markup=None)
         return message

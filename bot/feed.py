@@ -1,0 +1,75 @@
+"""The calendar feeds' HTTP server (`COOPBOT_HTTP_LISTEN`): GET /calendar/<token>.ics serves a co-op's
+.ics to the phones subscribed to it, with caching headers; a wrong or revoked token, and every other
+path, is a 404. The core builds the file (`handlers.agenda.ics_of`); this only serves it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from aiohttp import web
+
+from bot.services import Services
+from handlers.agenda import ics_of
+
+logger = logging.getLogger(__name__)
+
+CACHE_CONTROL = "private, max-age=300"
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+NOT_FOUND = "No such calendar.\n"  # the same for a wrong token and a revoked one
+
+
+def etag(body: bytes) -> str:
+    """The body's hash, leaving out each event's DTSTAMP (the time the file was built): the tag
+    changes when an event does, not at every fetch, so an unchanged calendar is a 304."""
+    content = b"".join(line for line in body.splitlines(keepends=True) if not line.startswith(b"DTSTAMP"))
+    return '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+
+
+def _matches(header: str | None, tag: str) -> bool:
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or tag in tags
+
+
+class FeedServer:
+    """An aiohttp server on `listen` (host:port), started and stopped by `coopbot run`."""
+
+    def __init__(self, services: Services, listen: str) -> None:
+        self.services = services
+        host, _, port = listen.rpartition(":")
+        self.host, self.port = host.strip("[]"), int(port)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def bound_port(self) -> int:
+        """The port listened on (the one the OS chose, for port 0)."""
+        return self._runner.addresses[0][1]
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get(r"/calendar/{token:[A-Za-z0-9_-]{1,64}}.ics", self._calendar)
+        # No access log: each request's path holds a feed's token, which is a secret.
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        logger.info("serving calendar feeds on %s:%s", self.host, self.bound_port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _calendar(self, request: web.Request) -> web.StreamResponse:
+        stores = self.services.stores
+        coop_id = await stores.feeds.coop_of(request.match_info["token"])
+        coop = await stores.coops.get(coop_id) if coop_id is not None else None
+        if coop is None:
+            return web.Response(status=404, text=NOT_FOUND)
+        body = await ics_of(stores, coop, self.services.clock.now())
+        tag = etag(body)
+        headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+        if _matches(request.headers.get("If-None-Match"), tag):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, headers={**headers, "Content-Type": CONTENT_TYPE})

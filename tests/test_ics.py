@@ -1,0 +1,360 @@
+"""The calendar as an .ics file and a private feed: `calendar`'s attachment parses with icalendar and
+with vobject and holds the events `calendar` lists, with stable UIDs, SEQUENCE on change, cancelled
+events and alarms, and nothing of a secret ballot; the feed over a real aiohttp server serves it with
+caching headers and refuses a wrong or revoked token; the URL is shown in a direct chat only; on
+Telegram the file is a document (the real PTB stack against the fake Bot API); the console saves it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import icalendar
+import pytest
+import vobject
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import Settings
+from bot.feed import FeedServer
+from bot.services import Services
+from handlers import texts
+from handlers.agenda import dated
+from handlers.router import Governance
+from storage.db import Database
+from storage.feeds import token_hash
+from storage.models import CalendarFeed
+from storage.stores import Stores
+from tests.conftest import EVERY_PLATFORM, Chat, FakeClock, make_coop
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.test_telegram import GROUP, STEWARD, fake, tg  # noqa: F401 (the fake Bot API and harness fixtures)
+
+BASE = "https://coop.example.org"
+
+
+@pytest.fixture
+async def sqlite_stores(sqlite_url):
+    database = Database(sqlite_url)
+    await database.upgrade()
+    yield Stores.over(database)
+    await database.dispose()
+
+
+@pytest.fixture
+def feeds_gov(sqlite_stores, clock):
+    return Governance(sqlite_stores, clock, bot_names=("coopbot",), before_close=EVERY_PLATFORM, feed_base=BASE)
+
+
+@pytest.fixture
+def room(feeds_gov):
+    return Chat(feeds_gov)
+
+
+def ics_of(chat: Chat) -> bytes:
+    [reply] = chat.replies
+    assert reply.attachment is not None and reply.attachment.name == "calendar.ics"
+    assert reply.attachment.mime == "text/calendar"
+    return reply.attachment.data
+
+
+def events(data: bytes) -> dict[str, icalendar.Event]:
+    return {str(e["UID"]): e for e in icalendar.Calendar.from_ical(data).walk("VEVENT")}
+
+
+async def coop_with_proposals(room: Chat) -> None:
+    await make_coop(room, members=2)
+    await room.say("m1", "/propose Buy a van\ncloses: 72h")
+    await room.say("m1", "/propose Paint the shop\ncloses: 48h")
+    await room.say("m2", "/propose Elect the treasurer\nballot: secret\ncloses: 96h")
+
+
+async def test_the_ics_parses_with_two_parsers_and_matches_calendar(room, clock):
+    """The file parses with icalendar and with vobject; its events are `calendar`'s lines but for
+    the reminders (alarms there), at the same moments; the calendar is named after the co-op."""
+    await coop_with_proposals(room)
+    text = await room.say("m1", "/calendar")
+    data = ics_of(room)
+    parsed = icalendar.Calendar.from_ical(data)
+    assert str(parsed["X-WR-CALNAME"]) == "Red Bakery: governance calendar" and str(parsed["VERSION"]) == "2.0"
+    by_icalendar = {str(e["SUMMARY"]): e.decoded("DTSTART") for e in parsed.walk("VEVENT")}
+    by_vobject = {e.summary.value: e.dtstart.value for e in vobject.readOne(data.decode("utf-8")).vevent_list}
+    assert by_icalendar == by_vobject
+    items = [i for i in await dated(room.gov.stores, await room.gov.stores.coops.get(1), clock.now()) if i.key]
+    assert by_icalendar == {i.text: i.at for i in items}
+    # Every event is a line of `calendar`.
+    for summary in by_icalendar:
+        assert f"— {summary}" in text, summary
+    assert "voting on #1 Buy a van closes" in by_icalendar
+    assert by_icalendar["voting on #1 Buy a van closes"] == clock.now() + timedelta(hours=72)
+    assert any(s.startswith("liberation audit") for s in by_icalendar)
+    assert any(s.startswith("sunset vote opens") for s in by_icalendar)
+    assert texts.CALENDAR_MIRROR in by_icalendar and texts.CALENDAR_DRILL in by_icalendar
+    # Reminders are lines of `calendar` but no events of their own.
+    assert "reminder to vote on #1" in text and not any(s.startswith("reminder") for s in by_icalendar)
+    # Times in UTC.
+    assert re.search(rb"DTSTART:\d{8}T\d{6}Z\r\n", data) and b"VTIMEZONE" not in data
+
+
+async def test_uids_are_stable_and_alarms_follow_the_charter(room, clock):
+    await coop_with_proposals(room)
+    await room.say("m1", "/calendar")
+    first = events(ics_of(room))
+    clock.advance(hours=1)
+    await room.say("m2", "/calendar")
+    second = events(ics_of(room))
+    assert set(first) == set(second)
+    assert {"proposal-1-1@coopbot", "proposal-1-2@coopbot", "proposal-1-3@coopbot"} <= set(first)
+    assert {uid.split("-")[0] for uid in first} >= {"proposal", "audit", "sunset", "mirror", "drill"}
+    assert all(int(e["SEQUENCE"]) == 0 for e in first.values())
+    assert second["proposal-1-1@coopbot"].decoded("DTSTAMP") == clock.now()
+    # Deadline alarms: the charter's reminder offsets (24 h and 1 h); the audit's: 30, 7 and 1 days.
+    van = first["proposal-1-1@coopbot"]
+    assert sorted(a.decoded("TRIGGER") for a in van.walk("VALARM")) == [timedelta(hours=-24), timedelta(hours=-1)]
+    audit = next(e for uid, e in first.items() if uid.startswith("audit-"))
+    assert sorted(a.decoded("TRIGGER") for a in audit.walk("VALARM")) == [
+        timedelta(days=-30), timedelta(days=-7), timedelta(days=-1)]
+    mirror = next(e for uid, e in first.items() if uid.startswith("mirror-"))
+    assert sorted(a.decoded("TRIGGER") for a in mirror.walk("VALARM")) == [timedelta(days=-7), timedelta(days=-1)]
+    assert all(str(a["ACTION"]) == "DISPLAY" and a["DESCRIPTION"] for e in first.values() for a in e.walk("VALARM"))
+
+
+async def test_a_close_early_and_a_withdrawal_change_the_event_they_do_not_drop_it(room, clock):
+    """Closed early: the same UID, at the time it closed, a higher SEQUENCE; withdrawn: cancelled,
+    a higher SEQUENCE; past 30 days, out of the file."""
+    await coop_with_proposals(room)
+    await room.say("m1", "/calendar")
+    before = events(ics_of(room))
+    clock.advance(hours=2)
+    await room.say("alice", "/close 1 we agreed in the meeting")
+    assert (await room.gov.stores.proposals.get(1, 1)).status == "closed"
+    clock.advance(minutes=5)
+    await room.say("m1", "/withdraw 2")
+    assert (await room.gov.stores.proposals.get(1, 2)).status == "withdrawn"
+    clock.advance(minutes=5)
+    await room.say("m1", "/calendar")
+    after = events(ics_of(room))
+    closed, withdrawn = after["proposal-1-1@coopbot"], after["proposal-1-2@coopbot"]
+    assert closed.decoded("DTSTART") == clock.now() - timedelta(minutes=10)
+    assert closed.decoded("DTSTART") < before["proposal-1-1@coopbot"].decoded("DTSTART")
+    assert int(closed["SEQUENCE"]) > int(before["proposal-1-1@coopbot"]["SEQUENCE"])
+    assert str(closed["STATUS"]) == "CONFIRMED" and "closed early" in str(closed["SUMMARY"])
+    assert not list(closed.walk("VALARM"))
+    assert str(withdrawn["STATUS"]) == "CANCELLED"
+    assert int(withdrawn["SEQUENCE"]) > int(before["proposal-1-2@coopbot"]["SEQUENCE"])
+    # `calendar` no longer lists either; the file still carries both for 30 days, then drops them.
+    text = await room.say("m1", "/calendar")
+    assert "#1 Buy a van" not in text and "#2 Paint the shop" not in text
+    clock.advance(days=31)
+    await room.say("m1", "/calendar")
+    assert "proposal-1-1@coopbot" not in events(ics_of(room))
+
+
+async def test_a_revision_is_a_new_sequence_and_the_same_uid(room, clock):
+    await make_coop(room, members=1)
+    await room.say("m1", "/propose Buy a vna\ncloses: 72h", event_id="$p")
+    await room.say("m1", "/calendar")
+    before = events(ics_of(room))["proposal-1-1@coopbot"]
+    clock.advance(minutes=20)
+    assert "#1 is changed" in await room.say("m1", "/propose Buy a van\ncloses: 72h", event_id="$p2", corrects="$p")
+    await room.say("m1", "/calendar")
+    after = events(ics_of(room))["proposal-1-1@coopbot"]
+    assert str(after["SUMMARY"]) == "voting on #1 Buy a van closes"
+    assert int(after["SEQUENCE"]) > int(before["SEQUENCE"]) and after.decoded("LAST-MODIFIED") == clock.now()
+    clock.advance(hours=1)
+    await room.say("alice", "/close 1")
+    await room.say("m1", "/calendar")
+    assert int(events(ics_of(room))["proposal-1-1@coopbot"]["SEQUENCE"]) > int(after["SEQUENCE"])
+
+
+async def test_a_secret_ballot_event_says_only_its_title_number_and_time(room, clock):
+    await coop_with_proposals(room)
+    await room.say("alice", "/vote 3 for")
+    await room.say("m1", "/vote 3 against")
+    await room.say("m1", "/calendar")
+    data = ics_of(room)
+    secret = events(data)["proposal-1-3@coopbot"]
+    assert str(secret["SUMMARY"]) == "voting on #3 Elect the treasurer closes"
+    assert "DESCRIPTION" not in secret and "ATTENDEE" not in secret
+    for word in (b"alice", b"m1", b"m2", b"For", b"Against", b"secret"):
+        assert word not in data, word
+    # Closed, its result is no more in the file than its ballots were.
+    await room.say("alice", "/close 3")
+    await room.say("m1", "/calendar")
+    secret = events(ics_of(room))["proposal-1-3@coopbot"]
+    assert set(secret) <= {"UID", "DTSTAMP", "DTSTART", "SUMMARY", "SEQUENCE", "STATUS", "TRANSP", "LAST-MODIFIED"}
+
+
+async def test_the_feed_url_is_given_in_a_direct_chat_only_and_revoked_by_a_steward(room, feeds_gov):
+    await make_coop(room, members=1)
+    text = await room.say("m1", "/calendar")
+    assert "ask me /calendar in a direct chat" in text and "/calendar/" not in text
+    dm = Chat(feeds_gov, chat_id="dm-m1", direct=True)
+    url = re.search(r"https://coop\.example\.org/calendar/([A-Za-z0-9_-]{43})\.ics", await dm.say("m1", "/calendar"))
+    assert url
+    again = await Chat(feeds_gov, chat_id="dm-alice", direct=True).say("alice", "/calendar")
+    assert url.group(0) in again  # one URL per co-op, the same for every member
+    assert "steward" in (await room.say("m1", "/calendar revoke")).lower()
+    assert "revoked" in await room.say("alice", "/calendar revoke")
+    assert "no calendar feed" in await room.say("alice", "/calendar revoke")
+    fresh = await dm.say("m1", "/calendar")
+    assert "/calendar/" in fresh and url.group(0) not in fresh
+    assert "takes nothing" in await room.say("m1", "/calendar soon")
+
+
+async def test_without_a_public_url_calendar_says_nothing_of_a_feed(chat):
+    await make_coop(chat, members=1)
+    text = await chat.say("m1", "/calendar")
+    assert "feed" not in text and chat.replies[0].attachment is not None
+
+
+async def test_the_feed_server_serves_caches_and_refuses(sqlite_url, tmp_path):
+    """A real aiohttp server on a free 127.0.0.1 port: 200 with the calendar's type, an ETag and
+    Cache-Control; 304 for that ETag; 404 for a wrong token, a revoked one and any other path; an
+    early close shows as an updated event under a new ETag."""
+    clock = FakeClock()
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=clock)
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    try:
+        room = Chat(services.governance)
+        await make_coop(room, members=1)
+        await room.say("m1", "/propose Buy a van\ncloses: 72h")
+        reply = await Chat(services.governance, chat_id="dm", direct=True).say("m1", "/calendar")
+        token = re.search(r"/calendar/([A-Za-z0-9_-]+)\.ics", reply).group(1)
+        local = f"http://127.0.0.1:{server.bound_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{local}/calendar/{token}.ics") as r:
+                assert r.status == 200 and r.headers["Content-Type"] == "text/calendar; charset=utf-8"
+                assert r.headers["Cache-Control"] == "private, max-age=300"
+                tag, body = r.headers["ETag"], await r.read()
+            assert events(body)["proposal-1-1@coopbot"].decoded("DTSTART") == clock.now() + timedelta(hours=72)
+            vobject.readOne(body.decode("utf-8"))
+            clock.advance(minutes=1)  # a new DTSTAMP, the same events: the same ETag
+            async with http.get(f"{local}/calendar/{token}.ics", headers={"If-None-Match": tag}) as r:
+                assert r.status == 304 and r.headers["ETag"] == tag and await r.read() == b""
+            async with http.get(f"{local}/calendar/{'x' * 43}.ics") as wrong:
+                assert wrong.status == 404
+                refused = await wrong.read()
+            for path in ("/", "/calendar/", f"/calendar/{token}", f"/calendar/{token}.ics/x"):
+                async with http.get(local + path) as r:
+                    assert r.status == 404, path
+            await room.say("alice", "/close 1")
+            async with http.get(f"{local}/calendar/{token}.ics", headers={"If-None-Match": tag}) as r:
+                assert r.status == 200 and r.headers["ETag"] != tag
+                closed = events(await r.read())["proposal-1-1@coopbot"]
+            assert closed.decoded("DTSTART") == clock.now() and int(closed["SEQUENCE"]) > 0
+            assert "revoked" in await room.say("alice", "/calendar revoke")
+            async with http.get(f"{local}/calendar/{token}.ics") as r:
+                assert r.status == 404 and await r.read() == refused
+    finally:
+        await server.stop()
+        await services.close()
+
+
+async def test_calendar_on_telegram_sends_its_text_and_the_ics_as_a_document(tg, fake: FakeBotAPI):
+    assert "set up" in await tg.say(STEWARD, "/setup Red Bakery")
+    text = await tg.say(STEWARD, "/calendar")
+    assert text.startswith("Calendar of Red Bakery")
+    [call] = await fake.wait_for(lambda f: [c for c in f.calls_to("sendDocument") if c.ok])
+    assert call.params["chat_id"] == GROUP and call.http_method == "POST"
+    message = call.result
+    name, mime, data = fake.documents[(GROUP, message["message_id"])]
+    assert name == "calendar.ics" and message["document"]["file_name"] == "calendar.ics"
+    assert mime == "text/calendar", mime
+    assert any(str(e["SUMMARY"]).startswith("liberation audit") for e in icalendar.Calendar.from_ical(data).walk("VEVENT"))
+    sends = [c for c in fake.calls if c.method in ("sendMessage", "sendDocument") and c.ok]
+    assert sends[-1].method == "sendDocument" and sends[-2].params["text"] == text
+
+
+def test_the_console_saves_the_ics_in_the_data_dir(tmp_path):
+    from tests.test_console import console
+
+    done = console(tmp_path, "/setup Red Bakery\n/calendar\n")
+    assert done.returncode == 0, done.stderr
+    saved = re.search(r"\(the file is saved in (.+?\.ics)\)", done.stdout).group(1)
+    path = Path(saved)
+    assert path.parent == tmp_path / "data" and re.fullmatch(r"calendar-red-bakery-\d{8}T\d{6}Z\.ics", path.name)
+    assert icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT")
+
+
+async def test_one_unrevoked_feed_per_coop_is_a_database_constraint(gov, chat, clock):
+    """Members asking at once get the same token; only its hash finds it (the table has no other
+    way in); a second unrevoked feed is refused by the schema; revoked, the token finds nothing."""
+    await make_coop(chat, members=1)
+    stores = gov.stores
+    tokens = await asyncio.gather(*(stores.feeds.token(1, clock.now()) for _ in range(5)))
+    assert len(set(tokens)) == 1 and len(tokens[0]) == 43 and await stores.feeds.coop_of(tokens[0]) == 1
+    assert await stores.feeds.coop_of(tokens[0][:-1]) is None and await stores.feeds.coop_of("") is None
+    with pytest.raises(IntegrityError):
+        async with stores.db.write() as s:
+            s.add(CalendarFeed(coop_id=1, token_hash=token_hash("other"), token="other", created_at=clock.now()))
+    assert await stores.feeds.revoke(1, clock.now())
+    assert await stores.feeds.coop_of(tokens[0]) is None
+    assert await stores.feeds.token(1, clock.now()) != tokens[0]
+
+
+def test_on_matrix_the_ics_is_an_m_file_in_the_clear_or_encrypted():
+    """The same upload path as the timeline's m.image (tests/test_timeline_platforms.py): in an
+    encrypted room the decryption info goes in `file`, never a bare `url`."""
+    from bot.matrix.convert import file
+
+    data = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    plain = file("calendar.ics", "text/calendar", "mxc://hs/abc", data, thread="$root")
+    assert plain == {"msgtype": "m.file", "body": "calendar.ics", "filename": "calendar.ics",
+                     "info": {"mimetype": "text/calendar", "size": len(data)}, "url": "mxc://hs/abc",
+                     "m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}
+    keys = {"key": {"k": "x"}, "iv": "iv", "hashes": {"sha256": "h"}, "v": "v2", "extra": 1}
+    sealed = file("calendar.ics", "text/calendar", "mxc://hs/abc", data, keys)
+    assert "url" not in sealed and sealed["file"] == {"url": "mxc://hs/abc", "key": {"k": "x"}, "iv": "iv",
+                                                      "hashes": {"sha256": "h"}, "v": "v2"}
+
+
+async def test_coopbot_run_serves_the_feed_and_stops_cleanly(fake: FakeBotAPI, tmp_path):  # noqa: F811
+    """The real `coopbot run` with COOPBOT_HTTP_LISTEN: the URL given in a direct chat on Telegram
+    serves the calendar; SIGTERM stops the server with the bot, which exits 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_telegram import ROOT, free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COOPBOT_")}
+    env.update(COOPBOT_TELEGRAM_TOKEN=fake.token, COOPBOT_TELEGRAM_API_URL=fake.url, PYTHONPATH=str(ROOT),
+               COOPBOT_DATA_DIR=str(tmp_path / "data"), COOPBOT_HTTP_LISTEN=f"127.0.0.1:{port}",
+               COOPBOT_PUBLIC_URL=BASE)
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "bot.log", "ab"))
+    try:
+        fake.command(GROUP, STEWARD, "/setup Red Bakery", first_name="Ann")
+        await fake.wait_for(lambda f: any("set up" in t for t in f.texts(GROUP)), timeout=30)
+        fake.command(STEWARD, STEWARD, "/calendar", first_name="Ann")
+        [text] = await fake.wait_for(lambda f: [t for t in f.texts(STEWARD) if "/calendar/" in t], timeout=30)
+        path = re.search(r"https://coop\.example\.org(/calendar/[A-Za-z0-9_-]{43}\.ics)", text).group(1)
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as r:
+            assert r.status == 200 and b"BEGIN:VCALENDAR" in await r.read()
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(300):  # waited without blocking the loop: the fake Bot API runs in it
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert proc.returncode == 0
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}"):
+                pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_log_filter_redacts_a_feed_token():
+    from bot.logs import REDACTED, Redact
+
+    line = "sendMessage text='Your phone… https://coop.example.org/calendar/AbC_d-123456789xyz.ics' GET /calendar/Zz9_-abcdefgh.ics"
+    clean = Redact().redact(line)
+    assert "AbC_d" not in clean and "Zz9_" not in clean and clean.count(f"/calendar/{REDACTED}.ics") == 2
