@@ -53,20 +53,31 @@ def count_ranked(options: Sequence[str], rankings: Sequence[Sequence[int]], seat
     """Count the rankings (option indices, most preferred first): every round with each option's
     votes and status and the exhausted ballots, the elected options in order. It passes when the
     quorum is met and someone is elected (a ranked count needs no threshold: the rounds build the
-    majority, or the quota, themselves)."""
-    candidates = [Candidate(label) for label in options]
-    ballots = [Ballot([candidates[i] for i in ranking]) for ranking in rankings if ranking]
+    majority, or the quota, themselves). Only options some ballot ranks stand: an option no one
+    ranked is out from the first round and never takes a seat (a seat filled by the draw alone
+    would be a lot, not an election), so at most that many are elected; when they are no more
+    than the seats, every one of them is, in a single round."""
     first = [0] * len(options)
     for ranking in rankings:
         if ranking:
             first[ranking[0]] += 1
+    ranked = {i for ranking in rankings for i in ranking}
+    standing = [i for i in range(len(options)) if i in ranked]
+    candidates = {i: Candidate(options[i]) for i in standing}
+    ballots = [Ballot([candidates[i] for i in ranking]) for ranking in rankings if ranking]
     rounds, elected = [], []
-    if ballots:
+    if ballots and len(standing) <= seats:
+        # The library cannot count a race with no more candidates than seats (its "Illegal state").
+        elected = sorted(standing, key=lambda i: (-first[i], list(order).index(i)))
+        rounds.append({"votes": list(first), "exhausted": 0,
+                       "status": ["elected" if i in ranked else "excluded" for i in range(len(options))]})
+    elif ballots:
         run = _method(seats, _drawn_ties(order, options))
-        outcome = run(candidates, ballots, seats, CompareMethodIfEqual.MostSecondChoiceVotes, False)
+        outcome = run(list(candidates.values()), ballots, seats, CompareMethodIfEqual.MostSecondChoiceVotes, False)
         index = {label: i for i, label in enumerate(options)}
         for r in outcome.rounds:
-            votes, status = [0] * len(options), ["hopeful"] * len(options)
+            votes = [0] * len(options)
+            status = ["hopeful" if i in ranked else "excluded" for i in range(len(options))]
             for result in r.candidate_results:
                 i = index[result.candidate.name]
                 votes[i], status[i] = _number(result.number_of_votes), STATUS[result.status]
