@@ -464,6 +464,23 @@ def _votes(n: int | str) -> str:
     return str(n) if isinstance(n, int) else f"{float(n):.2f}"
 
 
+# The rounds of a ranked result, in characters, beyond which they name the options by number: ten
+# labels of 60 characters over nine rounds would run the result past one Telegram message (4,096).
+ROUNDS_BUDGET = 2000
+
+
+def _rounds(rounds: list[dict], names: Sequence[str]) -> list[str]:
+    """Each round names what changed in it (elected, out); an option out is not shown again."""
+    lines, before = [], ["hopeful"] * len(names)
+    for n, r in enumerate(rounds, 1):
+        cells = [f"{names[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if r['status'][i] != before[i] else ''}"
+                 for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
+        exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
+        lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
+        before = r["status"]
+    return lines
+
+
 def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
     """A ranked or approval count: the verdict, each round (ranked) or the approvals, turnout."""
     rule = DecisionRule.from_json(result["rule"])
@@ -478,14 +495,12 @@ def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason:
         how = f"single transferable vote for {seats} seats" if seats > 1 else "instant runoff"
         draw = f"; ties went by draw D{result['draw']}" if result.get("draw") else ""
         lines.append(f"Counted by {how}{draw}.")
-        # Each round names what changed in it (elected, out); an option out is not shown again.
-        before = ["hopeful"] * len(p.options)
-        for n, r in enumerate(result["rounds"], 1):
-            cells = [f"{p.options[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if r['status'][i] != before[i] else ''}"
-                     for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
-            exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
-            lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
-            before = r["status"]
+        rounds = _rounds(result["rounds"], p.options)
+        if sum(len(line) + 1 for line in rounds) > ROUNDS_BUDGET:
+            # Long labels over many rounds: the rounds name the options by number, under a key.
+            lines.append("Options: " + " · ".join(f"({i}) {label}" for i, label in enumerate(p.options, 1)))
+            rounds = _rounds(result["rounds"], [f"({i})" for i in range(1, len(p.options) + 1)])
+        lines.extend(rounds)
         if not result["rounds"]:
             lines.append("No rankings were cast.")
     else:

@@ -315,3 +315,30 @@ def test_instant_runoff_needs_more_than_half_and_a_tie_at_the_end_goes_by_the_dr
     assert [r["votes"] for r in result["rounds"]] == [[2, 1, 1], [2, 2, 0], [0, 2, 0]]
     # Drawn the other way, Ana stays: the draw, not the library's "half", decided it.
     assert count_ranked(["Ana", "Ben", "Cy"], [[0], [0], [1], [2, 1]], 1, [0, 1, 2], 4, rule)["elected"] == [0]
+
+
+def test_a_result_of_ten_long_options_over_many_rounds_fits_one_telegram_message():
+    """Ten options of the longest label, a title of the longest, nine rounds of instant runoff (one
+    option out in each), closed early with the longest reason: the result as posted (the minutes'
+    head last) is one Telegram message, so the turnout and the head are never cut off."""
+    from types import SimpleNamespace
+    from bot.telegram.convert import MAX_TEXT
+    from handlers.charter import Charter
+    from handlers.proposals import MAX_OPTION, MAX_REASON, MAX_TITLE, result_text
+    options = [f"{i}" * MAX_OPTION for i in range(10)]
+    # Option i is ranked alone by 10 + i ballots: one option out in each round.
+    rankings = [[i] for i in range(10) for _ in range(10 + i)]
+    rule = DecisionRule.from_json({"quorum": "1/2", "threshold": "1/2", "strict": True})
+    result = count_ranked(options, rankings, 1, list(range(10)), 150, rule)
+    assert len(result["rounds"]) == 9
+    result = {**result, "carried": False, "draw": 12, "minutes": [123456, "ab" * 32]}
+    p = SimpleNamespace(number=123, title="T" * MAX_TITLE, options=options, result=result, method="ranked",
+                        end_reason="R" * MAX_REASON, purpose=None, author_id=1, protection=None, action=None)
+    text = result_text(p, Charter.from_json({}), "S" * 80)
+    assert len(text) <= MAX_TEXT, len(text)
+    assert "Turnout: 145 of 150" in text and text.endswith(texts_head(result))
+
+
+def texts_head(result: dict) -> str:
+    from handlers import texts
+    return texts.head_text(result["minutes"][0], bytes.fromhex(result["minutes"][1]))
