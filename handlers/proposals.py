@@ -239,6 +239,12 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
             # A ranked proposal's tie-break draw is announced with it: a method changed by an edit
             # would leave a ranked count without one, or a draw behind for nothing.
             raise BadArguments(texts.REVISE_METHOD.format(number=ctx.revising.number, method=ctx.revising.method))
+        if method == "ranked" and options != ctx.revising.options:
+            # Its draw orders these options: new ones, chosen once the draw is seen, would go where
+            # the author likes (a label changed goes after every option the draw holds).
+            d = await ctx.stores.draws.get_by_id(ctx.revising.draw_id)
+            raise BadArguments(texts.REVISE_RANKED_OPTIONS.format(number=ctx.revising.number,
+                                                                  draw=d.number if d else "?"))
         return await _revise(ctx, ctx.revising, spec)
     tie_draw = None
     if method == "ranked":

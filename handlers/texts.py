@@ -822,6 +822,8 @@ CHOICES_HEAD = {"ranked": "Rankings so far:", "approval": "Approvals so far:"}
 CHOICES_LINE = "• {name}: {choices}"
 CHOICES_JOIN = {"ranked": " > ", "approval": ", "}
 REVISE_METHOD = "#{number} was proposed with method: {method}; a revision keeps its method (propose anew to change it)."
+REVISE_RANKED_OPTIONS = ("#{number}'s options were announced with its tie-break draw D{draw}: a revision keeps "
+                         "them (withdraw it and propose anew to change them).")
 REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
                "have not voted yet. Vote with {prefix}vote {number} <option>.")
 REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."
