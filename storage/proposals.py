@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
+    Integer, Row, String, and_, bindparam, cast, column, delete as sa_delete, exists, func, insert as sa_insert,
+    literal, select, update, values,
 )
 
 from storage import allies, audits, firewalls, minutes, objections, proxies as proxy_store
@@ -533,7 +534,26 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
     a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot's
-    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them."""
+    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them.
+    A ranking or an approved set is tapped together an option at a time, one vote event per tap:
+    their number per member would say how long that member's ranking is (or how many options they
+    approved), which beside the sealed rankings (or the tally) names whose is whose. So each voter
+    keeps one vote event, at the time of their last vote, and the taps' trail goes."""
+    if proposal.method in CHOOSING:
+        await session.execute(sa_delete(GovernanceEvent).where(
+            GovernanceEvent.proposal_id == proposal.id,
+            GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn"))))
+        voted = (await session.execute(select(Ballot.member_id, Ballot.cast_at).where(Ballot.proposal_id == proposal.id)
+                                       .order_by(Ballot.cast_at, Ballot.member_id))).all()
+        if voted:  # in two statements, however many voted
+            table = GovernanceEvent.__table__
+            rows = [{"coop_id": proposal.coop_id, "proposal_id": proposal.id, "member_id": member_id,
+                     "kind": "vote_cast", "data": {}, "at": cast_at} for member_id, cast_at in voted]
+            ids = [{"m": member_id, "e": event_id} for event_id, member_id in await session.execute(
+                insert(session, table).returning(table.c.id, table.c.member_id), rows)]
+            await session.execute(update(Ballot.__table__).where(
+                Ballot.__table__.c.proposal_id == proposal.id, Ballot.__table__.c.member_id == bindparam("m"))
+                .values(event_id=bindparam("e")), ids)
     await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(
         option=None, source=None, reason=None, choices=None))
     voters = len(chosen) if chosen is not None else sum(counts)

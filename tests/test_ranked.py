@@ -342,3 +342,58 @@ def test_a_result_of_ten_long_options_over_many_rounds_fits_one_telegram_message
 def texts_head(result: dict) -> str:
     from handlers import texts
     return texts.head_text(result["minutes"][0], bytes.fromhex(result["minutes"][1]))
+
+
+async def test_a_secret_ranking_tapped_option_by_option_leaves_no_trace_of_its_length(chat, clock, gov):
+    """Each tap on a ranked card adds an option: one vote event per tap. On a secret ballot their
+    number per member is the length of that member's ranking, which, beside the rankings sealed at
+    the close, would say whose ranking is whose. After the close each voter keeps one vote event."""
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  ballot: secret\n  options: Ana | Ben | Cy")
+    p = await gov.stores.proposals.get(1, 1)
+    for i in (2, 0, 1):  # m1 ranks all three, tap by tap
+        await choose(chat, "m1", p.id, i, "append")
+    await choose(chat, "m2", p.id, 1, "append")  # m2 ranks one
+    await chat.tap("alice", p.id, None)  # nothing to withdraw: refused, nothing logged
+    await choose(chat, "alice", p.id, 0, "append")
+    await choose(chat, "alice", p.id, 1, "append")
+    await chat.tap("alice", p.id, None)  # start over
+    await choose(chat, "alice", p.id, 1, "append")
+    clock.advance(days=3)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    assert "Result of #1 Chair: elected Ben." in chat.last
+    async with gov.stores.proposals.db.read() as s:
+        events = list((await s.execute(select(GovernanceEvent.member_id, GovernanceEvent.kind)
+                                       .where(GovernanceEvent.proposal_id == p.id,
+                                              GovernanceEvent.kind.like("vote_%")))).all())
+    m1, m2, alice = [await member(gov, who) for who in ("m1", "m2", "alice")]
+    assert sorted(events) == sorted([(m1, "vote_cast"), (m2, "vote_cast"), (alice, "vote_cast")])
+    sealed = [data for kind, data in await _events(gov, p.id) if kind == "ballot_sealed"][0]
+    assert sealed["rankings"] == [[1], [1], [2, 0, 1]]
+    assert problems(json.loads(json.dumps(await collect(gov.stores)))) == []
+
+
+async def _events(gov, proposal_id: int) -> list:
+    async with gov.stores.proposals.db.read() as s:
+        return list((await s.execute(select(GovernanceEvent.kind, GovernanceEvent.data)
+                                     .where(GovernanceEvent.proposal_id == proposal_id))).all())
+
+
+async def test_an_edit_cannot_change_a_ranked_proposal_s_options_once_its_draw_is_seen(chat, clock, gov):
+    """Before anyone votes the author may edit a proposal. A ranked one's options were announced
+    with its tie-break draw: renamed once the draw is known, an option would go where the author
+    likes in the tie order (a label the draw does not hold goes last). Its options stay; its text may change."""
+    await make_coop(chat, 2)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  options: Ana | Ben | Cy", event_id="e1")
+    clock.advance(minutes=11)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    assert "Result of draw D1" in chat.last
+    edited = await chat.say("alice", "/propose Chair\n  method: ranked\n  options: Ana | Ben. | Cy", event_id="e2",
+                            corrects="e1")
+    assert "#1's options were announced with its tie-break draw D1: a revision keeps them" in edited
+    assert (await gov.stores.proposals.get(1, 1)).options == ["Ana", "Ben", "Cy"]
+    await chat.say("alice", "/propose The chair\n  method: ranked\n  options: Ana | Ben | Cy", event_id="e3",
+                   corrects="e1")
+    assert (await gov.stores.proposals.get(1, 1)).title == "The chair"
