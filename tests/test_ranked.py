@@ -397,3 +397,32 @@ async def test_an_edit_cannot_change_a_ranked_proposal_s_options_once_its_draw_i
     await chat.say("alice", "/propose The chair\n  method: ranked\n  options: Ana | Ben | Cy", event_id="e3",
                    corrects="e1")
     assert (await gov.stores.proposals.get(1, 1)).title == "The chair"
+
+
+async def test_verify_counts_the_rounds_again_from_the_rankings(chat, clock, gov):
+    """`coopbot verify` counts a ranked result's rounds again from the rankings the export holds (an
+    open ballot's votes; a secret one's rankings as sealed, in no member's order): a result whose
+    rounds or elected options the rankings do not give is reported."""
+    await make_coop(chat, 3)
+    await chat.say("alice", STEWARDS)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  ballot: secret\n  options: Ana | Ben | Cy")
+    for who, ranking in {"alice": "Ana Ben", "m1": "Ben", "m2": "Cy Ben", "m3": "Dee Cy"}.items():
+        await chat.say(who, f"/vote 1 {ranking}")
+    for who, ranking in {"alice": "Ana Ben", "m1": "Ben", "m2": "Cy Ben"}.items():
+        await chat.say(who, f"/vote 2 {ranking}")
+    clock.advance(days=3, minutes=1)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    data = json.loads(json.dumps(await collect(gov.stores)))
+    first, second = data["coops"][0]["proposals"][:2]
+    assert second["rankings"] == [["Ana", "Ben"], ["Ben"], ["Cy", "Ben"]] and "votes" not in second
+    assert problems(data) == []
+    for entry in (first, second):
+        rounds = entry["result"]["rounds"]
+        elected = entry["result"]["elected"]
+        entry["result"]["elected"] = [o for o in entry["options"] if o not in elected][:len(elected)]
+        assert any(f"proposal {entry['number']}'s rounds" in line for line in problems(data)), entry["number"]
+        entry["result"]["elected"], entry["result"]["rounds"] = elected, rounds[:-1] or [{}]
+        assert any(f"proposal {entry['number']}'s rounds" in line for line in problems(data)), entry["number"]
+        entry["result"]["rounds"] = rounds
+    assert problems(data) == []
