@@ -17,6 +17,7 @@ from storage.votes import Tapper, VoteFacts, VoteOp, VoteResult
 
 MAX_REASON = 500
 CHOOSING = ("ranked", "approval")  # methods whose votes are choices (a ranking, a set), not one option
+TAPS = {"ranked": "append", "approval": "toggle"}  # how a button's tap meets the recorded choices
 
 
 def refusal(f: VoteFacts) -> str | None:
@@ -45,6 +46,8 @@ def refusal(f: VoteFacts) -> str | None:
             return "no_option"
         if len(set(f.op.choices)) != len(f.op.choices) or not f.op.choices:
             return "duplicate_choice"
+        if f.op.how != "set" and f.op.how != TAPS[f.proposal.method]:
+            return "ranking_needed"  # an approval's tap on a ranked card, or a ranked one's on an approval card
     elif f.op.option is not None and f.proposal.method in CHOOSING:
         return "ranking_needed"  # adapters send rankings and approvals as choices
     if f.proposal.status != "open":

@@ -173,6 +173,12 @@ async def test_refusals(chat):
     assert "has no option '4'" in await choose(chat, "m1", p1.id, 3, "append")
     assert "decided by one choice" in await choose(chat, "m1", p2.id, 0, "append")
     assert "#1 is decided by ranked choice: rank the options" in await chat.tap("m1", p1.id, 0)
+    # An approval's toggle forged onto a ranked card (it would re-sort the ranking), and the reverse.
+    assert "#1 is decided by ranked choice" in await choose(chat, "m1", p1.id, 0, "toggle")
+    await chat.say("alice", "/propose Lunch\n  method: approval\n  options: Thai | Pizza")
+    p3 = await chat.gov.stores.proposals.get(1, 3)
+    assert "#3 is decided by approval" in await choose(chat, "m1", p3.id, 0, "append")
+    assert await chat.gov.stores.votes.ballots(p3.id) == []
     assert await chat.gov.stores.votes.ballots(p1.id) == [] and await chat.gov.stores.votes.ballots(p2.id) == []
 
 
