@@ -552,7 +552,9 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
         await session.execute(sa_delete(GovernanceEvent).where(
             GovernanceEvent.proposal_id == proposal.id,
             GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn"))))
-        voted = (await session.execute(select(Ballot.member_id, Ballot.cast_at).where(Ballot.proposal_id == proposal.id)
+        # A ballot cast by proxy keeps its `vote_by_proxy` event: its giver did not vote themselves.
+        voted = (await session.execute(select(Ballot.member_id, Ballot.cast_at)
+                                       .where(Ballot.proposal_id == proposal.id, Ballot.proxy_by.is_(None))
                                        .order_by(Ballot.cast_at, Ballot.member_id))).all()
         if voted:  # in two statements, however many voted
             table = GovernanceEvent.__table__

@@ -432,3 +432,29 @@ async def test_verify_counts_the_rounds_again_from_the_rankings(chat, clock, gov
         assert any(f"proposal {entry['number']}'s rounds" in line for line in problems(data)), entry["number"]
         entry["result"]["rounds"] = rounds
     assert problems(data) == []
+
+
+async def test_a_secret_ranking_held_by_proxy_is_sealed_as_the_holder_s_and_logged_as_by_proxy(chat, clock, gov):
+    """A proxy holder's ranking counts for the giver (copied at the close). Once sealed, the giver
+    has their vote by proxy in the log and no vote of their own."""
+    from tests.test_proxies import allow_proxies
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Chair\n  method: ranked\n  ballot: secret\n  options: Ana | Ben | Cy")
+    p = await gov.stores.proposals.get(1, 2)
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    await choose(chat, "m2", p.id, 2, "append")
+    await choose(chat, "m2", p.id, 1, "append")
+    await chat.say("m1", "/vote 2 Ana")
+    await chat.say("alice", "/close 2")  # waits for the draw
+    clock.advance(minutes=11)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    assert "Result of #2 Chair: elected Cy." in chat.last
+    m3 = await member(gov, "m3")
+    async with gov.stores.proposals.db.read() as s:
+        kinds = list((await s.execute(select(GovernanceEvent.kind).where(
+            GovernanceEvent.proposal_id == p.id, GovernanceEvent.member_id == m3,
+            GovernanceEvent.kind.like("vote_%")))).scalars())
+    assert kinds == ["vote_by_proxy"]
+    sealed = [data for kind, data in await _events(gov, p.id) if kind == "ballot_sealed"][0]
+    assert sealed["rankings"] == [[0], [2, 1], [2, 1]]
