@@ -458,3 +458,14 @@ async def test_a_secret_ranking_held_by_proxy_is_sealed_as_the_holder_s_and_logg
     assert kinds == ["vote_by_proxy"]
     sealed = [data for kind, data in await _events(gov, p.id) if kind == "ballot_sealed"][0]
     assert sealed["rankings"] == [[0], [2, 1], [2, 1]]
+
+
+def test_an_approval_poll_answer_given_twice_approves_it_once():
+    """A Matrix poll response repeating an answer (a client's, or forged) approves it once, as
+    clients show it, rather than being refused as an option named twice; one not ours stays for the
+    core to refuse; no answer takes the vote back."""
+    from bot.matrix.convert import approved, poll_answers
+    content = {"m.relates_to": {"rel_type": "m.reference", "event_id": "$p"},
+               "org.matrix.msc3381.poll.response": {"answers": ["o2", "o0", "o2", "zz"]}}
+    assert poll_answers(content) == ("$p", (2, 0, 2, -1))
+    assert approved((2, 0, 2)) == (0, 2) and approved((2, -1)) == (-1, 2) and approved(()) is None
