@@ -497,3 +497,28 @@ def test_instant_runoff_agrees_with_a_runoff_counted_one_exclusion_at_a_time():
         order = rng.sample(range(n), n)
         counted = count_ranked([f"O{i}" for i in range(n)], rankings, 1, order, 20, rule)["elected"]
         assert counted == [by_hand(rankings, order)], (rankings, order)
+
+
+async def test_the_start_up_check_and_verify_hold_after_ranked_and_approval_closes(chat, clock, gov):
+    """Open and secret, ranked and approval, tapped and typed, one vote by proxy: after the closes,
+    the start-up check (minutes, heads, recounts of every closed proposal, draws) finds nothing, nor
+    does `coopbot verify` of the export (which counts the rounds again)."""
+    from handlers import draws as draw_rules
+    from tests.test_proxies import allow_proxies
+    await allow_proxies(chat)
+    for n, (method, ballot) in enumerate([("ranked", "open"), ("ranked", "secret"), ("approval", "open"),
+                                          ("approval", "secret")], 2):
+        await chat.say("alice", f"/propose P{n}\n  method: {method}\n  ballot: {ballot}\n  options: Ana | Ben | Cy")
+    await chat.say("m3", "/proxy m2\n  until: 30d")
+    for n in (2, 3, 4, 5):
+        p = await gov.stores.proposals.get(1, n)
+        how = "append" if p.method == "ranked" else "toggle"
+        for i in (2, 0):
+            await choose(chat, "m2", p.id, i, how)
+        await chat.say("m1", f"/vote {n} Ben Cy")
+        await chat.say("alice", f"/vote {n} Ana")
+    clock.advance(days=3, minutes=1)
+    await run_due(gov.stores, clock.now(), gov.before_close)
+    await chat.drain()
+    assert (await gov.stores.minutes.check(gov.stores.proposals.recount, draw_rules.replay_problem)) == []
+    assert problems(json.loads(json.dumps(await collect(gov.stores)))) == []
