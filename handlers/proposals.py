@@ -345,8 +345,10 @@ async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     p = call.proposal
-    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _choices(ctx.stores, p)
-                  + await _reasons(ctx.stores, p))]
+    # The rankings (or approved sets) and the reasons share the one budget a vote's reasons have.
+    choices = await _choices(ctx.stores, p, REASONS_BUDGET // 2)
+    reasons = await _reasons(ctx.stores, p, REASONS_BUDGET - len(choices))
+    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + choices + reasons)]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -380,7 +382,7 @@ REASONS_SHOWN = 10  # the latest reasons `show` lists; the export has all
 REASONS_BUDGET = 1500  # their characters: with the card, `show` stays one Telegram message (4,096)
 
 
-async def _reasons(stores: Stores, p: Proposal) -> str:
+async def _reasons(stores: Stores, p: Proposal, budget: int = REASONS_BUDGET) -> str:
     """The reasons members gave with their votes, on an open ballot whose counts may be seen."""
     # Hidden until the close: a withdrawal is no close (its author must not learn how it went).
     if p.ballot != "open" or (p.results_hidden and p.status != "closed"):
@@ -392,13 +394,13 @@ async def _reasons(stores: Stores, p: Proposal) -> str:
     names = await stores.members.names([b.member_id for b in given])
     lines = [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=p.options[b.option], reason=b.reason)
              for b in given[-REASONS_SHOWN:]]
-    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+    while sum(len(line) + 1 for line in lines) > budget:  # one message with the card
         lines.pop(0)
     more = len(given) - len(lines)
     return "\n\n" + "\n".join([texts.REASONS_HEAD, *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
 
 
-async def _choices(stores: Stores, p: Proposal) -> str:
+async def _choices(stores: Stores, p: Proposal, budget: int = REASONS_BUDGET) -> str:
     """Each member's ranking or approved set on an open ballot whose counts may be seen, while it
     runs (the card shows only first preferences, or the approvals per option)."""
     if p.method not in CHOOSING or p.status != "open" or p.ballot != "open" or p.results_hidden:
@@ -410,7 +412,7 @@ async def _choices(stores: Stores, p: Proposal) -> str:
     join = texts.CHOICES_JOIN[p.method]
     lines = [texts.CHOICES_LINE.format(name=names.get(b.member_id, "?"), choices=join.join(p.options[i] for i in b.choices))
              for b in given[-REASONS_SHOWN:]]
-    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+    while sum(len(line) + 1 for line in lines) > budget:  # one message with the card
         lines.pop(0)
     more = len(given) - len(lines)
     return "\n\n" + "\n".join([texts.CHOICES_HEAD[p.method], *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))

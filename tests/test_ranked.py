@@ -522,3 +522,22 @@ async def test_the_start_up_check_and_verify_hold_after_ranked_and_approval_clos
     await chat.drain()
     assert (await gov.stores.minutes.check(gov.stores.proposals.recount, draw_rules.replay_problem)) == []
     assert problems(json.loads(json.dumps(await collect(gov.stores)))) == []
+
+
+async def test_show_s_rankings_and_reasons_share_the_budget_a_vote_s_reasons_have(chat, gov):
+    """`show` is the card, then on an open ballot the rankings so far and the reasons: together no
+    longer than a vote's reasons alone may be, so a ranked `show` is no longer than a vote's."""
+    from handlers.proposals import REASONS_BUDGET, describe
+    from handlers.charter import Charter
+    await make_coop(chat, 12)
+    options = " | ".join(chr(65 + i) * 60 for i in range(10))
+    await chat.say("alice", f"/propose Seats\n  method: ranked\n  options: {options}")
+    for k, who in enumerate(["alice"] + [f"m{i}" for i in range(1, 13)]):
+        ranking = " ".join(str((k + j) % 10 + 1) for j in range(10))
+        await chat.say(who, f"/vote 1 {ranking}\n  reason: {'r' * 480}")
+    p = await gov.stores.proposals.get(1, 1)
+    card = await describe(gov.stores, p, Charter.from_json((await gov.stores.coops.get(1)).charter), "/")
+    shown = await chat.say("m1", "/show 1")
+    assert shown.startswith(card) and "Rankings so far:" in shown and "Reasons" in shown
+    heads = len("\n\nRankings so far:") + len("\n\nReasons given with votes:") + 2 * 80  # two heads and "… more" lines
+    assert len(shown) - len(card) <= REASONS_BUDGET + heads, len(shown) - len(card)
