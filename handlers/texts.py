@@ -495,6 +495,9 @@ def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason:
         how = f"single transferable vote for {seats} seats" if seats > 1 else "instant runoff"
         draw = f"; ties went by draw D{result['draw']}" if result.get("draw") else ""
         lines.append(f"Counted by {how}{draw}.")
+        if result["rounds"] and len(result["elected"]) < seats:
+            empty = seats - len(result["elected"])
+            lines.append(f"{plural(empty, 'seat stays', 'seats stay')} empty: no other option was ranked on any ballot.")
         rounds = _rounds(result["rounds"], p.options)
         if sum(len(line) + 1 for line in rounds) > ROUNDS_BUDGET:
             # Long labels over many rounds: the rounds name the options by number, under a key.

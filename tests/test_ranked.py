@@ -305,6 +305,12 @@ def test_an_unranked_option_takes_no_seat():
     assert result["elected"] == [2] and result["passed"]
     assert result["rounds"] == [{"votes": [0, 0, 2, 0], "status": ["excluded", "excluded", "elected", "excluded"],
                                  "exhausted": 0}]
+    from types import SimpleNamespace
+    from handlers import texts
+    p = SimpleNamespace(number=4, title="Stewards-to-be", options=["Ana", "Ben", "Cy", "Dee"])
+    said = texts.ranked_result(p, result)
+    assert "Result of #4 Stewards-to-be: elected Cy.\nCounted by single transferable vote for 2 seats." in said
+    assert "1 seat stays empty: no other option was ranked on any ballot.\nRound 1: Ana 0 out · Ben 0 out · Cy 2 elected" in said
 
 
 def test_instant_runoff_needs_more_than_half_and_a_tie_at_the_end_goes_by_the_draw():
