@@ -257,6 +257,9 @@ APPROVAL_HOW = "choose every option you approve: {prefix}vote {number} A C (name
 METHOD_WORDS = {"vote": "a vote", "consent": "consent", "ranked": "ranked choice", "approval": "approval voting"}
 VOTE_RANKED = "Your ranking on #{number}: {ranking}."
 VOTE_APPROVED = "You approve on #{number}: {approved}."
+# The same, by option numbers, when the names would not fit a tap's answer.
+VOTE_RANKED_SHORT = "Your ranking on #{number}, by option number: {ranking}."
+VOTE_APPROVED_SHORT = "You approve on #{number} options {approved}."
 RANKED_START_OVER = "Start over"
 
 WITHDRAW_BUTTON = "Take my vote back"

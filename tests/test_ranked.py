@@ -547,3 +547,21 @@ async def test_show_s_rankings_and_reasons_share_the_budget_a_vote_s_reasons_hav
     assert shown.startswith(card) and "Rankings so far:" in shown and "Reasons" in shown
     heads = len("\n\nRankings so far:") + len("\n\nReasons given with votes:") + 2 * 80  # two heads and "… more" lines
     assert len(shown) - len(card) <= REASONS_BUDGET + heads, len(shown) - len(card)
+
+
+async def test_a_ranking_tapped_together_is_answered_whole_within_a_tap_s_answer(chat, gov):
+    """Telegram shows 200 characters of a tap's answer: a ranking of ten long names is answered by
+    option numbers, so the voter sees every option they ranked; short names are answered by name."""
+    from handlers.votes import TAP_ANSWER
+    await make_coop(chat, 2)
+    options = " | ".join(f"Candidate {chr(65 + i)} of the long list" for i in range(10))
+    await chat.say("alice", f"/propose Seats\n  method: ranked\n  options: {options}")
+    await chat.say("alice", f"/propose Lunch\n  method: approval\n  options: {options}")
+    ranked, approval = (await gov.stores.proposals.get(1, 1)), (await gov.stores.proposals.get(1, 2))
+    for i in (2, 0, 9, 1, 3, 4, 5, 6, 7, 8):
+        said = await choose(chat, "m1", ranked.id, i, "append")
+        approved = await choose(chat, "m1", approval.id, i, "toggle")
+        assert len(said) <= TAP_ANSWER and len(approved) <= TAP_ANSWER, (said, approved)
+    assert said == "Your ranking on #1, by option number: 3 > 1 > 10 > 2 > 4 > 5 > 6 > 7 > 8 > 9."
+    assert approved == "You approve on #2 options 1, 2, 3, 4, 5, 6, 7, 8, 9 and 10."
+    assert "Your ranking on #1: 1. Candidate C of the long list." in await chat.say("m2", "/vote 1 3")
