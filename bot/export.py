@@ -105,12 +105,6 @@ async def _coop(stores: Stores, coop: Coop) -> dict:
                  **({CHOICES[p.method]: [p.options[i] for i in b.choices]} if b.choices else {})}
                 for b in ballots if b.option is not None
             ]
-        elif p.method == "ranked" and p.status != "open":
-            # A secret ranked ballot's rankings as sealed, in no member's order: `coopbot verify`
-            # counts the rounds again from them.
-            sealed = await stores.proposals.sealed_rankings(p.id)
-            if sealed is not None:
-                entry["rankings"] = [[p.options[i] for i in ranking] for ranking in sealed]
         entry["results_hidden"] = p.results_hidden
         proposals.append(entry)
     return {

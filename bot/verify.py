@@ -111,18 +111,16 @@ def _tallies(coop: dict) -> list[str]:
 
 
 def _rounds(p: dict, number) -> list[str]:
-    """A ranked result counted again from the rankings the export holds (an open ballot's votes, a
-    secret one's rankings as sealed), its seats and its tie order: the same rounds, the same
-    options elected."""
+    """A ranked result counted again from the rankings the export holds (an open ballot's votes;
+    a secret ballot's rankings are not in it: beside the proxies members know of, a ranking cast
+    twice, the holder's and its copy, would be the holder's), its seats and its tie order: the same
+    rounds, the same options elected."""
     from handlers.ranking import count_ranked  # pyrankvote, only for a co-op that ranks
     from handlers.tally import DecisionRule
     options, shown = p["options"], p["result"]
-    if "rankings" in p:
-        given = p["rankings"]
-    elif p.get("votes") is not None:
-        given = [v.get("ranking", [v["option"]]) for v in p["votes"]]
-    else:
-        return []  # a hidden count: nothing to count again from
+    if p.get("votes") is None:
+        return []  # a secret ballot: nothing to count again from
+    given = [v.get("ranking", [v["option"]]) for v in p["votes"]]
     try:
         index = {label: i for i, label in enumerate(options)}
         rankings = sorted([index[label] for label in ranking] for ranking in given)

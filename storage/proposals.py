@@ -271,15 +271,6 @@ class ProposalStore:
         async with self.db.read() as s:
             return await _counts(s, proposal_id, n_options, method)
 
-    async def sealed_rankings(self, proposal_id: int) -> list[list[int]] | None:
-        """A secret ranked ballot's rankings as sealed at its end (sorted: in no member's order)."""
-        async with self.db.read() as s:
-            stmt = (select(GovernanceEvent.data)
-                    .where(GovernanceEvent.proposal_id == proposal_id, GovernanceEvent.kind == "ballot_sealed")
-                    .order_by(GovernanceEvent.id.desc()).limit(1))
-            data = (await s.execute(stmt)).scalar_one_or_none()
-            return None if data is None or "rankings" not in data else [list(r) for r in data["rankings"]]
-
     async def looked(self, proposal_id: int, platform: str, at: datetime) -> None:
         """This platform's votes on the proposal are all in, up to `at`."""
         async with self.db.write() as s:

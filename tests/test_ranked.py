@@ -411,8 +411,8 @@ async def test_an_edit_cannot_change_a_ranked_proposal_s_options_once_its_draw_i
 
 async def test_verify_counts_the_rounds_again_from_the_rankings(chat, clock, gov):
     """`coopbot verify` counts a ranked result's rounds again from the rankings the export holds (an
-    open ballot's votes; a secret one's rankings as sealed, in no member's order): a result whose
-    rounds or elected options the rankings do not give is reported."""
+    open ballot's votes): a result whose rounds or elected options the rankings do not give is
+    reported. A secret ballot's rankings are not in the export."""
     await make_coop(chat, 3)
     await chat.say("alice", STEWARDS)
     await chat.say("alice", "/propose Chair\n  method: ranked\n  ballot: secret\n  options: Ana | Ben | Cy")
@@ -425,9 +425,9 @@ async def test_verify_counts_the_rounds_again_from_the_rankings(chat, clock, gov
     await chat.drain()
     data = json.loads(json.dumps(await collect(gov.stores)))
     first, second = data["coops"][0]["proposals"][:2]
-    assert second["rankings"] == [["Ana", "Ben"], ["Ben"], ["Cy", "Ben"]] and "votes" not in second
+    assert "rankings" not in second and "votes" not in second
     assert problems(data) == []
-    for entry in (first, second):
+    for entry in (first,):
         rounds = entry["result"]["rounds"]
         elected = entry["result"]["elected"]
         entry["result"]["elected"] = [o for o in entry["options"] if o not in elected][:len(elected)]
