@@ -533,12 +533,13 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
     """End a secret ballot's secret part, in the transaction that records its result: the tally
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
-    a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot's
-    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them.
-    A ranking or an approved set is tapped together an option at a time, one vote event per tap:
-    their number per member would say how long that member's ranking is (or how many options they
-    approved), which beside the sealed rankings (or the tally) names whose is whose. So each voter
-    keeps one vote event, at the time of their last vote, and the taps' trail goes."""
+    a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot
+    keeps, as a vote's, only its tally (first preferences) and its result's rounds: its rankings,
+    even in no member's order, are not kept, since a ranking is near enough unique to name its
+    voter, and a proxy (which members know of) casts its holder's ranking twice. A ranking or an
+    approved set is tapped together an option at a time, one vote event per tap: their number per
+    member would say how long that member's ranking is (or how many options they approved). So
+    each voter keeps one vote event, at the time of their last vote, and the taps' trail goes."""
     if proposal.method in CHOOSING:
         await session.execute(sa_delete(GovernanceEvent).where(
             GovernanceEvent.proposal_id == proposal.id,
@@ -560,8 +561,7 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
         option=None, source=None, reason=None, choices=None))
     voters = len(chosen) if chosen is not None else sum(counts)
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
-              voters=voters, **({"rankings": sorted(chosen)} if chosen is not None and proposal.method == "ranked"
-                                else {}))
+              voters=voters)
 
 
 async def _sealed(session, proposal_id: int) -> list[int] | None:
