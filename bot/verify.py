@@ -108,7 +108,34 @@ def _tallies(coop: dict) -> list[str]:
             by_votes = [sum(1 for v in p["votes"] if o in v.get("approved", [v["option"]])) for o in p["options"]]
             if by_votes != counts:
                 found.append(f"proposal {number}'s votes do not add up to its tally in the minutes")
+        if shown.get("method") == "ranked":
+            found += _rounds(p, number)
     return found
+
+
+def _rounds(p: dict, number) -> list[str]:
+    """A ranked result counted again from the rankings the export holds (an open ballot's votes;
+    a secret ballot's rankings are not in it: beside the proxies members know of, a ranking cast
+    twice, the holder's and its copy, would be the holder's), its seats and its tie order: the same
+    rounds, the same options elected."""
+    from handlers.ranking import count_ranked  # pyrankvote, only for a co-op that ranks
+    from handlers.tally import DecisionRule
+    options, shown = p["options"], p["result"]
+    if p.get("votes") is None:
+        return []  # a secret ballot: nothing to count again from
+    given = [v.get("ranking", [v["option"]]) for v in p["votes"]]
+    try:
+        index = {label: i for i, label in enumerate(options)}
+        rankings = sorted([index[label] for label in ranking] for ranking in given)
+        again = count_ranked(options, rankings, shown["seats"] or 1, [index[o] for o in shown["tie_order"]],
+                             shown["electorate"], DecisionRule.from_json(p["rule"]))
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return [f"proposal {number}'s rounds cannot be counted again from its rankings"]
+    rounds = [{"votes": dict(zip(options, r["votes"])), "status": dict(zip(options, r["status"])),
+               "exhausted": r["exhausted"]} for r in again["rounds"]]
+    if rounds != shown.get("rounds") or [options[i] for i in again["elected"]] != shown.get("elected"):
+        return [f"proposal {number}'s rounds, counted again from its rankings, differ from its result"]
+    return []
 
 
 def _draws(coop: dict) -> list[str]:

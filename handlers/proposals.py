@@ -239,6 +239,12 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
             # A ranked proposal's tie-break draw is announced with it: a method changed by an edit
             # would leave a ranked count without one, or a draw behind for nothing.
             raise BadArguments(texts.REVISE_METHOD.format(number=ctx.revising.number, method=ctx.revising.method))
+        if method == "ranked" and options != ctx.revising.options:
+            # Its draw orders these options: new ones, chosen once the draw is seen, would go where
+            # the author likes (a label changed goes after every option the draw holds).
+            d = await ctx.stores.draws.get_by_id(ctx.revising.draw_id)
+            raise BadArguments(texts.REVISE_RANKED_OPTIONS.format(number=ctx.revising.number,
+                                                                  draw=d.number if d else "?"))
         return await _revise(ctx, ctx.revising, spec)
     tie_draw = None
     if method == "ranked":
@@ -339,10 +345,12 @@ async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
     p = call.proposal
-    # A consent proposal's card (and result) lists its objections too: its reasons make room for them.
+    # The rankings (or approved sets) and the reasons share the one budget a vote's reasons have; a
+    # consent proposal's card (and result) lists its objections too: its reasons make room for them.
     budget = REASONS_BUDGET - texts.OBJECTIONS_BUDGET if p.method == "consent" else REASONS_BUDGET
-    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + await _choices(ctx.stores, p)
-                  + await _reasons(ctx.stores, p, budget))]
+    choices = await _choices(ctx.stores, p, budget // 2)
+    reasons = await _reasons(ctx.stores, p, budget - len(choices))
+    return [Reply(await describe(ctx.stores, p, ctx.charter, ctx.prefix) + choices + reasons)]
 
 
 async def describe(stores: Stores, p: Proposal, charter: Charter, prefix: str) -> str:
@@ -395,7 +403,7 @@ async def _reasons(stores: Stores, p: Proposal, budget: int = REASONS_BUDGET) ->
     return "\n\n" + "\n".join([texts.REASONS_HEAD, *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))
 
 
-async def _choices(stores: Stores, p: Proposal) -> str:
+async def _choices(stores: Stores, p: Proposal, budget: int = REASONS_BUDGET) -> str:
     """Each member's ranking or approved set on an open ballot whose counts may be seen, while it
     runs (the card shows only first preferences, or the approvals per option)."""
     if p.method not in CHOOSING or p.status != "open" or p.ballot != "open" or p.results_hidden:
@@ -407,7 +415,7 @@ async def _choices(stores: Stores, p: Proposal) -> str:
     join = texts.CHOICES_JOIN[p.method]
     lines = [texts.CHOICES_LINE.format(name=names.get(b.member_id, "?"), choices=join.join(p.options[i] for i in b.choices))
              for b in given[-REASONS_SHOWN:]]
-    while sum(len(line) + 1 for line in lines) > REASONS_BUDGET:  # one message with the card
+    while sum(len(line) + 1 for line in lines) > budget:  # one message with the card
         lines.pop(0)
     more = len(given) - len(lines)
     return "\n\n" + "\n".join([texts.CHOICES_HEAD[p.method], *lines] + ([texts.REASONS_MORE.format(more=more)] if more else []))

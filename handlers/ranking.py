@@ -22,6 +22,35 @@ def _number(votes: float) -> int | str:
     return int(round(votes)) if almost_equal(votes, round(votes)) else f"{votes:.{PLACES}f}"
 
 
+MARGIN = 1e-6  # the library's own rounding margin (`rounding_error` in its round loops)
+
+
+class _Votes(float):
+    """A count as the library's round loop reads it from the manager, knowing how many options it
+    sums. The loop excludes at once every option from the i-th down when their votes together are
+    `<=` those of the option above them: that is right for the last option alone (tied with the
+    one above, it goes, and the draw ordered the two), but a group whose votes together only equal
+    the one above could, its votes transferred, tie it: the group's last goes alone, by the draw,
+    and the next round shows the rest. So for a group `<=` is strictly less."""
+
+    def __new__(cls, value: float, options: int = 1) -> _Votes:
+        votes = super().__new__(cls, value)
+        votes.options = options
+        return votes
+
+    def __add__(self, other) -> _Votes:
+        return _Votes(float(self) + float(other), self.options + getattr(other, "options", 0))
+
+    __radd__ = __add__  # sum() of a round's counts, from 0
+
+    def __sub__(self, other) -> _Votes:
+        return _Votes(float(self) - float(other), self.options - getattr(other, "options", 0))
+
+    def __le__(self, other) -> bool:
+        # The loop's test is `(together - MARGIN) <= above`: for a group, together < above - MARGIN.
+        return float(self) < float(other) - 2 * MARGIN if self.options > 1 else float(self) <= float(other)
+
+
 def _drawn_ties(order: Sequence[int], options: Sequence[str]) -> type[ElectionManager]:
     """An ElectionManager whose equal counts are ordered by the draw (the option drawn earlier goes
     ahead, so the one drawn later is excluded first), never by pyrankvote's second choices then
@@ -34,6 +63,9 @@ def _drawn_ties(order: Sequence[int], options: Sequence[str]) -> type[ElectionMa
                 return -1 if one.number_of_votes > other.number_of_votes else 1
             a, b = rank[one.candidate.name], rank[other.candidate.name]
             return (a > b) - (a < b)
+
+        def get_number_of_votes(self, candidate: Candidate) -> float:
+            return _Votes(super().get_number_of_votes(candidate))
 
     return DrawnTies
 
@@ -53,20 +85,31 @@ def count_ranked(options: Sequence[str], rankings: Sequence[Sequence[int]], seat
     """Count the rankings (option indices, most preferred first): every round with each option's
     votes and status and the exhausted ballots, the elected options in order. It passes when the
     quorum is met and someone is elected (a ranked count needs no threshold: the rounds build the
-    majority, or the quota, themselves)."""
-    candidates = [Candidate(label) for label in options]
-    ballots = [Ballot([candidates[i] for i in ranking]) for ranking in rankings if ranking]
+    majority, or the quota, themselves). Only options some ballot ranks stand: an option no one
+    ranked is out from the first round and never takes a seat (a seat filled by the draw alone
+    would be a lot, not an election), so at most that many are elected; when they are no more
+    than the seats, every one of them is, in a single round."""
     first = [0] * len(options)
     for ranking in rankings:
         if ranking:
             first[ranking[0]] += 1
+    ranked = {i for ranking in rankings for i in ranking}
+    standing = [i for i in range(len(options)) if i in ranked]
+    candidates = {i: Candidate(options[i]) for i in standing}
+    ballots = [Ballot([candidates[i] for i in ranking]) for ranking in rankings if ranking]
     rounds, elected = [], []
-    if ballots:
+    if ballots and len(standing) <= seats:
+        # The library cannot count a race with no more candidates than seats (its "Illegal state").
+        elected = sorted(standing, key=lambda i: (-first[i], list(order).index(i)))
+        rounds.append({"votes": list(first), "exhausted": 0,
+                       "status": ["elected" if i in ranked else "excluded" for i in range(len(options))]})
+    elif ballots:
         run = _method(seats, _drawn_ties(order, options))
-        outcome = run(candidates, ballots, seats, CompareMethodIfEqual.MostSecondChoiceVotes, False)
+        outcome = run(list(candidates.values()), ballots, seats, CompareMethodIfEqual.MostSecondChoiceVotes, False)
         index = {label: i for i, label in enumerate(options)}
         for r in outcome.rounds:
-            votes, status = [0] * len(options), ["hopeful"] * len(options)
+            votes = [0] * len(options)
+            status = ["hopeful" if i in ranked else "excluded" for i in range(len(options))]
             for result in r.candidate_results:
                 i = index[result.candidate.name]
                 votes[i], status[i] = _number(result.number_of_votes), STATUS[result.status]

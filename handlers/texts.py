@@ -257,6 +257,9 @@ APPROVAL_HOW = "choose every option you approve: {prefix}vote {number} A C (name
 METHOD_WORDS = {"vote": "a vote", "consent": "consent", "ranked": "ranked choice", "approval": "approval voting"}
 VOTE_RANKED = "Your ranking on #{number}: {ranking}."
 VOTE_APPROVED = "You approve on #{number}: {approved}."
+# The same, by option numbers, when the names would not fit a tap's answer.
+VOTE_RANKED_SHORT = "Your ranking on #{number}, by option number: {ranking}."
+VOTE_APPROVED_SHORT = "You approve on #{number} options {approved}."
 RANKED_START_OVER = "Start over"
 
 WITHDRAW_BUTTON = "Take my vote back"
@@ -464,6 +467,23 @@ def _votes(n: int | str) -> str:
     return str(n) if isinstance(n, int) else f"{float(n):.2f}"
 
 
+# The rounds of a ranked result, in characters, beyond which they name the options by number: ten
+# labels of 60 characters over nine rounds would run the result past one Telegram message (4,096).
+ROUNDS_BUDGET = 2000
+
+
+def _rounds(rounds: list[dict], names: Sequence[str]) -> list[str]:
+    """Each round names what changed in it (elected, out); an option out is not shown again."""
+    lines, before = [], ["hopeful"] * len(names)
+    for n, r in enumerate(rounds, 1):
+        cells = [f"{names[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if r['status'][i] != before[i] else ''}"
+                 for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
+        exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
+        lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
+        before = r["status"]
+    return lines
+
+
 def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
     """A ranked or approval count: the verdict, each round (ranked) or the approvals, turnout."""
     rule = DecisionRule.from_json(result["rule"])
@@ -478,14 +498,15 @@ def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason:
         how = f"single transferable vote for {seats} seats" if seats > 1 else "instant runoff"
         draw = f"; ties went by draw D{result['draw']}" if result.get("draw") else ""
         lines.append(f"Counted by {how}{draw}.")
-        # Each round names what changed in it (elected, out); an option out is not shown again.
-        before = ["hopeful"] * len(p.options)
-        for n, r in enumerate(result["rounds"], 1):
-            cells = [f"{p.options[i]} {_votes(v)}{ROUND_STATUS[r['status'][i]] if r['status'][i] != before[i] else ''}"
-                     for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
-            exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
-            lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
-            before = r["status"]
+        if result["rounds"] and len(result["elected"]) < seats:
+            empty = seats - len(result["elected"])
+            lines.append(f"{plural(empty, 'seat stays', 'seats stay')} empty: no other option was ranked on any ballot.")
+        rounds = _rounds(result["rounds"], p.options)
+        if sum(len(line) + 1 for line in rounds) > ROUNDS_BUDGET:
+            # Long labels over many rounds: the rounds name the options by number, under a key.
+            lines.append("Options: " + " · ".join(f"({i}) {label}" for i, label in enumerate(p.options, 1)))
+            rounds = _rounds(result["rounds"], [f"({i})" for i in range(1, len(p.options) + 1)])
+        lines.extend(rounds)
         if not result["rounds"]:
             lines.append("No rankings were cast.")
     else:
@@ -828,6 +849,8 @@ CHOICES_HEAD = {"ranked": "Rankings so far:", "approval": "Approvals so far:"}
 CHOICES_LINE = "• {name}: {choices}"
 CHOICES_JOIN = {"ranked": " > ", "approval": ", "}
 REVISE_METHOD = "#{number} was proposed with method: {method}; a revision keeps its method (propose anew to change it)."
+REVISE_RANKED_OPTIONS = ("#{number}'s options were announced with its tie-break draw D{draw}: a revision keeps "
+                         "them (withdraw it and propose anew to change them).")
 REMIND_ROOM = ("Reminder from {name}: #{number} {title} closes in {left} ({when}); {missing} of {electorate} members "
                "have not voted yet. Vote with {prefix}vote {number} <option>.")
 REMIND_DIRECT = "{name} reminds you: you have not voted on #{number} {title} in {coop}; it closes in {left} ({when})."

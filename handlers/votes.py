@@ -17,6 +17,10 @@ from storage.votes import Tapper, VoteFacts, VoteOp, VoteResult
 
 MAX_REASON = 500
 CHOOSING = ("ranked", "approval")  # methods whose votes are choices (a ranking, a set), not one option
+TAPS = {"ranked": "append", "approval": "toggle"}  # how a button's tap meets the recorded choices
+# A tap's answer shows this many characters on Telegram: a ranking built tap by tap is answered
+# within it, by option numbers if its names are too long, so the voter always sees all of it.
+TAP_ANSWER = 200
 
 
 def refusal(f: VoteFacts) -> str | None:
@@ -45,6 +49,8 @@ def refusal(f: VoteFacts) -> str | None:
             return "no_option"
         if len(set(f.op.choices)) != len(f.op.choices) or not f.op.choices:
             return "duplicate_choice"
+        if f.op.how != "set" and f.op.how != TAPS[f.proposal.method]:
+            return "ranking_needed"  # an approval's tap on a ranked card, or a ranked one's on an approval card
     elif f.op.option is not None and f.proposal.method in CHOOSING:
         return "ranking_needed"  # adapters send rankings and approvals as choices
     if f.proposal.status != "open":
@@ -131,8 +137,13 @@ def ack(r: VoteResult) -> Reply:
     if r.choices is not None and p.method == "ranked":
         text = texts.VOTE_RANKED.format(number=p.number, ranking=", ".join(
             f"{i}. {p.options[c]}" for i, c in enumerate(r.choices, 1)))
+        if len(text) > TAP_ANSWER:
+            text = texts.VOTE_RANKED_SHORT.format(number=p.number, ranking=" > ".join(str(c + 1) for c in r.choices))
     elif r.choices is not None:
         text = texts.VOTE_APPROVED.format(number=p.number, approved=texts.and_list([p.options[c] for c in r.choices]))
+        if len(text) > TAP_ANSWER:
+            text = texts.VOTE_APPROVED_SHORT.format(number=p.number,
+                                                    approved=texts.and_list([str(c + 1) for c in r.choices]))
     elif previous is None:
         text = texts.VOTE_RECORDED.format(option=label, number=p.number)
     elif previous == option:

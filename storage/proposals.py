@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Integer, Row, String, and_, cast, column, exists, func, insert as sa_insert, literal, select, update, values,
+    Integer, Row, String, and_, bindparam, cast, column, delete as sa_delete, exists, func, insert as sa_insert,
+    literal, select, update, values,
 )
 
 from storage import allies, audits, firewalls, minutes, objections, proxies as proxy_store
@@ -539,15 +540,37 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
     """End a secret ballot's secret part, in the transaction that records its result: the tally
     goes into the log and every ballot forgets its choice, keeping who voted and when (turnout,
     reminders, the Matrix reconciliation's "voted again since"). From here nothing stored links
-    a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot's
-    rankings are sealed too (sorted, so in no member's order): a recount of its rounds needs them.
-    A ballot cast by proxy forgets whose vote it copied: that would tie its choice to the holder's."""
+    a member to a choice; the vote events never did (`storage.votes._logged`). A ranked ballot
+    keeps, as a vote's, only its tally (first preferences) and its result's rounds: its rankings,
+    even in no member's order, are not kept, since a ranking is near enough unique to name its
+    voter, and a proxy (which members know of) casts its holder's ranking twice. A ranking or an
+    approved set is tapped together an option at a time, one vote event per tap: their number per
+    member would say how long that member's ranking is (or how many options they approved). So
+    each voter keeps one vote event, at the time of their last vote, and the taps' trail goes: the
+    one place the event log loses rows, in the transaction that seals the tally (vote events are
+    not leaves of the minutes). A ballot cast by proxy forgets whose vote it copied."""
+    if proposal.method in CHOOSING:
+        await session.execute(sa_delete(GovernanceEvent).where(
+            GovernanceEvent.proposal_id == proposal.id,
+            GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn"))))
+        # A ballot cast by proxy keeps its `vote_by_proxy` event: its giver did not vote themselves.
+        voted = (await session.execute(select(Ballot.member_id, Ballot.cast_at)
+                                       .where(Ballot.proposal_id == proposal.id, Ballot.proxy_by.is_(None))
+                                       .order_by(Ballot.cast_at, Ballot.member_id))).all()
+        if voted:  # in two statements, however many voted
+            table = GovernanceEvent.__table__
+            rows = [{"coop_id": proposal.coop_id, "proposal_id": proposal.id, "member_id": member_id,
+                     "kind": "vote_cast", "data": {}, "at": cast_at} for member_id, cast_at in voted]
+            ids = [{"m": member_id, "e": event_id} for event_id, member_id in await session.execute(
+                insert(session, table).returning(table.c.id, table.c.member_id), rows)]
+            await session.execute(update(Ballot.__table__).where(
+                Ballot.__table__.c.proposal_id == proposal.id, Ballot.__table__.c.member_id == bindparam("m"))
+                .values(event_id=bindparam("e")), ids)
     await session.execute(update(Ballot).where(Ballot.proposal_id == proposal.id).values(
         option=None, source=None, reason=None, choices=None, proxy_by=None))
     voters = len(chosen) if chosen is not None else sum(counts)
     await log(session, proposal.coop_id, "ballot_sealed", now, proposal_id=proposal.id, tally=list(counts),
-              voters=voters, **({"rankings": sorted(chosen)} if chosen is not None and proposal.method == "ranked"
-                                else {}))
+              voters=voters)
 
 
 async def _sealed(session, proposal_id: int) -> list[int] | None:

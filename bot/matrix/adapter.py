@@ -478,7 +478,7 @@ class MatrixAdapter:
         proposal_id, approval = known
         chat, user, gov = self._chat(room_id), self._user(room_id, sender), self.services.governance
         if approval:  # the answers are the set approved (none: the vote taken back)
-            vote = VoteCast(chat, user, proposal_id, None, event_id, made_at, choices=tuple(sorted(answers)) or None,
+            vote = VoteCast(chat, user, proposal_id, None, event_id, made_at, choices=convert.approved(answers),
                             how="set")
         else:
             vote = VoteCast(chat, user, proposal_id, answers[0] if answers else None, event_id, made_at)

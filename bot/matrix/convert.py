@@ -243,6 +243,13 @@ def poll_answers(content: dict) -> tuple[str, tuple[int, ...]] | None:
     return relates["event_id"], tuple(chosen)
 
 
+def approved(answers: tuple[int, ...]) -> tuple[int, ...] | None:
+    """An approval poll's answers as the set approved: ascending, an answer given twice once (a
+    client that repeats one approves it, as every client shows it); none takes the vote back. An
+    answer that is not ours (-1) stays, for the core to refuse."""
+    return tuple(sorted(set(answers))) or None
+
+
 def poll_start(view: CardView, fallback: str, question: str) -> dict:
     """A native poll as Element understands it (MSC3381), with a text fallback."""
     return {
