@@ -553,9 +553,9 @@ async def _seal(session, proposal: Proposal, counts: list[int], now: datetime,
         await session.execute(sa_delete(GovernanceEvent).where(
             GovernanceEvent.proposal_id == proposal.id,
             GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn"))))
-        # A ballot cast by proxy keeps its `vote_by_proxy` event: its giver did not vote themselves.
+        # A ballot cast by proxy was logged as any secret vote (`storage.proxies.resolve`): it is folded alike.
         voted = (await session.execute(select(Ballot.member_id, Ballot.cast_at)
-                                       .where(Ballot.proposal_id == proposal.id, Ballot.proxy_by.is_(None))
+                                       .where(Ballot.proposal_id == proposal.id)
                                        .order_by(Ballot.cast_at, Ballot.member_id))).all()
         if voted:  # in two statements, however many voted
             table = GovernanceEvent.__table__
