@@ -5,21 +5,26 @@ from __future__ import annotations
 import types
 from collections.abc import Sequence
 from fractions import Fraction
-
-from pyrankvote import multiple_seat_ranking_methods as methods
-from pyrankvote.helpers import CandidateStatus, CandidateVoteCount, CompareMethodIfEqual, ElectionManager, almost_equal
-from pyrankvote.models import Ballot, Candidate
+from typing import TYPE_CHECKING
 
 from handlers.tally import DecisionRule
 
-STATUS = {CandidateStatus.Elected: "elected", CandidateStatus.Hopeful: "hopeful", CandidateStatus.Rejected: "excluded"}
+# pyrankvote (and tabulate, which it loads, with importlib.metadata) is imported only when a ranked
+# proposal is counted, as Pillow is for the timeline: about 7 MB a running bot would otherwise hold.
+if TYPE_CHECKING:
+    from pyrankvote.helpers import ElectionManager
+    from pyrankvote.models import Candidate
+
+# pyrankvote's CandidateStatus values, as the record names them.
+STATUS = {"Elected": "elected", "Hopeful": "hopeful", "Rejected": "excluded"}
+SAME = 0.001  # pyrankvote's `almost_equal` margin: counts closer than this are equal
 PLACES = 4  # votes are fractions after a surplus transfer: stored rounded, so the record reads the same everywhere
 
 
 def _number(votes: float) -> int | str:
     """A count as the minutes hold it (no floats there): a whole number, or a surplus's fraction
     rounded to PLACES, as a string."""
-    return int(round(votes)) if almost_equal(votes, round(votes)) else f"{votes:.{PLACES}f}"
+    return int(round(votes)) if abs(votes - round(votes)) < SAME else f"{votes:.{PLACES}f}"
 
 
 MARGIN = 1e-6  # the library's own rounding margin (`rounding_error` in its round loops)
@@ -55,11 +60,13 @@ def _drawn_ties(order: Sequence[int], options: Sequence[str]) -> type[ElectionMa
     """An ElectionManager whose equal counts are ordered by the draw (the option drawn earlier goes
     ahead, so the one drawn later is excluded first), never by pyrankvote's second choices then
     `random`: a tie is decided by what the co-op saw drawn, and a recount gives the same rounds."""
+    from pyrankvote.helpers import CandidateVoteCount, ElectionManager
+
     rank = {options[i]: place for place, i in enumerate(order)}
 
     class DrawnTies(ElectionManager):
         def _cmp_candidate_vote_counts(self, one: CandidateVoteCount, other: CandidateVoteCount) -> int:
-            if not almost_equal(one.number_of_votes, other.number_of_votes):
+            if abs(one.number_of_votes - other.number_of_votes) >= SAME:
                 return -1 if one.number_of_votes > other.number_of_votes else 1
             a, b = rank[one.candidate.name], rank[other.candidate.name]
             return (a > b) - (a < b)
@@ -76,6 +83,8 @@ def _method(seats: int, manager: type[ElectionManager]):
     ElectionManager. A copy of the function with its module's globals and that one name replaced:
     pyrankvote takes no manager as an argument, and patching the module would change every count
     running at the same moment."""
+    from pyrankvote import multiple_seat_ranking_methods as methods
+
     function = methods.single_transferable_vote if seats > 1 else methods.preferential_block_voting
     return types.FunctionType(function.__code__, {**vars(methods), "ElectionManager": manager}, function.__name__)
 
@@ -89,6 +98,9 @@ def count_ranked(options: Sequence[str], rankings: Sequence[Sequence[int]], seat
     ranked is out from the first round and never takes a seat (a seat filled by the draw alone
     would be a lot, not an election), so at most that many are elected; when they are no more
     than the seats, every one of them is, in a single round."""
+    from pyrankvote.helpers import CompareMethodIfEqual
+    from pyrankvote.models import Ballot, Candidate
+
     first = [0] * len(options)
     for ranking in rankings:
         if ranking:
@@ -113,7 +125,7 @@ def count_ranked(options: Sequence[str], rankings: Sequence[Sequence[int]], seat
             for result in r.candidate_results:
                 i = index[result.candidate.name]
                 votes[i], status[i] = _number(result.number_of_votes), STATUS[result.status]
-                if result.status == CandidateStatus.Elected and i not in elected:
+                if status[i] == "elected" and i not in elected:
                     elected.append(i)
             rounds.append({"votes": votes, "status": status, "exhausted": _number(r.number_of_blank_votes)})
         # The library elects every option at or over the quota at once: two tied at exactly half of

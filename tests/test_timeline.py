@@ -188,11 +188,12 @@ def test_the_picture_is_deterministic_and_survives_one_date():
 
 
 def test_starting_the_bot_does_not_load_pillow():
-    """B6: the picture's library is loaded only once someone asks for a timeline, and icalendar
-    only once someone asks for the calendar (or a feed)."""
+    """B6: the picture's library is loaded only once someone asks for a timeline, icalendar only
+    once someone asks for the calendar (or a feed), and pyrankvote only once a ranked proposal is counted."""
     code = ("import sys; import bot.cli, bot.runner, bot.services, bot.console.adapter, bot.telegram.adapter, "
             "bot.matrix.adapter, bot.feed, handlers.router, handlers.timeline, handlers.picture, handlers.pack, "
-            "handlers.ics; print(sorted(m for m in sys.modules if m.split('.')[0] in ('PIL', 'icalendar')))")
+            "handlers.ics, handlers.ranking; print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('PIL', 'icalendar', 'pyrankvote', 'tabulate')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
