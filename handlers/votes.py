@@ -82,11 +82,12 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
     if result.refusal is not None:
         return [Reply(_refused(ctx, result), refusal=True)]
     reply = ack(result)
-    if result.option is not None and (charter := Charter.from_json(result.coop.charter)).proxies:
+    proxied = Charter.one(result.coop.charter, "proxies")  # the whole charter only where proxies are allowed
+    if result.option is not None and proxied and (charter := Charter.from_json(result.coop.charter)):
         # The holder of a proxy hears whose votes this one also counts for (read only where proxies are allowed).
         if carried := await proxies.carried(ctx.stores, result.proposal, charter, result.member.id):
             reply = replace(reply, text=reply.text + carried)
-    elif result.option is None and (charter := Charter.from_json(result.coop.charter)).proxies:
+    elif result.option is None and proxied and (charter := Charter.from_json(result.coop.charter)):
         # A withdrawn vote leaves the member as if they had not voted: a proxy they gave acts again,
         # and they hear so (`unproxy` is the way to have no vote at all).
         if again := await proxies.acts_again(ctx.stores, result.proposal, charter, result.member.id, ctx.now,
