@@ -358,3 +358,40 @@ def test_the_log_filter_redacts_a_feed_token():
     line = "sendMessage text='Your phone… https://coop.example.org/calendar/AbC_d-123456789xyz.ics' GET /calendar/Zz9_-abcdefgh.ics"
     clean = Redact().redact(line)
     assert "AbC_d" not in clean and "Zz9_" not in clean and clean.count(f"/calendar/{REDACTED}.ics") == 2
+
+
+async def test_a_call_in_that_moves_the_deadline_raises_the_sequence(chat, clock):
+    """`protect` keeps a proposal open longer without revising it: its event moves, so its SEQUENCE
+    must grow, or an app that has it keeps the old time (RFC 5545 3.8.7.4)."""
+    from tests.test_firewalls import movement, number_of
+
+    await movement(chat, clock)
+    await chat.say("m1", "/propose Sell the bakery to X Ltd\ncloses: 2h")
+    number = number_of(chat.last)
+    uid = f"proposal-1-{number}@coopbot"
+    await chat.say("m1", "/calendar")
+    before = events(ics_of(chat))[uid]
+    clock.advance(minutes=10)
+    await chat.say("erin", f"/protect {number}")
+    await chat.say("m1", "/calendar")
+    after = events(ics_of(chat))[uid]
+    assert after.decoded("DTSTART") > before.decoded("DTSTART")
+    assert int(after["SEQUENCE"]) > int(before["SEQUENCE"]) and after.decoded("LAST-MODIFIED") == clock.now()
+
+
+async def test_an_amended_interval_moves_no_event_under_the_same_uid_and_sequence(chat, clock):
+    """A mirror shift's date follows the charter's interval: amended, the date changes; the same
+    UID at the same SEQUENCE with another DTSTART would be ignored by an app that has it."""
+    from tests.test_allies import decide
+
+    names = await make_coop(chat, 2)
+    await chat.say("m1", "/calendar")
+    before = {uid: e for uid, e in events(ics_of(chat)).items() if uid.startswith("mirror-")}
+    await decide(chat, clock, names, "amend: mirror_every = 1")
+    await chat.say("m1", "/calendar")
+    after = {uid: e for uid, e in events(ics_of(chat)).items() if uid.startswith("mirror-")}
+    [(uid, event)] = after.items()
+    assert event.decoded("DTSTART") not in [e.decoded("DTSTART") for e in before.values()]
+    for old_uid, old in before.items():
+        if old_uid == uid:
+            assert int(event["SEQUENCE"]) > int(old["SEQUENCE"])
