@@ -42,6 +42,13 @@ class FeedStore:
                 CalendarFeed.coop_id == coop_id, CalendarFeed.revoked_at.is_(None)).values(revoked_at=now))
             return done.rowcount > 0
 
+    async def exists(self, coop_id: int) -> bool:
+        """Whether the co-op has an unrevoked feed (someone asked `calendar` in a direct chat since
+        the last revocation)."""
+        async with self.db.read() as s:
+            return (await s.execute(select(CalendarFeed.id).where(
+                CalendarFeed.coop_id == coop_id, CalendarFeed.revoked_at.is_(None)))).first() is not None
+
     async def coop_of(self, token: str) -> int | None:
         """The co-op whose unrevoked feed this token opens, or None (wrong, or revoked)."""
         if not token or len(token) > 64:

@@ -395,3 +395,13 @@ async def test_an_amended_interval_moves_no_event_under_the_same_uid_and_sequenc
     for old_uid, old in before.items():
         if old_uid == uid:
             assert int(event["SEQUENCE"]) > int(old["SEQUENCE"])
+
+
+async def test_removing_a_member_who_may_hold_the_feed_url_tells_the_steward_how_to_renew_it(room, feeds_gov):
+    """The feed is the co-op's, not a member's: a removed member who subscribed still reads it until
+    a steward revokes it, so the removal says so, and only when there is a feed to revoke."""
+    await make_coop(room, members=2)
+    assert "calendar revoke" not in await room.say("alice", "/remove m2")
+    await Chat(feeds_gov, chat_id="dm-m1", direct=True).say("m1", "/calendar")
+    said = await room.say("alice", "/remove m1")
+    assert "removed" in said and "/calendar revoke" in said
