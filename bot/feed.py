@@ -4,19 +4,26 @@ path, is a 404. The core builds the file (`handlers.agenda.ics_of`); this only s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from bot.services import Services
 from handlers.agenda import ics_of
+from storage.models import Coop
 
 logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "private, max-age=300"
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 NOT_FOUND = "No such calendar.\n"  # the same for a wrong token and a revoked one
+# A co-op's calendar is built at most once in this long, however many ask for it (requests at once
+# wait for the one build): whoever has a URL cannot keep the bot busy building it. Phones are told
+# they may keep it 300 s anyway; the token is still checked at every request.
+FRESH = timedelta(seconds=10)
 
 
 def etag(body: bytes) -> str:
@@ -41,6 +48,8 @@ class FeedServer:
         host, _, port = listen.rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
         self._runner: web.AppRunner | None = None
+        self._built: dict[int, tuple[datetime, bytes, str]] = {}  # co-op id: (when, body, ETag)
+        self._building: dict[int, asyncio.Lock] = {}
 
     @property
     def bound_port(self) -> int:
@@ -67,9 +76,19 @@ class FeedServer:
         coop = await stores.coops.get(coop_id) if coop_id is not None else None
         if coop is None:
             return web.Response(status=404, text=NOT_FOUND)
-        body = await ics_of(stores, coop, self.services.clock.now())
-        tag = etag(body)
+        body, tag = await self._body(coop)
         headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
         if _matches(request.headers.get("If-None-Match"), tag):
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, headers={**headers, "Content-Type": CONTENT_TYPE})
+
+    async def _body(self, coop: Coop) -> tuple[bytes, str]:
+        """The co-op's .ics and its ETag, built again only once `FRESH` has passed since the last build."""
+        async with self._building.setdefault(coop.id, asyncio.Lock()):
+            now = self.services.clock.now()
+            built = self._built.get(coop.id)
+            if built is not None and now - built[0] < FRESH:
+                return built[1], built[2]
+            body = await ics_of(self.services.stores, coop, now)
+            self._built[coop.id] = (now, body, etag(body))
+            return body, self._built[coop.id][2]

@@ -242,10 +242,11 @@ async def test_the_feed_server_serves_caches_and_refuses(sqlite_url, tmp_path):
                 async with http.get(local + path) as r:
                     assert r.status == 404, path
             await room.say("alice", "/close 1")
+            clock.advance(seconds=10)  # bot.feed.FRESH: the calendar built a moment ago is served until then
             async with http.get(f"{local}/calendar/{token}.ics", headers={"If-None-Match": tag}) as r:
                 assert r.status == 200 and r.headers["ETag"] != tag
                 closed = events(await r.read())["proposal-1-1@coopbot"]
-            assert closed.decoded("DTSTART") == clock.now() and int(closed["SEQUENCE"]) > 0
+            assert closed.decoded("DTSTART") == clock.now() - timedelta(seconds=10) and int(closed["SEQUENCE"]) > 0
             assert "revoked" in await room.say("alice", "/calendar revoke")
             async with http.get(f"{local}/calendar/{token}.ics") as r:
                 assert r.status == 404 and await r.read() == refused
@@ -405,3 +406,47 @@ async def test_removing_a_member_who_may_hold_the_feed_url_tells_the_steward_how
     await Chat(feeds_gov, chat_id="dm-m1", direct=True).say("m1", "/calendar")
     said = await room.say("alice", "/remove m1")
     assert "removed" in said and "/calendar revoke" in said
+
+
+async def test_many_requests_at_once_build_the_calendar_once(sqlite_url, tmp_path, monkeypatch):
+    """Whoever has the URL cannot make the bot build the calendar once per request: requests at once
+    share one build, and one made within `FRESH` of it is served from it; a revocation still holds at once."""
+    import bot.feed
+
+    built = []
+
+    async def counting(stores, coop, now):
+        built.append(now)
+        await asyncio.sleep(0.05)
+        return await dated_ics(stores, coop, now)
+
+    from handlers.agenda import ics_of as dated_ics
+
+    monkeypatch.setattr(bot.feed, "ics_of", counting)
+    clock = FakeClock()
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=clock)
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    try:
+        room = Chat(services.governance)
+        await make_coop(room, members=1)
+        reply = await Chat(services.governance, chat_id="dm", direct=True).say("m1", "/calendar")
+        url = f"http://127.0.0.1:{server.bound_port}" + re.search(r"/calendar/[A-Za-z0-9_-]+\.ics", reply).group(0)
+        async with aiohttp.ClientSession() as http:
+            async def fetch() -> int:
+                async with http.get(url) as r:
+                    await r.read()
+                    return r.status
+
+            assert await asyncio.gather(*(fetch() for _ in range(20))) == [200] * 20
+            assert len(built) == 1
+            clock.advance(seconds=bot.feed.FRESH.total_seconds() - 1)
+            assert await fetch() == 200 and len(built) == 1
+            clock.advance(seconds=1)
+            assert await fetch() == 200 and len(built) == 2
+            await room.say("alice", "/calendar revoke")
+            assert await fetch() == 404
+    finally:
+        await server.stop()
+        await services.close()
