@@ -24,6 +24,10 @@ NOT_FOUND = "No such calendar.\n"  # the same for a wrong token and a revoked on
 # wait for the one build): whoever has a URL cannot keep the bot busy building it. Phones are told
 # they may keep it 300 s anyway; the token is still checked at every request.
 FRESH = timedelta(seconds=10)
+# Seconds a connection may stay open without a whole request (aiohttp's default is an hour): a
+# calendar app fetches once an hour, and a client that trickles or says nothing would otherwise hold
+# a file descriptor the bot needs for its database and its platforms.
+IDLE = 15.0
 
 
 def etag(body: bytes) -> str:
@@ -60,7 +64,7 @@ class FeedServer:
         app = web.Application()
         app.router.add_get(r"/calendar/{token:[A-Za-z0-9_-]{1,64}}.ics", self._calendar)
         # No access log: each request's path holds a feed's token, which is a secret.
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=IDLE)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         logger.info("serving calendar feeds on %s:%s", self.host, self.bound_port)

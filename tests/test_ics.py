@@ -450,3 +450,24 @@ async def test_many_requests_at_once_build_the_calendar_once(sqlite_url, tmp_pat
     finally:
         await server.stop()
         await services.close()
+
+
+async def test_a_slow_or_silent_client_does_not_hold_a_connection_for_long(sqlite_url, tmp_path, monkeypatch):
+    """A connection that never finishes its request is closed after `IDLE` (aiohttp's default keeps
+    it an hour: enough of them would take every file descriptor the bot needs for its database)."""
+    import bot.feed
+
+    monkeypatch.setattr(bot.feed, "IDLE", 0.5)
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=FakeClock())
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+        writer.write(b"GET /calendar/abc")  # and no more
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), timeout=5) is not None  # the server closed it
+        writer.close()
+    finally:
+        await server.stop()
+        await services.close()
