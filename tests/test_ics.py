@@ -471,3 +471,15 @@ async def test_a_slow_or_silent_client_does_not_hold_a_connection_for_long(sqlit
     finally:
         await server.stop()
         await services.close()
+
+
+def test_the_log_filter_redacts_a_feed_token_cut_short_or_quoted():
+    """A line cut before `.ics` (a text shortened for the log) or a path percent-encoded still
+    loses the token."""
+    from bot.logs import Redact
+
+    token = "AbC_d-123456789xyzAbC_d-123456789xyzAbC_d-1"
+    for line in (f"text='… https://coop.example.org/calendar/{token[:30]}",
+                 f"url=https%3A%2F%2Fcoop.example.org%2Fcalendar%2F{token}.ics",
+                 f"webcal://coop.example.org/calendar/{token}.ICS"):
+        assert token[:12] not in Redact().redact(line), line
