@@ -483,3 +483,22 @@ def test_the_log_filter_redacts_a_feed_token_cut_short_or_quoted():
                  f"url=https%3A%2F%2Fcoop.example.org%2Fcalendar%2F{token}.ics",
                  f"webcal://coop.example.org/calendar/{token}.ICS"):
         assert token[:12] not in Redact().redact(line), line
+
+
+async def test_a_redrawn_audit_s_window_is_a_later_sequence(chat, clock):
+    """Silent auditors are drawn again once: the verdicts' window ends later, under the same UID,
+    so its SEQUENCE must grow."""
+    from tests.test_audits import allied_coop, start_and_seat, tick
+
+    await allied_coop(chat)
+    await start_and_seat(chat)
+    await chat.say("m1", "/calendar")
+    [first] = [e for uid, e in events(ics_of(chat)).items() if uid.startswith("verdicts-")]
+    clock.advance(days=30, minutes=1)
+    await tick(chat)
+    clock.advance(minutes=11)
+    await tick(chat)
+    await chat.say("m1", "/calendar")
+    [second] = [e for uid, e in events(ics_of(chat)).items() if uid.startswith("verdicts-")]
+    assert str(second["UID"]) == str(first["UID"]) and second.decoded("DTSTART") > first.decoded("DTSTART")
+    assert int(second["SEQUENCE"]) > int(first["SEQUENCE"])
