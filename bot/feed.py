@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from bot.services import Services
+from handlers import texts
 from handlers.agenda import ics_of
 from storage.models import Coop
 
@@ -19,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "private, max-age=300"
 CONTENT_TYPE = "text/calendar; charset=utf-8"
-NOT_FOUND = "No such calendar.\n"  # the same for a wrong token and a revoked one
 # A co-op's calendar is built at most once in this long, however many ask for it (requests at once
 # wait for the one build): whoever has a URL cannot keep the bot busy building it. Phones are told
 # they may keep it 300 s anyway; the token is still checked at every request.
@@ -79,7 +79,7 @@ class FeedServer:
         coop_id = await stores.feeds.coop_of(request.match_info["token"])
         coop = await stores.coops.get(coop_id) if coop_id is not None else None
         if coop is None:
-            return web.Response(status=404, text=NOT_FOUND)
+            return web.Response(status=404, text=texts.FEED_NOT_FOUND)
         body, tag = await self._body(coop)
         headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
         if _matches(request.headers.get("If-None-Match"), tag):
