@@ -66,7 +66,12 @@ class FeedServer:
         # No access log: each request's path holds a feed's token, which is a secret.
         self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=IDLE)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except BaseException:
+            # Cannot listen (the port taken, the host unknown): nothing left set up behind the refusal.
+            await self.stop()
+            raise
         logger.info("serving calendar feeds on %s:%s", self.host, self.bound_port)
 
     async def stop(self) -> None:

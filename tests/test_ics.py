@@ -336,6 +336,9 @@ async def test_coopbot_run_serves_the_feed_and_stops_cleanly(fake: FakeBotAPI, t
         fake.command(STEWARD, STEWARD, "/calendar", first_name="Ann")
         [text] = await fake.wait_for(lambda f: [t for t in f.texts(STEWARD) if "/calendar/" in t], timeout=30)
         path = re.search(r"https://coop\.example\.org(/calendar/[A-Za-z0-9_-]{43}\.ics)", text).group(1)
+        # No link preview: Telegram's servers would fetch the feed (and show a preview of it) on its own.
+        [said] = [c for c in fake.calls_to("sendMessage") if "/calendar/" in str(c.params.get("text"))]
+        assert said.params["link_preview_options"] == {"is_disabled": True}
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as r:
             assert r.status == 200 and b"BEGIN:VCALENDAR" in await r.read()
         proc.send_signal(signal.SIGTERM)
@@ -502,3 +505,22 @@ async def test_a_redrawn_audit_s_window_is_a_later_sequence(chat, clock):
     [second] = [e for uid, e in events(ics_of(chat)).items() if uid.startswith("verdicts-")]
     assert str(second["UID"]) == str(first["UID"]) and second.decoded("DTSTART") > first.decoded("DTSTART")
     assert int(second["SEQUENCE"]) > int(first["SEQUENCE"])
+
+
+async def test_a_feed_server_that_cannot_listen_leaves_nothing_set_up(sqlite_url, tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    listen = f"127.0.0.1:{taken.getsockname()[1]}"
+    services = await Services.start(Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen=listen,
+                                             public_url=BASE), clock=FakeClock())
+    server = FeedServer(services, listen)
+    try:
+        with pytest.raises(OSError):
+            await server.start()
+        assert server._runner is None
+    finally:
+        taken.close()
+        await services.close()
