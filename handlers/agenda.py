@@ -132,6 +132,7 @@ async def calendar(ctx: Context, call: Call) -> list[Reply]:
 
 async def _revoke(ctx: Context) -> list[Reply]:
     ctx.require_steward()
-    if await ctx.stores.feeds.revoke(ctx.coop.id, ctx.now):
+    renewed = texts.CALENDAR_FEED_RENEWED.format(coop=ctx.coop.name, name=ctx.member.display_name, prefix=ctx.prefix)
+    if await ctx.stores.feeds.revoke(ctx.coop.id, ctx.now, renewed):
         return [Reply(texts.CALENDAR_FEED_REVOKED.format(coop=ctx.coop.name, prefix=ctx.prefix))]
     return [Reply(texts.CALENDAR_NO_FEED.format(coop=ctx.coop.name))]

@@ -292,7 +292,7 @@ async def test_one_unrevoked_feed_per_coop_is_a_database_constraint(gov, chat, c
     with pytest.raises(IntegrityError):
         async with stores.db.write() as s:
             s.add(CalendarFeed(coop_id=1, token_hash=token_hash("other"), token="other", created_at=clock.now()))
-    assert await stores.feeds.revoke(1, clock.now())
+    assert await stores.feeds.revoke(1, clock.now(), "revoked")
     assert await stores.feeds.coop_of(tokens[0]) is None
     assert await stores.feeds.token(1, clock.now()) != tokens[0]
 
@@ -524,3 +524,18 @@ async def test_a_feed_server_that_cannot_listen_leaves_nothing_set_up(sqlite_url
     finally:
         taken.close()
         await services.close()
+
+
+async def test_a_revocation_is_announced_in_every_room_with_who_made_it(room, feeds_gov):
+    """Revoked in a direct chat, the feed would stop with no word: every subscribed phone keeps an
+    old calendar and no member knows why, nor which steward did it, however often."""
+    await make_coop(room, members=1)
+    steward = Chat(feeds_gov, chat_id="dm-alice", direct=True)
+    await steward.say("alice", "/calendar")
+    assert "revoked" in await steward.say("alice", "/calendar revoke")
+    await room.drain()
+    [said] = [t for t in room.announced if "calendar feed" in t]
+    assert "alice" in said and "/calendar" in said
+    await steward.say("alice", "/calendar revoke")  # nothing to revoke: nothing announced
+    await room.drain()
+    assert len([t for t in room.announced if "calendar feed" in t]) == 1
