@@ -28,6 +28,9 @@ FRESH = timedelta(seconds=10)
 # calendar app fetches once an hour, and a client that trickles or says nothing would otherwise hold
 # a file descriptor the bot needs for its database and its platforms.
 IDLE = 15.0
+# Requests handled at once (the others wait their turn, holding no database connection): a flood of
+# them, wrong tokens or right, cannot take the connections the bot's own work needs.
+AT_ONCE = 4
 
 
 def etag(body: bytes) -> str:
@@ -54,6 +57,7 @@ class FeedServer:
         self._runner: web.AppRunner | None = None
         self._built: dict[int, tuple[datetime, bytes, str]] = {}  # co-op id: (when, body, ETag)
         self._building: dict[int, asyncio.Lock] = {}
+        self._gate = asyncio.Semaphore(AT_ONCE)
 
     @property
     def bound_port(self) -> int:
@@ -80,6 +84,10 @@ class FeedServer:
             self._runner = None
 
     async def _calendar(self, request: web.Request) -> web.StreamResponse:
+        async with self._gate:
+            return await self._answer(request)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         stores = self.services.stores
         coop_id = await stores.feeds.coop_of(request.match_info["token"])
         coop = await stores.coops.get(coop_id) if coop_id is not None else None

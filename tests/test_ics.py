@@ -539,3 +539,37 @@ async def test_a_revocation_is_announced_in_every_room_with_who_made_it(room, fe
     await steward.say("alice", "/calendar revoke")  # nothing to revoke: nothing announced
     await room.drain()
     assert len([t for t in room.announced if "calendar feed" in t]) == 1
+
+
+async def test_requests_at_once_reach_the_database_a_few_at_a_time(sqlite_url, tmp_path):
+    """Wrong tokens cost a lookup each: however many come at once, only `AT_ONCE` are looked up
+    together, so a flood cannot take the connections the bot's own work needs."""
+    import bot.feed
+
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=FakeClock())
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    inside, most = 0, 0
+    looked_up = services.stores.feeds.coop_of
+
+    async def slow(token):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await asyncio.sleep(0.02)
+        inside -= 1
+        return await looked_up(token)
+
+    services.stores.feeds.coop_of = slow
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+            async def fetch(i: int) -> int:
+                async with http.get(f"http://127.0.0.1:{server.bound_port}/calendar/{'x' * 40}{i:03}.ics") as r:
+                    return r.status
+
+            assert set(await asyncio.gather(*(fetch(i) for i in range(60)))) == {404}
+        assert most <= bot.feed.AT_ONCE
+    finally:
+        await server.stop()
+        await services.close()
