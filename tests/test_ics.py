@@ -508,6 +508,7 @@ async def test_a_redrawn_audit_s_window_is_a_later_sequence(chat, clock):
 
 
 async def test_a_feed_server_that_cannot_listen_leaves_nothing_set_up(sqlite_url, tmp_path):
+    """The port taken: start raises (the runner turns it into one line) and leaves no runner behind."""
     import socket
 
     taken = socket.socket()
