@@ -143,6 +143,11 @@ def load(environ: Mapping[str, str] | None = None, toml_path: Path | None = None
     http_listen, public_url = get("HTTP_LISTEN"), get("PUBLIC_URL")
     _host_port("HTTP_LISTEN", http_listen)
     _url("PUBLIC_URL", public_url)
+    if public_url is not None and ("?" in public_url or "#" in public_url):
+        # Feed URLs are `<public URL>/calendar/<token>.ics`: after a query or a fragment, no path at all.
+        raise SettingsError("PUBLIC_URL", f"must have no query or fragment, not {public_url!r}")
+    if http_listen is not None and listen is not None and http_listen.rpartition(":")[2] == listen.rpartition(":")[2]:
+        raise SettingsError("HTTP_LISTEN", f"{http_listen} is on COOPBOT_TELEGRAM_WEBHOOK_LISTEN's port ({listen})")
     if (http_listen is None) != (public_url is None):
         missing, given = ("PUBLIC_URL", "HTTP_LISTEN") if public_url is None else ("HTTP_LISTEN", "PUBLIC_URL")
         raise SettingsError(missing, f"is required with COOPBOT_{given} (calendar feeds need both)")

@@ -39,8 +39,9 @@ REDACTED = "<redacted>"
 TOKEN = re.compile(r"(?<=bot)\d+:[A-Za-z0-9_-]+|\b\d{5,}:[A-Za-z0-9_-]{30,}")
 # A Matrix access token in a query string or JSON.
 ACCESS_TOKEN = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+")
-# A calendar feed's token, in its URL (a reply giving it, a request's path).
-FEED_TOKEN = re.compile(r"(/calendar/)[A-Za-z0-9_-]{8,}(?=\.ics)")
+# A calendar feed's token, in its URL (a reply giving it, a request's path): after `/calendar/`,
+# percent-encoded or not, whether or not the line goes on to `.ics` (a text cut short for the log).
+FEED_TOKEN = re.compile(r"(?i)((?:/|%2F)calendar(?:/|%2F))[A-Za-z0-9_-]{8,}")
 # A confession wherever a record quotes it, sent (`/confess …`, `!confess …`) or read aloud (the
 # heading of `texts.CONFESSION_READ`): inside a quoted string (a JSON payload, a repr) up to the
 # closing quote, escapes and all; anywhere else, to the record's end.

@@ -3,7 +3,7 @@ co-op's timezone, as a list and as an .ics file; the co-op's private feed URL an
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from handlers import audits, ics, rituals, texts
 from handlers.calendar import Dated, cycle
@@ -35,7 +35,10 @@ def proposal_items(p: Proposal, charter: Charter, now: datetime) -> list[Dated]:
     """A proposal's deadline (with its reminders); closed lately, the time it closed; withdrawn,
     cancelled. Only its number, title and time: nothing of its ballot (a secret one's least of all)."""
     key = f"proposal-{p.coop_id}-{p.number}"
-    sequence, changed = _sequence(p.opened_at, p.revised_at, p.ended_at if p.status != "open" else None)
+    # Besides a revision and the end, a call-in (`protect`) and a veto move its deadline: each
+    # keeps its time on the proposal (the protection's `since`, the veto's `at`).
+    moved = [datetime.fromisoformat(at) for at in ((p.protection or {}).get("since"), (p.veto or {}).get("at")) if at]
+    sequence, changed = _sequence(p.opened_at, p.revised_at, *moved, p.ended_at if p.status != "open" else None)
     if p.status == "withdrawn":
         return [Dated(p.closes_at, texts.CALENDAR_WITHDRAWN.format(number=p.number, title=p.title), key,
                       status="cancelled", sequence=sequence, changed_at=changed)]
@@ -53,22 +56,32 @@ def proposal_items(p: Proposal, charter: Charter, now: datetime) -> list[Dated]:
     return items
 
 
+def _occurrence_key(kind: str, coop_id: int, at: datetime) -> str:
+    """A recurring date's key, by its instant: an amended interval or timezone moves the date, and
+    the moved date is another event (the old one leaves the feed), never the same UID at the same
+    SEQUENCE with another start, which an app that has it would keep as it was."""
+    return f"{kind}-{coop_id}-{at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+
+
 def calendar_items(coop: Coop, proposals: list[Proposal], now: datetime) -> list[Dated]:
     """The proposals' items and the recurring dates counted from founding: the next audit, sunset
-    vote, mirror shift and drill (each keyed by its occurrence's number)."""
+    vote, mirror shift and drill (each keyed by its date)."""
     charter = Charter.from_json(coop.charter)
     items = [item for p in proposals for item in proposal_items(p, charter, now)]
     founded, tz, c = coop.founded_at, charter.tz, coop.id
     audit = cycle(founded, tz, charter.audit_every_months, now)
     offsets = ", ".join(texts.span(o) for o in charter.audit_reminders)
-    items.append(Dated(audit.next_at, texts.CALENDAR_AUDIT.format(offsets=offsets), f"audit-{c}-{audit.next_n}",
+    items.append(Dated(audit.next_at, texts.CALENDAR_AUDIT.format(offsets=offsets),
+                       _occurrence_key("audit", c, audit.next_at),
                        tuple(charter.audit_reminders)))
     sunset = cycle(founded, tz, charter.sunset_every_months, now)
-    items.append(Dated(sunset.next_at, texts.CALENDAR_SUNSET.format(title=texts.SUNSET_TITLE), f"sunset-{c}-{sunset.next_n}"))
+    items.append(Dated(sunset.next_at, texts.CALENDAR_SUNSET.format(title=texts.SUNSET_TITLE),
+                       _occurrence_key("sunset", c, sunset.next_at)))
     mirror = cycle(founded, tz, charter.mirror_every_months, now)
-    items.append(Dated(mirror.next_at, texts.CALENDAR_MIRROR, f"mirror-{c}-{mirror.next_n}", MIRROR_REMINDERS))
+    items.append(Dated(mirror.next_at, texts.CALENDAR_MIRROR, _occurrence_key("mirror", c, mirror.next_at),
+                       MIRROR_REMINDERS))
     drill = cycle(founded, tz, charter.drill_every_months, now)
-    items.append(Dated(drill.next_at, texts.CALENDAR_DRILL, f"drill-{c}-{drill.next_n}"))
+    items.append(Dated(drill.next_at, texts.CALENDAR_DRILL, _occurrence_key("drill", c, drill.next_at)))
     return items
 
 
@@ -119,6 +132,7 @@ async def calendar(ctx: Context, call: Call) -> list[Reply]:
 
 async def _revoke(ctx: Context) -> list[Reply]:
     ctx.require_steward()
-    if await ctx.stores.feeds.revoke(ctx.coop.id, ctx.now):
+    renewed = texts.CALENDAR_FEED_RENEWED.format(coop=ctx.coop.name, name=ctx.member.display_name, prefix=ctx.prefix)
+    if await ctx.stores.feeds.revoke(ctx.coop.id, ctx.now, renewed):
         return [Reply(texts.CALENDAR_FEED_REVOKED.format(coop=ctx.coop.name, prefix=ctx.prefix))]
     return [Reply(texts.CALENDAR_NO_FEED.format(coop=ctx.coop.name))]

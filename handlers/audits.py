@@ -522,8 +522,9 @@ def calendar_items(audit: Audit, assembly) -> list[Dated]:
     """What an audit still under way adds to `calendar`: its window's end, a revision deadline, the assembly."""
     items, coop, n = [], audit.coop_id, audit.number
     if audit.status == "open" and audit.window_ends_at:
+        # Drawn again (once, after a silent window): the window ends later, a change of its event.
         items.append(Dated(audit.window_ends_at, texts.CALENDAR_AUDIT_WINDOW.format(number=n),
-                           key=f"verdicts-{coop}-A{n}"))
+                           key=f"verdicts-{coop}-A{n}", sequence=1 if audit.redrawn else 0))
     if audit.stage == "revision":
         due = texts.CALENDAR_PAY_REVISION if audit.reason == PAY else texts.CALENDAR_REVISION
         items.append(Dated(audit.revision_due_at, due.format(number=n), key=f"revision-{coop}-A{n}"))

@@ -173,6 +173,9 @@ async def remove(ctx: Context, call: Call) -> list[Reply]:
     text = texts.REMOVED.format(name=target.display_name, coop=coop.name, count=texts.members(count))
     text += "".join("\n" + texts.SHARE_FORFEITED.format(number=r.number, amount=format_amount(amount, r.currency))
                     for r, amount in forfeited)
+    if await ctx.stores.feeds.exists(coop.id):
+        # The feed is the co-op's: whoever was given its URL reads it until a steward renews it.
+        text += "\n" + texts.REMOVED_FEED.format(name=target.display_name, prefix=ctx.prefix)
     return [Reply(text)]
 
 

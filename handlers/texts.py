@@ -905,6 +905,11 @@ CALENDAR_FEED_IN_DIRECT = "For a feed your phone's calendar can subscribe to, as
 CALENDAR_FEED_REVOKED = ("The calendar feed of {coop} is revoked: its URL serves nothing any more. "
                          "{prefix}calendar in a direct chat gives the new one.")
 CALENDAR_NO_FEED = "{coop} has no calendar feed to revoke."
+CALENDAR_FEED_RENEWED = ("{name} revoked the calendar feed of {coop}: a phone subscribed to it gets no more "
+                         "updates. {prefix}calendar in a direct chat gives the new URL.")
+FEED_NOT_FOUND = "No such calendar.\n"  # the feed server's answer to a wrong token, a revoked one alike
+REMOVED_FEED = ("The co-op has a calendar feed: if {name} subscribed to it, they can still read the calendar "
+                "until a steward's {prefix}calendar revoke makes a new URL.")
 
 
 # --- vows before dividends ---

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from storage.common import announce
 from storage.db import Database
 from storage.models import CalendarFeed, Coop
 
@@ -35,12 +36,24 @@ class FeedStore:
             s.add(CalendarFeed(coop_id=coop_id, token_hash=token_hash(token), token=token, created_at=now))
             return token
 
-    async def revoke(self, coop_id: int, now: datetime) -> bool:
-        """Revoke the co-op's feed; False if it had none. The next ask makes a new one."""
+    async def revoke(self, coop_id: int, now: datetime, announcement: str) -> bool:
+        """Revoke the co-op's feed and queue `announcement` for its rooms (every subscribed phone
+        stops updating: members must hear it, and from whom); False if it had none. The next ask
+        makes a new one."""
         async with self.db.write() as s:
             done = await s.execute(update(CalendarFeed).where(
                 CalendarFeed.coop_id == coop_id, CalendarFeed.revoked_at.is_(None)).values(revoked_at=now))
-            return done.rowcount > 0
+            if done.rowcount == 0:
+                return False
+            await announce(s, coop_id, "notice", announcement, now)
+            return True
+
+    async def exists(self, coop_id: int) -> bool:
+        """Whether the co-op has an unrevoked feed (someone asked `calendar` in a direct chat since
+        the last revocation)."""
+        async with self.db.read() as s:
+            return (await s.execute(select(CalendarFeed.id).where(
+                CalendarFeed.coop_id == coop_id, CalendarFeed.revoked_at.is_(None)))).first() is not None
 
     async def coop_of(self, token: str) -> int | None:
         """The co-op whose unrevoked feed this token opens, or None (wrong, or revoked)."""

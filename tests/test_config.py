@@ -291,3 +291,14 @@ def test_calendar_feeds_need_a_listen_address_and_a_public_url(no_toml):
                    no_toml).startswith("COOPBOT_HTTP_LISTEN")
     assert refusal({"COOPBOT_HTTP_LISTEN": "0.0.0.0:1", "COOPBOT_PUBLIC_URL": "ftp://c.example"},
                    no_toml).startswith("COOPBOT_PUBLIC_URL: must be an http(s) URL")
+
+
+def test_a_feed_url_with_a_query_or_a_fragment_or_the_webhook_s_port_is_refused(no_toml):
+    """`<public URL>/calendar/<token>.ics` after a query or a fragment is no feed's path; the feed
+    server and the webhook on one port cannot both listen."""
+    for url in ("https://c.example/?x=1", "https://c.example/#top"):
+        said = refusal({"COOPBOT_HTTP_LISTEN": "127.0.0.1:8080", "COOPBOT_PUBLIC_URL": url}, no_toml)
+        assert said.startswith("COOPBOT_PUBLIC_URL: "), url
+    said = refusal({**WEBHOOK, "COOPBOT_TELEGRAM_WEBHOOK_SECRET": "ok", "COOPBOT_TELEGRAM_WEBHOOK_LISTEN": "0.0.0.0:8443",
+                    "COOPBOT_HTTP_LISTEN": "127.0.0.1:8443", "COOPBOT_PUBLIC_URL": "https://c.example"}, no_toml)
+    assert said.startswith("COOPBOT_HTTP_LISTEN: ") and "8443" in said

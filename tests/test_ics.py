@@ -242,10 +242,11 @@ async def test_the_feed_server_serves_caches_and_refuses(sqlite_url, tmp_path):
                 async with http.get(local + path) as r:
                     assert r.status == 404, path
             await room.say("alice", "/close 1")
+            clock.advance(seconds=10)  # bot.feed.FRESH: the calendar built a moment ago is served until then
             async with http.get(f"{local}/calendar/{token}.ics", headers={"If-None-Match": tag}) as r:
                 assert r.status == 200 and r.headers["ETag"] != tag
                 closed = events(await r.read())["proposal-1-1@coopbot"]
-            assert closed.decoded("DTSTART") == clock.now() and int(closed["SEQUENCE"]) > 0
+            assert closed.decoded("DTSTART") == clock.now() - timedelta(seconds=10) and int(closed["SEQUENCE"]) > 0
             assert "revoked" in await room.say("alice", "/calendar revoke")
             async with http.get(f"{local}/calendar/{token}.ics") as r:
                 assert r.status == 404 and await r.read() == refused
@@ -291,7 +292,7 @@ async def test_one_unrevoked_feed_per_coop_is_a_database_constraint(gov, chat, c
     with pytest.raises(IntegrityError):
         async with stores.db.write() as s:
             s.add(CalendarFeed(coop_id=1, token_hash=token_hash("other"), token="other", created_at=clock.now()))
-    assert await stores.feeds.revoke(1, clock.now())
+    assert await stores.feeds.revoke(1, clock.now(), "revoked")
     assert await stores.feeds.coop_of(tokens[0]) is None
     assert await stores.feeds.token(1, clock.now()) != tokens[0]
 
@@ -335,6 +336,9 @@ async def test_coopbot_run_serves_the_feed_and_stops_cleanly(fake: FakeBotAPI, t
         fake.command(STEWARD, STEWARD, "/calendar", first_name="Ann")
         [text] = await fake.wait_for(lambda f: [t for t in f.texts(STEWARD) if "/calendar/" in t], timeout=30)
         path = re.search(r"https://coop\.example\.org(/calendar/[A-Za-z0-9_-]{43}\.ics)", text).group(1)
+        # No link preview: Telegram's servers would fetch the feed (and show a preview of it) on its own.
+        [said] = [c for c in fake.calls_to("sendMessage") if "/calendar/" in str(c.params.get("text"))]
+        assert said.params["link_preview_options"] == {"is_disabled": True}
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as r:
             assert r.status == 200 and b"BEGIN:VCALENDAR" in await r.read()
         proc.send_signal(signal.SIGTERM)
@@ -358,3 +362,215 @@ def test_the_log_filter_redacts_a_feed_token():
     line = "sendMessage text='Your phone… https://coop.example.org/calendar/AbC_d-123456789xyz.ics' GET /calendar/Zz9_-abcdefgh.ics"
     clean = Redact().redact(line)
     assert "AbC_d" not in clean and "Zz9_" not in clean and clean.count(f"/calendar/{REDACTED}.ics") == 2
+
+
+async def test_a_call_in_that_moves_the_deadline_raises_the_sequence(chat, clock):
+    """`protect` keeps a proposal open longer without revising it: its event moves, so its SEQUENCE
+    must grow, or an app that has it keeps the old time (RFC 5545 3.8.7.4)."""
+    from tests.test_firewalls import movement, number_of
+
+    await movement(chat, clock)
+    await chat.say("m1", "/propose Sell the bakery to X Ltd\ncloses: 2h")
+    number = number_of(chat.last)
+    uid = f"proposal-1-{number}@coopbot"
+    await chat.say("m1", "/calendar")
+    before = events(ics_of(chat))[uid]
+    clock.advance(minutes=10)
+    await chat.say("erin", f"/protect {number}")
+    await chat.say("m1", "/calendar")
+    after = events(ics_of(chat))[uid]
+    assert after.decoded("DTSTART") > before.decoded("DTSTART")
+    assert int(after["SEQUENCE"]) > int(before["SEQUENCE"]) and after.decoded("LAST-MODIFIED") == clock.now()
+
+
+async def test_an_amended_interval_moves_no_event_under_the_same_uid_and_sequence(chat, clock):
+    """A mirror shift's date follows the charter's interval: amended, the date changes; the same
+    UID at the same SEQUENCE with another DTSTART would be ignored by an app that has it."""
+    from tests.test_allies import decide
+
+    names = await make_coop(chat, 2)
+    await chat.say("m1", "/calendar")
+    before = {uid: e for uid, e in events(ics_of(chat)).items() if uid.startswith("mirror-")}
+    await decide(chat, clock, names, "amend: mirror_every = 1")
+    await chat.say("m1", "/calendar")
+    after = {uid: e for uid, e in events(ics_of(chat)).items() if uid.startswith("mirror-")}
+    [(uid, event)] = after.items()
+    assert event.decoded("DTSTART") not in [e.decoded("DTSTART") for e in before.values()]
+    for old_uid, old in before.items():
+        if old_uid == uid:
+            assert int(event["SEQUENCE"]) > int(old["SEQUENCE"])
+
+
+async def test_removing_a_member_who_may_hold_the_feed_url_tells_the_steward_how_to_renew_it(room, feeds_gov):
+    """The feed is the co-op's, not a member's: a removed member who subscribed still reads it until
+    a steward revokes it, so the removal says so, and only when there is a feed to revoke."""
+    await make_coop(room, members=2)
+    assert "calendar revoke" not in await room.say("alice", "/remove m2")
+    await Chat(feeds_gov, chat_id="dm-m1", direct=True).say("m1", "/calendar")
+    said = await room.say("alice", "/remove m1")
+    assert "removed" in said and "/calendar revoke" in said
+
+
+async def test_many_requests_at_once_build_the_calendar_once(sqlite_url, tmp_path, monkeypatch):
+    """Whoever has the URL cannot make the bot build the calendar once per request: requests at once
+    share one build, and one made within `FRESH` of it is served from it; a revocation still holds at once."""
+    import bot.feed
+
+    built = []
+
+    async def counting(stores, coop, now):
+        built.append(now)
+        await asyncio.sleep(0.05)
+        return await dated_ics(stores, coop, now)
+
+    from handlers.agenda import ics_of as dated_ics
+
+    monkeypatch.setattr(bot.feed, "ics_of", counting)
+    clock = FakeClock()
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=clock)
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    try:
+        room = Chat(services.governance)
+        await make_coop(room, members=1)
+        reply = await Chat(services.governance, chat_id="dm", direct=True).say("m1", "/calendar")
+        url = f"http://127.0.0.1:{server.bound_port}" + re.search(r"/calendar/[A-Za-z0-9_-]+\.ics", reply).group(0)
+        async with aiohttp.ClientSession() as http:
+            async def fetch() -> int:
+                async with http.get(url) as r:
+                    await r.read()
+                    return r.status
+
+            assert await asyncio.gather(*(fetch() for _ in range(20))) == [200] * 20
+            assert len(built) == 1
+            clock.advance(seconds=bot.feed.FRESH.total_seconds() - 1)
+            assert await fetch() == 200 and len(built) == 1
+            clock.advance(seconds=1)
+            assert await fetch() == 200 and len(built) == 2
+            await room.say("alice", "/calendar revoke")
+            assert await fetch() == 404
+    finally:
+        await server.stop()
+        await services.close()
+
+
+async def test_a_slow_or_silent_client_does_not_hold_a_connection_for_long(sqlite_url, tmp_path, monkeypatch):
+    """A connection that never finishes its request is closed after `IDLE` (aiohttp's default keeps
+    it an hour: enough of them would take every file descriptor the bot needs for its database)."""
+    import bot.feed
+
+    monkeypatch.setattr(bot.feed, "IDLE", 0.5)
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=FakeClock())
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+        writer.write(b"GET /calendar/abc")  # and no more
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), timeout=5) is not None  # the server closed it
+        writer.close()
+    finally:
+        await server.stop()
+        await services.close()
+
+
+def test_the_log_filter_redacts_a_feed_token_cut_short_or_quoted():
+    """A line cut before `.ics` (a text shortened for the log) or a path percent-encoded still
+    loses the token."""
+    from bot.logs import Redact
+
+    token = "AbC_d-123456789xyzAbC_d-123456789xyzAbC_d-1"
+    for line in (f"text='… https://coop.example.org/calendar/{token[:30]}",
+                 f"url=https%3A%2F%2Fcoop.example.org%2Fcalendar%2F{token}.ics",
+                 f"webcal://coop.example.org/calendar/{token}.ICS"):
+        assert token[:12] not in Redact().redact(line), line
+
+
+async def test_a_redrawn_audit_s_window_is_a_later_sequence(chat, clock):
+    """Silent auditors are drawn again once: the verdicts' window ends later, under the same UID,
+    so its SEQUENCE must grow."""
+    from tests.test_audits import allied_coop, start_and_seat, tick
+
+    await allied_coop(chat)
+    await start_and_seat(chat)
+    await chat.say("m1", "/calendar")
+    [first] = [e for uid, e in events(ics_of(chat)).items() if uid.startswith("verdicts-")]
+    clock.advance(days=30, minutes=1)
+    await tick(chat)
+    clock.advance(minutes=11)
+    await tick(chat)
+    await chat.say("m1", "/calendar")
+    [second] = [e for uid, e in events(ics_of(chat)).items() if uid.startswith("verdicts-")]
+    assert str(second["UID"]) == str(first["UID"]) and second.decoded("DTSTART") > first.decoded("DTSTART")
+    assert int(second["SEQUENCE"]) > int(first["SEQUENCE"])
+
+
+async def test_a_feed_server_that_cannot_listen_leaves_nothing_set_up(sqlite_url, tmp_path):
+    """The port taken: start raises (the runner turns it into one line) and leaves no runner behind."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    listen = f"127.0.0.1:{taken.getsockname()[1]}"
+    services = await Services.start(Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen=listen,
+                                             public_url=BASE), clock=FakeClock())
+    server = FeedServer(services, listen)
+    try:
+        with pytest.raises(OSError):
+            await server.start()
+        assert server._runner is None
+    finally:
+        taken.close()
+        await services.close()
+
+
+async def test_a_revocation_is_announced_in_every_room_with_who_made_it(room, feeds_gov):
+    """Revoked in a direct chat, the feed would stop with no word: every subscribed phone keeps an
+    old calendar and no member knows why, nor which steward did it, however often."""
+    await make_coop(room, members=1)
+    steward = Chat(feeds_gov, chat_id="dm-alice", direct=True)
+    await steward.say("alice", "/calendar")
+    assert "revoked" in await steward.say("alice", "/calendar revoke")
+    await room.drain()
+    [said] = [t for t in room.announced if "calendar feed" in t]
+    assert "alice" in said and "/calendar" in said
+    await steward.say("alice", "/calendar revoke")  # nothing to revoke: nothing announced
+    await room.drain()
+    assert len([t for t in room.announced if "calendar feed" in t]) == 1
+
+
+async def test_requests_at_once_reach_the_database_a_few_at_a_time(sqlite_url, tmp_path):
+    """Wrong tokens cost a lookup each: however many come at once, only `AT_ONCE` are looked up
+    together, so a flood cannot take the connections the bot's own work needs."""
+    import bot.feed
+
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=FakeClock())
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    inside, most = 0, 0
+    looked_up = services.stores.feeds.coop_of
+
+    async def slow(token):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await asyncio.sleep(0.02)
+        inside -= 1
+        return await looked_up(token)
+
+    services.stores.feeds.coop_of = slow
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+            async def fetch(i: int) -> int:
+                async with http.get(f"http://127.0.0.1:{server.bound_port}/calendar/{'x' * 40}{i:03}.ics") as r:
+                    return r.status
+
+            assert set(await asyncio.gather(*(fetch(i) for i in range(60)))) == {404}
+        assert most <= bot.feed.AT_ONCE
+    finally:
+        await server.stop()
+        await services.close()

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
-from telegram import BotCommand, Message, ReplyParameters, Update
+from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
@@ -54,6 +54,9 @@ MAX_RETRIES = 5
 
 def _budget(chat_id: str) -> Budget:
     return GROUP_BUDGET if chat_id.startswith("-") else PRIVATE_BUDGET
+
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class TelegramAdapter:
@@ -356,7 +359,10 @@ class TelegramAdapter:
         raise TimedOut(f"gave up after {MAX_RETRIES} tries")
 
     async def _send(self, chat_id: int | str, text: str, **kwargs):
-        return await self._call(self.bot.send_message, chat_id=chat_id, text=convert.fit(text), chat=str(chat_id), **kwargs)
+        # No link preview: a reply's only links are the bot's own (a calendar feed's URL is a
+        # secret), which Telegram's servers would otherwise fetch and show.
+        return await self._call(self.bot.send_message, chat_id=chat_id, text=convert.fit(text), chat=str(chat_id),
+                                link_preview_options=NO_PREVIEW, **kwargs)
 
     async def _reply(self, message: Message, reply: Reply) -> None:
         """Answer a message: in its chat (in its topic, in a forum), or, if private, to its sender."""
