@@ -67,11 +67,11 @@ async def standing_in(s, proposal_id: int) -> list[Standing]:
 async def recounted_in(s, proposal_id: int) -> dict:
     """Counted again from the event log alone: the reasons of the objections that stood at the end
     (sorted) and how many members consented, abstained or objected (the quorum's count), each
-    member's last vote and last objection deciding. A consent ballot is never secret, so the vote
-    events hold the choices."""
+    member's last vote and last objection deciding (a ballot the close cast by proxy is a vote:
+    `vote_by_proxy`). A consent ballot is never secret, so the vote events hold the choices."""
     stmt = (select(GovernanceEvent.member_id, GovernanceEvent.kind, GovernanceEvent.data)
             .where(GovernanceEvent.proposal_id == proposal_id,
-                   GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn",
+                   GovernanceEvent.kind.in_(("vote_cast", "vote_changed", "vote_withdrawn", "vote_by_proxy",
                                              "objection_raised", "objection_withdrawn")))
             .order_by(GovernanceEvent.id))
     voted: dict[int, bool] = {}
