@@ -48,3 +48,97 @@ async def test_ranked_and_approval_proxy_ballots_recount_open_and_secret(chat, c
         assert p.status == "closed", number
         assert sum(p.result["counts"]) == 3 or p.result.get("voters") == 3, (number, p.result)
     await _checked(chat)
+
+
+async def test_hidden_approval_with_a_proxy_leaks_no_choice_before_the_close(chat, clock):
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Pick\n  method: approval\n  results: hidden\n  options: Ana | Ben | Cy")
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    ack = await chat.say("m2", "/vote 2 Ben Cy\n  reason: both can cook")
+    reply = chat.replies[0]
+    assert reply.private and "Ben" not in (reply.public_fallback or ""), reply
+    assert "m3" in ack  # the holder hears whose vote theirs carries
+    shown = await chat.say("m1", "/show 2")
+    assert "Ben" not in shown.split("Options")[-1].split("\n", 1)[-1] or "both can cook" not in shown, shown
+    assert "both can cook" not in shown and "approved" not in shown.lower().split("approval")[-1][:0]
+    data = json.loads(json.dumps(await collect(chat.gov.stores)))
+    entry = data["coops"][0]["proposals"][1]
+    assert entry["tally"] is None and "votes" not in entry
+    clock.advance(days=8)
+    await run_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    data = json.loads(json.dumps(await collect(chat.gov.stores)))
+    entry = data["coops"][0]["proposals"][1]
+    votes = {v["member"]: v for v in entry["votes"]}
+    assert votes["m3"]["by_proxy"] == "m2" and "reason" not in votes["m3"]  # the holder's reason is theirs
+    assert votes["m2"]["reason"] == "both can cook"
+    await _checked(chat)
+
+
+async def test_a_secret_approval_by_proxy_keeps_nothing_linking_after_the_seal(chat, clock):
+    from sqlalchemy import select
+
+    from storage.models import Ballot, GovernanceEvent
+
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Pick\n  method: approval\n  ballot: secret\n  options: Ana | Ben | Cy")
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    await chat.say("m2", "/vote 2 Ben Cy")
+    await chat.say("m1", "/vote 2 Ana")
+    clock.advance(days=8)
+    await run_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    p = await chat.gov.stores.proposals.get(1, 2)
+    assert p.status == "closed" and "by_proxy" not in p.result
+    async with chat.gov.stores.proposals.db.read() as s:
+        ballots = (await s.execute(select(Ballot).where(Ballot.proposal_id == p.id))).scalars().all()
+        events = (await s.execute(select(GovernanceEvent).where(GovernanceEvent.proposal_id == p.id))).scalars().all()
+    assert len(ballots) == 3 and all(b.proxy_by is None and b.choices is None and b.option is None for b in ballots)
+    assert not [e for e in events if e.kind == "vote_by_proxy" or (e.kind.startswith("vote_") and e.data)]
+    await _checked(chat)
+
+
+async def test_votes_racing_the_close_are_counted_or_refused_never_half(chat):
+    """A ranked and an approval proposal with a proxy: members' taps and typed votes race a
+    steward's close. Whatever the order, the result counts exactly the ballots stored, a ballot
+    by proxy copies the holder's choices as they stood, and the recounts agree."""
+    import asyncio
+
+    from handlers.events import CommandReceived, VoteCast
+    from storage.models import Ballot
+
+    await allow_proxies(chat, members=5, limit=2)
+    gov = chat.gov
+    for number, method in ((2, "approval"), (3, "vote"), (4, "consent")):
+        extra = "\n  options: Ana | Ben | Cy" if method == "approval" else ""
+        await chat.say("alice", f"/propose Race {number}\n  method: {method}{extra}")
+        if number == 2:
+            await chat.say("m3", "/proxy m2\n  until: 30d")
+        await chat.say("m2", f"/vote {number} " + {"approval": "Ben", "vote": "For", "consent": "consent"}[method])
+        p = await gov.stores.proposals.get(1, number)
+        option = {"approval": 0, "vote": 1, "consent": 0}[method]
+        votes = [gov.handle_vote(VoteCast(chat.chat, chat.user(who), p.id, None if method == "approval" else option,
+                                          f"tap{number}{who}", choices=(2,) if method == "approval" else None,
+                                          how="toggle" if method == "approval" else "set"))
+                 for who in ("m1", "m2", "m4", "m5")]
+        close = gov.handle_command(CommandReceived(chat.chat, chat.user("alice"), f"/close {number}", f"close{number}"))
+        answers = await asyncio.gather(close, *votes)
+        await chat.drain()
+        p = await gov.stores.proposals.get(1, number)
+        assert p.status == "closed", answers
+        async with gov.stores.db.read() as s:
+            from sqlalchemy import select
+            ballots = (await s.execute(select(Ballot).where(Ballot.proposal_id == p.id))).scalars().all()
+        accepted = sum(1 for replies in answers[1:] if replies and not replies[0].refusal)
+        by_proxy = [b for b in ballots if b.proxy_by is not None]
+        assert len(by_proxy) == 1
+        holder = next(b for b in ballots if b.member_id == by_proxy[0].proxy_by)
+        assert (by_proxy[0].option, by_proxy[0].choices) == (holder.option, holder.choices)
+        if method == "approval":
+            counts = [0, 0, 0]
+            for b in ballots:
+                for c in b.choices:
+                    counts[c] += 1
+            assert p.result["counts"] == counts
+        else:
+            assert sum(p.result["counts"]) == len(ballots)
+        assert len(ballots) <= 1 + 1 + accepted + 1
+    await _checked(chat)
