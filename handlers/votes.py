@@ -82,6 +82,12 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
     if result.refusal is not None:
         return [Reply(_refused(ctx, result), refusal=True)]
     reply = ack(result)
+    p = result.proposal
+    if p.method == "consent" and result.option is not None and await ctx.stores.objections.stands(p.id, result.member.id):
+        # Consent does not lift an objection: the member must not think it let the proposal pass. Said
+        # before a proxy's words: a tap's answer shows its first 200 characters (`TAP_ANSWER`).
+        note = texts.VOTE_OBJECTION_STANDS.format(number=p.number, prefix=ctx.prefix)
+        reply = replace(reply, text=f"{reply.text} {note}")
     proxied = Charter.one(result.coop.charter, "proxies")  # the whole charter only where proxies are allowed
     if result.option is not None and proxied and (charter := Charter.from_json(result.coop.charter)):
         # The holder of a proxy hears whose votes this one also counts for (read only where proxies are allowed).
@@ -96,11 +102,6 @@ async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at:
             secret = result.proposal.ballot == "secret"
             reply = replace(reply, text=reply.text + again, private=reply.private or secret,
                             public_fallback=reply.public_fallback or (reply.text if secret else None))
-    p = result.proposal
-    if p.method == "consent" and result.option is not None and await ctx.stores.objections.stands(p.id, result.member.id):
-        # Consent does not lift an objection: the member must not think it let the proposal pass.
-        note = texts.VOTE_OBJECTION_STANDS.format(number=p.number, prefix=ctx.prefix)
-        reply = replace(reply, text=f"{reply.text} {note}")
     return [reply]
 
 

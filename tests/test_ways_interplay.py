@@ -142,3 +142,18 @@ async def test_votes_racing_the_close_are_counted_or_refused_never_half(chat):
             assert sum(p.result["counts"]) == len(ballots)
         assert len(ballots) <= 1 + 1 + accepted + 1
     await _checked(chat)
+
+
+async def test_a_holder_who_objects_hears_the_objection_stands_within_a_taps_answer(chat):
+    """A Telegram tap's answer shows 200 characters: a holder of two proxies who consents while
+    objecting hears first that the objection still stands (what decides the proposal), then whose
+    votes theirs carries."""
+    await allow_proxies(chat, members=5, limit=2)
+    await chat.say("alice", "/propose Four-day week\n  method: consent\nMonday to Thursday.")
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    await chat.say("m4", "/proxy m2\n  for: #2")
+    await chat.say("m2", "/object 2 not before the summer")
+    p = await chat.gov.stores.proposals.get(1, 2)
+    said = await chat.tap("m2", p.id, 0)
+    assert "still stands" in said[:200] and "also counts for m3 and m4" in said, said
+    assert said.index("still stands") < said.index("also counts for")
