@@ -211,11 +211,14 @@ async def carried(stores: Stores, p: Proposal, charter: Charter, holder_id: int)
 async def acts_again(stores: Stores, p: Proposal, charter: Charter, member_id: int, now: datetime,
                      prefix: str) -> str:
     """The words a withdrawn vote's acknowledgement adds when the member lent their vote on this
-    proposal: with no vote of their own, their proxy's holder votes for them again ("" if none)."""
+    proposal: with no vote of their own, their proxy's holder votes for them again ("" if none; nor
+    while their objection to a consent proposal stands, their own say on it, which `counted` keeps)."""
     if not applies(charter, p):
         return ""
     gave, _ = await stores.proxies.of_member(member_id, now)
     if gave is None or not covers(gave, p):
+        return ""
+    if p.method == "consent" and await stores.objections.stands(p.id, member_id):
         return ""
     return texts.PROXY_ACTS_AGAIN.format(holder=gave.holder, number=p.number, prefix=prefix)
 
