@@ -173,3 +173,29 @@ async def test_a_giver_who_objects_is_not_told_their_holder_votes_for_them_again
     await chat.say("m3", "/vote 2 consent")
     said = await chat.say("m3", "/unvote 2")
     assert "their vote counts for you on #2 again" in said, said  # with no objection, it does
+
+
+async def test_an_edited_typed_ranking_is_the_ranking_a_proxy_copies_and_deleting_it_withdraws(chat, clock):
+    """An edit of `vote 2 B A C` (a Matrix edit, on the console too) replaces the ranking, its
+    reason goes with the message it was given in; a proxy copies the ranking as edited; deleting
+    the message withdraws it."""
+    from handlers.events import MessageRetracted
+
+    await allow_proxies(chat)
+    await chat.say("alice", "/propose Pick\n  method: ranked\n  options: Ana | Ben | Cy")
+    await chat.say("m3", "/proxy m2\n  for: #2")
+    await chat.say("m2", "/vote 2 Ben Ana Cy\n  reason: Ben cooks", event_id="r1")
+    said = await chat.say("m2", "/vote 2 Cy Ana", event_id="r1e", corrects="r1")
+    assert "Cy, 2. Ana" in said, said
+    b = await ballot_of(chat, 2, "m2")
+    assert b.choices == [2, 0] and b.reason is None  # the edit gave no reason: the old one went with Ben
+    await chat.say("m1", "/vote 2 Ana", event_id="m1v")
+    await chat.gov.handle_retraction(MessageRetracted(chat.chat, chat.user("m1"), "m1v", "m1del"))
+    assert await ballot_of(chat, 2, "m1") is None
+    clock.advance(days=8)
+    await run_due(chat.gov.stores, clock.now(), chat.gov.before_close)
+    b3 = await ballot_of(chat, 2, "m3")
+    assert b3.choices == [2, 0] and b3.proxy_by is not None
+    p = await chat.gov.stores.proposals.get(1, 2)
+    assert p.result["elected"] == [2], p.result
+    await _checked(chat)
