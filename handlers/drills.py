@@ -162,7 +162,9 @@ async def tempt(ctx: Context, call: Call) -> list[Reply]:
     for line in body.splitlines():
         key = line.strip().partition(":")[0].strip().lower()
         if ":" in line and key in PROPOSE_KEYS:
-            raise BadArguments(texts.TEMPT_ACTION.format(key=key))
+            # How it is decided (a method, a ballot, hidden results) is no effect: the words say why each is refused.
+            form = key in ("closes", "kind", "ballot", "options", "results", "method", "seats")
+            raise BadArguments((texts.TEMPT_FORM if form else texts.TEMPT_ACTION).format(key=key))
     stores, coop, charter = ctx.stores, ctx.coop, ctx.charter
     r = await stores.rituals.under_way(coop.id, "drill")
     if r is None or r.status != "open" or ctx.now >= r.ends_at:

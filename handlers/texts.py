@@ -1603,6 +1603,8 @@ TEMPT_ENOUGH = "You have put {most} temptations to adversary drill {number}: tha
 TEMPT_TOO_LATE = "Adversary drill {number} ends {ends}: too soon for another temptation to be decided."
 TEMPT_ACTION = ("A temptation changes nothing, whatever the vote: '{key}:' lines are refused (write the compromise "
                 "as its text).")
+TEMPT_FORM = ("A temptation is put as every drill's is, an open For/Against vote closing with the voting period: "
+              "'{key}:' lines are refused (write the compromise as its text).")
 DRILL_CARD = ("DRILL (adversary drill {number}): a temptation from the red team. Vote on it as on any proposal and "
               "practise refusal; whatever the result, nothing takes effect.")
 DRILL_RESULT = "DRILL: a rehearsal; nothing takes effect."

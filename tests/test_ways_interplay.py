@@ -199,3 +199,27 @@ async def test_an_edited_typed_ranking_is_the_ranking_a_proxy_copies_and_deletin
     p = await chat.gov.stores.proposals.get(1, 2)
     assert p.result["elected"] == [2], p.result
     await _checked(chat)
+
+
+async def test_a_temptation_is_a_plain_vote_and_a_method_line_is_refused_as_such(chat, clock):
+    """The drill rehearses refusing a compromise by the plainest way of deciding: a `method:` (or
+    `results:`) line is refused in words that say so, not as an effect it would have had."""
+    import re
+
+    from tests.conftest import make_coop
+    from tests.test_audits import tick
+    from tests.test_rituals import until
+    from tests.test_schedules import set_charter
+
+    await make_coop(chat, 4)
+    await set_charter(chat.gov.stores, 1, drill_every_months=1, drill_team=2, drill_days=3)
+    await until(chat, clock, 1, 1)
+    await tick(chat)
+    clock.advance(minutes=11)
+    opened = next(t for t in await tick(chat) if t.startswith("The red team of adversary drill 1"))
+    team = re.search(r"adversary drill 1 of Red Bakery: (.+?) \(D", opened).group(1).split(" and ")
+    for line in ("method: consent", "results: hidden", "ballot: secret"):
+        said = await chat.say(team[0], f"/tempt Quietly\n{line}")
+        key = line.split(":")[0]
+        assert f"'{key}:' lines are refused" in said and "For/Against vote" in said, said
+    assert "changes nothing" in await chat.say(team[0], "/tempt Quietly\namend: quorum.ordinary = 10%")
