@@ -1509,14 +1509,7 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED") from None
         if width + height > 10000 or max(width, height) > 20 * min(width, height):
             raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
-        caption, entities = ("", []) if not params.get("caption") else _render(
-            params["caption"], params.get("parse_mode"), params.get("caption_entities"))
-        if _utf16_len(caption) > 1024:
-            raise ApiError(400, "Bad Request: message caption is too long")
-        thread = params.get("message_thread_id")
-        if thread is not None and thread not in self._topics.get(chat_id, set()):
-            raise ApiError(400, "Bad Request: message thread not found")
-        reply_to = self._reply_target(chat_id, params)
+        caption, entities, thread, reply_to = self._file_caption_and_place(chat_id, params)
         unique = f"photo{len(self.files) + 1}"
         self.files[unique] = data
         sizes = []
@@ -1531,18 +1524,9 @@ class FakeBotAPI:
         sizes[-1]["file_size"] = len(data)
         message: dict[str, Any] = {"message_id": self._next_message_id(chat_id), "from": self.bot_user,
                                    "chat": self._chat(chat_id), "date": int(time.time()), "photo": sizes}
-        if thread is not None:
-            message.update(message_thread_id=thread, is_topic_message=True)
-        if reply_to is not None:
-            message["reply_to_message"] = reply_to
-        if caption:
-            message["caption"] = caption
-            if entities:
-                message["caption_entities"] = entities
+        self._place_file_message(message, caption, entities, thread, reply_to)
         self.photos[(chat_id, message["message_id"])] = data
-        self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
-            copy.deepcopy(message), from_bot=True, text=caption, parse_mode=params.get("parse_mode"), reply_markup=None)
-        return message
+        return self._keep_file_message(chat_id, message, caption, params)
 
     async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
         """sendDocument as Telegram takes it: a new file only as the multipart/form-data part named
@@ -1567,14 +1551,7 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: file must be non-empty")
         if len(data) > 50 * 1024 * 1024:
             raise ApiError(400, "Bad Request: file is too big")
-        caption, entities = ("", []) if not params.get("caption") else _render(
-            params["caption"], params.get("parse_mode"), params.get("caption_entities"))
-        if _utf16_len(caption) > 1024:
-            raise ApiError(400, "Bad Request: message caption is too long")
-        thread = params.get("message_thread_id")
-        if thread is not None and thread not in self._topics.get(chat_id, set()):
-            raise ApiError(400, "Bad Request: message thread not found")
-        reply_to = self._reply_target(chat_id, params)
+        caption, entities, thread, reply_to = self._file_caption_and_place(chat_id, params)
         unique = f"document{len(self.files) + 1}"
         self.files[unique] = data
         message: dict[str, Any] = {
@@ -1583,6 +1560,24 @@ class FakeBotAPI:
             "document": {"file_id": unique, "file_unique_id": unique, "file_name": name, "mime_type": mime,
                          "file_size": len(data)},
         }
+        self._place_file_message(message, caption, entities, thread, reply_to)
+        self.documents[(chat_id, message["message_id"])] = (name, mime, data)
+        return self._keep_file_message(chat_id, message, caption, params)
+
+    def _file_caption_and_place(self, chat_id, params: dict[str, Any]) -> tuple[str, list, Any, Any]:
+        """What sendPhoto and sendDocument check alike: the caption (at most 1024 characters), the
+        forum topic it goes to, the message it answers."""
+        caption, entities = ("", []) if not params.get("caption") else _render(
+            params["caption"], params.get("parse_mode"), params.get("caption_entities"))
+        if _utf16_len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        thread = params.get("message_thread_id")
+        if thread is not None and thread not in self._topics.get(chat_id, set()):
+            raise ApiError(400, "Bad Request: message thread not found")
+        return caption, entities, thread, self._reply_target(chat_id, params)
+
+    @staticmethod
+    def _place_file_message(message: dict[str, Any], caption: str, entities: list, thread, reply_to) -> None:
         if thread is not None:
             message.update(message_thread_id=thread, is_topic_message=True)
         if reply_to is not None:
@@ -1591,7 +1586,8 @@ class FakeBotAPI:
             message["caption"] = caption
             if entities:
                 message["caption_entities"] = entities
-        self.documents[(chat_id, message["message_id"])] = (name, mime, data)
+
+    def _keep_file_message(self, chat_id, message: dict[str, Any], caption: str, params: dict[str, Any]) -> dict[str, Any]:
         self._messages.setdefault(chat_id, {})[message["message_id"]] = _Stored(
             copy.deepcopy(message), from_bot=True, text=caption, parse_mode=params.get("parse_mode"), reply_markup=None)
         return message
