@@ -14,6 +14,7 @@ from handlers.errors import BadArguments
 from handlers.parsing import split_first
 from handlers.types import Attachment, Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.models import Coop, Proposal
 from storage.stores import Stores
 
@@ -105,8 +106,8 @@ def feed_url(base: str, token: str) -> str:
     return f"{base.rstrip('/')}/calendar/{token}.ics"
 
 
-@verb("calendar", who=Standing.MEMBER, args="[revoke]",
-      summary="coming deadlines, audits and sunset votes, with an .ics file; steward: calendar revoke renews the feed URL")
+@verb("calendar", who=Standing.MEMBER, args=N_("[revoke]"),
+      summary=N_("coming deadlines, audits and sunset votes, with an .ics file; steward: calendar revoke renews the feed URL"))
 async def calendar(ctx: Context, call: Call) -> list[Reply]:
     """`calendar`: what is coming, in the co-op's timezone, and the same as an .ics file; in a
     direct chat, when the bot serves feeds, the co-op's private feed URL. `calendar revoke`."""

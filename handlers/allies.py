@@ -8,12 +8,13 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line
 from handlers.types import Reply, looks_like_platform_id
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.errors import AlreadyExists, HasAllies, NotAffiliated, RegisterChanged, SeatedAuditor
 from storage.models import Organisation
 
 
 @verb("allies", who=Standing.MEMBER_OR_ALLY,
-      summary="affiliated organisations, their allies, and which one holds the golden share")
+      summary=N_("affiliated organisations, their allies, and which one holds the golden share"))
 async def allies(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -21,8 +22,8 @@ async def allies(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.allies_list(ctx.coop.name, roster, ctx.charter.golden_share, ctx.prefix))]
 
 
-@verb("ally", who=Standing.MEMBER_OR_ALLY, args="<person>", keys={"org": "<organisation>"},
-      summary="an ally of that organisation (a steward: its first ally): add a person of an affiliated organisation as an ally")
+@verb("ally", who=Standing.MEMBER_OR_ALLY, args=N_("<person>"), keys={"org": N_("<organisation>")},
+      summary=N_("an ally of that organisation (a steward: its first ally): add a person of an affiliated organisation as an ally"))
 async def ally(ctx: Context, call: Call) -> list[Reply]:
     coop = ctx.coop
     org_text = one_line(call.settings.get("org", ""))
@@ -69,8 +70,8 @@ async def ally(ctx: Context, call: Call) -> list[Reply]:
     return ctx.only_in_direct(texts.ALLY_ADDED.format(name=member.display_name, coop=coop.name, org=org.name))
 
 
-@verb("unally", who=Standing.MEMBER_OR_ALLY, args="<person>",
-      summary="an ally of that organisation: an ally is an ally no more")
+@verb("unally", who=Standing.MEMBER_OR_ALLY, args=N_("<person>"),
+      summary=N_("an ally of that organisation: an ally is an ally no more"))
 async def unally(ctx: Context, call: Call) -> list[Reply]:
     coop = ctx.coop
     target = await ctx.member_named(call.args)

@@ -20,6 +20,7 @@ from handlers.parsing import one_line, parse_label, split_first
 from handlers.tally import DEFAULT_OPTIONS
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.audits import PAY, AuditNotOpen, AuditRunning, NotAnAuditor, PayBreach, Seat, Spoken
 from storage.errors import DuplicateEvent
 from storage.models import Audit, Coop, Proposal
@@ -377,8 +378,8 @@ async def find(ctx: Context, text: str) -> Audit:
                                        bad=texts.AUDIT_BAD_NUMBER, unknown=texts.AUDIT_UNKNOWN)
 
 
-@verb("audit", who=Standing.MEMBER_OR_ALLY, args="[A<n> | start]",
-      summary="the liberation audit: auditors, pack, verdicts, deadlines; steward: audit start opens one now")
+@verb("audit", who=Standing.MEMBER_OR_ALLY, args=N_("[A<n> | start]"),
+      summary=N_("the liberation audit: auditors, pack, verdicts, deadlines; steward: audit start opens one now"))
 async def audit(ctx: Context, call: Call) -> list[Reply]:
     first, rest = split_first(call.args)
     if rest:
@@ -458,8 +459,8 @@ async def _breach_head(stores: Stores, coop: Coop, a: Audit, tz) -> str:
         ratio=texts.measured_ratio(Fraction(data["ratio"]), past=cap) if data else "?")
 
 
-@verb("verdict", who=Standing.IN_COOP, args="A<n> revolutionary|reformist|counter-revolutionary",
-      body="your findings", summary="a drawn auditor: your verdict on the audit (restatable until it closes)")
+@verb("verdict", who=Standing.IN_COOP, args=N_("A<n> revolutionary|reformist|counter-revolutionary"),
+      body=N_("your findings"), summary=N_("a drawn auditor: your verdict on the audit (restatable until it closes)"))
 async def verdict(ctx: Context, call: Call) -> list[Reply]:
     number_text, rest = split_first(call.args)
     a = await find(ctx, number_text)

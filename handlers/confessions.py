@@ -9,6 +9,7 @@ from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, Where, verb
+from handlers.i18n import N_
 from storage.confessions import BoxFull
 from storage.rituals import NotFacilitator, RitualNotOpen
 
@@ -18,7 +19,7 @@ MAX_CONFESSION = 2000
 MAX_WAITING = 100
 
 
-@verb("confess", who=Standing.MEMBER, args="<text>", body="more lines of the confession", where=Where.DIRECT,
+@verb("confess", who=Standing.MEMBER, args=N_("<text>"), body=N_("more lines of the confession"), where=Where.DIRECT,
       erase=True, summary=texts.CONFESS_SUMMARY)
 async def confess(ctx: Context, call: Call) -> list[Reply]:
     # Refusals never repeat the text: the message is erased, and a refusal must not keep it.

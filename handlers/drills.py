@@ -19,6 +19,7 @@ from handlers.proposals import MAX_BODY, MAX_TITLE, PROPOSE_KEYS
 from handlers.tally import DEFAULT_OPTIONS
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.models import Coop, Draw, Proposal, Ritual
 from storage.rituals import RitualRunning
 from storage.stores import Stores
@@ -115,7 +116,7 @@ def _state(p: Proposal) -> str:
 
 
 # --- the verbs ---
-@verb("drill", who=Standing.MEMBER, summary="the adversary drill: its red team, its temptations, its record")
+@verb("drill", who=Standing.MEMBER, summary=N_("the adversary drill: its red team, its temptations, its record"))
 async def drill(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -147,8 +148,8 @@ async def drill(ctx: Context, call: Call) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
-@verb("tempt", who=Standing.MEMBER, args="<title>", body="the temptation: the compromise put to the collective",
-      summary="the drill's red team: put a tempting compromise to the collective (marked DRILL, no effect)")
+@verb("tempt", who=Standing.MEMBER, args=N_("<title>"), body=N_("the temptation: the compromise put to the collective"),
+      summary=N_("the drill's red team: put a tempting compromise to the collective (marked DRILL, no effect)"))
 async def tempt(ctx: Context, call: Call) -> list[Reply]:
     title = one_line(call.args)
     if not title:

@@ -12,6 +12,7 @@ from handlers.parsing import one_line
 from handlers.proposals import MAX_REASON, _already_ended, close_one, protection
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.errors import ProposalNotOpen
 from storage.firewalls import AlreadyProtected, AlreadyVetoed, NotProtected, NoVoice
 from storage.models import Proposal
@@ -58,8 +59,8 @@ def _refusal(ctx: Context, p: Proposal, exc: Exception, what: str) -> Governance
     return NotAllowed(texts.CONSENT_NOT_ALLY.format(coop=ctx.coop.name))
 
 
-@verb("consent", who=Standing.MEMBER_OR_ALLY, args="<#> yes|no", proposal=True,
-      summary="an ally, for their organisation: consent (yes) or not (no) to a protected proposal")
+@verb("consent", who=Standing.MEMBER_OR_ALLY, args=N_("<#> yes|no"), proposal=True,
+      summary=N_("an ally, for their organisation: consent (yes) or not (no) to a protected proposal"))
 async def consent(ctx: Context, call: Call) -> list[Reply]:
     p, word = call.proposal, one_line(call.args).lower()
     if word not in ("yes", "no"):
@@ -78,8 +79,8 @@ async def consent(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(text, proposal_id=p.id)]
 
 
-@verb("veto", who=Standing.MEMBER_OR_ALLY, args="<#> <reason>", proposal=True,
-      summary="an ally of the golden-share holder: veto an open protected proposal")
+@verb("veto", who=Standing.MEMBER_OR_ALLY, args=N_("<#> <reason>"), proposal=True,
+      summary=N_("an ally of the golden-share holder: veto an open protected proposal"))
 async def veto(ctx: Context, call: Call) -> list[Reply]:
     p, reason = call.proposal, one_line(call.args)
     holder = _holder(ctx, "veto")
@@ -110,7 +111,7 @@ async def veto(ctx: Context, call: Call) -> list[Reply]:
 
 
 @verb("protect", who=Standing.MEMBER_OR_ALLY, args="<#>", proposal=True,
-      summary="an ally of the golden-share holder: call an open proposal in as a protected decision")
+      summary=N_("an ally of the golden-share holder: call an open proposal in as a protected decision"))
 async def protect(ctx: Context, call: Call) -> list[Reply]:
     p = call.proposal
     if call.args.strip():

@@ -15,6 +15,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line, parse_closing, parse_label, parse_number, split_first
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.draws import DrawNotOpen, DrawSpec, ShufflesSpent
 from storage.models import Draw, DrawContribution, Member
 from storage.stores import Stores
@@ -33,9 +34,9 @@ MIN_AT = timedelta(minutes=1)  # members need a moment to shuffle
 MAX_AT = timedelta(days=30)
 SOURCES = ("members", "allies")
 DRAW_KEYS = {
-    "from": "members|allies",
-    "cooldown": "<n>   (exclude whoever was seated in the last n draws of this purpose)",
-    "at": "10m | 2026-12-01 18:00   (the draw time; default 10 minutes on)",
+    "from": N_("members|allies"),
+    "cooldown": N_("<n>   (exclude whoever was seated in the last n draws of this purpose)"),
+    "at": N_("10m | 2026-12-01 18:00   (the draw time; default 10 minutes on)"),
 }
 
 
@@ -174,8 +175,8 @@ async def _find(ctx: Context, text: str) -> Draw:
                                bad=texts.DRAW_BAD_NUMBER, unknown=texts.DRAW_UNKNOWN)
 
 
-@verb("draw", who=Standing.IN_COOP, args="<seats> <purpose> | D<n>", keys=DRAW_KEYS,
-      summary="steward: announce a lottery; anyone: draw D<n> shows a draw and how to replay it")
+@verb("draw", who=Standing.IN_COOP, args=N_("<seats> <purpose> | D<n>"), keys=DRAW_KEYS,
+      summary=N_("steward: announce a lottery; anyone: draw D<n> shows a draw and how to replay it"))
 async def draw(ctx: Context, call: Call) -> list[Reply]:
     first, rest = split_first(call.args)
     if not first:
@@ -247,8 +248,8 @@ def _draw_time(ctx: Context, text: str | None) -> datetime:
     return at
 
 
-@verb("shuffle", who=Standing.MEMBER_OR_ALLY, args="D<n> <any text>",
-      summary="add your own randomness to a draw before its time (posted publicly)")
+@verb("shuffle", who=Standing.MEMBER_OR_ALLY, args=N_("D<n> <any text>"),
+      summary=N_("add your own randomness to a draw before its time (posted publicly)"))
 async def shuffle(ctx: Context, call: Call) -> list[Reply]:
     number_text, rest = split_first(call.args)
     d = await _find(ctx, number_text)

@@ -10,14 +10,15 @@ from handlers.errors import BadArguments, Conflict, NotFound
 from handlers.parsing import one_line
 from handlers.types import JOIN_NOTICE, PREFIX, ChatRef, Notice, Reply, looks_like_platform_id
 from handlers.verbs import Call, Standing, Where, verb
+from handlers.i18n import N_
 from storage.errors import AlreadyExists, LastSteward
 from storage.stores import Stores
 
 MAX_COOP_NAME = 120
 
 
-@verb("setup", who=Standing.ANYONE, where=Where.ROOM, args="<co-op name>",
-      summary="create a co-op for this room (you become its first steward)")
+@verb("setup", who=Standing.ANYONE, where=Where.ROOM, args=N_("<co-op name>"),
+      summary=N_("create a co-op for this room (you become its first steward)"))
 async def setup(ctx: Context, call: Call) -> list[Reply]:
     if ctx.coop is not None:
         raise Conflict(texts.SETUP_EXISTS.format(coop=ctx.coop.name))
@@ -39,7 +40,7 @@ async def setup(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.SETUP_DONE.format(coop=coop.name, prefix=ctx.prefix))]
 
 
-@verb("join", who=Standing.IN_COOP, summary="ask to be admitted")
+@verb("join", who=Standing.IN_COOP, summary=N_("ask to be admitted"))
 async def join(ctx: Context, call: Call) -> list[Reply]:
     if call.args:
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -68,9 +69,9 @@ async def join_notice(stores: Stores, chat: ChatRef) -> Notice | None:
     return Notice(texts.join_notice(coop.name, names, total, PREFIX.get(chat.platform, "/")), empty=total == 0)
 
 
-@verb("admit", who=Standing.STEWARD, args="<member> [<member> …] | all",
-      keys={"role": "member|steward   (optional, one member at a time)"},
-      summary="steward: put people on the register (all: every pending request)")
+@verb("admit", who=Standing.STEWARD, args=N_("<member> [<member> …] | all"),
+      keys={"role": N_("member|steward   (optional, one member at a time)")},
+      summary=N_("steward: put people on the register (all: every pending request)"))
 async def admit(ctx: Context, call: Call) -> list[Reply]:
     role = call.settings.get("role", "").strip().lower() or None
     if role is not None and role not in texts.ROLE_WORDS:
@@ -156,7 +157,7 @@ async def _admit_ally(ctx: Context, ally) -> str:
                                    prefix=ctx.prefix)
 
 
-@verb("remove", who=Standing.STEWARD, args="<member>", summary="steward: take someone off the register")
+@verb("remove", who=Standing.STEWARD, args=N_("<member>"), summary=N_("steward: take someone off the register"))
 async def remove(ctx: Context, call: Call) -> list[Reply]:
     steward, coop = ctx.member, ctx.coop
     target = await ctx.member_named(call.args)
@@ -179,7 +180,7 @@ async def remove(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(text)]
 
 
-@verb("members", who=Standing.MEMBER, summary="the register, with roles")
+@verb("members", who=Standing.MEMBER, summary=N_("the register, with roles"))
 async def members(ctx: Context, call: Call) -> list[Reply]:
     register = await ctx.stores.members.register(ctx.coop.id)
     active = [m for m in register if m.status == "active"]
@@ -187,7 +188,7 @@ async def members(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.members_list(ctx.coop.name, active, pending))]
 
 
-@verb("whoami", who=Standing.ANYONE, summary="this room's co-op and your standing in it")
+@verb("whoami", who=Standing.ANYONE, summary=N_("this room's co-op and your standing in it"))
 async def whoami(ctx: Context, call: Call) -> list[Reply]:
     if ctx.coop is None and ctx.chat.is_direct:
         return [Reply(texts.NO_COOP_DIRECT)]
@@ -199,6 +200,6 @@ async def whoami(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(text + ctx.mandate_note())]
 
 
-@verb("charter", who=Standing.MEMBER, summary="the co-op's rules")
+@verb("charter", who=Standing.MEMBER, summary=N_("the co-op's rules"))
 async def charter(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.charter(ctx.coop.name, ctx.charter) + ctx.mandate_note())]

@@ -9,6 +9,7 @@ from handlers.context import Context
 from handlers.errors import BadArguments, NotFound
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.minutes import MIN_PREFIX, Ambiguous, Head, NeverPosted
 
 HEX = re.compile(r"[0-9a-f]+")
@@ -18,7 +19,7 @@ def _short(head: Head) -> str:
     return texts.head_text(head.size, head.digest)
 
 
-@verb("minutes", who=Standing.MEMBER, summary="the minutes' head and how to check it")
+@verb("minutes", who=Standing.MEMBER, summary=N_("the minutes' head and how to check it"))
 async def minutes(ctx: Context, call: Call) -> list[Reply]:
     store = ctx.stores.minutes
     head = await store.head(ctx.coop.id)
@@ -37,7 +38,7 @@ async def minutes(ctx: Context, call: Call) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
-@verb("witness", who=Standing.MEMBER, args="<head>", summary="record that you saw this head of the minutes")
+@verb("witness", who=Standing.MEMBER, args=N_("<head>"), summary=N_("record that you saw this head of the minutes"))
 async def witness(ctx: Context, call: Call) -> list[Reply]:
     prefix = call.args.strip().lower()
     if len(prefix) < MIN_PREFIX:

@@ -14,6 +14,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed
 from handlers.parsing import one_line
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.models import Coop, Draw, Member, Ritual
 from storage.rituals import NotFacilitator, RedesignsSpent, RitualNotOpen, RitualRunning
 from storage.stores import Stores
@@ -108,7 +109,7 @@ def _order(names: Sequence[str] | None) -> str:
 
 
 # --- the verbs ---
-@verb("mirror", who=Standing.MEMBER, summary="the next or current mirror shift: facilitator, format, speaking order")
+@verb("mirror", who=Standing.MEMBER, summary=N_("the next or current mirror shift: facilitator, format, speaking order"))
 async def mirror(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -137,7 +138,7 @@ async def mirror(ctx: Context, call: Call) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
-@verb("format", who=Standing.MEMBER, args="<text>", summary="the mirror shift's facilitator: redesign its format")
+@verb("format", who=Standing.MEMBER, args=N_("<text>"), summary=N_("the mirror shift's facilitator: redesign its format"))
 async def format_(ctx: Context, call: Call) -> list[Reply]:
     text = one_line(call.args)
     if not text:

@@ -13,6 +13,7 @@ from handlers.parsing import one_line, split_extras
 from handlers.proposals import MAX_BODY, MAX_REASON, MAX_REVISIONS, PROPOSE_KEYS, _already_ended
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.errors import ProposalNotOpen
 from storage.models import Proposal
 from storage.objections import NoObjection, NotConsent, NotElector, Revised, TooManyRevisions
@@ -43,8 +44,8 @@ def _refused(ctx: Context, p: Proposal, exc: Exception, refusal: str) -> Excepti
     return NotAllowed(texts.OBJECT_NOT_ELECTOR.format(number=p.number))
 
 
-@verb("object", who=Standing.MEMBER, args="<#> <reason>", proposal=True,
-      summary="object to a consent proposal, saying why (shown on its card); it cannot pass while you object")
+@verb("object", who=Standing.MEMBER, args=N_("<#> <reason>"), proposal=True,
+      summary=N_("object to a consent proposal, saying why (shown on its card); it cannot pass while you object"))
 async def object_(ctx: Context, call: Call) -> list[Reply]:
     p, reason = call.proposal, one_line(call.args)
     if not reason:
@@ -61,7 +62,7 @@ async def object_(ctx: Context, call: Call) -> list[Reply]:
 
 
 @verb("unobject", who=Standing.MEMBER, args="<#>", proposal=True,
-      summary="withdraw your objection to a consent proposal")
+      summary=N_("withdraw your objection to a consent proposal"))
 async def unobject(ctx: Context, call: Call) -> list[Reply]:
     p = call.proposal
     if call.args.strip():
@@ -76,8 +77,8 @@ async def unobject(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.OBJECTION_WITHDRAWN.format(number=p.number), proposal_id=p.id)]
 
 
-@verb("revise", who=Standing.AUTHOR, args="<#>", body="the new text", proposal=True,
-      summary="author: a new text for an open consent proposal (votes given to the old one are cleared)")
+@verb("revise", who=Standing.AUTHOR, args="<#>", body=N_("the new text"), proposal=True,
+      summary=N_("author: a new text for an open consent proposal (votes given to the old one are cleared)"))
 async def revise(ctx: Context, call: Call) -> list[Reply]:
     p, body = call.proposal, call.body
     if call.args.strip():

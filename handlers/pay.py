@@ -12,12 +12,13 @@ from handlers.money import BadAmount, format_amount, minor_units, parse_amount
 from handlers.parsing import one_line
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.models import Pay
 from storage.pay import ratio_of
 
 PAY_KEYS = {
-    "per": "hour|month   (default hour)",
-    "hours": "160   (a month's hours, for monthly pay; default the charter's full_time_hours)",
+    "per": N_("hour|month   (default hour)"),
+    "hours": N_("160   (a month's hours, for monthly pay; default the charter's full_time_hours)"),
 }
 HISTORY_SHOWN = 10
 MAX_HOURS = 744  # 31 days of 24 hours
@@ -51,8 +52,8 @@ def _per(call: Call) -> tuple[str, int | None]:
     return per, int(text)
 
 
-@verb("pay", who=Standing.MEMBER, args="[<member> <amount>]", keys=PAY_KEYS,
-      summary="the pay scale, its ratio and the cap; steward: pay <member> <amount> records a pay rate")
+@verb("pay", who=Standing.MEMBER, args=N_("[<member> <amount>]"), keys=PAY_KEYS,
+      summary=N_("the pay scale, its ratio and the cap; steward: pay <member> <amount> records a pay rate"))
 async def pay(ctx: Context, call: Call) -> list[Reply]:
     if not call.args.strip():
         if call.settings:

@@ -19,6 +19,7 @@ from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
 from handlers.votes import CHOOSING, how_to_vote
 from handlers.due import DIRECT_PLATFORMS
+from handlers.i18n import N_
 from storage.errors import AlreadyVoted, ProposalNotOpen, RemindedLately
 from storage.draws import DrawSpec
 from storage.firewalls import AlreadyProtected
@@ -40,18 +41,18 @@ COUNT_GRACE = timedelta(minutes=10)
 REMIND_EVERY = timedelta(hours=6)  # `remind` nudges; more often would nag (SPEC)
 LOOK_TIMEOUT = 20.0  # seconds one last look may take before it counts as failed (and is tried again)
 PROPOSE_KEYS = {
-    "closes": "48h | 2026-12-01 18:00",
-    "kind": "ordinary|strategic|constitutional|protected",
-    "ballot": "open|secret",
-    "options": "A | B | C",
-    "results": "shown|hidden   (hidden: an open ballot's counts stay hidden until the close)",
-    "method": "vote|consent|ranked|approval   (how members decide; see `help vote`)",
-    "seats": "<n>   (method ranked: how many options are elected, by STV)",
-    "waive": "<member>   (passing waives that member's vow for the open surplus round)",
-    "amend": "timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional; of a firewall key, protected)",
-    "revises": "A<n>   (answers a liberation audit's revision demand)",
-    "affiliate": "<organisation>   (passing affiliates it: its people may become allies; at least strategic)",
-    "disaffiliate": "<organisation>   (passing disaffiliates it and its allies lapse; at least strategic)",
+    "closes": N_("48h | 2026-12-01 18:00"),
+    "kind": N_("ordinary|strategic|constitutional|protected"),
+    "ballot": N_("open|secret"),
+    "options": N_("A | B | C"),
+    "results": N_("shown|hidden   (hidden: an open ballot's counts stay hidden until the close)"),
+    "method": N_("vote|consent|ranked|approval   (how members decide; see `help vote`)"),
+    "seats": N_("<n>   (method ranked: how many options are elected, by STV)"),
+    "waive": N_("<member>   (passing waives that member's vow for the open surplus round)"),
+    "amend": N_("timezone = Europe/Berlin; quorum.ordinary = 40%   (a charter change: constitutional; of a firewall key, protected)"),
+    "revises": N_("A<n>   (answers a liberation audit's revision demand)"),
+    "affiliate": N_("<organisation>   (passing affiliates it: its people may become allies; at least strategic)"),
+    "disaffiliate": N_("<organisation>   (passing disaffiliates it and its allies lapse; at least strategic)"),
 }
 AFFILIATION = ("affiliate", "disaffiliate")
 METHODS = ("vote", "consent", "ranked", "approval")
@@ -141,8 +142,8 @@ def card(p: Proposal, charter: Charter, author: str, counts: list[int] | None, v
     return text
 
 
-@verb("propose", who=Standing.MEMBER, args="<title>", keys=PROPOSE_KEYS, body="the proposal's text",
-      summary="open a proposal")
+@verb("propose", who=Standing.MEMBER, args=N_("<title>"), keys=PROPOSE_KEYS, body=N_("the proposal's text"),
+      summary=N_("open a proposal"))
 async def propose(ctx: Context, call: Call) -> list[Reply]:
     author, charter, extras = ctx.member, ctx.charter, call
     title = one_line(call.args)
@@ -331,7 +332,7 @@ def not_open(p: Proposal, status: str | None = None) -> ProposalClosed:
     return ProposalClosed(texts.NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
 
 
-@verb("proposals", who=Standing.MEMBER, summary="open proposals, time left, whether you voted")
+@verb("proposals", who=Standing.MEMBER, summary=N_("open proposals, time left, whether you voted"))
 async def proposals(ctx: Context, call: Call) -> list[Reply]:
     member = ctx.member
     items = await ctx.stores.proposals.open_with_votes_of(ctx.coop.id, member.id)
@@ -340,7 +341,7 @@ async def proposals(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.proposals_list(items, ctx.charter.tz, ctx.now, ctx.coop.name))]
 
 
-@verb("show", who=Standing.MEMBER, args="<#>", proposal=True, summary="one proposal and its tally")
+@verb("show", who=Standing.MEMBER, args="<#>", proposal=True, summary=N_("one proposal and its tally"))
 async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -499,8 +500,8 @@ def _already_ended(p: Proposal, status: str | None = None) -> ProposalClosed:
     return ProposalClosed(texts.ALREADY_ENDED.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
 
 
-@verb("close", who=Standing.STEWARD, args="<#> [reason]", proposal=True,
-      summary="steward: end a proposal now, with a reason")
+@verb("close", who=Standing.STEWARD, args=N_("<#> [reason]"), proposal=True,
+      summary=N_("steward: end a proposal now, with a reason"))
 async def close(ctx: Context, call: Call) -> list[Reply]:
     steward, p, reason = ctx.member, call.proposal, _reason(call.args)
     if p.status != "open":
@@ -548,7 +549,7 @@ async def close_now(ctx: Context, p: Proposal, by, reason: str | None) -> list[R
 
 
 @verb("remind", who=Standing.MEMBER, args="<#>", proposal=True,
-      summary="author or steward: remind the members who have not voted, now (once in 6 hours)")
+      summary=N_("author or steward: remind the members who have not voted, now (once in 6 hours)"))
 async def remind(ctx: Context, call: Call) -> list[Reply]:
     member, p = ctx.member, call.proposal
     if call.args.strip():
@@ -582,8 +583,8 @@ async def remind(ctx: Context, call: Call) -> list[Reply]:
                                                                                             "members")))
 
 
-@verb("withdraw", who=Standing.AUTHOR, args="<#> [reason]", proposal=True,
-      summary="author: withdraw your proposal, with a reason")
+@verb("withdraw", who=Standing.AUTHOR, args=N_("<#> [reason]"), proposal=True,
+      summary=N_("author: withdraw your proposal, with a reason"))
 async def withdraw(ctx: Context, call: Call) -> list[Reply]:
     member, p, reason = ctx.member, call.proposal, _reason(call.args)
     if p.status != "open":

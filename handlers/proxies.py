@@ -12,6 +12,7 @@ from handlers.parsing import one_line, parse_closing, parse_number
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
 from handlers.due import DIRECT_PLATFORMS
+from handlers.i18n import N_
 from storage.errors import ProposalNotOpen
 from storage.models import Proposal
 from storage.proxies import Held, HolderNotActive, Lent, ProxyFacts, ProxyLimit
@@ -71,9 +72,9 @@ def _scope(held: Held, tz) -> str:
     return texts.PROXY_UNTIL.format(when=texts.when(held.until, tz))
 
 
-@verb("proxy", who=Standing.MEMBER, args="<member>",
-      keys={"for": "#N   (one open proposal)", "until": "2026-12-01 18:00 | 30d   (every proposal closing before then)"},
-      summary="lend your vote to another member (your own vote always overrides); charter: proxies")
+@verb("proxy", who=Standing.MEMBER, args=N_("<member>"),
+      keys={"for": N_("#N   (one open proposal)"), "until": N_("2026-12-01 18:00 | 30d   (every proposal closing before then)")},
+      summary=N_("lend your vote to another member (your own vote always overrides); charter: proxies"))
 async def proxy(ctx: Context, call: Call) -> list[Reply]:
     charter, giver = ctx.charter, ctx.member
     if not charter.proxies:
@@ -146,7 +147,7 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
                   cards=await _cards(ctx, before, after, but=p.id if p else None))]
 
 
-@verb("unproxy", who=Standing.MEMBER, summary="revoke the proxy you gave: your vote is yours alone again")
+@verb("unproxy", who=Standing.MEMBER, summary=N_("revoke the proxy you gave: your vote is yours alone again"))
 async def unproxy(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -157,7 +158,7 @@ async def unproxy(ctx: Context, call: Call) -> list[Reply]:
                   proposal_id=revoked.proposal_id, cards=await _cards(ctx, revoked, but=revoked.proposal_id))]
 
 
-@verb("proxies", who=Standing.MEMBER, summary="the proxy you gave and those you hold")
+@verb("proxies", who=Standing.MEMBER, summary=N_("the proxy you gave and those you hold"))
 async def proxies(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)

@@ -11,6 +11,7 @@ from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line
 from handlers.types import PREFIX, ChatRef, Reply
 from handlers.verbs import Call, Standing, Where, verb
+from handlers.i18n import N_
 from storage.errors import AlreadyExists
 from storage.stores import Stores
 
@@ -23,7 +24,7 @@ def _code(text: str) -> str:
     return one_line(text).upper().replace(" ", "")
 
 
-@verb("roomcode", who=Standing.STEWARD, summary="steward: a code to bind another room to this co-op")
+@verb("roomcode", who=Standing.STEWARD, summary=N_("steward: a code to bind another room to this co-op"))
 async def roomcode(ctx: Context, call: Call) -> list[Reply]:
     code = await ctx.stores.coops.create_code(
         "room", coop_id=ctx.coop.id, platform=ctx.sender.platform, user_id=ctx.sender.user_id,
@@ -33,8 +34,8 @@ async def roomcode(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.ROOMCODE.format(code=code, minutes=minutes, prefix=ctx.prefix))]
 
 
-@verb("bind", who=Standing.ANYONE, where=Where.ROOM, args="<code>",
-      summary="steward: bind this room to a co-op with a code")
+@verb("bind", who=Standing.ANYONE, where=Where.ROOM, args=N_("<code>"),
+      summary=N_("steward: bind this room to a co-op with a code"))
 async def bind(ctx: Context, call: Call) -> list[Reply]:
     """A steward binds: the code says which co-op, and the sender must be its steward here (on
     another platform, after linking their accounts with `link`)."""
@@ -57,8 +58,8 @@ async def bind(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.BOUND.format(coop=coop.name))]
 
 
-@verb("link", who=Standing.ANYONE, where=Where.DIRECT, args="[<code> | yes]   (in a direct chat with the bot)",
-      summary="join your accounts on two platforms into one member")
+@verb("link", who=Standing.ANYONE, where=Where.DIRECT, args=N_("[<code> | yes]   (in a direct chat with the bot)"),
+      summary=N_("join your accounts on two platforms into one member"))
 async def link(ctx: Context, call: Call) -> list[Reply]:
     """`link` gives a code; `link <code>` from the other account only asks; `link yes` from the
     first account confirms. So a code seen by someone else is worth nothing without its owner."""
@@ -88,6 +89,7 @@ async def _ask(ctx: Context, code: str) -> list[Reply]:
         return texts.LINK_ASK_NOTICE.format(
             platform=texts.platform_name(ctx.sender.platform), who=ctx.sender.user_id, name=ctx.sender_name,
             member=memberships[0][1].display_name, coops=_coops(memberships), minutes=_minutes(),
+            mark=texts.PREFIX_MARK,
         )
 
     status, concerned, issuer = await ctx.stores.coops.ask_link(

@@ -12,13 +12,14 @@ from handlers.money import BadAmount, format_amount, minor_units, parse_amount, 
 from handlers.parsing import clean, one_line, parse_closing, split_first
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.models import Round
 from storage.rounds import MissingVows, RoundNotOpen, RoundOpen
 
 MAX_VOW = 1000
 SURPLUS_KEYS = {
-    "payout": "2026-12-20   (optional: the payout date)",
-    "hours": "alice=120 | bob=80   (when the charter splits by hours)",
+    "payout": N_("2026-12-20   (optional: the payout date)"),
+    "hours": N_("alice=120 | bob=80   (when the charter splits by hours)"),
 }
 
 
@@ -49,8 +50,8 @@ async def _hours(ctx: Context, text: str, active) -> dict[int, Decimal]:
     return hours
 
 
-@verb("surplus", who=Standing.STEWARD, args="<amount> [currency]", keys=SURPLUS_KEYS,
-      summary="steward: open a surplus round (the movement share goes to the funds first)")
+@verb("surplus", who=Standing.STEWARD, args=N_("<amount> [currency]"), keys=SURPLUS_KEYS,
+      summary=N_("steward: open a surplus round (the movement share goes to the funds first)"))
 async def surplus(ctx: Context, call: Call) -> list[Reply]:
     steward, charter, extras = ctx.member, ctx.charter, call
     amount_text, currency_text = split_first(call.args)
@@ -100,8 +101,8 @@ async def _open_round(ctx: Context) -> Round:
     return r
 
 
-@verb("vow", who=Standing.MEMBER, args="<how your share will serve collective struggle>", body="the vow, continued",
-      summary="declare publicly how your share will serve collective struggle")
+@verb("vow", who=Standing.MEMBER, args=N_("<how your share will serve collective struggle>"), body=N_("the vow, continued"),
+      summary=N_("declare publicly how your share will serve collective struggle"))
 async def vow(ctx: Context, call: Call) -> list[Reply]:
     member = ctx.member
     r = await _open_round(ctx)
@@ -124,7 +125,7 @@ async def vow(ctx: Context, call: Call) -> list[Reply]:
     return []  # the vow is posted in every bound room, this one included
 
 
-@verb("vows", who=Standing.MEMBER, summary="who has vowed and who has not, for the open round")
+@verb("vows", who=Standing.MEMBER, summary=N_("who has vowed and who has not, for the open round"))
 async def vows(ctx: Context, call: Call) -> list[Reply]:
     r = await _open_round(ctx)
     names = await _names(ctx)
@@ -135,7 +136,7 @@ async def vows(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.vows_list(r.number, made, missing, [names[m] for m in waived]))]
 
 
-@verb("payout", who=Standing.STEWARD, summary="steward: pay the round out, once every member owed a share has vowed")
+@verb("payout", who=Standing.STEWARD, summary=N_("steward: pay the round out, once every member owed a share has vowed"))
 async def payout(ctx: Context, call: Call) -> list[Reply]:
     steward = ctx.member
     r = await ctx.stores.rounds.current(ctx.coop.id)
@@ -176,7 +177,7 @@ async def ledger(stores, coop_id: int) -> list[dict]:
     return out
 
 
-@verb("books", who=Standing.MEMBER, summary="the open-book ledger: rounds, funds, shares, payouts")
+@verb("books", who=Standing.MEMBER, summary=N_("the open-book ledger: rounds, funds, shares, payouts"))
 async def books(ctx: Context, call: Call) -> list[Reply]:
     entries = await ledger(ctx.stores, ctx.coop.id)
     if not entries:

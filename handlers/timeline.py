@@ -14,6 +14,7 @@ from handlers.errors import BadArguments
 from handlers.parsing import one_line, parse_closing, parse_number
 from handlers.types import Attachment, Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.record import TimelineEntry
 
 MAX_DRIFT = 1000
@@ -53,8 +54,8 @@ def draw(coop: str, entries: Sequence[TimelineEntry], tz: ZoneInfo) -> bytes:
 
 
 # --- the verbs ---
-@verb("drift", who=Standing.MEMBER, args="<text>", keys={"when": "<date> (default now)", "about": "#<proposal>"},
-      summary="record a moment the co-op drifted from its purpose, on the drift timeline")
+@verb("drift", who=Standing.MEMBER, args=N_("<text>"), keys={"when": N_("<date> (default now)"), "about": N_("#<proposal>")},
+      summary=N_("record a moment the co-op drifted from its purpose, on the drift timeline"))
 async def drift(ctx: Context, call: Call) -> list[Reply]:
     text = one_line(call.args)
     if not text:
@@ -95,7 +96,7 @@ async def drift(ctx: Context, call: Call) -> list[Reply]:
 
 
 @verb("timeline", who=Standing.MEMBER,
-      summary="the drift timeline with every automatic entry, as text and as a picture")
+      summary=N_("the drift timeline with every automatic entry, as text and as a picture"))
 async def timeline(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)

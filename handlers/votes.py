@@ -12,6 +12,7 @@ from handlers.errors import BadArguments
 from handlers.parsing import one_line, split_first
 from handlers.types import Reply
 from handlers.verbs import Call, Standing, verb
+from handlers.i18n import N_
 from storage.models import Proposal
 from storage.votes import Tapper, VoteFacts, VoteOp, VoteResult
 
@@ -199,10 +200,10 @@ def _option(p: Proposal, text: str) -> int:
 # A typed vote is the same operation as a tap: `refusal` decides the voter's standing too (taps never
 # pass through the router), so these verbs ask only for a co-op, to read `#N` and the option in.
 @verb("vote", who=Standing.IN_COOP,
-      args="<#> <option>   (option by number or name; ranked: B A C, most preferred first; approval: A C)",
+      args=N_("<#> <option>   (option by number or name; ranked: B A C, most preferred first; approval: A C)"),
       proposal=True,
-      keys={"reason": "<text>   (kept with your vote and shown with it; open ballots only)"},
-      summary="cast or change your vote")
+      keys={"reason": N_("<text>   (kept with your vote and shown with it; open ballots only)")},
+      summary=N_("cast or change your vote"))
 async def vote(ctx: Context, call: Call) -> list[Reply]:
     reason = one_line(call.settings.get("reason", "")) or None
     if reason is not None and len(reason) > MAX_REASON:
@@ -224,7 +225,7 @@ async def vote(ctx: Context, call: Call) -> list[Reply]:
     return await submit(ctx, p.id, option, reason=reason)
 
 
-@verb("unvote", who=Standing.IN_COOP, args="<#>", proposal=True, summary="withdraw your vote while voting is open")
+@verb("unvote", who=Standing.IN_COOP, args="<#>", proposal=True, summary=N_("withdraw your vote while voting is open"))
 async def unvote(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
