@@ -8,12 +8,14 @@ RUN useradd --system --create-home --home-dir /home/coopbot coopbot \
     && mkdir -p /data && chown coopbot:coopbot /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md babel.cfg ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
 COPY schedules ./schedules
-RUN pip install --no-cache-dir .
+# The translations are compiled where they are installed (gettext .mo files from the .po catalogs).
+RUN pip install --no-cache-dir . \
+    && pybabel compile -D coopbot -d "$(python -c 'import handlers, os; print(os.path.dirname(handlers.__file__))')/locale"
 
 USER coopbot
 WORKDIR /data

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import lottery, texts
+from handlers import i18n, lottery, texts
 from handlers.calendar import Dated, cycle
 from handlers.charter import Charter
-from handlers.context import Context
+from handlers.context import Context, in_language_of
 from handlers.due import DIRECT_PLATFORMS
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.pack import audit_pack
@@ -120,7 +120,8 @@ async def audits_due(stores: Stores, now: datetime) -> int:
     moved = 0
     for audit in await stores.audits.pending():
         try:
-            moved += await advance(stores, audit, now)
+            async with in_language_of(stores, audit.coop_id):
+                moved += await advance(stores, audit, now)
         except Exception:
             # One audit that fails must not hold the others; the next run tries it again.
             logger.exception("audit A%s of co-op %s failed a step; will retry", audit.number, audit.coop_id)
@@ -374,7 +375,7 @@ def settlement(p: Proposal, audit: Audit, carried: bool) -> str | None:
 
 # --- the verbs ---
 async def find(ctx: Context, text: str) -> Audit:
-    return await lottery.find_labelled(ctx, text, "A", ctx.stores.audits.get, what="the audit number",
+    return await lottery.find_labelled(ctx, text, "A", ctx.stores.audits.get, what=i18n.gettext("the audit number"),
                                        bad=texts.AUDIT_BAD_NUMBER, unknown=texts.AUDIT_UNKNOWN)
 
 
@@ -495,7 +496,7 @@ def _grade(text: str) -> str:
         "counterrevolutionary", "counter-revolutionary").rstrip(".")
     if word not in GRADES:
         raise BadArguments(texts.VERDICT_BAD_GRADE.format(text=one_line(text)[:40]) if text.strip()
-                           else texts.MISSING_ARGUMENT.format(what="the verdict"))
+                           else texts.MISSING_ARGUMENT.format(what=i18n.gettext("the verdict")))
     return word
 
 

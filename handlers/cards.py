@@ -6,6 +6,7 @@ from datetime import datetime
 
 from dataclasses import dataclass
 
+from handlers import i18n, texts
 from handlers.charter import Charter
 from handlers.proposals import describe
 from storage.stores import Stores
@@ -22,6 +23,7 @@ class CardView:
     revised_at: datetime | None = None  # its author changed it (a native poll must be changed too)
     results_hidden: bool = False  # an open ballot's counts stay hidden until the close (a native poll too)
     method: str = "vote"  # ranked: buttons build a ranking, no native poll; approval: buttons and polls choose many
+    language: str = i18n.DEFAULT  # the co-op's: adapters write the card's buttons and poll notes in it
 
 
 async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView | None:
@@ -29,6 +31,9 @@ async def card_view(stores: Stores, proposal_id: int, prefix: str) -> CardView |
     if p is None:
         return None
     coop = await stores.coops.get(p.coop_id)
-    text = await describe(stores, p, Charter.from_json(coop.charter), prefix)
-    return CardView(p.id, p.number, text, tuple(p.options), p.status == "open", p.ballot, p.revised_at,
-                    p.results_hidden, p.method)
+    charter = Charter.from_json(coop.charter)
+    with i18n.use(charter.language):  # a card is the room's: in the co-op's language, whoever moved it
+        text = await describe(stores, p, charter, prefix)
+        options = tuple(texts.option_labels(p.options))
+    return CardView(p.id, p.number, text, options, p.status == "open", p.ballot, p.revised_at,
+                    p.results_hidden, p.method, charter.language)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, available_timezones
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.money import BadAmount, parse_currency
 from handlers.parsing import one_line, parse_duration
 from handlers.tally import DecisionRule
@@ -232,7 +232,7 @@ class Count(Value):
     def parse(self, text: str, key: str) -> int:
         text = text.strip()
         if not _WHOLE.fullmatch(text):
-            raise BadAmendment(texts.AMEND_NOT_WHOLE.format(text=_quoted(text), unit=self.many))
+            raise BadAmendment(texts.AMEND_NOT_WHOLE.format(text=_quoted(text), unit=i18n.ngettext(self.one, self.many, 2)))
         return self.bounded(int(text), self.low, self.high, key)
 
     def show(self, value: int) -> str:
@@ -327,7 +327,7 @@ class Choice(Value):
         return word
 
     def show(self, value) -> str:
-        return self.words[value]
+        return i18n.gettext(self.words[value])
 
 
 @dataclass(frozen=True)
@@ -501,6 +501,9 @@ KEYS: tuple[CharterKey, ...] = (
     CharterKey("vow_every", "vow_every", Duration(timedelta(days=1), MAX_PERIOD), timedelta(days=3),
                ("vow_every_s",)),
     CharterKey("timezone", "timezone", Zone(), "UTC", ("timezone",)),
+    # What the bot writes in: replies, cards, announcements, reminders (a member's own `language:`
+    # on `whoami` overrides it in what is sent to them alone). Verbs and keys stay the same words.
+    CharterKey("language", "language", Choice(i18n.NAMES), i18n.DEFAULT, ("language",)),
     # The pay scale's firewall: no pay change may take highest : lowest hourly pay past it.
     CharterKey("wage_ratio_cap", "wage_ratio_cap", Ratio(Fraction(1), Fraction(100)), Fraction(3),
                ("wage_ratio_cap",), firewall=True),

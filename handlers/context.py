@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.charter import Charter
 from handlers.errors import BadArguments, Conflict, NoCoop, NotAllowed, NotAMember
 from handlers.parsing import one_line
@@ -16,6 +18,23 @@ from storage.models import Coop, Member, Proposal
 from storage.stores import Stores
 
 MAX_DISPLAY_NAME = 120
+
+
+def coop_language(coop: Coop | None) -> str:
+    """What the co-op's rooms are written to in: its charter's `language`."""
+    return Charter.one(coop.charter, "language") if coop is not None else i18n.DEFAULT
+
+
+@asynccontextmanager
+async def in_language_of(stores: Stores, coop_id: int) -> AsyncIterator[None]:
+    """Due work (a draw, an audit's step, a close) speaks to a co-op's rooms: in its language."""
+    with i18n.use(coop_language(await stores.coops.get(coop_id))):
+        yield
+
+
+def own_language(coop: Coop | None, member: Member | None) -> str:
+    """What is sent to one member alone is in their own language, if they chose one, else the co-op's."""
+    return (member.language if member is not None and member.language else None) or coop_language(coop)
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,11 @@ class Context:
     @property
     def charter(self) -> Charter:
         return Charter.from_json(self.coop.charter)
+
+    @property
+    def language(self) -> str:
+        """The language of this event's answers: the sender's own in a direct chat, else the room's."""
+        return own_language(self.coop, self.member) if self.chat.is_direct else coop_language(self.coop)
 
     @property
     def sender_name(self) -> str:
@@ -85,7 +109,7 @@ class Context:
         """The member someone names: by account id, @mention or display name. None if unknown."""
         who = one_line(who)
         if not who:
-            raise BadArguments(texts.MISSING_ARGUMENT.format(what="whom"))
+            raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("whom")))
         # An id or an @handle names an account, never a display name: anyone can call themselves
         # "@carol:example.org" or "123456789" and be admitted in the place of the person meant.
         platform = self.sender.platform

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import lottery, texts
+from handlers import i18n, lottery, texts
 from handlers.calendar import cycle
 from handlers.charter import MIN_PERIOD, Charter
 from handlers.context import Context
@@ -156,10 +156,10 @@ async def tempt(ctx: Context, call: Call) -> list[Reply]:
         raise BadArguments(texts.NO_TITLE)
     limit = MAX_TITLE - len(texts.DRILL_MARK)
     if len(title) > limit:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=limit))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("title"), length=len(title), limit=limit))
     body = call.body
     if len(body) > MAX_BODY:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(body), limit=MAX_BODY))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("text"), length=len(body), limit=MAX_BODY))
     for line in body.splitlines():
         key = line.strip().partition(":")[0].strip().lower()
         if ":" in line and key in PROPOSE_KEYS:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.calendar import Cycle, before, cycle
 from handlers.charter import Charter, DecisionRule
 from handlers.tally import DEFAULT_OPTIONS
@@ -261,30 +261,31 @@ def calendar_due(
     """What the plans ask for that `done` (the claims already recorded) does not hold."""
     send, skip, sunsets, audits, mirrors, drills = [], [], [], [], [], []
     for view, plan, claims in work:
-        tz = view.charter.tz
-        if claims.notice is not None and claims.notice not in done:
-            audits.append((view.id, claims.notice))  # the audit opens (handlers.audits.start_due)
-        skip += [k for o, k in claims.reminders.items() if o != claims.latest and k not in done]
-        if claims.latest is not None and claims.reminders[claims.latest] not in done:
-            text = texts.AUDIT_REMINDER.format(
-                coop=view.name, left=texts.span(plan.audits.next_at - now), when=texts.when(plan.audits.next_at, tz)
-            )
-            send.append(Scheduled(claims.reminders[claims.latest], view.id, "audit", text))
-        if claims.sunset is not None and claims.sunset not in done:
-            sunsets.append(SunsetDue(view, claims.sunset))
-        if claims.mirror is not None and claims.mirror not in done:
-            mirrors.append((view.id, claims.mirror))  # the shift begins (handlers.rituals.start_due)
-        if claims.drill is not None and claims.drill not in done:
-            drills.append((view.id, claims.drill))
-        if claims.mirror_reminders:
-            # As audit reminders: the latest reached is sent once, those it supersedes are skipped.
-            latest = min(claims.mirror_reminders)
-            skip += [k for o, k in claims.mirror_reminders.items() if o != latest and k not in done]
-            if claims.mirror_reminders[latest] not in done:
-                text = texts.MIRROR_REMINDER.format(coop=view.name, left=texts.span(plan.mirrors.next_at - now),
-                                                    when=texts.when(plan.mirrors.next_at, tz),
-                                                    prefix=texts.PREFIX_MARK)
-                send.append(Scheduled(claims.mirror_reminders[latest], view.id, "ritual", text))
+        with i18n.use(view.charter.language):  # each co-op's reminders in its own language
+            tz = view.charter.tz
+            if claims.notice is not None and claims.notice not in done:
+                audits.append((view.id, claims.notice))  # the audit opens (handlers.audits.start_due)
+            skip += [k for o, k in claims.reminders.items() if o != claims.latest and k not in done]
+            if claims.latest is not None and claims.reminders[claims.latest] not in done:
+                text = texts.AUDIT_REMINDER.format(
+                    coop=view.name, left=texts.span(plan.audits.next_at - now), when=texts.when(plan.audits.next_at, tz)
+                )
+                send.append(Scheduled(claims.reminders[claims.latest], view.id, "audit", text))
+            if claims.sunset is not None and claims.sunset not in done:
+                sunsets.append(SunsetDue(view, claims.sunset))
+            if claims.mirror is not None and claims.mirror not in done:
+                mirrors.append((view.id, claims.mirror))  # the shift begins (handlers.rituals.start_due)
+            if claims.drill is not None and claims.drill not in done:
+                drills.append((view.id, claims.drill))
+            if claims.mirror_reminders:
+                # As audit reminders: the latest reached is sent once, those it supersedes are skipped.
+                latest = min(claims.mirror_reminders)
+                skip += [k for o, k in claims.mirror_reminders.items() if o != latest and k not in done]
+                if claims.mirror_reminders[latest] not in done:
+                    text = texts.MIRROR_REMINDER.format(coop=view.name, left=texts.span(plan.mirrors.next_at - now),
+                                                        when=texts.when(plan.mirrors.next_at, tz),
+                                                        prefix=texts.PREFIX_MARK)
+                    send.append(Scheduled(claims.mirror_reminders[latest], view.id, "ritual", text))
     return CalendarWork(tuple(send), tuple(skip), tuple(sunsets), tuple(audits), tuple(mirrors), tuple(drills))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.charter import PROTECTED_MIN
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, GovernanceError, NotAllowed
@@ -72,7 +72,7 @@ async def consent(ctx: Context, call: Call) -> list[Reply]:
         p, org, before = await ctx.stores.firewalls.consent(p.id, ctx.member.id, yes=word == "yes", now=ctx.now,
                                                             event=ctx.event)
     except REFUSED as exc:
-        raise _refusal(ctx, p, exc, "consent") from None
+        raise _refusal(ctx, p, exc, i18n.gettext("consent")) from None
     text = texts.CONSENT_GIVEN[word == "yes"].format(org=org, number=p.number, title=p.title)
     if before is not None and before != (word == "yes"):
         text += texts.CONSENT_CHANGED.format(org=org)
@@ -83,11 +83,11 @@ async def consent(ctx: Context, call: Call) -> list[Reply]:
       summary=N_("an ally of the golden-share holder: veto an open protected proposal"))
 async def veto(ctx: Context, call: Call) -> list[Reply]:
     p, reason = call.proposal, one_line(call.args)
-    holder = _holder(ctx, "veto")
+    holder = _holder(ctx, i18n.gettext("veto"))
     if not reason:
         raise BadArguments(texts.VETO_NO_REASON)
     if len(reason) > MAX_REASON:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("reason"), length=len(reason), limit=MAX_REASON))
     _open_protected(ctx, p)
     if p.veto is not None:
         raise Conflict(texts.VETO_ALREADY.format(number=p.number))
@@ -98,7 +98,7 @@ async def veto(ctx: Context, call: Call) -> list[Reply]:
             render=lambda q: texts.VETO_ANNOUNCED.format(number=q.number, title=q.title, name=name, org=org,
                                                          reason=reason))
     except REFUSED as exc:
-        raise _refusal(ctx, p, exc, "veto") from None
+        raise _refusal(ctx, p, exc, i18n.gettext("veto")) from None
     # Its voting ended with the veto: count it now. The veto is stored whatever happens here; if
     # the count must wait (another platform's votes) or fails, the clock counts it.
     try:
@@ -116,7 +116,7 @@ async def protect(ctx: Context, call: Call) -> list[Reply]:
     p = call.proposal
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
-    holder = _holder(ctx, "call a proposal in")
+    holder = _holder(ctx, i18n.gettext("call a proposal in"))
     if p.status != "open":
         raise _already_ended(p)
     if p.protection is not None:
@@ -140,5 +140,5 @@ async def protect(ctx: Context, call: Call) -> list[Reply]:
             p.id, ctx.member.id, holder=holder, rule=rule.to_json(), threshold=protection(charter)["threshold"],
             closes_at=lambda q: ctx.now + PROTECTED_MIN, now=ctx.now, render=render, event=ctx.event)
     except REFUSED as exc:
-        raise _refusal(ctx, p, exc, "call a proposal in") from None
+        raise _refusal(ctx, p, exc, i18n.gettext("call a proposal in")) from None
     return ctx.only_in_direct(texts.PROTECT_DONE.format(number=p.number))

@@ -74,6 +74,12 @@ def use(code: str | None) -> Iterator[None]:
         yield
 
 
+def within(code: str | None, render, *args, **kwargs):
+    """`render(*args, **kwargs)` written in `code`."""
+    with use(code):
+        return render(*args, **kwargs)
+
+
 @cache
 def catalog(code: str) -> NullTranslations:
     """The compiled catalog (`make` runs `pybabel compile`); a checkout without it compiles the `.po`

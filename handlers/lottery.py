@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import draws, texts
+from handlers import i18n, draws, texts
 from handlers.charter import Charter
-from handlers.context import Context
+from handlers.context import Context, in_language_of
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line, parse_closing, parse_label, parse_number, split_first
 from handlers.types import Reply
@@ -119,7 +119,7 @@ def result_text(d: Draw) -> str:
     result = d.result
     names = ", ".join(s["name"] for s in result["seated"])
     contributions = result["contributions"]
-    said = (texts.plural(len(contributions), "shuffle", "shuffles") + " in the order received" if contributions
+    said = (texts.plural(len(contributions), "shuffle in the order received", "shuffles in the order received") if contributions
             else texts.DRAW_NO_CONTRIBUTIONS)
     text = texts.DRAW_RESULT.format(
         number=d.number, purpose=d.purpose, seated_line=texts.DRAW_SEATED_LINE.format(names=names),
@@ -151,8 +151,9 @@ async def draw_due(stores: Stores, now: datetime) -> int:
     done = 0
     for d in await stores.draws.due(now):
         try:
-            if await stores.draws.draw(d.id, now=now, decide=decide, render=result_text) is not None:
-                done += 1
+            async with in_language_of(stores, d.coop_id):
+                if await stores.draws.draw(d.id, now=now, decide=decide, render=result_text) is not None:
+                    done += 1
         except Exception:
             # One draw that fails must not hold the others; the next run tries it again.
             logger.exception("drawing D%s of co-op %s failed; will retry", d.number, d.coop_id)
@@ -171,7 +172,7 @@ async def find_labelled(ctx: Context, text: str, letter: str, get, *, what: str,
 
 
 async def _find(ctx: Context, text: str) -> Draw:
-    return await find_labelled(ctx, text, "D", ctx.stores.draws.get, what="the draw number",
+    return await find_labelled(ctx, text, "D", ctx.stores.draws.get, what=i18n.gettext("the draw number"),
                                bad=texts.DRAW_BAD_NUMBER, unknown=texts.DRAW_UNKNOWN)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.charter import Charter
-from handlers.context import Context
+from handlers.context import Context, coop_language
 from handlers.money import format_amount
 from handlers.errors import BadArguments, Conflict, NotFound
 from handlers.parsing import one_line
@@ -24,9 +24,9 @@ async def setup(ctx: Context, call: Call) -> list[Reply]:
         raise Conflict(texts.SETUP_EXISTS.format(coop=ctx.coop.name))
     name = one_line(call.args)
     if not name:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the co-op's name"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the co-op's name")))
     if len(name) > MAX_COOP_NAME:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="name", length=len(name), limit=MAX_COOP_NAME))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("name"), length=len(name), limit=MAX_COOP_NAME))
     try:
         coop, _ = await ctx.stores.coops.create(
             name, Charter().to_json(), platform=ctx.chat.platform, chat_id=ctx.chat.chat_id,
@@ -113,10 +113,10 @@ async def _admit_many(ctx: Context, member_ids: list[int] | None) -> list[Reply]
         raise Conflict(texts.ADMIT_NONE_PENDING.format(coop=coop.name))
     count = texts.members(await ctx.stores.members.count_active(coop.id))
     if len(admitted) == 1:
-        text = texts.ADMITTED.format(name=admitted[0].display_name, coop=coop.name, role="member", count=count)
+        text = texts.ADMITTED.format(name=admitted[0].display_name, coop=coop.name, role=texts.ROLE_WORDS["member"], count=count)
     else:
         names = texts.names_list([m.display_name for m in admitted])
-        text = texts.ADMITTED_MANY.format(coop=coop.name, role="member", names=names, count=count)
+        text = texts.ADMITTED_MANY.format(coop=coop.name, role=texts.ROLE_WORDS["member"], names=names, count=count)
     return [Reply(text, notice=JOIN_NOTICE)]
 
 
@@ -144,9 +144,9 @@ async def _admit_one(ctx: Context, call: Call, target, role: str | None) -> list
     except LastSteward:
         raise Conflict(texts.REMOVE_LAST_STEWARD.format(name=target.display_name, coop=coop.name)) from None
     if was_active:
-        return [Reply(texts.ROLE_CHANGED.format(name=member.display_name, role=role, coop=coop.name))]
+        return [Reply(texts.ROLE_CHANGED.format(name=member.display_name, role=texts.ROLE_WORDS[role], coop=coop.name))]
     count = await ctx.stores.members.count_active(coop.id)
-    text = texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=role, count=texts.members(count))
+    text = texts.ADMITTED.format(name=member.display_name, coop=coop.name, role=texts.ROLE_WORDS[role], count=texts.members(count))
     return [Reply(text, notice=JOIN_NOTICE)]
 
 
@@ -188,16 +188,36 @@ async def members(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.members_list(ctx.coop.name, active, pending))]
 
 
-@verb("whoami", who=Standing.ANYONE, summary=N_("this room's co-op and your standing in it"))
+@verb("whoami", who=Standing.ANYONE, summary=N_("this room's co-op and your standing in it; your own language"),
+      keys={"language": N_("en|es|fr|de|-   (what is sent to you alone: tap answers, direct chats; - for the co-op's)")})
 async def whoami(ctx: Context, call: Call) -> list[Reply]:
     if ctx.coop is None and ctx.chat.is_direct:
         return [Reply(texts.NO_COOP_DIRECT)]
+    if "language" in call.settings:
+        return await _own_language(ctx, call.settings["language"])
     standing = None
     if ctx.member is not None:
         standing = ctx.member.role if ctx.member.status == "active" else ctx.member.status
     name = ctx.member.display_name if ctx.member else ctx.sender_name
     text = texts.whoami(ctx.coop.name if ctx.coop else None, name, standing, ctx.prefix, org=ctx.ally_of)
+    if ctx.member is not None and ctx.member.language:
+        text += "\n" + texts.OWN_LANGUAGE.format(language=i18n.NAMES[ctx.member.language], prefix=ctx.prefix)
     return [Reply(text + ctx.mandate_note())]
+
+
+async def _own_language(ctx: Context, text: str) -> list[Reply]:
+    """A member's own language: anyone on the register (pending, allies too) may choose theirs."""
+    if ctx.member is None or ctx.member.status == "removed":
+        ctx.require_member()  # refuses, in the words for the sender's standing
+    word = text.strip().lower()
+    code = None if word in ("-", "none", "") else i18n.normal(word)
+    if code is None and word not in ("-", "none", ""):
+        raise BadArguments(texts.LANGUAGE_UNKNOWN.format(text=text.strip()[:20], languages=", ".join(i18n.LANGUAGES)))
+    await ctx.stores.members.set_language(ctx.member.id, code)
+    i18n.choose(code or coop_language(ctx.coop))  # the answer is already in the language chosen
+    if code is None:
+        return [Reply(texts.LANGUAGE_COOP.format(language=i18n.NAMES[coop_language(ctx.coop)]))]
+    return [Reply(texts.LANGUAGE_SET.format(language=i18n.NAMES[code]))]
 
 
 @verb("charter", who=Standing.MEMBER, summary=N_("the co-op's rules"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.charter import MAX_PERIOD
 from handlers.context import Context
 from handlers.due import DIRECT_PLATFORMS
@@ -51,7 +51,7 @@ async def object_(ctx: Context, call: Call) -> list[Reply]:
     if not reason:
         raise BadArguments(texts.OBJECT_NO_REASON.format(prefix=ctx.prefix))
     if len(reason) > MAX_REASON:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("reason"), length=len(reason), limit=MAX_REASON))
     _open_consent(ctx, p, texts.OBJECT_NOT_CONSENT)
     try:
         p, before = await ctx.stores.objections.lodge(p.id, ctx.member.id, reason=reason, now=ctx.now, event=ctx.event)
@@ -86,7 +86,7 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
     if not body:
         raise BadArguments(texts.REVISE_NO_TEXT.format(prefix=ctx.prefix, number=p.number))
     if len(body) > MAX_BODY:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(body), limit=MAX_BODY))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("text"), length=len(body), limit=MAX_BODY))
     # A proposal's text never holds its settings (`propose` reads them): a revision changes the text only.
     if settings := split_extras(tuple(body.splitlines()), PROPOSE_KEYS.keys(), body=True, usage=None).settings:
         raise BadArguments(texts.REVISE_SETTINGS.format(number=p.number, keys=texts.and_list(list(settings)),

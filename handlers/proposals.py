@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import amend, audits, lottery, proxies, ranking, texts
+from handlers import i18n, amend, audits, lottery, proxies, ranking, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
@@ -150,9 +150,9 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     if not title:
         raise BadArguments(texts.NO_TITLE)
     if len(title) > MAX_TITLE:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="title", length=len(title), limit=MAX_TITLE))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("title"), length=len(title), limit=MAX_TITLE))
     if len(extras.body) > MAX_BODY:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="text", length=len(extras.body), limit=MAX_BODY))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("text"), length=len(extras.body), limit=MAX_BODY))
     amending = "amend" in extras.settings
     affiliation = [key for key in AFFILIATION if key in extras.settings]
     if sum(key in extras.settings for key in ("amend", "waive", *AFFILIATION)) > 1:
@@ -173,8 +173,7 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
     if kind not in KINDS:
         raise BadArguments(texts.BAD_KIND.format(kind=one_line(extras.settings["kind"])[:40]))
     if firewalls and kind != "protected":
-        raise BadArguments(texts.FIREWALL_KIND.format(keys=texts.and_list(firewalls), s="s" if len(firewalls) == 1 else "",
-                                                      them="it" if len(firewalls) == 1 else "them"))
+        raise BadArguments(texts.firewall_kind(firewalls))
     if golden_out and kind != "protected":
         raise BadArguments(texts.GOLDEN_DISAFFILIATE_KIND.format(org=charter.golden_share))
     if amending and kind not in ("constitutional", "protected"):
@@ -292,9 +291,9 @@ async def _affiliation(ctx: Context, key: str, text: str) -> dict:
     organisations now (the close applies it only if it still makes sense then)."""
     name = one_line(text)
     if not name:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the organisation's name"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the organisation's name")))
     if len(name) > MAX_ORG_NAME:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="organisation's name", length=len(name), limit=MAX_ORG_NAME))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("organisation's name"), length=len(name), limit=MAX_ORG_NAME))
     affiliated = await ctx.stores.allies.affiliated(ctx.coop.id)
     found = next((o for o in affiliated if o.key == name.casefold()), None)
     if key == "affiliate" and found is not None:
@@ -463,7 +462,7 @@ def result_text(p: Proposal, charter: Charter, closed_by: str | None, late_since
 def _reason(text: str) -> str | None:
     reason = one_line(text)
     if len(reason) > MAX_REASON:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("reason"), length=len(reason), limit=MAX_REASON))
     return reason or None
 
 
@@ -700,9 +699,10 @@ async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: La
     late = p.closes_at if look.since - p.closes_at > LATE_GRACE else None
     # A steward's close that waited for another platform's votes is still theirs.
     steward = p.ended_by and await stores.members.get(p.ended_by)
-    await stores.proposals.close(
-        p.id, now=now, by=None, reason=None, decide=look.decide,
-        render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
-        judge=audits.settlement, breach=audits.cap_breach, proxies=proxies.counted,
-    )
+    with i18n.use(charter.language):  # the result is the rooms': in the co-op's language
+        await stores.proposals.close(
+            p.id, now=now, by=None, reason=None, decide=look.decide,
+            render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
+            judge=audits.settlement, breach=audits.cap_breach, proxies=proxies.counted,
+        )
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.charter import MAX_PERIOD, Charter
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
@@ -82,7 +82,7 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
     if ("for" in call.settings) == ("until" in call.settings):
         raise BadArguments(texts.PROXY_ONE_OF)
     if not one_line(call.args):
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the member who holds your proxy"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the member who holds your proxy")))
     holder = await ctx.member_named(call.args)
     if holder is None or holder.status == "removed":
         raise NotFound(texts.MEMBER_UNKNOWN.format(who=one_line(call.args)[:60], coop=ctx.coop.name, prefix=ctx.prefix))

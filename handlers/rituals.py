@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from handlers import drills, mirror, texts
+from handlers.context import in_language_of
 from handlers.calendar import Dated
 from storage.errors import DuplicateEvent
 from storage.models import Ritual
@@ -21,7 +22,8 @@ BEGIN = {"mirror": mirror.begin, "drill": drills.begin}
 async def start_due(stores: Stores, kind: str, coop_id: int, now: datetime, key: str) -> None:
     """The calendar's mirror shift or drill falls due: it begins, once (the claim `key`)."""
     try:
-        await BEGIN[kind](stores, await stores.coops.get(coop_id), now, event=(SCHEDULE, key))
+        async with in_language_of(stores, coop_id):
+            await BEGIN[kind](stores, await stores.coops.get(coop_id), now, event=(SCHEDULE, key))
     except DuplicateEvent:
         pass  # begun already, by an earlier run or another process
 
@@ -32,11 +34,12 @@ async def rituals_due(stores: Stores, now: datetime) -> int:
     moved = 0
     for r in await stores.rituals.pending():
         try:
-            for _ in range(3):  # a step may make the next due at once (drawn late, past its end)
-                if not await STEPS[r.kind](stores, r, now):
-                    break
-                moved += 1
-                r = await stores.rituals.by_id(r.id)
+            async with in_language_of(stores, r.coop_id):
+                for _ in range(3):  # a step may make the next due at once (drawn late, past its end)
+                    if not await STEPS[r.kind](stores, r, now):
+                        break
+                    moved += 1
+                    r = await stores.rituals.by_id(r.id)
         except Exception:
             # One ritual that fails must not hold the others; the next run tries it again.
             logger.exception("%s %s of co-op %s failed a step; will retry", r.kind, r.number, r.coop_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line
@@ -43,7 +43,7 @@ async def bind(ctx: Context, call: Call) -> list[Reply]:
         raise Conflict(texts.BIND_EXISTS.format(coop=ctx.coop.name))
     code = _code(call.args)
     if not code:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the room code"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the room code")))
     try:
         status, coop = await ctx.stores.coops.bind_room(
             code, platform=ctx.chat.platform, chat_id=ctx.chat.chat_id, title=one_line(ctx.chat.title)[:255],

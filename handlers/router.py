@@ -12,8 +12,8 @@ from handlers import timeline  # noqa: F401  (drift, timeline)
 from handlers import confessions  # noqa: F401
 from handlers import objections  # noqa: F401  (object, unobject, revise)
 from handlers import proxies  # noqa: F401  (proxy, unproxy, proxies)
-from handlers import texts
-from handlers.context import Context, learn_name
+from handlers import i18n, texts
+from handlers.context import Context, coop_language, learn_name
 from handlers.errors import BadArguments, GovernanceError, NotAllowed, NotFound
 from handlers.events import CommandReceived, MessageRetracted, VoteCast
 from handlers.parsing import MAX_MESSAGE, Command, one_line, parse_command, parse_number, split_extras, split_first
@@ -69,7 +69,8 @@ class Governance:
 
     async def handle_command(self, event: CommandReceived) -> list[Reply]:
         """Replies to a message; [] for ordinary chat, commands for other bots, and duplicates."""
-        replies = await self._command(event)
+        with i18n.scope():  # the language chosen for this event ends with it
+            replies = await self._command(event)
         # A refused secret (a confession) is remembered nowhere: the record would say who tried, and when.
         if replies and replies[0].refusal and event.event_id and not replies[0].erase_command:
             # Remembered as refused: an edit of this message is then its corrected command.
@@ -92,6 +93,8 @@ class Governance:
             return []
         prefix = PREFIX.get(event.chat.platform, "/")
         verb = self.verbs.get(cmd.verb)
+        if too_long or verb is None:  # answered before any context is read: in the room's language
+            i18n.choose(coop_language(await self.stores.coops.get_by_room(event.chat.platform, event.chat.chat_id)))
         if too_long:
             return _erasing(verb, [Reply(texts.TOO_LONG.format(length=len(event.text), limit=MAX_MESSAGE),
                                          refusal=True)])
@@ -135,6 +138,7 @@ class Governance:
         else it did stays done."""
         platform, original = event.chat.platform, event.corrects
         ctx = await self._context(event.chat, event.sender, event.event_id)
+        i18n.choose(ctx.language)
         opened = ctx.coop and await self.stores.proposals.opened_by(ctx.coop.id, original)
         if opened:
             if opened.purpose == "drill":  # a temptation stays what it was put as, and within its drill
@@ -163,6 +167,7 @@ class Governance:
                         corrects: str | None = None, ctx: Context | None = None) -> list[Reply]:
         """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""
         ctx = ctx or await self._context(event.chat, event.sender, event.event_id)
+        i18n.choose(ctx.language)  # refusals, usage and answers alike (the scope is `handle_command`'s)
         if revising is not None or corrects is not None:
             ctx = replace(ctx, revising=revising, corrects=corrects)
         if verb.where is Where.ROOM and ctx.chat.is_direct:
@@ -186,6 +191,10 @@ class Governance:
     async def handle_retraction(self, event: MessageRetracted) -> list[Reply]:
         """A deleted message: the vote it cast is withdrawn if it is still the member's current
         vote on an open proposal (by the one vote path, so the card and the count follow)."""
+        with i18n.scope():
+            return await self._retraction(event)
+
+    async def _retraction(self, event: MessageRetracted) -> list[Reply]:
         ctx = await self._context(event.chat, event.sender, event.event_id)
         cast = ctx.member and await self.stores.votes.cast_by(ctx.member.id, event.retracted)
         if not cast:
@@ -195,9 +204,10 @@ class Governance:
     async def handle_vote(self, event: VoteCast) -> list[Reply]:
         """A vote from a button or a native poll (option None takes it back): one path with typed votes."""
         ctx = self._bare(event.chat, event.sender, event.event_id)
-        return await self._guard(event.chat, event.event_id, None, ctx.prefix,
-                                 lambda: votes.submit(ctx, event.proposal_id, event.option, made_at=event.made_at,
-                                                      choices=event.choices, how=event.how))
+        with i18n.scope():  # `votes.submit` chooses the voter's own language once the store has read them
+                return await self._guard(event.chat, event.event_id, None, ctx.prefix,
+                                     lambda: votes.submit(ctx, event.proposal_id, event.option, made_at=event.made_at,
+                                                          choices=event.choices, how=event.how, tapped=True))
 
     async def _guard(self, chat: ChatRef, event_id: str | None, verb: Verb | None, prefix: str,
                      call: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:
@@ -250,7 +260,7 @@ async def _proposal(ctx: Context, text: str):
     if number is None:
         what = one_line(text)[:40]
         raise BadArguments(texts.BAD_NUMBER.format(text=what) if what
-                           else texts.MISSING_ARGUMENT.format(what="the proposal number"))
+                           else texts.MISSING_ARGUMENT.format(what=i18n.gettext("the proposal number")))
     proposal = await ctx.stores.proposals.get(ctx.coop.id, number)
     if proposal is None:
         raise NotFound(texts.PROPOSAL_UNKNOWN.format(number=number, coop=ctx.coop.name))

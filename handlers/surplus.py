@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from handlers import texts
+from handlers import i18n, texts
 from handlers.context import Context
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.money import BadAmount, format_amount, minor_units, parse_amount, parse_currency, split
@@ -56,7 +56,7 @@ async def surplus(ctx: Context, call: Call) -> list[Reply]:
     steward, charter, extras = ctx.member, ctx.charter, call
     amount_text, currency_text = split_first(call.args)
     if not amount_text:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the amount"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the amount")))
     try:
         currency = parse_currency(currency_text) if currency_text else charter.currency
     except BadAmount:

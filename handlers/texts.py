@@ -73,6 +73,42 @@ def help_verb(verb, prefix: str = "/") -> str:
     return f"{prefix}{verb.name} — {_(verb.summary)}\n" + verb.usage(prefix)
 
 
+# --- languages ---
+LANGUAGE_SET = N_("From now on, what is sent to you alone (tap answers, direct chats) is in {language}.")
+LANGUAGE_COOP = N_("What is sent to you alone is in the co-op's language again ({language}).")
+LANGUAGE_UNKNOWN = N_("I have no language '{text}': choose one of {languages}, or - for the co-op's.")
+OWN_LANGUAGE = N_("What is sent to you alone is in {language} ({prefix}whoami with the line language: - for the co-op's).")
+# The default ballot's options, stored in English: shown in the co-op's language, typed in either.
+OPTION_WORDS = {"For": N_("For"), "Against": N_("Against"), "Abstain": N_("Abstain"), "Consent": N_("Consent")}
+
+
+def option_label(label: str) -> str:
+    """An option as shown: the default ballot's words in the language of the moment, others as typed."""
+    word = OPTION_WORDS.get(label)
+    return _(word) if word else label
+
+
+def option_labels(options: Sequence[str]) -> list[str]:
+    return [option_label(label) for label in options]
+
+
+def firewall_kind(keys: Sequence[str]) -> str:
+    return i18n.ngettext(
+        "{keys} guards the co-op's firewalls: changing it is a protected decision (the members, the affiliated "
+        "organisations and the golden share). Use kind: protected, or leave kind out.",
+        "{keys} guard the co-op's firewalls: changing them is a protected decision (the members, the affiliated "
+        "organisations and the golden share). Use kind: protected, or leave kind out.", len(keys)).format(keys=and_list(keys))
+
+
+def option_names(label: str, languages: Sequence[str]) -> set[str]:
+    """Every way a member may type an option: as stored (English), and in each of `languages`."""
+    names = {label.casefold()}
+    for code in languages:
+        with i18n.use(code):
+            names.add(option_label(label).casefold())
+    return names
+
+
 # --- refusals and problems ---
 UNKNOWN_VERB = N_("I don't know the command '{verb}'. Say {prefix}help for the list.")
 UNKNOWN_VERB_GUESS = N_("I don't know the command '{verb}': did you mean {prefix}{guess}? Say {prefix}help for the list.")
@@ -1089,6 +1125,7 @@ CHARTER_WORDS = {
     "vow_reminders": N_("Vow reminders: {value} before a payout date."),
     "vow_every": N_("Without a payout date, vow reminders every {value}."),
     "timezone": N_("Timezone: {value}."),
+    "language": N_("Language: {value} (a member may choose their own with a language: line on whoami)."),
     "wage_ratio_cap": N_("Wage-ratio cap: highest to lowest hourly pay at most {value}."),
     "full_time_hours": N_("Monthly pay converts to hourly at {value} a month."),
     "open_pay": N_("Pay: {value}."),

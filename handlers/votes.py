@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from handlers import proxies, texts
+from handlers import i18n, proxies, texts
 from handlers.charter import Charter
-from handlers.context import Context, learn_name
+from handlers.context import Context, coop_language, learn_name, own_language
 from handlers.errors import BadArguments
 from handlers.parsing import one_line, split_first
 from handlers.types import Reply
@@ -70,14 +71,18 @@ def refusal(f: VoteFacts) -> str | None:
 
 
 async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None,
-                 reason: str | None = None, choices: tuple[int, ...] | None = None, how: str = "set") -> list[Reply]:
+                 reason: str | None = None, choices: tuple[int, ...] | None = None, how: str = "set",
+                 tapped: bool = False) -> list[Reply]:
     """Submit one vote (option None and no choices withdraws it; `choices` a ranking or approved
     set, `how` they meet the ballot recorded) and answer the voter. The voter is the sender's
-    account where they spoke, looked up in the vote's own transaction."""
+    account where they spoke, looked up in the vote's own transaction. A `tapped` vote (a button, a
+    poll answer) is answered to the voter alone: in their own language."""
     tapper = Tapper(ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
     op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects, reason=reason,
                 choices=choices, how=how)
     result = await ctx.stores.votes.submit(op, refusal)
+    if tapped:
+        i18n.choose(own_language(result.coop, result.member))
     if ctx.member is None and result.member is not None:
         await learn_name(ctx.stores, result.member, ctx.sender)
     if result.refusal is not None:
@@ -162,37 +167,39 @@ def ack(r: VoteResult) -> Reply:
     return Reply(text, proposal_id=p.id)
 
 
-def _choices(p: Proposal, text: str) -> tuple[int, ...]:
+def _choices(p: Proposal, text: str, languages: Sequence[str] = ()) -> tuple[int, ...]:
     """A typed ranking or set: option names or numbers, by spaces, or by `|` when a name has spaces
     (`vote 4 2 1 3`, `vote 4 Ana Lopez | Ben`); the whole text naming one option is that option.
     An approved set is kept ascending; a name given twice is left in for `refusal` to name."""
     text = one_line(text)
     if not text:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the options"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the options")))
     if "|" in text:
-        chosen = [_option(p, part) for part in text.split("|") if part.strip()]
-    elif _label(p, text) is not None:
-        chosen = [_label(p, text)]
+        chosen = [_option(p, part, languages) for part in text.split("|") if part.strip()]
+    elif _label(p, text, languages) is not None:
+        chosen = [_label(p, text, languages)]
     else:
-        chosen = [_option(p, word) for word in text.split()]
+        chosen = [_option(p, word, languages) for word in text.split()]
     return tuple(sorted(chosen) if p.method == "approval" else chosen)
 
 
-def _label(p: Proposal, text: str) -> int | None:
+def _label(p: Proposal, text: str, languages: Sequence[str] = ()) -> int | None:
+    """The option a name stands for: as stored, or the default ballot's words in the language of the
+    moment (the co-op's, or the member's own in a direct chat) or the co-op's."""
     for i, label in enumerate(p.options):
-        if label.casefold() == text.casefold():
+        if text.casefold() in texts.option_names(label, languages):
             return i
     return None
 
 
-def _option(p: Proposal, text: str) -> int:
+def _option(p: Proposal, text: str, languages: Sequence[str] = ()) -> int:
     """A typed option: its number on the card, or its label in any case."""
     text = one_line(text)
     if not text:
-        raise BadArguments(texts.MISSING_ARGUMENT.format(what="the option"))
+        raise BadArguments(texts.MISSING_ARGUMENT.format(what=i18n.gettext("the option")))
     if text.isascii() and text.isdigit() and 1 <= int(text) <= len(p.options):
         return int(text) - 1
-    if (found := _label(p, text)) is not None:
+    if (found := _label(p, text, languages)) is not None:
         return found
     raise BadArguments(texts.OPTION_UNKNOWN.format(number=p.number, option=text[:60], options=texts.options_list(p.options)))
 
@@ -205,18 +212,20 @@ def _option(p: Proposal, text: str) -> int:
       keys={"reason": N_("<text>   (kept with your vote and shown with it; open ballots only)")},
       summary=N_("cast or change your vote"))
 async def vote(ctx: Context, call: Call) -> list[Reply]:
+    # The default ballot's words are typed in English, the co-op's language or the sender's own.
+    words = tuple(sorted({i18n.current(), coop_language(ctx.coop)}))
     reason = one_line(call.settings.get("reason", "")) or None
     if reason is not None and len(reason) > MAX_REASON:
-        raise BadArguments(texts.NAME_TOO_LONG.format(what="reason", length=len(reason), limit=MAX_REASON))
+        raise BadArguments(texts.NAME_TOO_LONG.format(what=i18n.gettext("reason"), length=len(reason), limit=MAX_REASON))
     p = call.proposal
     if p.method in CHOOSING:
-        return await submit(ctx, p.id, None, reason=reason, choices=_choices(p, call.args))
+        return await submit(ctx, p.id, None, reason=reason, choices=_choices(p, call.args, words))
     try:
-        option = _option(p, call.args)
+        option = _option(p, call.args, words)
     except BadArguments:
         # Several options named (a ranking on a proposal decided by one choice): `refusal` says so.
         try:
-            choices = _choices(p, call.args)
+            choices = _choices(p, call.args, words)
         except BadArguments:
             choices = ()
         if len(choices) < 2:

@@ -10,7 +10,8 @@ from handlers.due import (
     deadlines_due, open_sunset_vote, vow_reminder, vows_due,
 )
 from handlers.audits import audits_due, revision_reminders, start_due
-from handlers import rituals
+from handlers import i18n, rituals
+from handlers.context import in_language_of
 from handlers.lottery import draw_due
 from handlers.rituals import rituals_due
 from handlers.ports import LastLooks
@@ -79,7 +80,8 @@ async def remind_deadlines(stores: Stores, now: datetime, state: DueState, *, si
     if not work.send:
         return
     missing = await stores.proposals.non_voters_of(due.proposal.id for due in work.send)
-    items = [deadline_reminder(due, state.coops[due.proposal.coop_id], missing[due.proposal.id], now)
+    items = [i18n.within(state.coops[due.proposal.coop_id].charter.language, deadline_reminder,
+                         due, state.coops[due.proposal.coop_id], missing[due.proposal.id], now)
              for due in work.send]
     await stores.outbox.announce_many(items, now)
 
@@ -98,7 +100,8 @@ async def remind_vows(stores: Stores, now: datetime, state: DueState) -> None:
         if not missing:
             continue  # nobody to remind now; looked at again next run, as someone may be owed later
         accounts = await stores.members.accounts(due.coop.id)
-        await stores.outbox.announce_many([vow_reminder(due, missing, accounts)], now)
+        await stores.outbox.announce_many([i18n.within(due.coop.charter.language, vow_reminder, due, missing, accounts)],
+                                          now)
         done.add(due.key)
     state.vows_done = done | set(k for due in found for k in due.stale)
 
@@ -119,9 +122,11 @@ async def remind_calendar(stores: Stores, now: datetime, state: DueState) -> Non
     await stores.outbox.skip(list(due.skip), now)
     await stores.outbox.announce_many(list(due.send), now)
     for coop_id, key in due.audits:
-        await start_due(stores, coop_id, now, key)
+        async with in_language_of(stores, coop_id):
+            await start_due(stores, coop_id, now, key)
     for sunset in due.sunsets:
-        await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key)
+        with i18n.use(sunset.coop.charter.language):
+            await open_sunset_vote(stores, sunset.coop, sunset.coop.charter, now, sunset.key)
     for coop_id, key in due.mirrors:
         await rituals.start_due(stores, "mirror", coop_id, now, key)
     for coop_id, key in due.drills:

@@ -92,6 +92,12 @@ class MemberStore:
             member.display_name = name
             return member
 
+    async def set_language(self, member_id: int, code: str | None) -> Member:
+        async with self.db.write() as s:
+            member = await s.get(Member, member_id, with_for_update=True)
+            member.language = code
+            return member
+
     async def set_handle(self, platform: str, user_id: str, handle: str) -> bool:
         """Remember the @name an account goes by, so members can name it in commands. False if no
         account of that id exists (yet): nothing was stored. An @name is one account's at a time:

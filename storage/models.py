@@ -68,6 +68,8 @@ class Member(SQLModel, table=True):
     # An ally's organisation. No ON DELETE: SQLite adds a column's reference only inline, where its
     # reflection cannot read one (organisations are never deleted, only disaffiliated).
     org_id: int | None = _fk("organisation.id", nullable=True, ondelete=None)
+    # The language of what is sent to this member alone (`whoami` with `language:`); None: the co-op's.
+    language: str | None = Field(default=None, max_length=8)
 
 
 class Account(SQLModel, table=True):

@@ -17,7 +17,8 @@ from storage.models import Account, Ballot, Coop, Elector, GovernanceEvent, Inbo
 
 BALLOT, CLAIM, EVENT = Ballot.__table__, InboundEvent.__table__, GovernanceEvent.__table__
 # What a vote reads of its voter's register entry: a burst reads thousands, so columns, not objects.
-VOTER = (Member.id, Member.coop_id.label("member_coop_id"), Member.status, Member.role, Member.display_name)
+VOTER = (Member.id, Member.coop_id.label("member_coop_id"), Member.status, Member.role, Member.display_name,
+         Member.language)
 
 
 @dataclass(frozen=True, slots=True)

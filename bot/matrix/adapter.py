@@ -48,8 +48,9 @@ from bot.delivery import SENT, Backoff, GiveUp, Outcome, Pump, RetryAt
 from bot.matrix import convert
 from bot.notices import Notices
 from bot.services import Services
-from handlers import texts
+from handlers import i18n, texts
 from handlers.cards import CardView, card_view
+from handlers.context import coop_language
 from handlers.events import CommandReceived, MessageRetracted, VoteCast
 from handlers.types import Attachment, ChatRef, Reply
 from storage.db import is_transient
@@ -747,7 +748,8 @@ class MatrixAdapter:
             cards = await self.services.stores.cards.for_proposal(convert.PLATFORM, item.proposal_id)
             polls = [card.poll_id for card in cards if card.chat_id == item.chat_id and card.poll_id]
         if polls and item.kind == "proposal_result":
-            text += "\n" + texts.RESULT_POLL_NOTE.format(prefix=PREFIX)
+            with i18n.use(coop_language(await self.services.stores.coops.get(item.coop_id))):
+                text += "\n" + texts.RESULT_POLL_NOTE.format(prefix=PREFIX)
         await self._send(item.chat_id, convert.notice(text), txn=f"outbox-{item.id}")
         for poll_id in polls:
             await self._send(item.chat_id, convert.poll_end(poll_id, text), txn=f"pollend-{item.id}",
@@ -787,12 +789,14 @@ class MatrixAdapter:
 
     def card_text(self, view: CardView) -> str:
         if _polled(view):
-            return view.text + "\n" + texts.CARD_POLL_NOTE.format(prefix=PREFIX)
+            with i18n.use(view.language):
+                return view.text + "\n" + texts.CARD_POLL_NOTE.format(prefix=PREFIX)
         return view.text
 
 
 def _question(view: CardView) -> str:
-    return texts.POLL_QUESTION.format(title=view.text.split("\n", 1)[0], prefix=PREFIX)
+    with i18n.use(view.language):
+        return texts.POLL_QUESTION.format(title=view.text.split("\n", 1)[0], prefix=PREFIX)
 
 
 class Quiet:

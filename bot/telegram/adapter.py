@@ -25,7 +25,7 @@ from bot.pacing import Budget, Pacer
 from bot.services import Services
 from bot.telegram import convert
 from bot.telegram.request import AiohttpRequest
-from handlers import texts
+from handlers import i18n, texts
 from handlers.cards import CardView, card_view
 from handlers.events import VoteCast
 from handlers.types import Attachment, ChatRef, Reply
@@ -450,7 +450,8 @@ class TelegramAdapter:
                 view = await card_view(self.services.stores, item.proposal_id, PREFIX)
                 if view is None:
                     return GiveUp(f"proposal {item.proposal_id} no longer exists")
-                markup = convert.keyboard(view, texts.WITHDRAW_BUTTON, texts.RANKED_START_OVER)
+                with i18n.use(view.language):
+                    markup = convert.keyboard(view, texts.WITHDRAW_BUTTON, texts.RANKED_START_OVER)
                 sent = await self.bot.send_message(item.chat_id, convert.fit(view.text), reply_markup=markup)
                 await self.services.stores.cards.record(
                     convert.PLATFORM, item.chat_id, item.proposal_id, str(sent.message_id), view.text,
@@ -463,11 +464,11 @@ class TelegramAdapter:
             return _outcome(exc)
 
     async def edit(self, card: Card, view: CardView, text: str) -> Outcome:
+        with i18n.use(view.language):
+            markup = convert.keyboard(view, texts.WITHDRAW_BUTTON, texts.RANKED_START_OVER)
         try:
-            await self.bot.edit_message_text(
-                text, chat_id=card.chat_id, message_id=int(card.message_id),
-                reply_markup=convert.keyboard(view, texts.WITHDRAW_BUTTON, texts.RANKED_START_OVER),
-            )
+            await self.bot.edit_message_text(text, chat_id=card.chat_id, message_id=int(card.message_id),
+                                             reply_markup=markup)
             return SENT
         except TelegramError as exc:
             if isinstance(exc, BadRequest) and "not modified" in str(exc).lower():
