@@ -182,10 +182,10 @@ def percent(value: float, places: int) -> str:
 
 def moment(local: datetime) -> str:
     """A local date and time. English keeps the form it always had (`Sat 05 Dec 2026 15:58`); the
-    others use the language's own order and names (`sáb, 5 dic 2026, 15:58`)."""
+    others use the language's own order and names (`sáb, 5 dic 2026, 15:58`), on a 24-hour clock."""
     code = _current.get()
     if code == DEFAULT:
         return local.strftime("%a %d %b %Y %H:%M")
     from babel.dates import format_skeleton
 
-    return format_skeleton("yMMMEdHm", local, locale=code)
+    return f"{format_skeleton('yMMMEd', local, locale=code)}, {local:%H:%M}"

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from handlers import i18n
+
 # ISO 4217 minor units for the currencies co-ops are likely to use; others default to 2.
 MINOR_UNITS = {
     "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "CAD": 2, "AUD": 2, "NZD": 2, "SEK": 2, "NOK": 2, "DKK": 2,
@@ -71,7 +73,7 @@ def parse_amount(text: str, currency: str) -> int:
 def format_amount(minor: int, currency: str) -> str:
     units = minor_units(currency)
     value = Decimal(minor).scaleb(-units)
-    return f"{value:,.{units}f} {currency}"
+    return f"{i18n.decimal(value, units)} {currency}"  # grouped as the language of the moment writes it
 
 
 @dataclass(frozen=True)

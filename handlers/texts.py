@@ -359,7 +359,7 @@ ROLE_WORDS = {"member": N_("member"), "steward": N_("steward")}
 # --- formatting helpers ---
 def when(moment: datetime, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
-    return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or tz.key)
+    return i18n.moment(local) + " " + (local.tzname() or tz.key)
 
 
 def span(delta: timedelta) -> str:
@@ -388,7 +388,7 @@ def measured_ratio(value: Fraction, past: Fraction | None = None) -> str:
 
 def percent(value: Fraction) -> str:
     number = float(value) * 100
-    return f"{number:.0f}%" if abs(number - round(number)) < 0.05 else f"{number:.1f}%"
+    return i18n.percent(float(value), 0 if abs(number - round(number)) < 0.05 else 1)
 
 
 def threshold_words(rule) -> str:
