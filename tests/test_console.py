@@ -300,8 +300,8 @@ def test_typed_the_prompt_shows_whether_a_command_is_open(terminal, tmp_path):
     unindented line; text that is no command is answered with a hint, not silence."""
     terminal.type("/setup Red Bakery")
     terminal.expect(PROMPT)
-    terminal.type("/whoami")
-    assert "You are you, a steward of Red Bakery." in terminal.expect(PROMPT)
+    terminal.type("/members")  # takes no lines (`whoami` takes `language:`)
+    assert "Register of Red Bakery (1 member):" in terminal.expect(PROMPT)
     terminal.type("/propose Tea")
     assert "coopbot" not in terminal.expect(MORE)
     terminal.type("")
@@ -310,9 +310,9 @@ def test_typed_the_prompt_shows_whether_a_command_is_open(terminal, tmp_path):
     terminal.expect(MORE)
     terminal.type("  Beans from the co-op next door.")
     terminal.expect(MORE)
-    terminal.type("/whoami")  # the next unindented line sends the open command, then goes itself
+    terminal.type("/members")  # the next unindented line sends the open command, then goes itself
     shown = terminal.expect(PROMPT)
-    assert shown.index("Proposal #2: Coffee") < shown.index("You are you, a steward")
+    assert shown.index("Proposal #2: Coffee") < shown.index("Register of Red Bakery")
     terminal.type("  an indented line with nothing open")
     assert "only reads commands" in terminal.expect(PROMPT)
     assert terminal.quit() == 0

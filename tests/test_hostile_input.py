@@ -620,7 +620,7 @@ async def test_a_line_of_8000_characters_is_answered_at_once(chat, stores):
     """Issue 13 item 11, through the router: a non-member's /whoami and a member's /propose, each
     followed by one `key: value` line that fills the message, are answered promptly and clearly."""
     await make_coop(chat, members=1)
-    for who, command, fragment in [("mallory", "/whoami", texts.NO_EXTRA_LINES),
+    for who, command, fragment in [("mallory", "/whoami", "Unknown setting 'closes'; this command takes: language."),
                                    ("alice", "/propose Van", "I can't read the closing time 'a b'")]:
         line = "\ncloses: a" + " " * (MAX_MESSAGE - len(command) - 11) + "b"
         assert len(command + line) == MAX_MESSAGE
