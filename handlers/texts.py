@@ -1453,7 +1453,7 @@ def audit_lines(action: dict | None) -> list[str]:
     action = action or {}
     if "revises" in action:
         card = _(PAY_REVISION_CARD) if action.get("breach") else _(REVISION_CARD)
-        return [card.format(number=action["revises"], due=action.get("due", "the deadline"))]
+        return [card.format(number=action["revises"], due=action.get("due", _("the deadline")))]
     if "assembly" in action:
         return [_(ASSEMBLY_CARD).format(number=action["assembly"])]
     return []
@@ -1465,7 +1465,7 @@ def settled(note: dict) -> str:
         return (_(PAY_REVISION_MET) if note.get("reason") == "pay" else _(REVISION_MET)).format(number=note["number"])
     if note["effect"] == "kept":
         return _(STEWARDS_KEPT)
-    return _(STEWARDS_LAPSED).format(names=and_list(note.get("names") or ["none"]))
+    return _(STEWARDS_LAPSED).format(names=and_list(note.get("names") or [_("none")]))
 
 
 # --- affiliated organisations and allies ---
