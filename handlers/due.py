@@ -79,10 +79,11 @@ def deadlines_due(rows: Iterable[tuple[object, int]], coops: Mapping[int, CoopVi
 
 
 def deadline_reminder(
-    due: DeadlineDue, coop: CoopView, missing: list[tuple[int, list[tuple[str, str]]]], now: datetime
+    due: DeadlineDue, coop: CoopView, missing: list[tuple[int, list[tuple[str, str]]]], now: datetime,
+    own: Mapping[int, str] | None = None,
 ) -> Scheduled:
     """The room's reminder (who has not voted, what quorum still needs) and a direct word to each
-    non-voter a platform lets the bot write to."""
+    non-voter a platform lets the bot write to, in the language they chose (`own`), if they did."""
     p = due.proposal
     voters = p.electorate_size - len(missing)
     rule = _rule(p.rule["quorum"], p.rule["threshold"], p.rule["strict"])
@@ -94,10 +95,14 @@ def deadline_reminder(
         number=p.number, title=p.title, left=left, when=texts.when(p.closes_at, tz), missing=len(missing),
         electorate=p.electorate_size, quorum_line=quorum_line, prefix=texts.PREFIX_MARK,
     )
+    def word(member_id: int) -> str:
+        with i18n.use((own or {}).get(member_id) or coop.charter.language):
+            return texts.DEADLINE_DIRECT.format(number=p.number, title=p.title, coop=coop.name,
+                                                left=texts.span(p.closes_at - now), when=texts.when(p.closes_at, tz))
+
     direct = tuple(
-        (platform, user_id, texts.DEADLINE_DIRECT.format(
-            number=p.number, title=p.title, coop=coop.name, left=left, when=texts.when(p.closes_at, tz)))
-        for _, accounts in missing
+        (platform, user_id, word(member_id))
+        for member_id, accounts in missing
         for platform, user_id in accounts
         if platform in DIRECT_PLATFORMS
     )

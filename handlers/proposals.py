@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from handlers import i18n, amend, audits, lottery, proxies, ranking, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
-from handlers.context import Context
+from handlers.context import Context, coop_language
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
@@ -559,14 +559,19 @@ async def remind(ctx: Context, call: Call) -> list[Reply]:
         raise _already_ended(p)
     tz, coop, name = ctx.charter.tz, ctx.coop, member.display_name
 
+    own = await ctx.stores.members.languages([coop.id])  # each non-voter is written to in their own language
+
     def render(q: Proposal, missing) -> tuple[str, list[tuple[str, str, str]]]:
         left, when = texts.span(q.closes_at - ctx.now), texts.when(q.closes_at, tz)
         text = texts.REMIND_ROOM.format(name=name, number=q.number, title=q.title, left=left, when=when,
                                         missing=len(missing), electorate=q.electorate_size, prefix=texts.PREFIX_MARK)
-        word = texts.REMIND_DIRECT.format(name=name, number=q.number, title=q.title, coop=coop.name, left=left,
-                                          when=when)
-        return text, [(platform, user_id, word) for _, accounts in missing for platform, user_id in accounts
-                      if platform in DIRECT_PLATFORMS]
+
+        def word(member_id: int) -> str:
+            with i18n.use(own.get(member_id) or coop_language(coop)):
+                return texts.REMIND_DIRECT.format(name=name, number=q.number, title=q.title, coop=coop.name,
+                                                  left=texts.span(q.closes_at - ctx.now), when=texts.when(q.closes_at, tz))
+        return text, [(platform, user_id, word(member_id)) for member_id, accounts in missing
+                      for platform, user_id in accounts if platform in DIRECT_PLATFORMS]
 
     try:
         reminded = await ctx.stores.proposals.remind(p.id, by=member.id, now=ctx.now, every=REMIND_EVERY,

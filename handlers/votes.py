@@ -141,7 +141,7 @@ def ack(r: VoteResult) -> Reply:
     p, option, previous = r.proposal, r.option, r.previous
     if option is None:
         return Reply(texts.UNVOTED.format(number=p.number), proposal_id=p.id)
-    label = p.options[option]
+    label = texts.option_label(p.options[option])
     if r.choices is not None and p.method == "ranked":
         text = texts.VOTE_RANKED.format(number=p.number, ranking=", ".join(
             f"{i}. {p.options[c]}" for i, c in enumerate(r.choices, 1)))
@@ -157,7 +157,7 @@ def ack(r: VoteResult) -> Reply:
     elif previous == option:
         text = texts.VOTE_SAME.format(option=label, number=p.number)
     else:
-        text = texts.VOTE_CHANGED.format(option=label, number=p.number, previous=p.options[previous])
+        text = texts.VOTE_CHANGED.format(option=label, number=p.number, previous=texts.option_label(p.options[previous]))
     if p.ballot == "secret":
         return Reply(text, private=True, public_fallback=texts.VOTE_SECRET_PUBLIC.format(number=p.number),
                      proposal_id=p.id)

@@ -80,8 +80,9 @@ async def remind_deadlines(stores: Stores, now: datetime, state: DueState, *, si
     if not work.send:
         return
     missing = await stores.proposals.non_voters_of(due.proposal.id for due in work.send)
+    own = await stores.members.languages({due.proposal.coop_id for due in work.send})
     items = [i18n.within(state.coops[due.proposal.coop_id].charter.language, deadline_reminder,
-                         due, state.coops[due.proposal.coop_id], missing[due.proposal.id], now)
+                         due, state.coops[due.proposal.coop_id], missing[due.proposal.id], now, own)
              for due in work.send]
     await stores.outbox.announce_many(items, now)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
@@ -91,6 +92,13 @@ class MemberStore:
             member = await s.get(Member, member_id, with_for_update=True)
             member.display_name = name
             return member
+
+    async def languages(self, coop_ids: Iterable[int]) -> dict[int, str]:
+        """Member id -> the language a member chose for themselves, for those who chose one."""
+        async with self.db.read() as s:
+            rows = await s.execute(select(Member.id, Member.language).where(
+                Member.coop_id.in_(list(coop_ids)), Member.language.is_not(None)))
+            return dict(rows.all())
 
     async def set_language(self, member_id: int, code: str | None) -> Member:
         async with self.db.write() as s:
