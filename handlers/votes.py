@@ -184,11 +184,14 @@ def _choices(p: Proposal, text: str, languages: Sequence[str] = ()) -> tuple[int
 
 
 def _label(p: Proposal, text: str, languages: Sequence[str] = ()) -> int | None:
-    """The option a name stands for: as stored, or the default ballot's words in the language of the
-    moment (the co-op's, or the member's own in a direct chat) or the co-op's."""
-    for i, label in enumerate(p.options):
-        if text.casefold() in texts.option_names(label, languages):
-            return i
+    """The option a name stands for: as stored, else the default ballot's words in one of
+    `languages` (the co-op's, the sender's own). A name as stored wins over a translation, so an
+    option named like another's translation is never taken for it."""
+    typed = text.casefold()
+    for names in (lambda label: {label.casefold()}, lambda label: texts.option_names(label, languages)):
+        for i, label in enumerate(p.options):
+            if typed in names(label):
+                return i
     return None
 
 
