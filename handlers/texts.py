@@ -398,10 +398,12 @@ def threshold_words(rule) -> str:
 def threshold_of(share: Fraction, strict: bool) -> str:
     if share == 1 and not strict:
         return _(THRESHOLD_ALL)
-    return ("more than " if strict else "at least ") + _fraction(share)
+    return (_(THRESHOLD_MORE_THAN) if strict else _(THRESHOLD_AT_LEAST)).format(fraction=_fraction(share))
 
 
 THRESHOLD_ALL = N_("all")
+THRESHOLD_MORE_THAN = N_("more than {fraction}")
+THRESHOLD_AT_LEAST = N_("at least {fraction}")
 
 
 def _fraction(value: Fraction) -> str:
@@ -409,7 +411,9 @@ def _fraction(value: Fraction) -> str:
 
 
 def share_of(options: Sequence[str]) -> str:
-    return "For + Against" if is_yes_no(options) else "the votes cast, abstentions aside"
+    # "For + Against" names the two option labels, which are data (members type them to vote): as the
+    # card shows them, untranslated.
+    return "For + Against" if is_yes_no(options) else _("the votes cast, abstentions aside")
 
 
 def counts_line(options: Sequence[str], counts: Sequence[int]) -> str:
@@ -434,7 +438,8 @@ def action_lines(action: dict | None) -> list[str]:
             return [_(AMEND_CARD)] + [f"• {said}" for said in action.get("said", [])]
         return [_(AMEND_CARD)] + [f"• {name}: {before} → {after}" for name, before, after in action["changes"]]
     if "waive" in action:
-        return [_(WAIVE_CARD).format(name=action.get("name", "a member"), number=action.get("round", "?"))]
+        return [_(WAIVE_CARD).format(name=action["name"] if "name" in action else _(WAIVE_CARD_SOMEONE),
+                                     number=action.get("round", "?"))]
     if "affiliate" in action:
         return [_(AFFILIATE_CARD).format(org=action["affiliate"])]
     if "disaffiliate" in action:
@@ -444,6 +449,7 @@ def action_lines(action: dict | None) -> list[str]:
 
 AMEND_CARD = N_("If passed, the charter changes:")
 WAIVE_CARD = N_("If passed, {name}'s vow for round {number} is waived.")
+WAIVE_CARD_SOMEONE = N_("a member")  # a waiver recorded without the member's name
 AFFILIATE_CARD = N_("If passed, {org} becomes an affiliated organisation: its people may be added as allies (allies never vote).")
 DISAFFILIATE_CARD = N_("If passed, {org} is disaffiliated, and every ally of it lapses.")
 
@@ -451,13 +457,15 @@ DISAFFILIATE_CARD = N_("If passed, {org} is disaffiliated, and every ally of it 
 def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | None, voters: int, prefix: str,
                   how: str = "") -> str:
     """A new proposal, as announced in every bound room (and shown by `show`)."""
-    lines = [f"Proposal #{p.number}: {p.title}", f"by {author} · {translated(KIND_WORDS)[p.kind]} · {translated(BALLOT_WORDS)[p.ballot]}"]
+    lines = [_(CARD_TITLE).format(number=p.number, title=p.title),
+             _(CARD_BYLINE).format(author=author, kind=translated(KIND_WORDS)[p.kind],
+                                   ballot=translated(BALLOT_WORDS)[p.ballot])]
     if p.body:
         # The card is read in a chat: a long text is cut there (the export carries all of it).
         body = p.body if len(p.body) <= CARD_BODY else p.body[: CARD_BODY - 1].rstrip() + "…"
         lines += ["", body, ""]
     lines += action_lines(p.action) + audit_lines(p.action)
-    lines.append("Options: " + options_line(p.options))
+    lines.append(_(CARD_OPTIONS).format(options=options_line(p.options)))
     method = getattr(p, "method", "vote")
     if method == "consent":
         lines.append(_(CONSENT_RULE).format(quorum=percent(rule.quorum), members=members(p.electorate_size)))
@@ -468,25 +476,36 @@ def proposal_card(p, tz: ZoneInfo, author: str, rule, tally: Sequence[int] | Non
         lines.append(_(APPROVAL_CARD).format(quorum=percent(rule.quorum), electorate=members(p.electorate_size),
                                           threshold=threshold_words(rule)))
     else:
-        lines.append(
-            f"Quorum {percent(rule.quorum)} of {members(p.electorate_size)}; passes with {threshold_words(rule)} of {share_of(p.options)}."
-        )
+        lines.append(_(CARD_RULE).format(quorum=percent(rule.quorum), electorate=members(p.electorate_size),
+                                         threshold=threshold_words(rule), share=share_of(p.options)))
     if p.status == "open":
-        lines.append(f"Closes {when(p.closes_at, tz)}.")
+        lines.append(_(CARD_CLOSES).format(when=when(p.closes_at, tz)))
         if tally is not None and method in translated(SO_FAR):
             lines.append(translated(SO_FAR)[method].format(counts=counts_line(p.options, tally), voters=voters,
                                                electorate=p.electorate_size))
         elif tally is not None:
-            lines.append(f"So far: {counts_line(p.options, tally)} ({voters} of {p.electorate_size} voted).")
+            lines.append(_(CARD_SO_FAR).format(counts=counts_line(p.options, tally), voters=voters,
+                                               electorate=p.electorate_size))
         elif p.ballot == "open":
-            lines.append(f"So far: {voters} of {p.electorate_size} voted (results hidden until the close).")
+            lines.append(_(CARD_SO_FAR_HIDDEN).format(voters=voters, electorate=p.electorate_size))
         else:
-            lines.append(f"So far: {voters} of {p.electorate_size} voted (secret ballot: counts at close).")
+            lines.append(_(CARD_SO_FAR_SECRET).format(voters=voters, electorate=p.electorate_size))
         if p.method == "consent":
             lines.append(_(CONSENT_HOW).format(prefix=prefix, number=p.number))
         else:
-            lines.append(how[:1].upper() + how[1:] if how else f"Vote with {prefix}vote {p.number} <option>.")
+            lines.append(how[:1].upper() + how[1:] if how else _(CARD_HOW).format(prefix=prefix, number=p.number))
     return "\n".join(lines)
+
+
+CARD_TITLE = N_("Proposal #{number}: {title}")
+CARD_BYLINE = N_("by {author} · {kind} · {ballot}")
+CARD_OPTIONS = N_("Options: {options}")
+CARD_RULE = N_("Quorum {quorum} of {electorate}; passes with {threshold} of {share}.")
+CARD_CLOSES = N_("Closes {when}.")
+CARD_SO_FAR = N_("So far: {counts} ({voters} of {electorate} voted).")
+CARD_SO_FAR_HIDDEN = N_("So far: {voters} of {electorate} voted (results hidden until the close).")
+CARD_SO_FAR_SECRET = N_("So far: {voters} of {electorate} voted (secret ballot: counts at close).")
+CARD_HOW = N_("Vote with {prefix}vote {number} <option>.")
 
 
 # --- ranked choice and approval ---
@@ -521,10 +540,17 @@ def _rounds(rounds: list[dict], names: Sequence[str]) -> list[str]:
     for n, r in enumerate(rounds, 1):
         cells = [f"{names[i]} {_votes(v)}{translated(ROUND_STATUS)[r['status'][i]] if r['status'][i] != before[i] else ''}"
                  for i, v in enumerate(r["votes"]) if before[i] != "excluded"]
-        exhausted = f"; exhausted {_votes(r['exhausted'])}" if r["exhausted"] else ""
-        lines.append(f"Round {n}: " + " · ".join(cells) + exhausted)
+        if r["exhausted"]:
+            lines.append(_(ROUND_LINE_EXHAUSTED).format(number=n, cells=" · ".join(cells),
+                                                        exhausted=_votes(r["exhausted"])))
+        else:
+            lines.append(_(ROUND_LINE).format(number=n, cells=" · ".join(cells)))
         before = r["status"]
     return lines
+
+
+ROUND_LINE = N_("Round {number}: {cells}")
+ROUND_LINE_EXHAUSTED = N_("Round {number}: {cells}; exhausted {exhausted}")
 
 
 def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
@@ -534,44 +560,75 @@ def ranked_result(p, result: dict, *, ended_early_by: str | None = None, reason:
     why = translated(REASONS).get(result["reason"], result["reason"])
     lines = []
     if result["method"] == "ranked":
-        names = and_list([p.options[i] for i in result["elected"]])
-        verdict = f"elected {names}" if result["passed"] else f"failed ({why})"
-        lines.append(f"Result of #{p.number} {p.title}: {verdict}.")
+        if result["passed"]:
+            lines.append(_(RESULT_ELECTED).format(number=p.number, title=p.title,
+                                                  elected=and_list([p.options[i] for i in result["elected"]])))
+        else:
+            lines.append(_(RESULT_FAILED).format(number=p.number, title=p.title, reason=why))
         seats = result.get("seats") or 1
-        how = f"single transferable vote for {seats} seats" if seats > 1 else "instant runoff"
-        draw = f"; ties went by draw D{result['draw']}" if result.get("draw") else ""
-        lines.append(f"Counted by {how}{draw}.")
+        if seats > 1:
+            counted = i18n.ngettext("Counted by single transferable vote for {seats} seat.",
+                                    "Counted by single transferable vote for {seats} seats.", seats)
+            if result.get("draw"):
+                counted = i18n.ngettext("Counted by single transferable vote for {seats} seat; ties went by draw D{draw}.",
+                                        "Counted by single transferable vote for {seats} seats; ties went by draw D{draw}.",
+                                        seats)
+        else:
+            counted = _("Counted by instant runoff; ties went by draw D{draw}.") if result.get("draw") \
+                else _("Counted by instant runoff.")
+        lines.append(counted.format(seats=seats, draw=result.get("draw")))
         if result["rounds"] and len(result["elected"]) < seats:
             empty = seats - len(result["elected"])
-            lines.append(f"{plural(empty, 'seat stays', 'seats stay')} empty: no other option was ranked on any ballot.")
+            lines.append(i18n.ngettext("{count} seat stays empty: no other option was ranked on any ballot.",
+                                       "{count} seats stay empty: no other option was ranked on any ballot.",
+                                       empty).format(count=i18n.number(empty)))
         rounds = _rounds(result["rounds"], p.options)
         if sum(len(line) + 1 for line in rounds) > ROUNDS_BUDGET:
             # Long labels over many rounds: the rounds name the options by number, under a key.
-            lines.append("Options: " + " · ".join(f"({i}) {label}" for i, label in enumerate(p.options, 1)))
+            lines.append(_(CARD_OPTIONS).format(options=" · ".join(f"({i}) {label}" for i, label in enumerate(p.options, 1))))
             rounds = _rounds(result["rounds"], [f"({i})" for i in range(1, len(p.options) + 1)])
         lines.extend(rounds)
         if not result["rounds"]:
-            lines.append("No rankings were cast.")
+            lines.append(_("No rankings were cast."))
     else:
-        chosen = p.options[result["winner"]] if result["winner"] is not None else None
-        verdict = "passed" if result["passed"] else f"failed ({why})"
-        lines.append(f"Result of #{p.number} {p.title}: {verdict}.")
         if result["passed"]:
-            lines.append(f"Chosen: {chosen}.")
-        lines.append(f"Approvals: {counts_line(p.options, result['counts'])} (of {voters} voters).")
+            lines.append(_(RESULT_PASSED).format(number=p.number, title=p.title))
+            lines.append(_(RESULT_CHOSEN).format(option=p.options[result["winner"]] if result["winner"] is not None
+                                                 else None))
+        else:
+            lines.append(_(RESULT_FAILED).format(number=p.number, title=p.title, reason=why))
+        # The English says "voters" for one voter too (it always has): both forms, for the languages that differ.
+        lines.append(i18n.ngettext("Approvals: {counts} (of {voters} voters).", "Approvals: {counts} (of {voters} voters).",
+                                   voters).format(counts=counts_line(p.options, result["counts"]), voters=voters))
         if result["reason"] == "tie":
-            tied = and_list([p.options[i] for i in result["leaders"]])
-            lines.append(f"Support: a tie for most approved between {tied}, at {percent(Fraction(result['support']))} "
-                         f"of the voters each; nothing is chosen.")
+            lines.append(_("Support: a tie for most approved between {options}, at {support} of the voters each; "
+                           "nothing is chosen.").format(options=and_list([p.options[i] for i in result["leaders"]]),
+                                                         support=percent(Fraction(result["support"]))))
         elif result["support"] is not None and result["leaders"]:
-            lines.append(f"Support: {percent(Fraction(result['support']))} of the voters approve "
-                         f"{p.options[result['leaders'][0]]}; threshold {threshold_words(rule)}.")
+            lines.append(_("Support: {support} of the voters approve {option}; threshold {threshold}.").format(
+                support=percent(Fraction(result["support"])), option=p.options[result["leaders"][0]],
+                threshold=threshold_words(rule)))
     turnout = Fraction(voters, electorate) if electorate else Fraction(0)
-    met = "met" if rule.meets_quorum(voters, electorate) else "not met"
-    lines.append(f"Turnout: {voters} of {electorate} ({percent(turnout)}); quorum {percent(rule.quorum)} {met}.")
+    lines.append(translated(TURNOUT)[rule.meets_quorum(voters, electorate)].format(
+        voters=voters, electorate=electorate, share=percent(turnout), quorum=percent(rule.quorum)))
     if ended_early_by:
-        lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
+        lines.append(closed_early(ended_early_by, reason))
     return "\n".join(lines)
+
+
+RESULT_PASSED = N_("Result of #{number} {title}: passed.")
+RESULT_FAILED = N_("Result of #{number} {title}: failed ({reason}).")
+RESULT_ELECTED = N_("Result of #{number} {title}: elected {elected}.")
+RESULT_CHOSEN = N_("Chosen: {option}.")
+TURNOUT = {True: N_("Turnout: {voters} of {electorate} ({share}); quorum {quorum} met."),
+           False: N_("Turnout: {voters} of {electorate} ({share}); quorum {quorum} not met.")}
+CLOSED_EARLY = N_("Closed early by {name}.")
+CLOSED_EARLY_BECAUSE = N_("Closed early by {name}: {reason}.")
+
+
+def closed_early(name: str, reason: str | None) -> str:
+    """The line a result ends with when its author or a steward closed it before its time."""
+    return (_(CLOSED_EARLY_BECAUSE) if reason else _(CLOSED_EARLY)).format(name=name, reason=reason)
 
 
 REASONS = {
@@ -588,30 +645,34 @@ REASONS = {
 def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reason: str | None = None) -> str:
     """The result announcement: #N, passed/failed and why, counts, turnout, quorum, threshold."""
     rule = outcome.rule
-    verdict = "passed" if outcome.passed else f"failed ({translated(REASONS)[outcome.reason]})"
-    lines = [f"Result of #{p.number} {p.title}: {verdict}."]
+    if outcome.passed:
+        lines = [_(RESULT_PASSED).format(number=p.number, title=p.title)]
+    else:
+        lines = [_(RESULT_FAILED).format(number=p.number, title=p.title, reason=translated(REASONS)[outcome.reason])]
     if outcome.passed and not is_yes_no(p.options):
-        lines.append(f"Chosen: {p.options[outcome.winner]}.")
-    lines.append("Votes: " + counts_line(p.options, outcome.counts) + ".")
+        lines.append(_(RESULT_CHOSEN).format(option=p.options[outcome.winner]))
+    lines.append(_("Votes: {counts}.").format(counts=counts_line(p.options, outcome.counts)))
     turnout = Fraction(outcome.voters, outcome.electorate) if outcome.electorate else Fraction(0)
-    quorum_met = "met" if rule.meets_quorum(outcome.voters, outcome.electorate) else "not met"
-    lines.append(
-        f"Turnout: {outcome.voters} of {outcome.electorate} ({percent(turnout)}); quorum {percent(rule.quorum)} {quorum_met}."
-    )
+    lines.append(translated(TURNOUT)[rule.meets_quorum(outcome.voters, outcome.electorate)].format(
+        voters=outcome.voters, electorate=outcome.electorate, share=percent(turnout), quorum=percent(rule.quorum)))
     if outcome.support is not None and outcome.winner is None:
         best = max(outcome.counts[i] for i, label in enumerate(p.options) if not is_abstain(label))
         tied = [label for label, n in zip(p.options, outcome.counts) if n == best and not is_abstain(label)]
-        lines.append(f"Support: a tie at {percent(outcome.support)} each between {and_list(tied)} of "
-                     f"{share_of(p.options)}; threshold {threshold_words(rule)}.")
+        lines.append(_("Support: a tie at {support} each between {options} of {share}; threshold {threshold}.").format(
+            support=percent(outcome.support), options=and_list(tied), share=share_of(p.options),
+            threshold=threshold_words(rule)))
+    elif outcome.support is not None and is_yes_no(p.options):
+        lines.append(_("Support: {support} of {share}; threshold {threshold}.").format(
+            support=percent(outcome.support), share=share_of(p.options), threshold=threshold_words(rule)))
     elif outcome.support is not None:
-        chosen = "" if is_yes_no(p.options) else f" for {p.options[outcome.winner]}"
-        lines.append(
-            f"Support: {percent(outcome.support)}{chosen} of {share_of(p.options)}; threshold {threshold_words(rule)}."
-        )
+        lines.append(_("Support: {support} for {option} of {share}; threshold {threshold}.").format(
+            support=percent(outcome.support), option=p.options[outcome.winner], share=share_of(p.options),
+            threshold=threshold_words(rule)))
     else:
-        lines.append(f"Support: no votes other than abstentions; threshold {threshold_words(rule)}.")
+        lines.append(_("Support: no votes other than abstentions; threshold {threshold}.").format(
+            threshold=threshold_words(rule)))
     if ended_early_by:
-        lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
+        lines.append(closed_early(ended_early_by, reason))
     return "\n".join(lines)
 
 
@@ -634,6 +695,8 @@ PROTECTED_RESULT_AGAINST = N_("Said no: {names}.")
 PROTECTED_RESULT_SILENT = N_("Did not say: {names}.")
 PROTECTED_RESULT_LAPSED = N_("Disaffiliated before the count (no voice): {names}.")
 PROTECTED_RESULT_NO_VETO = N_("Veto: none.")
+# Whether a quorum or the organisations' threshold is met, where a message has a {met} in it.
+MET_WORDS = {True: N_("met"), False: N_("not met")}
 
 
 def _voice(v) -> str:
@@ -666,7 +729,7 @@ def protected_result(result: dict) -> str:
         names = f" ({and_list(bodies['yes'])})" if bodies["yes"] else ""
         threshold = threshold_of(Fraction(bodies["threshold"][0]), bool(bodies["threshold"][1]))
         lines.append(_(PROTECTED_RESULT_BODIES).format(yes=len(bodies["yes"]), count=bodies["frozen"], names=names,
-                                                    threshold=threshold, met="met" if bodies["met"] else "not met"))
+                                                    threshold=threshold, met=translated(MET_WORDS)[bool(bodies["met"])]))
         for key, words in (("no", _(PROTECTED_RESULT_AGAINST)), ("silent", _(PROTECTED_RESULT_SILENT)),
                            ("lapsed", _(PROTECTED_RESULT_LAPSED))):
             if bodies[key]:
@@ -752,19 +815,22 @@ def consent_result(p, result: dict, *, ended_early_by: str | None = None, reason
     against the quorum, and the objections that stood."""
     rule = result["rule"]
     quorum = Fraction(rule["quorum"])
-    verdict = "passed" if result["passed"] else f"failed ({translated(REASONS)[result['reason']]})"
+    if result["passed"]:
+        verdict = _(RESULT_PASSED).format(number=p.number, title=p.title)
+    else:
+        verdict = _(RESULT_FAILED).format(number=p.number, title=p.title, reason=translated(REASONS)[result["reason"]])
     voters, electorate = result["voters"], result["electorate"]
     share = Fraction(voters, electorate) if electorate else Fraction(0)
-    met = "met" if electorate and share >= quorum else "not met"
+    met = translated(MET_WORDS)[bool(electorate and share >= quorum)]
     objections = result.get("objections", [])
-    lines = [f"Result of #{p.number} {p.title}: {verdict}.",
+    lines = [verdict,
              _(CONSENT_VOTES).format(counts=counts_line(p.options, result["counts"]), objections=len(objections)),
              _(CONSENT_TURNOUT).format(voters=voters, electorate=electorate, share=percent(share), quorum=percent(quorum),
                                     met=met)]
     if objections:
         lines += objection_lines(objections)
     if ended_early_by:
-        lines.append(f"Closed early by {ended_early_by}" + (f": {reason}" if reason else "") + ".")
+        lines.append(closed_early(ended_early_by, reason))
     return "\n".join(lines)
 
 
@@ -793,15 +859,26 @@ PROTECT_DONE = N_("#{number} is now a protected decision; every room is told.")
 
 
 def withdrawn(p, author: str, reason: str | None) -> str:
-    return f"#{p.number} {p.title} is withdrawn by {author}" + (f": {reason}" if reason else "") + ". No result is counted."
+    if reason:
+        return _(WITHDRAWN_BECAUSE).format(number=p.number, title=p.title, author=author, reason=reason)
+    return _(WITHDRAWN).format(number=p.number, title=p.title, author=author)
+
+
+WITHDRAWN = N_("#{number} {title} is withdrawn by {author}. No result is counted.")
+WITHDRAWN_BECAUSE = N_("#{number} {title} is withdrawn by {author}: {reason}. No result is counted.")
 
 
 def proposals_list(items, tz: ZoneInfo, now: datetime, coop: str) -> str:
-    lines = [f"Open proposals in {coop}:"]
+    lines = [_(OPEN_PROPOSALS_HEAD).format(coop=coop)]
     for p, voted in items:
-        mark = "you voted" if voted else "you have not voted"
-        lines.append(f"#{p.number} {p.title} — closes in {span(p.closes_at - now)} ({when(p.closes_at, tz)}); {mark}")
+        lines.append(translated(OPEN_PROPOSAL_LINE)[bool(voted)].format(
+            number=p.number, title=p.title, left=span(p.closes_at - now), when=when(p.closes_at, tz)))
     return "\n".join(lines)
+
+
+OPEN_PROPOSALS_HEAD = N_("Open proposals in {coop}:")
+OPEN_PROPOSAL_LINE = {True: N_("#{number} {title} — closes in {left} ({when}); you voted"),
+                      False: N_("#{number} {title} — closes in {left} ({when}); you have not voted")}
 
 
 def names_within(names: Sequence[str], budget: int) -> str:
@@ -814,14 +891,19 @@ def names_within(names: Sequence[str], budget: int) -> str:
             break
         shown.append(name)
         used += len(name) + 2
-    return ", ".join(shown) + f" and {len(names) - len(shown)} more"
+    return _(NAMES_AND_MORE).format(names=", ".join(shown), more=len(names) - len(shown))
+
+
+NAMES_AND_MORE = N_("{names} and {more} more")
 
 
 def names_list(names: list[str], total: int | None = None) -> str:
     """`a, b, c and 37 more`: at most NAMES_SHOWN names, so a batch of thousands stays one short message."""
     total = len(names) if total is None else total
     shown = ", ".join(names[:NAMES_SHOWN])
-    return shown + (f" and {total - min(len(names), NAMES_SHOWN)} more" if total > min(len(names), NAMES_SHOWN) else "")
+    if total > min(len(names), NAMES_SHOWN):
+        return _(NAMES_AND_MORE).format(names=shown, more=total - min(len(names), NAMES_SHOWN))
+    return shown
 
 
 def join_notice(coop: str, names: list[str], total: int, prefix: str) -> str:
@@ -835,25 +917,33 @@ def join_notice(coop: str, names: list[str], total: int, prefix: str) -> str:
 
 
 def members_list(coop: str, active, pending) -> str:
-    lines = [f"Register of {coop} ({members(len(active))}):"]
-    lines += [f"• {m.display_name}" + (" (steward)" if m.role == "steward" else "") for m in active]
+    lines = [_(REGISTER_HEAD).format(coop=coop, members=members(len(active)))]
+    lines += [_(REGISTER_STEWARD).format(name=m.display_name) if m.role == "steward" else f"• {m.display_name}"
+              for m in active]
     if pending:
-        lines.append("Waiting to be admitted: " + ", ".join(m.display_name for m in pending))
+        lines.append(_(REGISTER_PENDING).format(names=", ".join(m.display_name for m in pending)))
     return "\n".join(lines)
+
+
+REGISTER_HEAD = N_("Register of {coop} ({members}):")
+REGISTER_STEWARD = N_("• {name} (steward)")
+REGISTER_PENDING = N_("Waiting to be admitted: {names}")
 
 
 def whoami(coop: str | None, name: str, standing: str | None, prefix: str, org: str | None = None) -> str:
     if coop is None:
         return _(NO_COOP).format(prefix=prefix)
-    words = {
-        "steward": f"You are {name}, a steward of {coop}.",
-        "member": f"You are {name}, a member of {coop}.",
-        "pending": f"This room belongs to {coop}. Your request to join is waiting for a steward.",
-        "removed": f"This room belongs to {coop}. You were removed from its register.",
-        "ally": f"You are {name}, an ally of {coop} from {org}: you speak here, and never vote.",
-        None: f"This room belongs to {coop}. You are not on its register; ask to join with {prefix}join.",
-    }
-    return words[standing]
+    return translated(WHOAMI)[standing].format(name=name, coop=coop, org=org, prefix=prefix)
+
+
+WHOAMI = {
+    "steward": N_("You are {name}, a steward of {coop}."),
+    "member": N_("You are {name}, a member of {coop}."),
+    "pending": N_("This room belongs to {coop}. Your request to join is waiting for a steward."),
+    "removed": N_("This room belongs to {coop}. You were removed from its register."),
+    "ally": N_("You are {name}, an ally of {coop} from {org}: you speak here, and never vote."),
+    None: N_("This room belongs to {coop}. You are not on its register; ask to join with {prefix}join."),
+}
 
 
 def charter(coop: str, c) -> str:
@@ -926,13 +1016,14 @@ COUNT_WAITS = N_(
 
 
 def calendar_text(coop: str, tz_name: str, items: list[tuple[datetime, str]], tz: ZoneInfo, lapsed: str | None) -> str:
-    lines = [f"Calendar of {coop} (times in {tz_name}):"]
+    lines = [_(CALENDAR_HEAD).format(coop=coop, zone=tz_name)]
     lines += [f"• {when(at, tz)} — {what}" for at, what in sorted(items, key=lambda item: item[0])]
     if lapsed:
         lines.append(lapsed)
     return "\n".join(lines)
 
 
+CALENDAR_HEAD = N_("Calendar of {coop} (times in {zone}):")
 CALENDAR_CLOSES = N_("voting on #{number} {title} closes")
 CALENDAR_REMINDER = N_("reminder to vote on #{number}")
 CALENDAR_AUDIT = N_("liberation audit (reminders {offsets} before)")
@@ -996,37 +1087,55 @@ ROUNDING_RULE = N_("Shares are rounded down to the smallest unit of {currency}; 
 
 
 def round_opened(r, coop: str, funds, shares, names, tz: ZoneInfo, fmt) -> str:
-    lines = [f"Surplus round {r.number} of {coop}: {fmt(r.amount)}."]
+    lines = [_(ROUND_OPENED).format(number=r.number, coop=coop, amount=fmt(r.amount))]
     movement = sum(a for _, a in funds)
-    lines.append(f"Movement funds first ({percent(Fraction(r.movement_share))} share, with rounding): {fmt(movement)}")
+    lines.append(_(ROUND_MOVEMENT).format(share=percent(Fraction(r.movement_share)), amount=fmt(movement)))
     lines += [f"• {name}: {fmt(amount)}" for name, amount in funds]
-    lines.append(f"Members ({'equal shares' if r.member_split == 'equal' else 'by recorded hours'}): {fmt(sum(a for _, a in shares))}")
+    lines.append(translated(ROUND_MEMBERS)[r.member_split == "equal"].format(amount=fmt(sum(a for _, a in shares))))
     lines += [f"• {names[m]}: {fmt(amount)}" for m, amount in shares]
     lines.append(_(ROUNDING_RULE).format(currency=r.currency))
     if r.payout_at:
-        lines.append(f"Payout date: {when(r.payout_at, tz)}.")
-    lines.append("Before any payout, each member owed a share declares a vow: " + PREFIX_MARK + "vow <how your share will serve collective struggle>.")
+        lines.append(_(ROUND_PAYOUT_DATE).format(when=when(r.payout_at, tz)))
+    lines.append(_(ROUND_VOW_FIRST).format(prefix=PREFIX_MARK))
     return "\n".join(lines)
+
+
+ROUND_OPENED = N_("Surplus round {number} of {coop}: {amount}.")
+ROUND_MOVEMENT = N_("Movement funds first ({share} share, with rounding): {amount}")
+ROUND_MEMBERS = {True: N_("Members (equal shares): {amount}"), False: N_("Members (by recorded hours): {amount}")}
+ROUND_PAYOUT_DATE = N_("Payout date: {when}.")
+ROUND_VOW_FIRST = N_("Before any payout, each member owed a share declares a vow: {prefix}vow <how your share will serve "
+                     "collective struggle>.")
 
 
 def vowed(name: str, number: int, text: str, restated: bool) -> str:
-    if restated:
-        return f"{name} restates their vow for round {number}: {text}"
-    return f"{name} vows, for round {number}: {text}"
+    return (_(VOW_RESTATED) if restated else _(VOW_MADE)).format(name=name, number=number, text=text)
+
+
+VOW_MADE = N_("{name} vows, for round {number}: {text}")
+VOW_RESTATED = N_("{name} restates their vow for round {number}: {text}")
 
 
 def vows_list(number: int, vowed_names: list[tuple[str, str]], missing: list[str], waived: list[str]) -> str:
-    lines = [f"Vows for round {number}: {len(vowed_names)} made, {len(missing)} still to come."]
+    lines = [_(VOWS_HEAD).format(number=number, made=len(vowed_names), missing=len(missing))]
     lines += [f"• {name}: {text}" for name, text in vowed_names]
     if waived:
-        lines.append("Waived by the co-op: " + ", ".join(waived))
+        lines.append(_(VOWS_WAIVED).format(names=", ".join(waived)))
     if missing:
-        lines.append("Not yet vowed: " + ", ".join(missing))
+        lines.append(_(VOWS_MISSING).format(names=", ".join(missing)))
     return "\n".join(lines)
 
 
+VOWS_HEAD = N_("Vows for round {number}: {made} made, {missing} still to come.")
+VOWS_WAIVED = N_("Waived by the co-op: {names}")
+VOWS_MISSING = N_("Not yet vowed: {names}")
+
+
 def paid_out(r, fmt) -> str:
-    return f"Round {r.number} is paid out: {fmt(r.amount)}, as allocated. The books are open to every member: {PREFIX_MARK}books."
+    return _(ROUND_PAID_OUT).format(number=r.number, amount=fmt(r.amount), prefix=PREFIX_MARK)
+
+
+ROUND_PAID_OUT = N_("Round {number} is paid out: {amount}, as allocated. The books are open to every member: {prefix}books.")
 
 
 VOW_REMINDER = N_("Round {number}: {owed} not vowed yet: {names}. Vow with {prefix}vow <text>.")
@@ -1036,30 +1145,49 @@ VOW_DIRECT = N_("You have not yet vowed for surplus round {number} of {coop}. Sa
 def books(coop: str, entries: list[dict], tz: ZoneInfo) -> str:
     """The open books: each round with its funds and shares and how they add up, then totals per
     currency (paid to members: only rounds paid out)."""
-    lines, by_currency = [f"Open books of {coop}:"], {}
+    lines, by_currency = [_(BOOKS_HEAD).format(coop=coop)], {}
     for e in entries:
         r = e["round"]
         fmt = lambda minor: format_amount(minor, r.currency)  # noqa: E731 (one round's currency)
         funds_total, shares_total = sum(a for _, a in e["funds"]), sum(a for _, a, _ in e["shares"])
-        status = f"paid out {when(r.paid_at, tz)}" if r.status == "paid" else "open, not paid out"
-        lines.append(f"Round {r.number} ({when(r.opened_at, tz)}): {fmt(r.amount)}, {status}")
-        lines += [f"  fund · {name}: {fmt(a)}" for name, a in e["funds"]]
-        lines += [f"  share · {name}: {fmt(a)}" + (f" ({h} h)" if h else "") for name, a, h in e["shares"]]
-        lines.append(f"  = funds {fmt(funds_total)} + members {fmt(shares_total)} = {fmt(funds_total + shares_total)}")
+        if r.status == "paid":
+            lines.append(_(BOOKS_ROUND_PAID).format(number=r.number, opened=when(r.opened_at, tz), amount=fmt(r.amount),
+                                                    paid=when(r.paid_at, tz)))
+        else:
+            lines.append(_(BOOKS_ROUND_OPEN).format(number=r.number, opened=when(r.opened_at, tz), amount=fmt(r.amount)))
+        lines += ["  " + _(BOOKS_FUND).format(name=name, amount=fmt(a)) for name, a in e["funds"]]
+        lines += ["  " + (_(BOOKS_SHARE_HOURS) if h else _(BOOKS_SHARE)).format(name=name, amount=fmt(a), hours=h)
+                  for name, a, h in e["shares"]]
+        lines.append("  " + _(BOOKS_SUM).format(funds=fmt(funds_total), members=fmt(shares_total),
+                                                total=fmt(funds_total + shares_total)))
         totals = by_currency.setdefault(r.currency, [0, 0, 0, 0])
         totals[0] += r.amount
         totals[1] += funds_total
         totals[2 if r.status == "paid" else 3] += shares_total
-    lines.append("Totals: " + "; ".join(
-        f"{format_amount(t[0], c)} in all: {format_amount(t[1], c)} to the movement funds, "
-        f"{format_amount(t[2], c)} paid to members" + (f", {format_amount(t[3], c)} not yet paid out" if t[3] else "")
-        for c, t in by_currency.items()) + ".")
+    lines.append(_(BOOKS_TOTALS).format(totals="; ".join(
+        (_(BOOKS_TOTAL_UNPAID) if t[3] else _(BOOKS_TOTAL)).format(
+            total=format_amount(t[0], c), funds=format_amount(t[1], c), paid=format_amount(t[2], c),
+            unpaid=format_amount(t[3], c))
+        for c, t in by_currency.items())))
     return "\n".join(lines)
 
 
+BOOKS_HEAD = N_("Open books of {coop}:")
+BOOKS_ROUND_PAID = N_("Round {number} ({opened}): {amount}, paid out {paid}")
+BOOKS_ROUND_OPEN = N_("Round {number} ({opened}): {amount}, open, not paid out")
+BOOKS_FUND = N_("fund · {name}: {amount}")
+BOOKS_SHARE = N_("share · {name}: {amount}")
+BOOKS_SHARE_HOURS = N_("share · {name}: {amount} ({hours} h)")
+BOOKS_SUM = N_("= funds {funds} + members {members} = {total}")
+BOOKS_TOTALS = N_("Totals: {totals}.")
+BOOKS_TOTAL = N_("{total} in all: {funds} to the movement funds, {paid} paid to members")
+BOOKS_TOTAL_UNPAID = N_("{total} in all: {funds} to the movement funds, {paid} paid to members, {unpaid} not yet paid out")
+
+
 def payout_refused(missing: list[str]) -> str:
-    owed = plural(len(missing), "member owed a share has", "members owed a share have")
-    return f"No payout yet: {owed} not vowed: " + ", ".join(missing) + "."
+    return i18n.ngettext("No payout yet: {count} member owed a share has not vowed: {names}.",
+                         "No payout yet: {count} members owed a share have not vowed: {names}.",
+                         len(missing)).format(count=i18n.number(len(missing)), names=", ".join(missing))
 
 
 # --- the minutes ---
