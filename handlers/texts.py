@@ -59,7 +59,7 @@ def and_list(items: Sequence[str]) -> str:
 
 
 def options_list(options: Sequence[str]) -> str:
-    return ", ".join(f"{i}. {label}" for i, label in enumerate(options, 1))
+    return ", ".join(f"{i}. {label}" for i, label in enumerate(option_labels(options), 1))
 
 
 def help_list(verbs, prefix: str = "/") -> str:
@@ -411,17 +411,17 @@ def _fraction(value: Fraction) -> str:
 
 
 def share_of(options: Sequence[str]) -> str:
-    # "For + Against" names the two option labels, which are data (members type them to vote): as the
-    # card shows them, untranslated.
-    return "For + Against" if is_yes_no(options) else _("the votes cast, abstentions aside")
+    if is_yes_no(options):  # the two options, as the card shows them
+        return "{} + {}".format(*option_labels(options[:2]))
+    return _("the votes cast, abstentions aside")
 
 
 def counts_line(options: Sequence[str], counts: Sequence[int]) -> str:
-    return " · ".join(f"{label} {n}" for label, n in zip(options, counts))
+    return " · ".join(f"{label} {n}" for label, n in zip(option_labels(options), counts))
 
 
 def options_line(options: Sequence[str]) -> str:
-    return " · ".join(f"{i}. {label}" for i, label in enumerate(options, 1))
+    return " · ".join(f"{i}. {label}" for i, label in enumerate(option_labels(options), 1))
 
 
 CARD_BODY = 1500
@@ -650,14 +650,14 @@ def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reaso
     else:
         lines = [_(RESULT_FAILED).format(number=p.number, title=p.title, reason=translated(REASONS)[outcome.reason])]
     if outcome.passed and not is_yes_no(p.options):
-        lines.append(_(RESULT_CHOSEN).format(option=p.options[outcome.winner]))
+        lines.append(_(RESULT_CHOSEN).format(option=option_label(p.options[outcome.winner])))
     lines.append(_("Votes: {counts}.").format(counts=counts_line(p.options, outcome.counts)))
     turnout = Fraction(outcome.voters, outcome.electorate) if outcome.electorate else Fraction(0)
     lines.append(translated(TURNOUT)[rule.meets_quorum(outcome.voters, outcome.electorate)].format(
         voters=outcome.voters, electorate=outcome.electorate, share=percent(turnout), quorum=percent(rule.quorum)))
     if outcome.support is not None and outcome.winner is None:
         best = max(outcome.counts[i] for i, label in enumerate(p.options) if not is_abstain(label))
-        tied = [label for label, n in zip(p.options, outcome.counts) if n == best and not is_abstain(label)]
+        tied = [option_label(label) for label, n in zip(p.options, outcome.counts) if n == best and not is_abstain(label)]
         lines.append(_("Support: a tie at {support} each between {options} of {share}; threshold {threshold}.").format(
             support=percent(outcome.support), options=and_list(tied), share=share_of(p.options),
             threshold=threshold_words(rule)))
@@ -1056,8 +1056,6 @@ AMOUNT_PROBLEMS = {
     "currency": N_("'{text}' is not a currency code (three letters, like EUR or USD)."),
 }
 AMEND_KIND = N_("Changing the charter is a constitutional decision: use kind: constitutional (or leave kind out).")
-FIREWALL_KIND = N_("{keys} guard{s} the co-op's firewalls: changing {them} is a protected decision (the members, the "
-                 "affiliated organisations and the golden share). Use kind: protected, or leave kind out.")
 GOLDEN_DISAFFILIATE_KIND = N_("{org} holds the golden share: disaffiliating it is a protected decision. Use kind: "
                             "protected, or leave kind out.")
 GOLDEN_NOT_AFFILIATED = N_("The golden share goes to an affiliated organisation; {org} is not one. Affiliated now: {orgs}.")
