@@ -167,17 +167,23 @@ def number(n: int | float | Decimal) -> str:
 
 def decimal(value: Decimal, places: int) -> str:
     """`1,234.50` (en), `1.234,50` (de), `1 234,50` (fr): grouped, with exactly `places` decimals."""
+    code = _current.get()
+    if code == DEFAULT:  # what Babel writes for English too, without loading its locale data
+        return f"{value:,.{places}f}"
     from babel.numbers import format_decimal
 
     pattern = "#,##0" + ("." + "0" * places if places else "")
-    return format_decimal(value, format=pattern, locale=_current.get(), decimal_quantization=True)
+    return format_decimal(value, format=pattern, locale=code, decimal_quantization=True)
 
 
 def percent(value: float, places: int) -> str:
+    """`75%`, `75.5%` (en), `75,5 %` (fr): a share, with `places` decimals."""
+    code = _current.get()
+    if code == DEFAULT:  # a card shows its quorum at every vote: English needs no locale data
+        return f"{value * 100:.{places}f}%"
     from babel.numbers import format_percent
 
-    return format_percent(value, format="#,##0" + ("." + "0" * places if places else "") + "%",
-                          locale=_current.get())
+    return format_percent(value, format="#,##0" + ("." + "0" * places if places else "") + "%", locale=code)
 
 
 def moment(local: datetime) -> str:
