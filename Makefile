@@ -22,7 +22,7 @@ messages: $(STAMP)
 catalogs: $(MO)
 
 $(LOCALES)/%/LC_MESSAGES/coopbot.mo: $(LOCALES)/%/LC_MESSAGES/coopbot.po $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy=false -D coopbot -l $* -i $< -o $@
+	$(BIN)/pybabel compile -D coopbot -l $* -i $< -o $@
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "coopbot needs Python 3.11")'
