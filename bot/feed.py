@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from bot.services import Services
-from handlers import texts
+from handlers import i18n, texts
 from handlers.agenda import ics_of
+from handlers.context import coop_language
 from storage.models import Coop
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class FeedServer:
             built = self._built.get(coop.id)
             if built is not None and now - built[0] < FRESH:
                 return built[1], built[2]
-            body = await ics_of(self.services.stores, coop, now)
+            with i18n.use(coop_language(coop)):  # a phone's calendar shows the co-op's words
+                body = await ics_of(self.services.stores, coop, now)
             self._built[coop.id] = (now, body, etag(body))
             return body, self._built[coop.id][2]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from handlers import i18n, texts
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The least each library logs at, whatever level is asked for.
 FLOORS = {
@@ -42,10 +44,25 @@ ACCESS_TOKEN = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+")
 # A calendar feed's token, in its URL (a reply giving it, a request's path): after `/calendar/`,
 # percent-encoded or not, whether or not the line goes on to `.ics` (a text cut short for the log).
 FEED_TOKEN = re.compile(r"(?i)((?:/|%2F)calendar(?:/|%2F))[A-Za-z0-9_-]{8,}")
+
+
+def _read_aloud() -> str:
+    """The heading of `texts.CONFESSION_READ` in every language the bot speaks, its numbers any."""
+    headings = []
+    for code in i18n.LANGUAGES:
+        with i18n.use(code):
+            heading = texts.CONFESSION_READ.split("{text}")[0].rstrip()
+        pattern = re.escape(heading)
+        for field in ("index", "count", "number"):
+            pattern = pattern.replace(re.escape("{" + field + "}"), r"\d+")
+        headings.append(pattern)
+    return "|".join(headings)
+
+
 # A confession wherever a record quotes it, sent (`/confess …`, `!confess …`) or read aloud (the
-# heading of `texts.CONFESSION_READ`): inside a quoted string (a JSON payload, a repr) up to the
-# closing quote, escapes and all; anywhere else, to the record's end.
-_CONFESSION_START = r"(?:[/!]confess(?:@\w+)?\b|Confession \d+ of \d+, read aloud\b[^:\n]*:)"
+# heading of `texts.CONFESSION_READ`, in whichever language the co-op speaks): inside a quoted string
+# (a JSON payload, a repr) up to the closing quote, escapes and all; anywhere else, to the record's end.
+_CONFESSION_START = rf"(?:[/!]confess(?:@\w+)?\b|{_read_aloud()})"
 CONFESSION = re.compile(rf"""(?i)(?<=(["']))({_CONFESSION_START})(?:\\.|(?!\1).)*|({_CONFESSION_START}).*""",
                         re.DOTALL)
 

@@ -13,7 +13,7 @@ from storage.errors import AlreadyExists, HasAllies, NotAffiliated, RegisterChan
 from storage.models import Organisation
 
 
-@verb("allies", who=Standing.MEMBER_OR_ALLY,
+@verb("allies", alone=True, who=Standing.MEMBER_OR_ALLY,
       summary=N_("affiliated organisations, their allies, and which one holds the golden share"))
 async def allies(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():

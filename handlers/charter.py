@@ -327,7 +327,8 @@ class Choice(Value):
         return word
 
     def show(self, value) -> str:
-        return i18n.gettext(self.words[value])
+        word = self.words.get(value)
+        return i18n.gettext(word) if word is not None else str(value)  # a value stored by another version
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ MAX_CONFESSION = 2000
 MAX_WAITING = 100
 
 
-@verb("confess", who=Standing.MEMBER, args=N_("<text>"), body=N_("more lines of the confession"), where=Where.DIRECT,
+@verb("confess", alone=True, who=Standing.MEMBER, args=N_("<text>"), body=N_("more lines of the confession"), where=Where.DIRECT,
       erase=True, summary=texts.CONFESS_SUMMARY)
 async def confess(ctx: Context, call: Call) -> list[Reply]:
     # Refusals never repeat the text: the message is erased, and a refusal must not keep it.

@@ -32,6 +32,14 @@ async def in_language_of(stores: Stores, coop_id: int) -> AsyncIterator[None]:
         yield
 
 
+@asynccontextmanager
+async def in_language_of_room(stores: Stores, chat: ChatRef) -> AsyncIterator[None]:
+    """What an adapter says in a room by itself (a refused poll answer, a redaction's reason): in the
+    language of the co-op the room belongs to."""
+    with i18n.use(coop_language(await stores.coops.get_by_room(chat.platform, chat.chat_id))):
+        yield
+
+
 def own_language(coop: Coop | None, member: Member | None) -> str:
     """What is sent to one member alone is in their own language, if they chose one, else the co-op's."""
     return (member.language if member is not None and member.language else None) or coop_language(coop)

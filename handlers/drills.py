@@ -116,7 +116,7 @@ def _state(p: Proposal) -> str:
 
 
 # --- the verbs ---
-@verb("drill", who=Standing.MEMBER, summary=N_("the adversary drill: its red team, its temptations, its record"))
+@verb("drill", alone=True, who=Standing.MEMBER, summary=N_("the adversary drill: its red team, its temptations, its record"))
 async def drill(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)

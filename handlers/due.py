@@ -151,14 +151,19 @@ def vows_due(rounds: Iterable, coops: Mapping[int, CoopView], now: datetime) -> 
 
 
 def vow_reminder(due: VowDue, missing: Sequence, accounts: Iterable) -> Scheduled:
-    """The room's reminder naming who has not vowed, and a direct word to each of them."""
+    """The room's reminder naming who has not vowed, and a direct word to each of them (in the
+    language each chose, if they did)."""
     names = ", ".join(m.display_name for m in missing)
     owed = texts.plural(len(missing), "member owed a share has", "members owed a share have")
     text = texts.VOW_REMINDER.format(number=due.round.number, owed=owed, names=names, prefix=texts.PREFIX_MARK)
-    direct_text = texts.VOW_DIRECT.format(number=due.round.number, coop=due.coop.name, prefix=texts.PREFIX_MARK)
-    ids = {m.id for m in missing}
-    direct = tuple((a.platform, a.user_id, direct_text) for a in accounts
-                   if a.member_id in ids and a.platform in DIRECT_PLATFORMS)
+    own = {m.id: getattr(m, "language", None) for m in missing}
+
+    def word(member_id: int) -> str:
+        with i18n.use(own[member_id] or due.coop.charter.language):
+            return texts.VOW_DIRECT.format(number=due.round.number, coop=due.coop.name, prefix=texts.PREFIX_MARK)
+
+    direct = tuple((a.platform, a.user_id, word(a.member_id)) for a in accounts
+                   if a.member_id in own and a.platform in DIRECT_PLATFORMS)
     return Scheduled(due.key, due.coop.id, "reminder", text, direct=direct)
 
 

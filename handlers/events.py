@@ -49,3 +49,6 @@ class VoteCast:
     # meet the ballot recorded ("append" a ranked tap, "toggle" an approval tap, "set" a poll answer).
     choices: tuple[int, ...] | None = None
     how: str = "set"
+    # Its answer reaches the voter alone (a Telegram button's answer): in their own language. A
+    # poll answer's refusal is posted in the room, in the room's language.
+    alone: bool = False

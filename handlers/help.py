@@ -10,7 +10,7 @@ from handlers.verbs import Call, Standing, verb
 from handlers.i18n import N_
 
 
-@verb("help", who=Standing.ANYONE, args=N_("[verb]"), summary=N_("the list of commands, or one command's usage"))
+@verb("help", alone=True, who=Standing.ANYONE, args=N_("[verb]"), summary=N_("the list of commands, or one command's usage"))
 async def help(ctx: Context, call: Call) -> list[Reply]:
     name = call.args.strip().lstrip("/!").lower()
     if not name:
@@ -22,7 +22,7 @@ async def help(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.help_verb(found, ctx.prefix) + (f"\n{more}" if more else ""))]
 
 
-@verb("start", who=Standing.ANYONE, summary=N_("say hello"), hidden=True)
+@verb("start", alone=True, who=Standing.ANYONE, summary=N_("say hello"), hidden=True)
 async def start(ctx: Context, call: Call) -> list[Reply]:
     """Telegram's Start button sends /start: greet, and say what to do next."""
     return [Reply(texts.ADDED_TO_ROOM.format(prefix=ctx.prefix))]

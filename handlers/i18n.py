@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 DEFAULT = "en"
 LANGUAGES = ("en", "es", "fr", "de")  # English is the source: its catalog is the messages themselves
 NAMES = {"en": "English", "es": "español", "fr": "français", "de": "Deutsch"}
+
+
+def name(code: str | None) -> str:
+    """A language's own name; one stored that this version has no catalog for reads as English."""
+    return NAMES[normal(code) or DEFAULT]
 DOMAIN = "coopbot"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
@@ -155,6 +160,14 @@ def translating(module_name: str) -> None:
 
 # --- numbers, money and dates as the language writes them (Babel's CLDR data) ---
 
+@cache
+def _locale(code: str):
+    """Babel's Locale, parsed once per language (parsing it at every call doubles a format's cost)."""
+    from babel import Locale
+
+    return Locale.parse(code)
+
+
 def number(n: int | float | Decimal) -> str:
     """A count: English keeps the bare digits it always wrote (scripts read them); `1.000` (de)."""
     code = _current.get()
@@ -162,7 +175,7 @@ def number(n: int | float | Decimal) -> str:
         return str(n)
     from babel.numbers import format_decimal
 
-    return format_decimal(n, locale=code)
+    return format_decimal(n, locale=_locale(code))
 
 
 def decimal(value: Decimal, places: int) -> str:
@@ -173,17 +186,21 @@ def decimal(value: Decimal, places: int) -> str:
     from babel.numbers import format_decimal
 
     pattern = "#,##0" + ("." + "0" * places if places else "")
-    return format_decimal(value, format=pattern, locale=code, decimal_quantization=True)
+    return format_decimal(value, format=pattern, locale=_locale(code), decimal_quantization=True)
 
 
 def percent(value: float, places: int) -> str:
-    """`75%`, `75.5%` (en), `75,5 %` (fr): a share, with `places` decimals."""
+    """`75%`, `75.5%` (en), `75,5 %` (fr, es, de): a share, with `places` decimals, in the
+    language's own percent pattern."""
     code = _current.get()
     if code == DEFAULT:  # a card shows its quorum at every vote: English needs no locale data
         return f"{value * 100:.{places}f}%"
     from babel.numbers import format_percent
 
-    return format_percent(value, format="#,##0" + ("." + "0" * places if places else "") + "%", locale=code)
+    pattern = _locale(code).percent_formats[None].pattern  # "#,##0 %" (with a no-break space)
+    last = pattern.rfind("0")
+    pattern = pattern[:last + 1] + ("." + "0" * places if places else "") + pattern[last + 1:]
+    return format_percent(value, format=pattern, locale=_locale(code))
 
 
 def moment(local: datetime) -> str:
@@ -194,4 +211,4 @@ def moment(local: datetime) -> str:
         return local.strftime("%a %d %b %Y %H:%M")
     from babel.dates import format_skeleton
 
-    return f"{format_skeleton('yMMMEd', local, locale=code)}, {local:%H:%M}"
+    return f"{format_skeleton('yMMMEd', local, locale=_locale(code))}, {local:%H:%M}"

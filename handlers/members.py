@@ -66,7 +66,9 @@ async def join_notice(stores: Stores, chat: ChatRef) -> Notice | None:
     if coop is None:
         return None
     names, total = await stores.members.pending(coop.id, texts.NAMES_SHOWN)
-    return Notice(texts.join_notice(coop.name, names, total, PREFIX.get(chat.platform, "/")), empty=total == 0)
+    with i18n.use(coop_language(coop)):  # the room's notice, written whenever the notices task gets to it
+        text = texts.join_notice(coop.name, names, total, PREFIX.get(chat.platform, "/"))
+    return Notice(text, empty=total == 0)
 
 
 @verb("admit", who=Standing.STEWARD, args=N_("<member> [<member> …] | all"),
@@ -180,7 +182,7 @@ async def remove(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(text)]
 
 
-@verb("members", who=Standing.MEMBER, summary=N_("the register, with roles"))
+@verb("members", alone=True, who=Standing.MEMBER, summary=N_("the register, with roles"))
 async def members(ctx: Context, call: Call) -> list[Reply]:
     register = await ctx.stores.members.register(ctx.coop.id)
     active = [m for m in register if m.status == "active"]
@@ -188,7 +190,7 @@ async def members(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.members_list(ctx.coop.name, active, pending))]
 
 
-@verb("whoami", who=Standing.ANYONE, summary=N_("this room's co-op and your standing in it; your own language"),
+@verb("whoami", alone=True, who=Standing.ANYONE, summary=N_("this room's co-op and your standing in it; your own language"),
       keys={"language": N_("en|es|fr|de|-   (what is sent to you alone: tap answers, direct chats; - for the co-op's)")})
 async def whoami(ctx: Context, call: Call) -> list[Reply]:
     if ctx.coop is None and ctx.chat.is_direct:
@@ -201,7 +203,7 @@ async def whoami(ctx: Context, call: Call) -> list[Reply]:
     name = ctx.member.display_name if ctx.member else ctx.sender_name
     text = texts.whoami(ctx.coop.name if ctx.coop else None, name, standing, ctx.prefix, org=ctx.ally_of)
     if ctx.member is not None and ctx.member.language:
-        text += "\n" + texts.OWN_LANGUAGE.format(language=i18n.NAMES[ctx.member.language], prefix=ctx.prefix)
+        text += "\n" + texts.OWN_LANGUAGE.format(language=i18n.name(ctx.member.language), prefix=ctx.prefix)
     return [Reply(text + ctx.mandate_note())]
 
 
@@ -216,10 +218,10 @@ async def _own_language(ctx: Context, text: str) -> list[Reply]:
     await ctx.stores.members.set_language(ctx.member.id, code)
     i18n.choose(code or coop_language(ctx.coop))  # the answer is already in the language chosen
     if code is None:
-        return [Reply(texts.LANGUAGE_COOP.format(language=i18n.NAMES[coop_language(ctx.coop)]))]
-    return [Reply(texts.LANGUAGE_SET.format(language=i18n.NAMES[code]))]
+        return [Reply(texts.LANGUAGE_COOP.format(language=i18n.name(coop_language(ctx.coop))))]
+    return [Reply(texts.LANGUAGE_SET.format(language=i18n.name(code)))]
 
 
-@verb("charter", who=Standing.MEMBER, summary=N_("the co-op's rules"))
+@verb("charter", alone=True, who=Standing.MEMBER, summary=N_("the co-op's rules"))
 async def charter(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.charter(ctx.coop.name, ctx.charter) + ctx.mandate_note())]

@@ -19,7 +19,7 @@ def _short(head: Head) -> str:
     return texts.head_text(head.size, head.digest)
 
 
-@verb("minutes", who=Standing.MEMBER, summary=N_("the minutes' head and how to check it"))
+@verb("minutes", alone=True, who=Standing.MEMBER, summary=N_("the minutes' head and how to check it"))
 async def minutes(ctx: Context, call: Call) -> list[Reply]:
     store = ctx.stores.minutes
     head = await store.head(ctx.coop.id)

@@ -109,7 +109,7 @@ def _order(names: Sequence[str] | None) -> str:
 
 
 # --- the verbs ---
-@verb("mirror", who=Standing.MEMBER, summary=N_("the next or current mirror shift: facilitator, format, speaking order"))
+@verb("mirror", alone=True, who=Standing.MEMBER, summary=N_("the next or current mirror shift: facilitator, format, speaking order"))
 async def mirror(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)

@@ -119,7 +119,7 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
                 number=q.number, prefix=mark))
         if q.closes_at != p.closes_at:
             lines.append(texts.REVISED_ROOM_CLOSES.format(when=texts.when(q.closes_at, tz)))
-        voted = {m: q.options[o] for m, _, o in r.cleared}
+        voted = {m: texts.option_labels(q.options)[o] for m, _, o in r.cleared}
         objected = {o.member_id: o.reason for o in r.objections}
 
         def word(member_id: int) -> str | None:

@@ -10,11 +10,11 @@ from fractions import Fraction
 
 from handlers import i18n, amend, audits, lottery, proxies, ranking, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
-from handlers.context import Context, coop_language
+from handlers.context import Context, coop_language, in_language_of
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed
 from handlers.ports import LastLooks
 from handlers.parsing import one_line, parse_closing
-from handlers.tally import DEFAULT_OPTIONS, Outcome, consent_decided, consented, decide, is_yes_no
+from handlers.tally import CONSENT_OPTIONS, DEFAULT_OPTIONS, Outcome, consent_decided, consented, decide, is_yes_no
 from handlers.types import LATE_VOTES, Reply
 from handlers.verbs import Call, Standing, verb
 from handlers.votes import CHOOSING, how_to_vote
@@ -56,7 +56,6 @@ PROPOSE_KEYS = {
 }
 AFFILIATION = ("affiliate", "disaffiliate")
 METHODS = ("vote", "consent", "ranked", "approval")
-CONSENT_OPTIONS = ("Consent", "Abstain")  # an objection is raised with `object`, not voted
 MAX_REVISIONS = 5  # `revise` of a consent proposal: each clears the ballots, so the members' patience is the limit
 TIE_DRAW_AFTER = timedelta(minutes=10)  # a ranked proposal's tie-break draw, after its opening (as `draw`'s default)
 MAX_ORG_NAME = 120
@@ -193,7 +192,7 @@ async def propose(ctx: Context, call: Call) -> list[Reply]:
         options = list(CONSENT_OPTIONS)
     # A proposal that changes something is decided For or Against: with other options, "passed"
     # would only mean that some option won, and Against winning would change the charter.
-    renewal = kind == "constitutional" and title.casefold() == texts.SUNSET_TITLE.casefold()
+    renewal = kind == "constitutional" and texts.is_sunset_title(title)
     if method != "vote" and (amending or renewal or affiliation or "waive" in extras.settings
                              or "revises" in extras.settings):
         raise BadArguments(texts.METHOD_ACTION)
@@ -331,7 +330,7 @@ def not_open(p: Proposal, status: str | None = None) -> ProposalClosed:
     return ProposalClosed(texts.NOT_OPEN.format(number=p.number, status=texts.STATUS_WORDS[status or p.status]))
 
 
-@verb("proposals", who=Standing.MEMBER, summary=N_("open proposals, time left, whether you voted"))
+@verb("proposals", alone=True, who=Standing.MEMBER, summary=N_("open proposals, time left, whether you voted"))
 async def proposals(ctx: Context, call: Call) -> list[Reply]:
     member = ctx.member
     items = await ctx.stores.proposals.open_with_votes_of(ctx.coop.id, member.id)
@@ -340,7 +339,7 @@ async def proposals(ctx: Context, call: Call) -> list[Reply]:
     return [Reply(texts.proposals_list(items, ctx.charter.tz, ctx.now, ctx.coop.name))]
 
 
-@verb("show", who=Standing.MEMBER, args="<#>", proposal=True, summary=N_("one proposal and its tally"))
+@verb("show", alone=True, who=Standing.MEMBER, args="<#>", proposal=True, summary=N_("one proposal and its tally"))
 async def show(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)
@@ -395,7 +394,8 @@ async def _reasons(stores: Stores, p: Proposal, budget: int = REASONS_BUDGET) ->
     if not given:
         return ""
     names = await stores.members.names([b.member_id for b in given])
-    lines = [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=p.options[b.option], reason=b.reason)
+    lines = [texts.REASON_LINE.format(name=names.get(b.member_id, "?"), option=texts.option_labels(p.options)[b.option],
+                                     reason=b.reason)
              for b in given[-REASONS_SHOWN:]]
     while sum(len(line) + 1 for line in lines) > budget:  # one message with the card
         lines.pop(0)
@@ -676,7 +676,8 @@ async def close_due(stores: Stores, now: datetime, before_close: LastLooks) -> i
     closed = 0
     for p in await stores.proposals.due(now):
         try:
-            closed += await close_one(stores, p, now, before_close)
+            async with in_language_of(stores, p.coop_id):  # its tie-break draw, result and messages
+                closed += await close_one(stores, p, now, before_close)
         except ProposalNotOpen:
             # Someone closed it between our look and our lock: nothing left to do.
             continue
@@ -704,10 +705,9 @@ async def close_one(stores: Stores, p: Proposal, now: datetime, before_close: La
     late = p.closes_at if look.since - p.closes_at > LATE_GRACE else None
     # A steward's close that waited for another platform's votes is still theirs.
     steward = p.ended_by and await stores.members.get(p.ended_by)
-    with i18n.use(charter.language):  # the result is the rooms': in the co-op's language
-        await stores.proposals.close(
-            p.id, now=now, by=None, reason=None, decide=look.decide,
-            render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
-            judge=audits.settlement, breach=audits.cap_breach, proxies=proxies.counted,
-        )
+    await stores.proposals.close(
+        p.id, now=now, by=None, reason=None, decide=look.decide,
+        render=lambda q: result_text(q, charter, steward.display_name if steward else None, late),
+        judge=audits.settlement, breach=audits.cap_breach, proxies=proxies.counted,
+    )
     return True

@@ -158,7 +158,7 @@ async def unproxy(ctx: Context, call: Call) -> list[Reply]:
                   proposal_id=revoked.proposal_id, cards=await _cards(ctx, revoked, but=revoked.proposal_id))]
 
 
-@verb("proxies", who=Standing.MEMBER, summary=N_("the proxy you gave and those you hold"))
+@verb("proxies", alone=True, who=Standing.MEMBER, summary=N_("the proxy you gave and those you hold"))
 async def proxies(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)

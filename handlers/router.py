@@ -138,7 +138,7 @@ class Governance:
         else it did stays done."""
         platform, original = event.chat.platform, event.corrects
         ctx = await self._context(event.chat, event.sender, event.event_id)
-        i18n.choose(ctx.language)
+        i18n.choose(ctx.language if verb.alone else coop_language(ctx.coop))
         opened = ctx.coop and await self.stores.proposals.opened_by(ctx.coop.id, original)
         if opened:
             if opened.purpose == "drill":  # a temptation stays what it was put as, and within its drill
@@ -167,7 +167,9 @@ class Governance:
                         corrects: str | None = None, ctx: Context | None = None) -> list[Reply]:
         """Where, standing, lines, the proposal named, then the verb: the same order for every verb."""
         ctx = ctx or await self._context(event.chat, event.sender, event.event_id)
-        i18n.choose(ctx.language)  # refusals, usage and answers alike (the scope is `handle_command`'s)
+        # Refusals, usage and answers alike (the scope is `handle_command`'s): the room's language, as a
+        # verb may announce; the sender's own in a direct chat to a verb whose answer is all it says.
+        i18n.choose(ctx.language if verb.alone else coop_language(ctx.coop))
         if revising is not None or corrects is not None:
             ctx = replace(ctx, revising=revising, corrects=corrects)
         if verb.where is Where.ROOM and ctx.chat.is_direct:
@@ -207,7 +209,7 @@ class Governance:
         with i18n.scope():  # `votes.submit` chooses the voter's own language once the store has read them
                 return await self._guard(event.chat, event.event_id, None, ctx.prefix,
                                      lambda: votes.submit(ctx, event.proposal_id, event.option, made_at=event.made_at,
-                                                          choices=event.choices, how=event.how, tapped=True))
+                                                          choices=event.choices, how=event.how, tapped=event.alone))
 
     async def _guard(self, chat: ChatRef, event_id: str | None, verb: Verb | None, prefix: str,
                      call: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:

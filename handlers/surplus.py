@@ -125,7 +125,7 @@ async def vow(ctx: Context, call: Call) -> list[Reply]:
     return []  # the vow is posted in every bound room, this one included
 
 
-@verb("vows", who=Standing.MEMBER, summary=N_("who has vowed and who has not, for the open round"))
+@verb("vows", alone=True, who=Standing.MEMBER, summary=N_("who has vowed and who has not, for the open round"))
 async def vows(ctx: Context, call: Call) -> list[Reply]:
     r = await _open_round(ctx)
     names = await _names(ctx)
@@ -177,7 +177,7 @@ async def ledger(stores, coop_id: int) -> list[dict]:
     return out
 
 
-@verb("books", who=Standing.MEMBER, summary=N_("the open-book ledger: rounds, funds, shares, payouts"))
+@verb("books", alone=True, who=Standing.MEMBER, summary=N_("the open-book ledger: rounds, funds, shares, payouts"))
 async def books(ctx: Context, call: Call) -> list[Reply]:
     entries = await ledger(ctx.stores, ctx.coop.id)
     if not entries:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+CONSENT_OPTIONS = ("Consent", "Abstain")  # a consent proposal's: an objection is raised with `object`, not voted
 DEFAULT_OPTIONS = ("For", "Against", "Abstain")
 
 

@@ -11,7 +11,7 @@ from storage.merkle import short
 from handlers import i18n
 from handlers.i18n import N_, _, translated
 from handlers.money import format_amount
-from handlers.tally import DecisionRule, is_abstain, is_yes_no
+from handlers.tally import CONSENT_OPTIONS, DEFAULT_OPTIONS, DecisionRule, is_abstain, is_yes_no
 
 # Announcements go to rooms on several platforms at once: they carry this mark where a command
 # is named, and each adapter writes its own prefix ("/" or "!") in its place when it delivers.
@@ -82,14 +82,21 @@ OWN_LANGUAGE = N_("What is sent to you alone is in {language} ({prefix}whoami wi
 OPTION_WORDS = {"For": N_("For"), "Against": N_("Against"), "Abstain": N_("Abstain"), "Consent": N_("Consent")}
 
 
-def option_label(label: str) -> str:
-    """An option as shown: the default ballot's words in the language of the moment, others as typed."""
-    word = OPTION_WORDS.get(label)
-    return _(word) if word else label
+def default_ballot(options: Sequence[str]) -> bool:
+    """The ballot the bot gives (For, Against, Abstain; Consent, Abstain): only its words are
+    translated, so a ballot members wrote shows, and is typed, as they wrote it."""
+    return tuple(options) in (DEFAULT_OPTIONS, CONSENT_OPTIONS)
 
 
 def option_labels(options: Sequence[str]) -> list[str]:
-    return [option_label(label) for label in options]
+    """The options as shown: the default ballot's in the language of the moment, others as typed."""
+    return [_(OPTION_WORDS[label]) for label in options] if default_ballot(options) else list(options)
+
+
+def is_sunset_title(title: str) -> bool:
+    """A renewal is recognised by the sunset vote's title, in English or in any language the bot
+    speaks (README gives the English; a co-op's members may write it in theirs)."""
+    return any(title.casefold() == i18n.within(code, lambda: _(SUNSET_TITLE)).casefold() for code in i18n.LANGUAGES)
 
 
 def firewall_kind(keys: Sequence[str]) -> str:
@@ -100,12 +107,12 @@ def firewall_kind(keys: Sequence[str]) -> str:
         "organisations and the golden share). Use kind: protected, or leave kind out.", len(keys)).format(keys=and_list(keys))
 
 
-def option_names(label: str, languages: Sequence[str]) -> set[str]:
-    """Every way a member may type an option: as stored (English), and in each of `languages`."""
-    names = {label.casefold()}
+def option_names(options: Sequence[str], i: int, languages: Sequence[str]) -> set[str]:
+    """Every way a member may type option `i`: as stored (English), and in each of `languages`."""
+    names = {options[i].casefold()}
     for code in languages:
         with i18n.use(code):
-            names.add(option_label(label).casefold())
+            names.add(option_labels(options)[i].casefold())
     return names
 
 
@@ -412,7 +419,7 @@ def _fraction(value: Fraction) -> str:
 
 def share_of(options: Sequence[str]) -> str:
     if is_yes_no(options):  # the two options, as the card shows them
-        return "{} + {}".format(*option_labels(options[:2]))
+        return "{} + {}".format(*option_labels(options)[:2])
     return _("the votes cast, abstentions aside")
 
 
@@ -650,14 +657,15 @@ def result(p, outcome, tz: ZoneInfo, *, ended_early_by: str | None = None, reaso
     else:
         lines = [_(RESULT_FAILED).format(number=p.number, title=p.title, reason=translated(REASONS)[outcome.reason])]
     if outcome.passed and not is_yes_no(p.options):
-        lines.append(_(RESULT_CHOSEN).format(option=option_label(p.options[outcome.winner])))
+        lines.append(_(RESULT_CHOSEN).format(option=option_labels(p.options)[outcome.winner]))
     lines.append(_("Votes: {counts}.").format(counts=counts_line(p.options, outcome.counts)))
     turnout = Fraction(outcome.voters, outcome.electorate) if outcome.electorate else Fraction(0)
     lines.append(translated(TURNOUT)[rule.meets_quorum(outcome.voters, outcome.electorate)].format(
         voters=outcome.voters, electorate=outcome.electorate, share=percent(turnout), quorum=percent(rule.quorum)))
     if outcome.support is not None and outcome.winner is None:
         best = max(outcome.counts[i] for i, label in enumerate(p.options) if not is_abstain(label))
-        tied = [option_label(label) for label, n in zip(p.options, outcome.counts) if n == best and not is_abstain(label)]
+        tied = [shown for label, shown, n in zip(p.options, option_labels(p.options), outcome.counts)
+                if n == best and not is_abstain(label)]
         lines.append(_("Support: a tie at {support} each between {options} of {share}; threshold {threshold}.").format(
             support=percent(outcome.support), options=and_list(tied), share=share_of(p.options),
             threshold=threshold_words(rule)))

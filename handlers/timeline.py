@@ -95,7 +95,7 @@ async def drift(ctx: Context, call: Call) -> list[Reply]:
         about=texts.DRIFT_ABOUT.format(number=about[1]) if about else ""))
 
 
-@verb("timeline", who=Standing.MEMBER,
+@verb("timeline", alone=True, who=Standing.MEMBER,
       summary=N_("the drift timeline with every automatic entry, as text and as a picture"))
 async def timeline(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():

@@ -63,6 +63,10 @@ class Verb:
     # Its text is the sender's secret (a confession): the command's message is erased where the
     # platform allows, whatever the answer, and log lines never hold it (bot/logs.py).
     erase: bool = False
+    # Its answer is all it says: nothing announced, nothing for the room (it reads, or changes only
+    # the sender's own settings). In a direct chat it speaks the sender's own language; a verb that
+    # may announce speaks the co-op's, so the room is never told anything in one member's language.
+    alone: bool = False
 
     @property
     def takes_lines(self) -> bool:
@@ -81,14 +85,14 @@ class VerbTable:
 
     def verb(self, name: str, *, who: Standing, summary: str, args: str = "", keys: dict[str, str] | None = None,
              body: str | None = None, proposal: bool = False, where: Where = Where.ANY,
-             hidden: bool = False, erase: bool = False) -> Callable[[Run], Run]:
+             hidden: bool = False, erase: bool = False, alone: bool = False) -> Callable[[Run], Run]:
         """Declare the function below as verb `name` (maubot's `@command.new`, with its arguments)."""
 
         def declare(run: Run) -> Run:
             if name in self._verbs:
                 raise ValueError(f"verb {name!r} is declared twice")
             self._verbs[name] = Verb(name, run, who, summary, args, dict(keys or {}), body, proposal, where, hidden,
-                                     erase)
+                                     erase, alone)
             return run
 
         return declare

@@ -72,17 +72,18 @@ def refusal(f: VoteFacts) -> str | None:
 
 async def submit(ctx: Context, proposal_id: int, option: int | None, *, made_at: datetime | None = None,
                  reason: str | None = None, choices: tuple[int, ...] | None = None, how: str = "set",
-                 tapped: bool = False) -> list[Reply]:
+                 tapped: bool | None = None) -> list[Reply]:
     """Submit one vote (option None and no choices withdraws it; `choices` a ranking or approved
     set, `how` they meet the ballot recorded) and answer the voter. The voter is the sender's
-    account where they spoke, looked up in the vote's own transaction. A `tapped` vote (a button, a
-    poll answer) is answered to the voter alone: in their own language."""
+    account where they spoke, looked up in the vote's own transaction. A vote that came without a
+    command (`tapped` not None) is answered in the voter's own language if the answer reaches them
+    alone (a Telegram button's), else in the room's (a refused poll answer is posted in the room)."""
     tapper = Tapper(ctx.sender.platform, ctx.sender.user_id, ctx.chat.chat_id, ctx.chat.is_direct)
     op = VoteOp(proposal_id, option, ctx.now, ctx.event, made_at, tapper=tapper, source=ctx.corrects, reason=reason,
                 choices=choices, how=how)
     result = await ctx.stores.votes.submit(op, refusal)
-    if tapped:
-        i18n.choose(own_language(result.coop, result.member))
+    if tapped is not None:
+        i18n.choose(own_language(result.coop, result.member) if tapped else coop_language(result.coop))
     if ctx.member is None and result.member is not None:
         await learn_name(ctx.stores, result.member, ctx.sender)
     if result.refusal is not None:
@@ -141,7 +142,7 @@ def ack(r: VoteResult) -> Reply:
     p, option, previous = r.proposal, r.option, r.previous
     if option is None:
         return Reply(texts.UNVOTED.format(number=p.number), proposal_id=p.id)
-    label = texts.option_label(p.options[option])
+    label = texts.option_labels(p.options)[option]
     if r.choices is not None and p.method == "ranked":
         text = texts.VOTE_RANKED.format(number=p.number, ranking=", ".join(
             f"{i}. {p.options[c]}" for i, c in enumerate(r.choices, 1)))
@@ -157,7 +158,7 @@ def ack(r: VoteResult) -> Reply:
     elif previous == option:
         text = texts.VOTE_SAME.format(option=label, number=p.number)
     else:
-        text = texts.VOTE_CHANGED.format(option=label, number=p.number, previous=texts.option_label(p.options[previous]))
+        text = texts.VOTE_CHANGED.format(option=label, number=p.number, previous=texts.option_labels(p.options)[previous])
     if p.ballot == "secret":
         return Reply(text, private=True, public_fallback=texts.VOTE_SECRET_PUBLIC.format(number=p.number),
                      proposal_id=p.id)
@@ -188,9 +189,9 @@ def _label(p: Proposal, text: str, languages: Sequence[str] = ()) -> int | None:
     `languages` (the co-op's, the sender's own). A name as stored wins over a translation, so an
     option named like another's translation is never taken for it."""
     typed = text.casefold()
-    for names in (lambda label: {label.casefold()}, lambda label: texts.option_names(label, languages)):
-        for i, label in enumerate(p.options):
-            if typed in names(label):
+    for names in (lambda i: {p.options[i].casefold()}, lambda i: texts.option_names(p.options, i, languages)):
+        for i in range(len(p.options)):
+            if typed in names(i):
                 return i
     return None
 
@@ -209,13 +210,14 @@ def _option(p: Proposal, text: str, languages: Sequence[str] = ()) -> int:
 
 # A typed vote is the same operation as a tap: `refusal` decides the voter's standing too (taps never
 # pass through the router), so these verbs ask only for a co-op, to read `#N` and the option in.
-@verb("vote", who=Standing.IN_COOP,
+@verb("vote", alone=True, who=Standing.IN_COOP,
       args=N_("<#> <option>   (option by number or name; ranked: B A C, most preferred first; approval: A C)"),
       proposal=True,
       keys={"reason": N_("<text>   (kept with your vote and shown with it; open ballots only)")},
       summary=N_("cast or change your vote"))
 async def vote(ctx: Context, call: Call) -> list[Reply]:
-    # The default ballot's words are typed in English, the co-op's language or the sender's own.
+    # The default ballot's words are typed in English or the co-op's language (in a direct chat, the
+    # sender's own too: the language the answer comes in).
     words = tuple(sorted({i18n.current(), coop_language(ctx.coop)}))
     reason = one_line(call.settings.get("reason", "")) or None
     if reason is not None and len(reason) > MAX_REASON:
@@ -237,7 +239,7 @@ async def vote(ctx: Context, call: Call) -> list[Reply]:
     return await submit(ctx, p.id, option, reason=reason)
 
 
-@verb("unvote", who=Standing.IN_COOP, args="<#>", proposal=True, summary=N_("withdraw your vote while voting is open"))
+@verb("unvote", alone=True, who=Standing.IN_COOP, args="<#>", proposal=True, summary=N_("withdraw your vote while voting is open"))
 async def unvote(ctx: Context, call: Call) -> list[Reply]:
     if call.args.strip():
         raise BadArguments(texts.UNEXPECTED_ARGUMENT)

@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from handlers import draws, texts
@@ -273,6 +274,19 @@ async def test_telegram_confessions_are_deleted_read_and_gone_from_tables_and_lo
     assert "read aloud by the facilitator of mirror shift 1: <redacted>" in redacted
     for secret in secrets:
         assert secret not in redacted and secret not in (tmp_path / "raw.log").read_text()
+
+
+@pytest.mark.parametrize("code", ["en", "es", "fr", "de"])
+def test_a_confession_read_aloud_is_redacted_from_logs_in_every_language(code):
+    """The heading that marks a confession read aloud is the co-op's language's: each is known."""
+    from bot.logs import Redact
+    from handlers import i18n
+
+    with i18n.use(code):
+        text = texts.CONFESSION_READ.format(index=2, count=3, number=4, text="I took money from the till")
+    for record in (f"sendMessage {{'text': {text!r}}}", text):
+        redacted = Redact().redact(record)
+        assert "till" not in redacted and "<redacted>" in redacted, (code, redacted)
 
 
 async def _all_sent(stores) -> bool:

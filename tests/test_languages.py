@@ -6,6 +6,10 @@ member's own German reaches their direct reminder. The catalogs themselves: test
 
 from __future__ import annotations
 
+from handlers import texts
+from handlers.events import VoteCast
+from handlers.types import JOIN_NOTICE
+from tests.conftest import Chat, make_coop
 from tests.fakes.synapse import send_poll_response, send_text, wait_for_event
 from tests.test_audits_telegram import MEMBERS, buttons, posted, sent_to, tg  # noqa: F401 (the clocked harness fixture)
 from tests.test_matrix import POLL_END, POLL_START, body, bot, co_op_room, notice_with, people, say  # noqa: F401
@@ -126,3 +130,84 @@ async def test_matrix_a_co_op_in_spanish(bot, people):
     ended = await wait_for_event(carol, room_id, lambda s: s.get("type") == POLL_END
                                  and s["content"]["m.relates_to"]["event_id"] == poll["event_id"], 30)
     assert "Resultado de #2" in body(ended), body(ended)
+
+
+# --- the rules, through the core (SQLite and PostgreSQL) ---
+FRENCH_HEAD = "Propositions ouvertes dans {coop} :"
+
+async def spanish_coop(chat: Chat, clock) -> None:
+    """Red Bakery, alice its steward and four members, amended to Spanish."""
+    await make_coop(chat, members=4)
+    await chat.say("alice", "/propose Hablar español\n  amend: language = es")
+    for who in ("alice", "m1", "m2", "m3"):
+        await chat.say(who, "/vote 1 For")
+    assert "The charter is amended: language = es." in await chat.say("alice", "/close 1") + chat.last
+
+
+async def test_what_a_member_does_in_a_direct_chat_is_announced_in_the_co_ops_language(chat, gov, clock):
+    """A steward whose own language is French closes a proposal from a direct chat: the room's
+    result is Spanish, as is the answer that goes with it; what only reads answers in French."""
+    await spanish_coop(chat, clock)
+    direct = Chat(gov, chat_id="dm-alice", direct=True)
+    assert (await direct.say("alice", "/whoami\nlanguage: fr")).startswith("Désormais")
+    await chat.say("m1", "/propose Comprar pan")
+    assert chat.last.startswith("Propuesta #2: Comprar pan"), chat.last
+    listed = await direct.say("alice", "/proposals")
+    assert listed.startswith(FRENCH_HEAD.format(coop="Red Bakery")) and "#2 Comprar pan" in listed, listed
+    shown = await direct.say("alice", "/show 2")
+    assert shown.startswith("Proposition #2 : Comprar pan"), shown
+    answer = await direct.say("alice", "/close 2 ya está")
+    result = next(t for t in await chat.drain() + chat.announced if t.startswith("Resultado de #2"))
+    assert "Resultado de #2 Comprar pan" in result and "Résultat" not in answer + result, (answer, result)
+
+
+async def test_a_tap_is_answered_in_the_voters_language_only_where_it_reaches_them_alone(chat, gov, clock):
+    await spanish_coop(chat, clock)
+    await chat.say("m2", "/whoami\nlanguage: de")
+    await chat.say("m1", "/propose Comprar pan")
+    assert chat.last.startswith("Propuesta #2"), chat.last
+    coop = await gov.stores.coops.get_by_room("console", "general")
+    p = await gov.stores.proposals.get(coop.id, 2)
+    alone = await gov.handle_vote(VoteCast(chat.chat, chat.user("m2"), p.id, 0, "tap-1", alone=True))
+    assert alone[0].text == "Erfasst: Dafür zu #2.", alone[0].text
+    # A poll's answer (Matrix): a refusal or an answer may be posted in the room, so in its language.
+    in_room = await gov.handle_vote(VoteCast(chat.chat, chat.user("m2"), p.id, 1, "poll-1"))
+    assert in_room[0].text == "Cambiado: En contra en #2 (antes: A favor).", in_room[0].text
+
+
+async def test_a_renewal_is_known_by_its_english_title_in_a_co_op_that_speaks_spanish(chat, gov, clock):
+    await spanish_coop(chat, clock)
+    await chat.say("alice", "/propose Renew the co-op's mandate?\n  kind: constitutional")
+    coop = await gov.stores.coops.get_by_room("console", "general")
+    assert (await gov.stores.proposals.get(coop.id, 2)).purpose == "sunset"
+    assert texts.is_sunset_title("¿Renovar el mandato de la cooperativa?")  # and in the co-op's own words
+    assert not texts.is_sunset_title("Renew the co-op")
+
+
+async def test_a_ballot_members_wrote_is_shown_and_typed_as_they_wrote_it(chat, clock):
+    """Only the bot's own ballot is translated: options a member wrote (even "For") stay theirs, so
+    no two options can look alike and a typed name means what it says."""
+    await spanish_coop(chat, clock)
+    await chat.say("m1", "/propose Color\n  options: For | Against | En contra")
+    card = chat.last
+    assert "1. For · 2. Against · 3. En contra" in card, card
+    assert await chat.say("m2", "/vote 2 En contra") == "Registrado: En contra en #2."
+    # Not the bot's ballot: its "For" is not "A favor".
+    assert (await chat.say("m3", "/vote 2 a favor")).startswith(
+        "#2 no tiene la opción 'a favor'. Sus opciones son: 1. For, 2. Against, 3. En contra.")
+
+
+async def test_the_room_notice_of_requests_to_join_is_in_the_co_ops_language(chat, gov, clock):
+    await spanish_coop(chat, clock)
+    await chat.say("zoe", "/join")
+    notice = await gov.notice(JOIN_NOTICE, chat.chat)
+    assert "zoe" in notice.text and "asks to join" not in notice.text, notice.text
+
+
+async def test_a_language_this_version_has_no_catalog_for_reads_as_english(chat, gov, clock):
+    await make_coop(chat, members=1)
+    coop = await gov.stores.coops.get_by_room("console", "general")
+    m1 = await gov.stores.members.by_account(coop.id, "console", "m1")
+    await gov.stores.members.set_language(m1.id, "pt")  # stored by a later version, say
+    assert "You are m1, a member of Red Bakery." in await chat.say("m1", "/whoami")
+    assert "Usage: /whoami" in await chat.say("m1", "/whoami\nlanguage: pt")

@@ -50,7 +50,7 @@ from bot.notices import Notices
 from bot.services import Services
 from handlers import i18n, texts
 from handlers.cards import CardView, card_view
-from handlers.context import coop_language
+from handlers.context import coop_language, in_language_of_room
 from handlers.events import CommandReceived, MessageRetracted, VoteCast
 from handlers.types import Attachment, ChatRef, Reply
 from storage.db import is_transient
@@ -500,7 +500,8 @@ class MatrixAdapter:
         events (Element's poll then drops it), and, if `say`, the refusal told to its sender."""
         removed = self._may_redact(room_id) and await self._redact(room_id, event_id, refusal)
         if say:
-            words = texts.POLL_ANSWER_REMOVED if removed else texts.POLL_ANSWER_SHOWN
+            async with in_language_of_room(self.services.stores, self._chat(room_id)):
+                words = texts.POLL_ANSWER_REMOVED if removed else texts.POLL_ANSWER_SHOWN
             told = convert.answer(f"{user.display_name}: {refusal} {words}", event_id, user.user_id)
             await self._notify(room_id, told, f"refusal-{event_id}")
 
@@ -635,7 +636,8 @@ class MatrixAdapter:
         # there) means the message itself tells what the room may not see: it goes, as on Telegram.
         hidden = reply.private and not self._chat(room_id).is_direct
         if (reply.erase_command or hidden) and index == 0:
-            why = texts.ERASED_REASON if reply.erase_command else texts.VOTE_ERASED
+            async with in_language_of_room(self.services.stores, self._chat(room_id)):
+                why = texts.ERASED_REASON if reply.erase_command else texts.VOTE_ERASED
             await self._erase(room_id, event.event_id, why)
             if reply_to != event.event_id:  # an edit: the message it corrects holds the secret too
                 await self._erase(room_id, reply_to, why)

@@ -11,6 +11,7 @@ import hmac
 import logging
 import weakref
 from collections.abc import Iterable
+from contextlib import nullcontext
 from urllib.parse import urlparse
 
 from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
@@ -27,6 +28,7 @@ from bot.telegram import convert
 from bot.telegram.request import AiohttpRequest
 from handlers import i18n, texts
 from handlers.cards import CardView, card_view
+from handlers.context import in_language_of_room
 from handlers.events import VoteCast
 from handlers.types import Attachment, ChatRef, Reply
 from storage.models import Card, Outbox
@@ -265,8 +267,9 @@ class TelegramAdapter:
             # An anonymous admin or a channel shares one stand-in sender with every other: it
             # cannot hold a role or a vote. Ask for the person; store nothing, not even the update.
             if self.services.governance.addressed(event):
-                self._spawn(self._reply(convert.message_of(update), Reply(texts.SPEAK_AS_YOURSELF, refusal=True)),
-                            "telegram-reply")
+                async with in_language_of_room(self.services.stores, event.chat):
+                    words = texts.SPEAK_AS_YOURSELF
+                self._spawn(self._reply(convert.message_of(update), Reply(words, refusal=True)), "telegram-reply")
             return
         replies = await self.services.governance.handle_command(event)
         await self._remember_handle(update)  # after the command: a /join may have made the account
@@ -281,12 +284,14 @@ class TelegramAdapter:
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if convert.impersonal(update):
-            await self._answer(query.id, texts.SPEAK_AS_YOURSELF_TAP)
-            return
-        event = convert.tap(update, self.bot_id)
+        impersonal = convert.impersonal(update)
+        event = None if impersonal else convert.tap(update, self.bot_id)
         if event is None:
-            await self._answer(query.id, texts.BUTTON_INVALID)
+            # An anonymous admin's tap, or a button that is not a vote: said in the room's language.
+            chat = ChatRef(convert.PLATFORM, str(query.message.chat.id)) if query.message else None
+            async with in_language_of_room(self.services.stores, chat) if chat else nullcontext():
+                words = texts.SPEAK_AS_YOURSELF_TAP if impersonal else texts.BUTTON_INVALID
+            await self._answer(query.id, words)
             return
         await self._vote(query.id, event)
 

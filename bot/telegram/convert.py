@@ -42,12 +42,12 @@ def choose_data(method: str, proposal_id: int, option: int) -> str:
 def _cast(chat: ChatRef, sender: UserRef, data: str, eid: str) -> VoteCast | None:
     """The vote a button's data asks for, or None when it is not ours."""
     if match := _VOTE.fullmatch(data):
-        return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid)
+        return VoteCast(chat, sender, int(match.group(1)), int(match.group(2)), eid, alone=True)
     if match := _UNVOTE.fullmatch(data):
-        return VoteCast(chat, sender, int(match.group(1)), None, eid)
+        return VoteCast(chat, sender, int(match.group(1)), None, eid, alone=True)
     if match := _CHOOSE.fullmatch(data):
         return VoteCast(chat, sender, int(match.group(2)), None, eid, choices=(int(match.group(3)),),
-                        how=HOW[match.group(1)])
+                        how=HOW[match.group(1)], alone=True)
     return None
 
 
