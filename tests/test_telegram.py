@@ -156,6 +156,12 @@ async def test_startup_registers_command_hints(tg, fake):
     """Command hints are registered with setMyCommands, one per verb."""
     commands = {c["command"] for c in fake.my_commands()}
     assert {"help", "setup", "propose", "vote", "close", "withdraw"} <= commands
+    # And for members whose Telegram speaks Spanish, French or German: the same verbs, said in it.
+    for code, said in (("es", "emitir o cambiar tu voto"), ("fr", None), ("de", None)):
+        menu = {c["command"]: c["description"] for c in fake.my_commands(language_code=code)}
+        assert set(menu) == commands, code
+        english = {c["command"]: c["description"] for c in fake.my_commands()}
+        assert menu["vote"] != english["vote"] and (said is None or menu["vote"] == said), menu["vote"]
 
 
 async def test_whole_proposal_from_propose_to_result(tg, fake):

@@ -124,8 +124,14 @@ class TelegramAdapter:
     async def start(self) -> None:
         await self.app.initialize()
         self.bot_id, self.bot_name = self.bot.id, self.bot.username
-        commands = [BotCommand(verb.name, verb.summary[:256]) for verb in self.services.governance.verbs.listed()]
-        await self._call(self.bot.set_my_commands, commands)
+        # The command menu, in each language (Telegram shows a member the one of their app's language):
+        # the verbs are the same words in all, what each does is said in the language.
+        for code in i18n.LANGUAGES:
+            with i18n.use(code):
+                commands = [BotCommand(verb.name, i18n.gettext(verb.summary)[:256])
+                            for verb in self.services.governance.verbs.listed()]
+            await self._call(self.bot.set_my_commands, commands,
+                             language_code=None if code == i18n.DEFAULT else code)
         await self.pump.start()
 
     async def run(self, stop: asyncio.Event) -> None:
