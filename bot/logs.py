@@ -46,16 +46,24 @@ ACCESS_TOKEN = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+")
 FEED_TOKEN = re.compile(r"(?i)((?:/|%2F)calendar(?:/|%2F))[A-Za-z0-9_-]{8,}")
 
 
+def _char(c: str) -> str:
+    """One character of a heading as a record may quote it: as it is, JSON-escaped (`\\u00e9`) or,
+    for a quote, backslash-escaped (a repr, a JSON string)."""
+    if c in "'\"":
+        return rf"\\?{c}"
+    if not c.isascii():
+        return f"(?:{re.escape(c)}|\\\\u{ord(c):04x})"
+    return re.escape(c)
+
+
 def _read_aloud() -> str:
     """The heading of `texts.CONFESSION_READ` in every language the bot speaks, its numbers any."""
     headings = []
     for code in i18n.LANGUAGES:
         with i18n.use(code):
             heading = texts.CONFESSION_READ.split("{text}")[0].rstrip()
-        pattern = re.escape(heading)
-        for field in ("index", "count", "number"):
-            pattern = pattern.replace(re.escape("{" + field + "}"), r"\d+")
-        headings.append(pattern)
+        parts = re.split(r"\{(?:index|count|number)\}", heading)
+        headings.append(r"\d+".join("".join(_char(c) for c in part) for part in parts))
     return "|".join(headings)
 
 

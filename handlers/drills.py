@@ -96,7 +96,7 @@ async def _record(stores: Stores, temptations: Sequence[Proposal]) -> dict:
     turnouts = [Fraction(p.result["voters"], p.result["electorate"]) for p in decided if p.result.get("electorate")]
     return {
         "temptations": len(temptations),
-        "accepted": [[p.number, p.title.removeprefix(texts.DRILL_MARK)] for p in accepted],
+        "accepted": [[p.number, texts.without_drill_mark(p.title)] for p in accepted],
         "refused": [p.number for p in decided if p not in accepted and p not in undecided],
         "undecided": [p.number for p in undecided],
         "withdrawn": [p.number for p in temptations if p.status == "withdrawn"],
@@ -131,7 +131,7 @@ async def drill(ctx: Context, call: Call) -> list[Reply]:
     elif r is not None and r.status == "open":
         team = [s["name"] for s in red_team(await stores.draws.get_by_id(r.draw_id))]
         temptations = await stores.rituals.temptations(r.id)
-        items = [texts.DRILL_ITEM.format(number=p.number, title=p.title.removeprefix(texts.DRILL_MARK), state=_state(p))
+        items = [texts.DRILL_ITEM.format(number=p.number, title=texts.without_drill_mark(p.title), state=_state(p))
                  for p in temptations[-ITEMS_SHOWN:]]
         if len(temptations) > ITEMS_SHOWN:
             items.insert(0, texts.DRILL_EARLIER.format(more=len(temptations) - ITEMS_SHOWN))

@@ -216,7 +216,8 @@ async def _own_language(ctx: Context, text: str) -> list[Reply]:
     if code is None and word not in ("-", "none", ""):
         raise BadArguments(texts.LANGUAGE_UNKNOWN.format(text=text.strip()[:20], languages=", ".join(i18n.LANGUAGES)))
     await ctx.stores.members.set_language(ctx.member.id, code)
-    i18n.choose(code or coop_language(ctx.coop))  # the answer is already in the language chosen
+    if ctx.chat.is_direct:  # the answer is already in the language chosen; a room keeps the co-op's
+        i18n.choose(code or coop_language(ctx.coop))
     if code is None:
         return [Reply(texts.LANGUAGE_COOP.format(language=i18n.name(coop_language(ctx.coop))))]
     return [Reply(texts.LANGUAGE_SET.format(language=i18n.name(code)))]

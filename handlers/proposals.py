@@ -76,7 +76,7 @@ def _options(text: str | None) -> list[str]:
         if option.casefold() in seen:
             raise BadArguments(texts.DUPLICATE_OPTION.format(option=option))
         seen.add(option.casefold())
-    return options
+    return list(texts.bots_ballot(options) or options)
 
 
 def _method(settings: dict, kind: str, options: list[str]) -> tuple[str, int | None]:
@@ -88,7 +88,7 @@ def _method(settings: dict, kind: str, options: list[str]) -> tuple[str, int | N
     if method != "vote" and kind == "protected":
         raise BadArguments(texts.METHOD_PROTECTED)
     if method == "consent" and "options" in settings:
-        raise BadArguments(texts.CONSENT_OPTIONS)
+        raise BadArguments(texts.CONSENT_OWN_OPTIONS)
     if method == "consent" and settings.get("ballot", "").strip().lower() == "secret":
         raise BadArguments(texts.CONSENT_SECRET)  # objections are reasoned in the open, on the card
     if method in ("ranked", "approval") and "options" not in settings:
@@ -567,7 +567,7 @@ async def remind(ctx: Context, call: Call) -> list[Reply]:
                                         missing=len(missing), electorate=q.electorate_size, prefix=texts.PREFIX_MARK)
 
         def word(member_id: int) -> str:
-            with i18n.use(own.get(member_id) or coop_language(coop)):
+            with i18n.use(i18n.normal(own.get(member_id)) or coop_language(coop)):
                 return texts.REMIND_DIRECT.format(name=name, number=q.number, title=q.title, coop=coop.name,
                                                   left=texts.span(q.closes_at - ctx.now), when=texts.when(q.closes_at, tz))
         return text, [(platform, user_id, word(member_id)) for member_id, accounts in missing

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 
 from handlers import i18n, texts
-from handlers.context import Context
+from handlers.context import Context, in_language_of_room
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line
 from handlers.types import PREFIX, ChatRef, Reply
@@ -137,7 +137,8 @@ async def void_shown_codes(stores: Stores, chat: ChatRef, text: str, now: dateti
     codes = {m.upper() for m in _LINK_CODE.findall(text)}
     if not codes or not await stores.coops.void_link_codes(codes, now):
         return []
-    return [Reply(texts.LINK_VOID.format(prefix=prefix), refusal=True)]
+    async with in_language_of_room(stores, chat):  # said in the room, before any other reading of it
+        return [Reply(texts.LINK_VOID.format(prefix=prefix), refusal=True)]
 
 
 def _minutes() -> int:

@@ -93,10 +93,37 @@ def option_labels(options: Sequence[str]) -> list[str]:
     return [_(OPTION_WORDS[label]) for label in options] if default_ballot(options) else list(options)
 
 
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+
+
 def is_sunset_title(title: str) -> bool:
     """A renewal is recognised by the sunset vote's title, in English or in any language the bot
-    speaks (README gives the English; a co-op's members may write it in theirs)."""
-    return any(title.casefold() == i18n.within(code, lambda: _(SUNSET_TITLE)).casefold() for code in i18n.LANGUAGES)
+    speaks (README gives the English; a co-op's members may write it in theirs), its words alone:
+    `¿`, `?` and the spaces French puts before it are not asked for."""
+    return any(_words(title) == _words(i18n.within(code, lambda: _(SUNSET_TITLE))) for code in i18n.LANGUAGES)
+
+
+def bots_ballot(options: Sequence[str]) -> tuple[str, ...] | None:
+    """The bot's own ballot, if `options` is it as written in one of the languages (`A favor | En
+    contra | Abstención`): members who write the default ballot in their language get that ballot,
+    counted For/Against with abstentions aside, not an election between three names."""
+    typed = tuple(o.casefold() for o in options)
+    for ballot in (DEFAULT_OPTIONS, CONSENT_OPTIONS):
+        for code in i18n.LANGUAGES:
+            with i18n.use(code):
+                if typed == tuple(_(OPTION_WORDS[o]).casefold() for o in ballot):
+                    return ballot
+    return None
+
+
+def without_drill_mark(title: str) -> str:
+    """A temptation's title without its DRILL mark, in whichever language it was marked."""
+    for code in i18n.LANGUAGES:
+        mark = i18n.within(code, lambda: _(DRILL_MARK))
+        if title.startswith(mark):
+            return title.removeprefix(mark)
+    return title
 
 
 def firewall_kind(keys: Sequence[str]) -> str:
@@ -976,7 +1003,7 @@ BAD_METHOD = N_("method: is vote, consent, ranked or approval ('{text}' given)."
 METHOD_PROTECTED = N_("A protected decision is voted For or Against: method: is vote (the default) there.")
 METHOD_ACTION = N_("A proposal that changes something (an amendment, a waiver, an affiliation, a revision, the sunset "
                  "vote) is voted For or Against: leave out method:.")
-CONSENT_OPTIONS = N_("A consent proposal has its own options (Consent and Abstain; objections are raised with object): "
+CONSENT_OWN_OPTIONS = N_("A consent proposal has its own options (Consent and Abstain; objections are raised with object): "
                    "leave out options:.")
 CONSENT_SECRET = N_("A consent proposal is decided in the open: objections are reasoned and shown on its card. Leave out "
                   "ballot: secret, or use method: vote for a secret ballot.")

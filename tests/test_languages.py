@@ -47,10 +47,11 @@ async def test_telegram_a_co_op_in_spanish_a_member_in_french_and_one_in_german(
     helped = await tg.say(typist, "/help whoami")
     assert helped.startswith("/whoami — ") and "Uso: /whoami" in helped and "  language: " in helped, helped
 
-    # A member's own languages: French for what is sent to them alone, German for the steward.
+    # A member's own languages: French for what is sent to them alone, German for the steward. Said
+    # in the group, the answer is in the group's language.
     assert await tg.say(french, "/whoami\n  language: fr") == (
-        "Désormais, ce qui n'est envoyé qu'à vous (réponses à vos appuis, conversations privées) est en français.")
-    assert "Ab jetzt ist, was nur an dich geht" in await tg.say(STEWARD, "/whoami\n  language: de")
+        "A partir de ahora, lo que se te envía solo a ti (respuestas a tus toques, chats privados) está en français.")
+    assert (await tg.say(STEWARD, "/whoami\n  language: de")).endswith("está en Deutsch.")
 
     fake.command(GROUP, author, "/propose Comprar una furgoneta\n  closes: 3d\nPara repartir el pan.",
                  first_name=f"user{author}")
@@ -182,6 +183,27 @@ async def test_a_renewal_is_known_by_its_english_title_in_a_co_op_that_speaks_sp
     assert (await gov.stores.proposals.get(coop.id, 2)).purpose == "sunset"
     assert texts.is_sunset_title("¿Renovar el mandato de la cooperativa?")  # and in the co-op's own words
     assert not texts.is_sunset_title("Renew the co-op")
+
+
+async def test_a_consent_proposal_in_spanish(chat, clock):
+    await spanish_coop(chat, clock)
+    await chat.say("m1", "/propose Nuevo horario\n  method: consent")
+    assert "1. Consiento · 2. Abstención" in chat.last, chat.last
+    assert await chat.say("m2", "/vote 2 consiento") == "Registrado: Consiento en #2."
+    assert await chat.say("m3", "/vote 2 Consent") == "Registrado: Consiento en #2."
+
+
+async def test_the_default_ballot_written_in_the_co_ops_language_is_the_bots_ballot(chat, gov, clock):
+    """`options: A favor | En contra | Abstención` is the default ballot, counted For against Against
+    with abstentions aside, not an election between three names."""
+    await spanish_coop(chat, clock)
+    await chat.say("m1", "/propose Pintar la tienda\n  options: A favor | En contra | Abstención")
+    coop = await gov.stores.coops.get_by_room("console", "general")
+    assert (await gov.stores.proposals.get(coop.id, 2)).options == ["For", "Against", "Abstain"]
+    for who, option in (("alice", "A favor"), ("m1", "A favor"), ("m2", "Abstención"), ("m3", "Abstención")):
+        await chat.say(who, f"/vote 2 {option}")
+    result = await chat.say("alice", "/close 2") + "\n".join(chat.announced)
+    assert "Resultado de #2 Pintar la tienda: aprobada." in result, result
 
 
 async def test_a_ballot_members_wrote_is_shown_and_typed_as_they_wrote_it(chat, clock):
