@@ -85,6 +85,11 @@ def within(code: str | None, render, *args, **kwargs):
         return render(*args, **kwargs)
 
 
+def everywhere(message: str) -> list[str]:
+    """`message` in every language the bot speaks (what a member may have read, or typed, of it)."""
+    return [within(code, gettext, message) for code in LANGUAGES]
+
+
 @cache
 def catalog(code: str) -> NullTranslations:
     """The compiled catalog (`make` runs `pybabel compile`); a checkout without it compiles the `.po`

@@ -101,7 +101,7 @@ def is_sunset_title(title: str) -> bool:
     """A renewal is recognised by the sunset vote's title, in English or in any language the bot
     speaks (README gives the English; a co-op's members may write it in theirs), its words alone:
     `¿`, `?` and the spaces French puts before it are not asked for."""
-    return any(_words(title) == _words(i18n.within(code, lambda: _(SUNSET_TITLE))) for code in i18n.LANGUAGES)
+    return _words(title) in {_words(said) for said in i18n.everywhere(SUNSET_TITLE)}
 
 
 def bots_ballot(options: Sequence[str]) -> tuple[str, ...] | None:
@@ -119,8 +119,7 @@ def bots_ballot(options: Sequence[str]) -> tuple[str, ...] | None:
 
 def without_drill_mark(title: str) -> str:
     """A temptation's title without its DRILL mark, in whichever language it was marked."""
-    for code in i18n.LANGUAGES:
-        mark = i18n.within(code, lambda: _(DRILL_MARK))
+    for mark in i18n.everywhere(DRILL_MARK):
         if title.startswith(mark):
             return title.removeprefix(mark)
     return title
