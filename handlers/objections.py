@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from handlers import i18n, texts
 from handlers.charter import MAX_PERIOD
-from handlers.context import Context
+from handlers.context import Context, coop_language
 from handlers.due import DIRECT_PLATFORMS
 from handlers.errors import BadArguments, Conflict, NotAllowed
 from handlers.parsing import one_line, split_extras
@@ -105,6 +105,8 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
         # A day to decide again (within the longest a proposal may run: checked above).
         return now + REVISE_NOTICE if q.closes_at - now < REVISE_NOTICE else q.closes_at
 
+    own = await ctx.stores.members.languages([ctx.coop.id])  # each is told directly in their own language
+
     def render(r: Revised):
         q = r.proposal
         lines = [texts.REVISED_ROOM.format(name=author, number=q.number, title=q.title, revision=r.revision,
@@ -119,17 +121,19 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
                 number=q.number, prefix=mark))
         if q.closes_at != p.closes_at:
             lines.append(texts.REVISED_ROOM_CLOSES.format(when=texts.when(q.closes_at, tz)))
-        voted = {m: texts.option_labels(q.options)[o] for m, _, o in r.cleared}
+        voted = {m: o for m, _, o in r.cleared}
         objected = {o.member_id: o.reason for o in r.objections}
 
         def word(member_id: int) -> str | None:
             if member_id == q.author_id:
                 return None  # they know: they revised it
-            said = [texts.REVISED_DIRECT_VOTE.format(name=author, number=q.number, title=q.title, coop=coop,
-                                                     option=voted[member_id], prefix=mark)] if member_id in voted else []
-            if member_id in objected:
-                said.append(texts.REVISED_DIRECT_OBJECTION.format(name=author, number=q.number, title=q.title, coop=coop,
-                                                                  reason=objected[member_id], prefix=mark))
+            with i18n.use(i18n.normal(own.get(member_id)) or coop_language(ctx.coop)):
+                said = [texts.REVISED_DIRECT_VOTE.format(
+                    name=author, number=q.number, title=q.title, coop=coop, prefix=mark,
+                    option=texts.option_labels(q.options)[voted[member_id]])] if member_id in voted else []
+                if member_id in objected:
+                    said.append(texts.REVISED_DIRECT_OBJECTION.format(name=author, number=q.number, title=q.title,
+                                                                      coop=coop, reason=objected[member_id], prefix=mark))
             return "\n".join(said) or None
 
         return "\n".join(lines), word

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from handlers import i18n, texts
 from handlers.charter import MAX_PERIOD, Charter
-from handlers.context import Context
+from handlers.context import Context, own_language
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound
 from handlers.parsing import one_line, parse_closing, parse_number
 from handlers.types import Reply
@@ -121,7 +121,9 @@ async def proxy(ctx: Context, call: Call) -> list[Reply]:
             raise BadArguments(texts.PROXY_UNTIL_FAR.format(most=texts.span(MAX_PERIOD)))
         scope = texts.PROXY_UNTIL.format(when=texts.when(until, charter.tz))
     before, _ = await ctx.stores.proxies.of_member(giver.id, ctx.now)
-    told = texts.PROXY_TOLD.format(giver=giver.display_name, coop=ctx.coop.name, scope=scope)
+    with i18n.use(own_language(ctx.coop, holder)):  # the holder is told directly: in their own language
+        told = texts.PROXY_TOLD.format(giver=giver.display_name, coop=ctx.coop.name, scope=(
+            texts.PROXY_FOR.format(number=p.number) if p else texts.PROXY_UNTIL.format(when=texts.when(until, charter.tz))))
     try:
         replaced = await ctx.stores.proxies.give(
             ctx.coop.id, giver.id, holder.id, proposal_id=p and p.id, until=until, limit=charter.proxy_limit,

@@ -135,6 +135,7 @@ async def test_matrix_a_co_op_in_spanish(bot, people):
 
 # --- the rules, through the core (SQLite and PostgreSQL) ---
 FRENCH_HEAD = "Propositions ouvertes dans {coop} :"
+ROOM_REVISED = "alice ha revisado #2 Nuevo horario (revisión 1 de 5); su ficha muestra el nuevo texto."
 
 async def spanish_coop(chat: Chat, clock) -> None:
     """Red Bakery, alice its steward and four members, amended to Spanish."""
@@ -233,3 +234,27 @@ async def test_a_language_this_version_has_no_catalog_for_reads_as_english(chat,
     await gov.stores.members.set_language(m1.id, "pt")  # stored by a later version, say
     assert "You are m1, a member of Red Bakery." in await chat.say("m1", "/whoami")
     assert "Usage: /whoami" in await chat.say("m1", "/whoami\nlanguage: pt")
+
+
+async def test_a_word_to_one_member_alone_is_in_their_own_language(chat, gov, clock):
+    """A proxy's holder and a voter whose vote a revision cleared are told directly, each in theirs."""
+    await make_coop(chat, members=4)
+    await chat.say("alice", "/propose Hablar español\n  amend: language = es; proxies = yes")
+    for who in ("alice", "m1", "m2", "m3"):
+        await chat.say(who, "/vote 1 For")
+    await chat.say("alice", "/close 1")
+    await Chat(gov, chat_id="dm-m2", direct=True).say("m2", "/whoami\nlanguage: de")
+    await Chat(gov, chat_id="dm-m3", direct=True).say("m3", "/whoami\nlanguage: fr")
+
+    await chat.say("m1", "/proxy m2\n  until: 30d")
+    told = [i.text for i in await gov.stores.outbox.pending("console", chat_id="m2", limit=10)]
+    assert any(t.startswith("m1 hat dir in Red Bakery die eigene Stimme geliehen (für jeden Antrag, der vor ")
+               for t in told), told
+
+    await chat.say("alice", "/propose Nuevo horario\n  method: consent")
+    await chat.say("m3", "/vote 2 Consent")
+    await chat.say("alice", "/revise 2\nDe lunes a jueves.")
+    told = [i.text for i in await gov.stores.outbox.pending("console", chat_id="m3", limit=10)]
+    assert any(t.startswith("alice a révisé #2 Nuevo horario dans Red Bakery : votre vote (Je consens) portait sur "
+                            "l'ancien texte") for t in told), told
+    assert chat.last.startswith(ROOM_REVISED), chat.last  # and the room, in the co-op's language
