@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -32,6 +33,20 @@ from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_telegram import GROUP, STEWARD, fake, tg  # noqa: F401 (the fake Bot API and harness fixtures)
 
 BASE = "https://coop.example.org"
+
+
+@asynccontextmanager
+async def feed_server(sqlite_url: str, tmp_path: Path, clock: FakeClock | None = None):
+    """The bot's services and its feed server on a free 127.0.0.1 port, stopped afterwards."""
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
+    services = await Services.start(settings, clock=clock or FakeClock())
+    server = FeedServer(services, settings.http_listen)
+    await server.start()
+    try:
+        yield services, server
+    finally:
+        await server.stop()
+        await services.close()
 
 
 @pytest.fixture
@@ -214,11 +229,7 @@ async def test_the_feed_server_serves_caches_and_refuses(sqlite_url, tmp_path):
     Cache-Control; 304 for that ETag; 404 for a wrong token, a revoked one and any other path; an
     early close shows as an updated event under a new ETag."""
     clock = FakeClock()
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
-    services = await Services.start(settings, clock=clock)
-    server = FeedServer(services, settings.http_listen)
-    await server.start()
-    try:
+    async with feed_server(sqlite_url, tmp_path, clock) as (services, server):
         room = Chat(services.governance)
         await make_coop(room, members=1)
         await room.say("m1", "/propose Buy a van\ncloses: 72h")
@@ -250,9 +261,6 @@ async def test_the_feed_server_serves_caches_and_refuses(sqlite_url, tmp_path):
             assert "revoked" in await room.say("alice", "/calendar revoke")
             async with http.get(f"{local}/calendar/{token}.ics") as r:
                 assert r.status == 404 and await r.read() == refused
-    finally:
-        await server.stop()
-        await services.close()
 
 
 async def test_calendar_on_telegram_sends_its_text_and_the_ics_as_a_document(tg, fake: FakeBotAPI):
@@ -427,11 +435,7 @@ async def test_many_requests_at_once_build_the_calendar_once(sqlite_url, tmp_pat
 
     monkeypatch.setattr(bot.feed, "ics_of", counting)
     clock = FakeClock()
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
-    services = await Services.start(settings, clock=clock)
-    server = FeedServer(services, settings.http_listen)
-    await server.start()
-    try:
+    async with feed_server(sqlite_url, tmp_path, clock) as (services, server):
         room = Chat(services.governance)
         await make_coop(room, members=1)
         reply = await Chat(services.governance, chat_id="dm", direct=True).say("m1", "/calendar")
@@ -450,9 +454,6 @@ async def test_many_requests_at_once_build_the_calendar_once(sqlite_url, tmp_pat
             assert await fetch() == 200 and len(built) == 2
             await room.say("alice", "/calendar revoke")
             assert await fetch() == 404
-    finally:
-        await server.stop()
-        await services.close()
 
 
 async def test_a_slow_or_silent_client_does_not_hold_a_connection_for_long(sqlite_url, tmp_path, monkeypatch):
@@ -461,19 +462,12 @@ async def test_a_slow_or_silent_client_does_not_hold_a_connection_for_long(sqlit
     import bot.feed
 
     monkeypatch.setattr(bot.feed, "IDLE", 0.5)
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
-    services = await Services.start(settings, clock=FakeClock())
-    server = FeedServer(services, settings.http_listen)
-    await server.start()
-    try:
+    async with feed_server(sqlite_url, tmp_path) as (services, server):
         reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
         writer.write(b"GET /calendar/abc")  # and no more
         await writer.drain()
         assert await asyncio.wait_for(reader.read(), timeout=5) is not None  # the server closed it
         writer.close()
-    finally:
-        await server.stop()
-        await services.close()
 
 
 def test_the_log_filter_redacts_a_feed_token_cut_short_or_quoted():
@@ -547,23 +541,19 @@ async def test_requests_at_once_reach_the_database_a_few_at_a_time(sqlite_url, t
     together, so a flood cannot take the connections the bot's own work needs."""
     import bot.feed
 
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, http_listen="127.0.0.1:0", public_url=BASE)
-    services = await Services.start(settings, clock=FakeClock())
-    server = FeedServer(services, settings.http_listen)
-    await server.start()
-    inside, most = 0, 0
-    looked_up = services.stores.feeds.coop_of
+    async with feed_server(sqlite_url, tmp_path) as (services, server):
+        inside, most = 0, 0
+        looked_up = services.stores.feeds.coop_of
 
-    async def slow(token):
-        nonlocal inside, most
-        inside += 1
-        most = max(most, inside)
-        await asyncio.sleep(0.02)
-        inside -= 1
-        return await looked_up(token)
+        async def slow(token):
+            nonlocal inside, most
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.02)
+            inside -= 1
+            return await looked_up(token)
 
-    services.stores.feeds.coop_of = slow
-    try:
+        services.stores.feeds.coop_of = slow
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
             async def fetch(i: int) -> int:
                 async with http.get(f"http://127.0.0.1:{server.bound_port}/calendar/{'x' * 40}{i:03}.ics") as r:
@@ -571,6 +561,3 @@ async def test_requests_at_once_reach_the_database_a_few_at_a_time(sqlite_url, t
 
             assert set(await asyncio.gather(*(fetch(i) for i in range(60)))) == {404}
         assert most <= bot.feed.AT_ONCE
-    finally:
-        await server.stop()
-        await services.close()
