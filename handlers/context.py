@@ -42,7 +42,7 @@ async def in_language_of_room(stores: Stores, chat: ChatRef) -> AsyncIterator[No
 
 def own_language(coop: Coop | None, member: Member | None) -> str:
     """What is sent to one member alone is in their own language, if they chose one, else the co-op's."""
-    return (i18n.normal(member.language) if member is not None else None) or coop_language(coop)
+    return i18n.first(member.language if member is not None else None, coop_language(coop))
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def deadline_reminder(
         electorate=p.electorate_size, quorum_line=quorum_line, prefix=texts.PREFIX_MARK,
     )
     def word(member_id: int) -> str:
-        with i18n.use(i18n.normal((own or {}).get(member_id)) or coop.charter.language):
+        with i18n.use(i18n.first((own or {}).get(member_id), coop.charter.language)):
             return texts.DEADLINE_DIRECT.format(number=p.number, title=p.title, coop=coop.name,
                                                 left=texts.span(p.closes_at - now), when=texts.when(p.closes_at, tz))
 
@@ -159,7 +159,7 @@ def vow_reminder(due: VowDue, missing: Sequence, accounts: Iterable) -> Schedule
     own = {m.id: getattr(m, "language", None) for m in missing}
 
     def word(member_id: int) -> str:
-        with i18n.use(i18n.normal(own[member_id]) or due.coop.charter.language):
+        with i18n.use(i18n.first(own[member_id], due.coop.charter.language)):
             return texts.VOW_DIRECT.format(number=due.round.number, coop=due.coop.name, prefix=texts.PREFIX_MARK)
 
     direct = tuple((a.platform, a.user_id, word(a.member_id)) for a in accounts

@@ -20,11 +20,6 @@ logger = logging.getLogger(__name__)
 DEFAULT = "en"
 LANGUAGES = ("en", "es", "fr", "de")  # English is the source: its catalog is the messages themselves
 NAMES = {"en": "English", "es": "español", "fr": "français", "de": "Deutsch"}
-
-
-def name(code: str | None) -> str:
-    """A language's own name; one stored that this version has no catalog for reads as English."""
-    return NAMES[normal(code) or DEFAULT]
 DOMAIN = "coopbot"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
@@ -54,6 +49,16 @@ def normal(code: str | None) -> str | None:
         return None
     base = code.strip().replace("-", "_").split("_")[0].lower()
     return base if base in LANGUAGES else None
+
+
+def first(*codes: str | None) -> str:
+    """The first of `codes` we have a catalog for (a member's own, then their co-op's), else English."""
+    return next((code for code in map(normal, codes) if code), DEFAULT)
+
+
+def name(code: str | None) -> str:
+    """A language's own name; one stored that this version has no catalog for reads as English."""
+    return NAMES[first(code)]
 
 
 @contextmanager

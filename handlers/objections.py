@@ -127,7 +127,7 @@ async def revise(ctx: Context, call: Call) -> list[Reply]:
         def word(member_id: int) -> str | None:
             if member_id == q.author_id:
                 return None  # they know: they revised it
-            with i18n.use(i18n.normal(own.get(member_id)) or coop_language(ctx.coop)):
+            with i18n.use(i18n.first(own.get(member_id), coop_language(ctx.coop))):
                 said = [texts.REVISED_DIRECT_VOTE.format(
                     name=author, number=q.number, title=q.title, coop=coop, prefix=mark,
                     option=texts.option_labels(q.options)[voted[member_id]])] if member_id in voted else []

@@ -567,7 +567,7 @@ async def remind(ctx: Context, call: Call) -> list[Reply]:
                                         missing=len(missing), electorate=q.electorate_size, prefix=texts.PREFIX_MARK)
 
         def word(member_id: int) -> str:
-            with i18n.use(i18n.normal(own.get(member_id)) or coop_language(coop)):
+            with i18n.use(i18n.first(own.get(member_id), coop_language(coop))):
                 return texts.REMIND_DIRECT.format(name=name, number=q.number, title=q.title, coop=coop.name,
                                                   left=texts.span(q.closes_at - ctx.now), when=texts.when(q.closes_at, tz))
         return text, [(platform, user_id, word(member_id)) for member_id, accounts in missing

@@ -108,12 +108,10 @@ def bots_ballot(options: Sequence[str]) -> tuple[str, ...] | None:
     """The bot's own ballot, if `options` is it as written in one of the languages (`A favor | En
     contra | Abstención`): members who write the default ballot in their language get that ballot,
     counted For/Against with abstentions aside, not an election between three names."""
-    typed = tuple(o.casefold() for o in options)
+    typed = [o.casefold() for o in options]
     for ballot in (DEFAULT_OPTIONS, CONSENT_OPTIONS):
-        for code in i18n.LANGUAGES:
-            with i18n.use(code):
-                if typed == tuple(_(OPTION_WORDS[o]).casefold() for o in ballot):
-                    return ballot
+        if any(typed == [o.casefold() for o in i18n.within(code, option_labels, ballot)] for code in i18n.LANGUAGES):
+            return ballot
     return None
 
 
@@ -135,11 +133,7 @@ def firewall_kind(keys: Sequence[str]) -> str:
 
 def option_names(options: Sequence[str], i: int, languages: Sequence[str]) -> set[str]:
     """Every way a member may type option `i`: as stored (English), and in each of `languages`."""
-    names = {options[i].casefold()}
-    for code in languages:
-        with i18n.use(code):
-            names.add(option_labels(options)[i].casefold())
-    return names
+    return {options[i].casefold()} | {i18n.within(code, option_labels, options)[i].casefold() for code in languages}
 
 
 # --- refusals and problems ---
