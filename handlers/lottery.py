@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import i18n, draws, texts
+from handlers import draws, i18n, texts
 from handlers.charter import Charter
 from handlers.context import Context, in_language_of
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from handlers import i18n, amend, audits, lottery, proxies, ranking, texts
+from handlers import amend, audits, i18n, lottery, proxies, ranking, texts
 from handlers.charter import BALLOTS, KINDS, MAX_PERIOD, MIN_PERIOD, PROTECTED_MIN, Charter, DecisionRule
 from handlers.context import Context, coop_language, in_language_of
 from handlers.errors import BadArguments, Conflict, NotAllowed, NotFound, ProposalClosed

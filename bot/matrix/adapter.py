@@ -50,7 +50,7 @@ from bot.notices import Notices
 from bot.services import Services
 from handlers import i18n, texts
 from handlers.cards import CardView, card_view
-from handlers.context import coop_language, in_language_of_room
+from handlers.context import in_language_of, in_language_of_room
 from handlers.events import CommandReceived, MessageRetracted, VoteCast
 from handlers.types import Attachment, ChatRef, Reply
 from storage.db import is_transient
@@ -750,7 +750,7 @@ class MatrixAdapter:
             cards = await self.services.stores.cards.for_proposal(convert.PLATFORM, item.proposal_id)
             polls = [card.poll_id for card in cards if card.chat_id == item.chat_id and card.poll_id]
         if polls and item.kind == "proposal_result":
-            with i18n.use(coop_language(await self.services.stores.coops.get(item.coop_id))):
+            async with in_language_of(self.services.stores, item.coop_id):
                 text += "\n" + texts.RESULT_POLL_NOTE.format(prefix=PREFIX)
         await self._send(item.chat_id, convert.notice(text), txn=f"outbox-{item.id}")
         for poll_id in polls:
